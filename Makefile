@@ -1,0 +1,61 @@
+# Tierline — the README's commands. Everything installs into .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PIP    := $(BIN)/python -m pip
+PYTEST_ARGS ?=
+
+DISTS := shared deploy/launcher $(sort $(wildcard services/*))
+PYPROJECTS := $(addsuffix /pyproject.toml,$(DISTS))
+
+.PHONY: help install kafka run test lint format unit integration e2e bench clean
+
+help:
+	@echo "make run   - start Kafka, PostgreSQL and the four services locally (Ctrl-C stops)"
+	@echo "make test  - install everything pinned, run ruff and the whole test suite"
+	@echo "make lint | format | unit | integration | e2e | clean"
+
+$(STAMP): requirements/constraints.txt requirements/dev.txt $(PYPROJECTS)
+	@echo "[tierline] installing Python dependencies into $(VENV) (first run takes a minute)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(PIP) install --quiet --disable-pip-version-check \
+		-c requirements/constraints.txt -r requirements/dev.txt \
+		$(addprefix -e ,$(DISTS))
+	@touch $@
+
+install: $(STAMP)
+
+kafka: $(STAMP)
+	@$(BIN)/python -m tierline_launcher fetch
+
+run: install kafka
+	@$(BIN)/python -m tierline_launcher run
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# pytest exits 5 when it collected nothing; that is not a failure of the suite.
+define run_pytest
+	@$(BIN)/python -m pytest $(1) $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
+endef
+
+test: lint kafka
+	$(call run_pytest,)
+
+unit: $(STAMP)
+	$(call run_pytest,-m "not integration and not e2e")
+
+integration: kafka
+	$(call run_pytest,-m integration)
+
+e2e: kafka
+	$(call run_pytest,-m e2e)
+
+clean:
+	rm -rf $(VENV) .run .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Local infrastructure for Tierline: real Kafka and PostgreSQL, no Docker."""

@@ -1,0 +1,99 @@
+"""``python -m tierline_launcher fetch|run``: what `make run` and the test fixtures use."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from types import FrameType
+
+from tierline_launcher.kafka import ensure_jars
+from tierline_launcher.paths import repo_root, run_dir
+from tierline_launcher.procs import port_is_free, say
+from tierline_launcher.system import SERVICES, Infra, Services
+
+BANNER = """
+Tierline is running (Ctrl-C stops everything).
+
+  intake          {intake}        (POST /v1/incidents; docs at {intake}/docs)
+  router          {router}
+  sla-monitor     {sla-monitor}
+  vendor-gateway  {vendor-gateway}
+  Kafka           {kafka}
+  PostgreSQL      {postgres}
+
+Try:
+  curl -s -X POST {intake}/v1/incidents -H 'content-type: application/json' \\
+    -d '{{"title":"VPN down for sales","service":"vpn","category":"network","impact":"high",\\
+         "urgency":"high","channel":"web","reporter":"alice@example.com"}}'
+"""
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def run() -> int:
+    busy = [s for s in SERVICES if not port_is_free(s.default_port)]
+    if busy:
+        say(
+            "port(s) in use: "
+            + ", ".join(f"{s.default_port} ({s.name})" for s in busy)
+            + " - is Tierline already running?"
+        )
+        return 1
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    root = run_dir()
+    infra = Infra(root, durable=True)
+    services: Services | None = None
+    try:
+        infra.start()
+        services = Services(
+            infra,
+            ports={s.name: s.default_port for s in SERVICES},
+            log_dir=root / "logs",
+            config_dir=repo_root() / "deploy" / "config",
+        )
+        services.start()
+        urls = {s.name: services.url(s.name) for s in SERVICES}
+        print(
+            BANNER.format(
+                **urls,
+                kafka=infra.bootstrap_servers,
+                postgres=infra.database_url("<service>").rsplit("/", 1)[0],
+            ),
+            flush=True,
+        )
+        say(f"service logs: {root / 'logs'}")
+        while services.all_alive():
+            time.sleep(0.5)
+        dead = [n for n, p in services.procs.items() if not p.alive()]
+        say(f"stopped unexpectedly: {', '.join(dead)}")
+        for name in dead:
+            print(services.procs[name].tail(), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        say("stopping")
+        return 0
+    finally:
+        if services:
+            services.stop()
+        infra.stop()
+        say("stopped")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tierline-launcher")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("fetch", help="download the Kafka broker jars (cached)")
+    sub.add_parser("run", help="start Kafka, PostgreSQL and the four services in the foreground")
+    args = parser.parse_args(argv)
+    if args.command == "fetch":
+        ensure_jars()
+        return 0
+    return run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""Infrastructure (embedded or external) and the four services as separate processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tierline_launcher.kafka import KafkaBroker
+from tierline_launcher.postgres import PostgresServer
+from tierline_launcher.procs import ManagedProcess, say, wait_until
+
+
+@dataclass(frozen=True)
+class ServiceDef:
+    name: str
+    module: str
+    default_port: int
+
+    @property
+    def database(self) -> str:
+        return self.name.replace("-", "_")
+
+    @property
+    def env_name(self) -> str:
+        return self.name.replace("-", "_").upper()
+
+
+SERVICES = (
+    ServiceDef("intake", "tierline_intake", 8001),
+    ServiceDef("router", "tierline_router", 8002),
+    ServiceDef("sla-monitor", "tierline_sla_monitor", 8003),
+    ServiceDef("vendor-gateway", "tierline_vendor_gateway", 8004),
+)
+
+
+class ExternalPostgres:
+    """A server named by TIERLINE_DATABASE_URL; one database per service is created on it."""
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy.engine import make_url
+
+        self.base = make_url(url.replace("postgres://", "postgresql://", 1)).set(
+            drivername="postgresql+asyncpg"
+        )
+
+    def url(self, database: str) -> str:
+        return self.base.set(database=database).render_as_string(hide_password=False)
+
+    def create_database(self, name: str) -> None:
+        asyncio.run(self._create(name))
+
+    async def _create(self, name: str) -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(
+            host=self.base.host,
+            port=self.base.port or 5432,
+            user=self.base.username,
+            password=self.base.password,
+            database="postgres",
+        )
+        try:
+            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    def stop(self) -> None:
+        pass
+
+
+class Infra:
+    """Kafka and PostgreSQL: from the environment when given, else started here."""
+
+    def __init__(self, root: Path, *, durable: bool) -> None:
+        self.root = root
+        self.durable = durable
+        self.kafka: KafkaBroker | None = None
+        self.postgres: PostgresServer | ExternalPostgres | None = None
+        self.bootstrap_servers = ""
+
+    def start(self) -> Infra:
+        try:
+            external_db = os.environ.get("TIERLINE_DATABASE_URL")
+            if external_db:
+                say("using the PostgreSQL server from TIERLINE_DATABASE_URL")
+                self.postgres = ExternalPostgres(external_db)
+            else:
+                self.postgres = PostgresServer(self.root / "postgres", durable=self.durable)
+                self.postgres.start()
+            external_kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or os.environ.get(
+                "TIERLINE_KAFKA_BOOTSTRAP_SERVERS"
+            )
+            if external_kafka:
+                say(f"using the Kafka cluster at {external_kafka}")
+                self.bootstrap_servers = external_kafka
+            else:
+                self.kafka = KafkaBroker(self.root / "kafka")
+                self.kafka.start()
+                self.bootstrap_servers = self.kafka.bootstrap_servers
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def database_url(self, database: str) -> str:
+        assert self.postgres is not None
+        return self.postgres.url(database)
+
+    def create_database(self, database: str) -> str:
+        assert self.postgres is not None
+        self.postgres.create_database(database)
+        return self.postgres.url(database)
+
+    def stop(self) -> None:
+        if self.kafka:
+            say("stopping Kafka")
+            self.kafka.stop()
+            self.kafka = None
+        if self.postgres:
+            if isinstance(self.postgres, PostgresServer):
+                say("stopping PostgreSQL")
+            self.postgres.stop()
+            self.postgres = None
+
+
+def migrate(service: ServiceDef, env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", service.module, "migrate"], env=env, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"migrations of {service.name} failed:\n{result.stdout}\n{result.stderr}")
+
+
+class Services:
+    """The four Tierline services, each its own process, on the given ports."""
+
+    def __init__(
+        self,
+        infra: Infra,
+        *,
+        ports: dict[str, int],
+        log_dir: Path,
+        config_dir: Path,
+        database_prefix: str = "",
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.infra = infra
+        self.ports = ports
+        self.log_dir = log_dir
+        self.config_dir = config_dir
+        self.database_prefix = database_prefix
+        self.extra_env = extra_env or {}
+        self.procs: dict[str, ManagedProcess] = {}
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def env_for(self, service: ServiceDef) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TIERLINE_")}
+        env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+        own_url = os.environ.get(f"TIERLINE_{service.env_name}_DATABASE_URL")
+        database_url = own_url or self.infra.create_database(self.database_prefix + service.database)
+        env.update(
+            {
+                "TIERLINE_DATABASE_URL": database_url,
+                "TIERLINE_KAFKA_BOOTSTRAP_SERVERS": self.infra.bootstrap_servers,
+                "TIERLINE_HOST": "127.0.0.1",
+                "TIERLINE_PORT": str(self.ports[service.name]),
+                "TIERLINE_CONFIG_DIR": str(self.config_dir),
+                "TIERLINE_PUBLIC_URL": self.url(service.name),
+                "TIERLINE_VENDOR_GATEWAY_URL": self.url("vendor-gateway"),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def start(self, timeout: float = 90.0) -> None:
+        try:
+            envs = {s.name: self.env_for(s) for s in SERVICES}
+            for service in SERVICES:
+                say(f"migrating {service.name}")
+                migrate(service, envs[service.name])
+            for service in SERVICES:
+                self.procs[service.name] = ManagedProcess(
+                    service.name,
+                    [sys.executable, "-m", service.module, "serve"],
+                    log_path=self.log_dir / f"{service.name}.log",
+                    env=envs[service.name],
+                    stop_signal=2,  # SIGINT: uvicorn's graceful shutdown
+                )
+            for service in SERVICES:
+                proc = self.procs[service.name]
+                try:
+                    wait_until(
+                        lambda s=service: _ready(self.url(s.name)),
+                        timeout=timeout,
+                        what=service.name,
+                        interval=0.2,
+                        alive=proc.alive,
+                    )
+                except (TimeoutError, RuntimeError) as exc:
+                    raise RuntimeError(f"{exc}\n--- {service.name} log ---\n{proc.tail()}") from exc
+                say(f"{service.name} ready at {self.url(service.name)}")
+        except BaseException:
+            self.stop()
+            raise
+
+    def all_alive(self) -> bool:
+        return all(p.alive() for p in self.procs.values())
+
+    def stop(self) -> None:
+        for name in reversed(list(self.procs)):
+            self.procs[name].stop()
+        self.procs.clear()
+
+
+def _ready(base_url: str) -> bool:
+    try:
+        return httpx.get(f"{base_url}/readyz", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -1,0 +1,3 @@
+"""Tierline intake service."""
+
+__version__ = "0.1.0"

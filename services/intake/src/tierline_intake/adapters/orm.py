@@ -1,0 +1,85 @@
+"""Intake's tables: incidents, their SLA view and timeline (the read model), outbox, inbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Identity, Index, Text, Uuid, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tierline_shared.db import declarative_base
+from tierline_shared.messaging.tables import messaging_tables
+
+Base = declarative_base()
+outbox, inbox = messaging_tables(Base.metadata)
+
+
+class IncidentRow(Base):
+    __tablename__ = "incidents"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    service: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(Text)
+    impact: Mapped[str | None] = mapped_column(Text)
+    urgency: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[str] = mapped_column(Text)
+    priority_source: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(Text)
+    reporter: Mapped[str] = mapped_column(Text)
+    dedup_key: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)
+    tier: Mapped[str | None] = mapped_column(Text)
+    queue: Mapped[str | None] = mapped_column(Text)
+    assignee: Mapped[str | None] = mapped_column(Text)
+    vendor: Mapped[str | None] = mapped_column(Text)
+    vendor_case_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    vendor_reference: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolution_code: Mapped[str | None] = mapped_column(Text)
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        # At most one open incident per dedup key; a resolved one frees the key.
+        Index(
+            "uq_incidents_open_dedup_key",
+            "dedup_key",
+            unique=True,
+            postgresql_where=text("dedup_key IS NOT NULL AND status <> 'resolved'"),
+        ),
+        Index("ix_incidents_created_at", "created_at"),
+    )
+
+
+class SlaClockView(Base):
+    """What the SLA monitor told us about one clock of an incident."""
+
+    __tablename__ = "incident_sla"
+
+    incident_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    clock: Mapped[str] = mapped_column(Text, primary_key=True)
+    tier: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(Text)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    breached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    met_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TimelineEntry(Base):
+    __tablename__ = "timeline"
+
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    incident_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
+    event_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, unique=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)

@@ -1,0 +1,43 @@
+"""Intake's composition root."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from tierline_intake import __version__
+from tierline_intake.adapters.orm import Base
+from tierline_intake.config import Settings, load_priority_matrix
+from tierline_intake.domain.priority import validate_matrix
+from tierline_intake.entrypoints import api, handlers
+from tierline_intake.service_layer.incidents import IntakeDeps
+from tierline_shared.clock import Clock
+from tierline_shared.events import topics
+from tierline_shared.runtime import Runtime, ServiceSpec
+from tierline_shared.runtime import create_app as create_service_app
+
+
+def build_spec(settings: Settings | None = None) -> ServiceSpec:
+    settings = settings or Settings()
+    matrix = load_priority_matrix(settings).matrix
+    validate_matrix(matrix)
+
+    def state(rt: Runtime) -> dict[str, object]:
+        return {"deps": IntakeDeps(outbox=rt.outbox, clock=rt.clock, priority_matrix=matrix)}
+
+    return ServiceSpec(
+        name="intake",
+        version=__version__,
+        description="Creates incidents and keeps their read model: status, tier, assignee, SLA and timeline.",
+        settings=settings,
+        metadata=Base.metadata,
+        publishes=[topics.INCIDENTS],
+        consumes=[topics.ROUTING, topics.SLA, topics.VENDOR],
+        handlers=lambda rt: handlers.bind(rt.state["deps"]),
+        routers=[api.router],
+        state=state,
+        openapi_tags=[{"name": "incidents", "description": "Create incidents and run their life"}],
+    )
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    return create_service_app(build_spec(settings), clock=clock)

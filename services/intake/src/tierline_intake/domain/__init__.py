@@ -1,0 +1,1 @@
+"""Intake's pure rules: priority derivation and the incident state machine."""

@@ -1,0 +1,113 @@
+"""Intake's HTTP schemas (separate from the event contracts and the tables)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Level = Literal["high", "medium", "low"]
+Priority = Literal["P1", "P2", "P3", "P4"]
+Channel = Literal["web", "email", "chat", "phone", "monitoring", "api"]
+
+Text200 = Field(min_length=1, max_length=200)
+Name = Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9][A-Za-z0-9._ -]*$")
+
+
+class IncidentIn(BaseModel):
+    """A new incident. Give impact and urgency (priority is derived), or an explicit priority."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "VPN down for the sales team",
+                    "description": "Nobody in sales can connect since 09:10.",
+                    "service": "vpn",
+                    "category": "network",
+                    "impact": "high",
+                    "urgency": "high",
+                    "channel": "web",
+                    "reporter": "alice@example.com",
+                }
+            ]
+        },
+    )
+
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=20_000)
+    service: str = Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    category: str = Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    impact: Level | None = None
+    urgency: Level | None = None
+    priority: Priority | None = None
+    channel: Channel
+    reporter: str = Field(min_length=1, max_length=320)
+    dedup_key: str | None = Field(default=None, min_length=1, max_length=255)
+
+    @model_validator(mode="after")
+    def _impact_and_urgency_together(self) -> IncidentIn:
+        if self.priority is None and (self.impact is None) != (self.urgency is None):
+            missing = "urgency" if self.urgency is None else "impact"
+            raise ValueError(f"{missing} is required with {'impact' if missing == 'urgency' else 'urgency'}")
+        return self
+
+
+class AcknowledgeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    by: str | None = Field(default=None, min_length=1, max_length=320)
+
+
+class ResolveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    by: str | None = Field(default=None, min_length=1, max_length=320)
+    resolution_code: str | None = Field(default=None, min_length=1, max_length=80)
+    note: str | None = Field(default=None, max_length=20_000)
+
+
+class SlaClockOut(BaseModel):
+    state: str
+    due_at: datetime
+    breached: bool
+    breached_at: datetime | None = None
+    met_at: datetime | None = None
+    tier: str | None = None
+
+
+class TimelineItemOut(BaseModel):
+    at: datetime
+    kind: str
+    summary: str
+    source: str
+    data: dict[str, Any]
+
+
+class IncidentOut(BaseModel):
+    id: uuid.UUID
+    title: str
+    description: str
+    service: str
+    category: str
+    impact: Level | None
+    urgency: Level | None
+    priority: Priority
+    priority_source: Literal["matrix", "explicit"]
+    channel: Channel
+    reporter: str
+    dedup_key: str | None
+    status: Literal["open", "acknowledged", "resolved"]
+    tier: str | None
+    queue: str | None
+    assignee: str | None
+    vendor: str | None
+    vendor_reference: str | None
+    created_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    resolution_code: str | None
+    sla: dict[str, SlaClockOut]
+    timeline: list[TimelineItemOut]

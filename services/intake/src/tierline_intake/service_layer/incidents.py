@@ -1,0 +1,204 @@
+"""Intake's use cases: create, acknowledge and resolve an incident.
+
+Each function runs inside the caller's unit of work and adds its event to the
+outbox there, so the state change and the event commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tierline_intake.adapters.orm import IncidentRow, TimelineEntry
+from tierline_intake.domain.lifecycle import Status, check_transition
+from tierline_intake.domain.priority import decide_priority
+from tierline_intake.service_layer.commands import CreateIncident, ResolveIncident
+from tierline_shared.clock import Clock
+from tierline_shared.errors import NotFound
+from tierline_shared.events import IncidentAcknowledged, IncidentCreated, IncidentResolved
+from tierline_shared.messaging.outbox import Outbox
+
+
+@dataclass(frozen=True)
+class IntakeDeps:
+    outbox: Outbox
+    clock: Clock
+    priority_matrix: Mapping[str, Mapping[str, str]]
+
+
+async def get_incident(session: AsyncSession, incident_id: uuid.UUID, *, lock: bool = False) -> IncidentRow:
+    stmt = select(IncidentRow).where(IncidentRow.id == incident_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = await session.scalar(stmt)
+    if row is None:
+        raise NotFound(f"No incident with id {incident_id}.")
+    return row
+
+
+async def find_open_by_dedup_key(session: AsyncSession, dedup_key: str) -> IncidentRow | None:
+    return await session.scalar(
+        select(IncidentRow).where(
+            IncidentRow.dedup_key == dedup_key, IncidentRow.status != Status.RESOLVED.value
+        )
+    )
+
+
+def add_timeline(
+    session: AsyncSession,
+    incident_id: uuid.UUID,
+    *,
+    at: Any,
+    kind: str,
+    summary: str,
+    source: str,
+    event_id: uuid.UUID | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        TimelineEntry(
+            incident_id=incident_id,
+            at=at,
+            kind=kind,
+            summary=summary,
+            source=source,
+            event_id=event_id,
+            data=data or {},
+        )
+    )
+
+
+async def create_incident(
+    session: AsyncSession, deps: IntakeDeps, cmd: CreateIncident
+) -> tuple[IncidentRow, bool]:
+    """Create the incident, or return the open one with the same dedup key (created=False)."""
+    if cmd.dedup_key:
+        existing = await find_open_by_dedup_key(session, cmd.dedup_key)
+        if existing is not None:
+            return existing, False
+    decision = decide_priority(
+        deps.priority_matrix, impact=cmd.impact, urgency=cmd.urgency, explicit=cmd.priority
+    )
+    now = deps.clock.now()
+    row = IncidentRow(
+        id=uuid.uuid4(),
+        title=cmd.title,
+        description=cmd.description,
+        service=cmd.service,
+        category=cmd.category,
+        impact=cmd.impact,
+        urgency=cmd.urgency,
+        priority=decision.priority,
+        priority_source=decision.source,
+        channel=cmd.channel,
+        reporter=cmd.reporter,
+        dedup_key=cmd.dedup_key,
+        status=Status.OPEN.value,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    try:
+        # Flush inside a savepoint: a concurrent twin with the same dedup key loses cleanly.
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        if cmd.dedup_key:
+            existing = await find_open_by_dedup_key(session, cmd.dedup_key)
+            if existing is not None:
+                return existing, False
+        raise
+    envelope = await deps.outbox.add(
+        session,
+        IncidentCreated(
+            incident_id=row.id,
+            title=row.title,
+            description=row.description,
+            service=row.service,
+            category=row.category,
+            priority=row.priority,
+            impact=row.impact,
+            urgency=row.urgency,
+            channel=row.channel,
+            reporter=row.reporter,
+            dedup_key=row.dedup_key,
+            created_at=now,
+        ),
+    )
+    add_timeline(
+        session,
+        row.id,
+        at=now,
+        kind="created",
+        source="intake",
+        event_id=envelope.id,
+        summary=f"Created via {row.channel} by {row.reporter} as {row.priority} ({decision.source})",
+        data={"priority": row.priority, "priority_source": decision.source},
+    )
+    return row, True
+
+
+async def acknowledge_incident(
+    session: AsyncSession, deps: IntakeDeps, incident_id: uuid.UUID, by: str | None
+) -> IncidentRow:
+    row = await get_incident(session, incident_id, lock=True)
+    check_transition(Status(row.status), Status.ACKNOWLEDGED)
+    now = deps.clock.now()
+    row.status = Status.ACKNOWLEDGED.value
+    row.acknowledged_at = now
+    row.updated_at = now
+    envelope = await deps.outbox.add(
+        session, IncidentAcknowledged(incident_id=row.id, acknowledged_at=now, by=by)
+    )
+    add_timeline(
+        session,
+        row.id,
+        at=now,
+        kind="acknowledged",
+        source="intake",
+        event_id=envelope.id,
+        summary=f"Acknowledged by {by or 'an agent'}",
+    )
+    return row
+
+
+async def resolve_incident(
+    session: AsyncSession, deps: IntakeDeps, incident_id: uuid.UUID, cmd: ResolveIncident
+) -> IncidentRow:
+    row = await get_incident(session, incident_id, lock=True)
+    check_transition(Status(row.status), Status.RESOLVED)
+    now = deps.clock.now()
+    row.status = Status.RESOLVED.value
+    row.resolved_at = now
+    row.updated_at = now
+    row.resolution_code = cmd.resolution_code
+    row.resolution_note = cmd.note
+    envelope = await deps.outbox.add(
+        session,
+        IncidentResolved(
+            incident_id=row.id,
+            resolved_at=now,
+            by=cmd.by,
+            resolution_code=cmd.resolution_code,
+            note=cmd.note,
+            source=cmd.source,
+        ),
+    )
+    add_timeline(
+        session,
+        row.id,
+        at=now,
+        kind="resolved",
+        source="intake",
+        event_id=envelope.id,
+        summary=f"Resolved by {cmd.by or cmd.source}"
+        + (f": {cmd.resolution_code}" if cmd.resolution_code else ""),
+        data={"resolution_code": cmd.resolution_code, "note": cmd.note, "source": cmd.source},
+    )
+    return row

@@ -1,0 +1,231 @@
+"""The read model: what router, SLA monitor and vendor gateway did, applied to the incident view.
+
+Each function handles one consumed event inside the consumer's unit of work;
+the inbox makes redelivery harmless.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tierline_intake.adapters.orm import SlaClockView
+from tierline_intake.domain.lifecycle import Status
+from tierline_intake.service_layer.commands import ResolveIncident
+from tierline_intake.service_layer.incidents import IntakeDeps, add_timeline, get_incident, resolve_incident
+from tierline_shared.events import (
+    Envelope,
+    IncidentAssigned,
+    IncidentEscalated,
+    SlaBreached,
+    SlaClockStarted,
+    SlaMet,
+    VendorCaseOpened,
+    VendorCaseResolved,
+    VendorCaseUpdated,
+    VendorDeliveryFailed,
+)
+
+
+def _source(envelope: Envelope) -> str:
+    return envelope.source.rsplit("/", 1)[-1]
+
+
+async def on_assigned(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
+    event = envelope.data
+    assert isinstance(event, IncidentAssigned)
+    row = await get_incident(session, event.incident_id, lock=True)
+    row.tier, row.queue, row.assignee = event.tier, event.queue, event.assignee
+    row.updated_at = max(row.updated_at, event.assigned_at)
+    who = event.assignee or "nobody yet"
+    add_timeline(
+        session,
+        row.id,
+        at=event.assigned_at,
+        kind="assigned",
+        source=_source(envelope),
+        event_id=envelope.id,
+        summary=f"Assigned at {event.tier} to queue {event.queue} ({who})",
+        data=event.model_dump(mode="json", exclude={"incident_id"}),
+    )
+
+
+async def on_escalated(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
+    event = envelope.data
+    assert isinstance(event, IncidentEscalated)
+    row = await get_incident(session, event.incident_id, lock=True)
+    row.tier, row.queue, row.assignee = event.to_tier, event.queue, event.assignee
+    if event.vendor:
+        row.vendor = event.vendor
+    row.updated_at = max(row.updated_at, event.escalated_at)
+    target = event.vendor if event.to_tier == "L4" and event.vendor else (event.assignee or event.queue)
+    add_timeline(
+        session,
+        row.id,
+        at=event.escalated_at,
+        kind="escalated",
+        source=_source(envelope),
+        event_id=envelope.id,
+        summary=f"Escalated {event.from_tier} -> {event.to_tier} ({event.reason}) to {target}",
+        data=event.model_dump(mode="json", exclude={"incident_id"}),
+    )
+
+
+def _clock_label(clock: str, tier: str | None) -> str:
+    return f"{clock} ({tier})" if clock == "tier" and tier else clock
+
+
+async def on_clock_started(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
+    event = envelope.data
+    assert isinstance(event, SlaClockStarted)
+    await get_incident(session, event.incident_id)
+    values = {
+        "tier": event.tier,
+        "state": "running",
+        "due_at": event.due_at,
+        "breached_at": None,
+        "met_at": None,
+    }
+    await session.execute(
+        insert(SlaClockView)
+        .values(incident_id=event.incident_id, clock=event.clock, **values)
+        .on_conflict_do_update(index_elements=["incident_id", "clock"], set_=values)
+    )
+    add_timeline(
+        session,
+        event.incident_id,
+        at=event.started_at,
+        kind="sla_clock_started",
+        source=_source(envelope),
+        event_id=envelope.id,
+        summary=f"SLA {_clock_label(event.clock, event.tier)} clock due {event.due_at.isoformat()}",
+        data=event.model_dump(mode="json", exclude={"incident_id"}),
+    )
+
+
+async def _clock(session: AsyncSession, incident_id, clock: str, tier: str | None) -> SlaClockView | None:
+    view = await session.scalar(
+        select(SlaClockView).where(SlaClockView.incident_id == incident_id, SlaClockView.clock == clock)
+    )
+    if view is None or (clock == "tier" and view.tier != tier):
+        return None  # a newer tier clock replaced it
+    return view
+
+
+async def on_breached(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
+    event = envelope.data
+    assert isinstance(event, SlaBreached)
+    await get_incident(session, event.incident_id)
+    view = await _clock(session, event.incident_id, event.clock, event.tier)
+    if view is not None:
+        view.state, view.breached_at = "breached", event.breached_at
+    add_timeline(
+        session,
+        event.incident_id,
+        at=event.breached_at,
+        kind="sla_breached",
+        source=_source(envelope),
+        event_id=envelope.id,
+        summary=f"SLA {_clock_label(event.clock, event.tier)} breached",
+        data=event.model_dump(mode="json", exclude={"incident_id"}),
+    )
+
+
+async def on_met(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
+    event = envelope.data
+    assert isinstance(event, SlaMet)
+    await get_incident(session, event.incident_id)
+    view = await _clock(session, event.incident_id, event.clock, event.tier)
+    if view is not None:
+        view.state, view.met_at = "met", event.met_at
+    add_timeline(
+        session,
+        event.incident_id,
+        at=event.met_at,
+        kind="sla_met",
+        source=_source(envelope),
+        event_id=envelope.id,
+        summary=f"SLA {_clock_label(event.clock, event.tier)} met",
+        data=event.model_dump(mode="json", exclude={"incident_id"}),
+    )
+
+
+async def on_case_opened(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
+    event = envelope.data
+    assert isinstance(event, VendorCaseOpened)
+    row = await get_incident(session, event.incident_id, lock=True)
+    row.vendor, row.vendor_case_id = event.vendor, event.case_id
+    row.vendor_reference = event.vendor_reference or row.vendor_reference
+    ref = f" (reference {event.vendor_reference})" if event.vendor_reference else ""
+    add_timeline(
+        session,
+        row.id,
+        at=event.opened_at,
+        kind="vendor_case_opened",
+        source=_source(envelope),
+        event_id=envelope.id,
+        summary=f"Case handed to vendor {event.vendor}{ref}",
+        data=event.model_dump(mode="json", exclude={"incident_id"}),
+    )
+
+
+async def on_case_updated(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
+    event = envelope.data
+    assert isinstance(event, VendorCaseUpdated)
+    row = await get_incident(session, event.incident_id, lock=True)
+    row.vendor_reference = event.vendor_reference or row.vendor_reference
+    add_timeline(
+        session,
+        row.id,
+        at=event.updated_at,
+        kind="vendor_case_updated",
+        source=_source(envelope),
+        event_id=envelope.id,
+        summary=f"Vendor {event.vendor}: {event.status}" + (f" - {event.note}" if event.note else ""),
+        data=event.model_dump(mode="json", exclude={"incident_id"}),
+    )
+
+
+async def on_case_resolved(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
+    """The vendor fixed it: record that, and resolve the incident if it is still open."""
+    event = envelope.data
+    assert isinstance(event, VendorCaseResolved)
+    row = await get_incident(session, event.incident_id, lock=True)
+    row.vendor_reference = event.vendor_reference or row.vendor_reference
+    add_timeline(
+        session,
+        row.id,
+        at=event.resolved_at,
+        kind="vendor_case_resolved",
+        source=_source(envelope),
+        event_id=envelope.id,
+        summary=f"Vendor {event.vendor} resolved the case"
+        + (f": {event.resolution}" if event.resolution else ""),
+        data=event.model_dump(mode="json", exclude={"incident_id"}),
+    )
+    if row.status != Status.RESOLVED.value:
+        await resolve_incident(
+            session,
+            deps,
+            row.id,
+            ResolveIncident(
+                by=event.vendor, resolution_code="vendor_resolved", note=event.resolution, source="vendor"
+            ),
+        )
+
+
+async def on_delivery_failed(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
+    event = envelope.data
+    assert isinstance(event, VendorDeliveryFailed)
+    await get_incident(session, event.incident_id)
+    add_timeline(
+        session,
+        event.incident_id,
+        at=event.failed_at,
+        kind="vendor_delivery_failed",
+        source=_source(envelope),
+        event_id=envelope.id,
+        summary=f"Handoff to {event.vendor} failed after {event.attempts} attempts: {event.last_error}",
+        data=event.model_dump(mode="json", exclude={"incident_id"}),
+    )

@@ -1,0 +1,1 @@
+"""Tierline's shared kernel: what every service needs once and only once."""

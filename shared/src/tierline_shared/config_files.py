@@ -1,0 +1,54 @@
+"""Loading config-as-code YAML into pydantic models, with errors that name the file."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, TypeAdapter, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def load_yaml(path: Path, model: type[M]) -> M:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: object) -> timedelta:
+    """'90s', '15m', '4h', '2d', '1h30m', a number of seconds, or ISO 8601 ('PT4H')."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError("duration must not be negative")
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text.startswith("p"):
+            return TypeAdapter(timedelta).validate_python(value)
+        parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)", text)
+        if parts and "".join(n + u for n, u in parts) == text.replace(" ", ""):
+            return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
+    raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 15m, 4h, 2d)")
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]

@@ -1,0 +1,42 @@
+"""Errors a client can act on. Pure: domain code raises these; the HTTP edge maps them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base of errors a client can act on; subclasses set the HTTP status and type."""
+
+    status: int = 400
+    type_slug: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+
+class NotFound(DomainError):
+    status = 404
+    type_slug = "not-found"
+    title = "Not found"
+
+
+class Conflict(DomainError):
+    status = 409
+    type_slug = "conflict"
+    title = "Conflict"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    type_slug = "unauthorized"
+    title = "Unauthorized"
+
+
+class InvalidInput(DomainError):
+    status = 422
+    type_slug = "validation-error"
+    title = "Your request is not valid"

@@ -1,0 +1,45 @@
+"""Events the vendor gateway publishes about L4 cases."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from tierline_shared.events import topics
+from tierline_shared.events.base import Event, contract
+
+
+@contract("tierline.vendor.case_opened.v1", topics.VENDOR)
+class VendorCaseOpened(Event):
+    vendor: str
+    case_id: uuid.UUID
+    vendor_reference: str | None = None
+    opened_at: datetime
+
+
+@contract("tierline.vendor.case_updated.v1", topics.VENDOR)
+class VendorCaseUpdated(Event):
+    vendor: str
+    case_id: uuid.UUID
+    status: str
+    vendor_reference: str | None = None
+    note: str | None = None
+    updated_at: datetime
+
+
+@contract("tierline.vendor.case_resolved.v1", topics.VENDOR)
+class VendorCaseResolved(Event):
+    vendor: str
+    case_id: uuid.UUID
+    vendor_reference: str | None = None
+    resolution: str | None = None
+    resolved_at: datetime
+
+
+@contract("tierline.vendor.delivery_failed.v1", topics.VENDOR)
+class VendorDeliveryFailed(Event):
+    vendor: str
+    case_id: uuid.UUID
+    attempts: int
+    last_error: str
+    failed_at: datetime

@@ -1,0 +1,1 @@
+"""Reliable messaging: CloudEvents binding, transactional outbox, idempotent consumers."""

@@ -1,0 +1,145 @@
+"""Idempotent Kafka consumer: inbox row + effect in one transaction, offset committed after.
+
+Redelivery is normal: an event id already in the inbox is skipped. A record that
+keeps failing after bounded retries goes to ``<topic>.dlq`` with the error, and
+the consumer moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential_jitter
+
+from tierline_shared.events import topics
+from tierline_shared.events.base import Envelope, Event, UnknownEventType
+from tierline_shared.logging import get_logger
+from tierline_shared.messaging import cloudevents
+from tierline_shared.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
+
+Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+_log = get_logger(__name__)
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        group_id: str,
+        topics: list[str],
+        handlers: Mapping[type[Event], Handler],
+        bootstrap_servers: str,
+        sessions: async_sessionmaker[AsyncSession],
+        inbox: Table,
+        producer: AIOKafkaProducer,
+        max_attempts: int = 5,
+        retry_initial_seconds: float = 0.05,
+        retry_max_seconds: float = 2.0,
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.group_id = group_id
+        self.topics = topics
+        self.handlers = {cls.event_type: fn for cls, fn in handlers.items()}
+        self.sessions = sessions
+        self.inbox = inbox
+        self.producer = producer
+        self.max_attempts = max_attempts
+        self.retry_initial = retry_initial_seconds
+        self.retry_max = retry_max_seconds
+        self.after_commit = after_commit
+        self.consumer = AIOKafkaConsumer(
+            *topics,
+            bootstrap_servers=bootstrap_servers,
+            group_id=group_id,
+            client_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+        )
+        self.started = asyncio.Event()
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        self.started.set()
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+
+    async def run(self) -> None:
+        while True:
+            batches = await self.consumer.getmany(timeout_ms=500, max_records=200)
+            for tp, records in batches.items():
+                for record in records:
+                    await self.process(record)
+                # Only now are all effects of these records committed in PostgreSQL.
+                await self.consumer.commit(
+                    {TopicPartition(tp.topic, tp.partition): OffsetAndMetadata(records[-1].offset + 1, "")}
+                )
+
+    async def process(self, record: ConsumerRecord[Any, Any]) -> str:
+        """Apply one record; returns the outcome (processed, duplicate, ignored, dead_lettered)."""
+        try:
+            envelope = cloudevents.decode(record.headers, record.value)
+        except UnknownEventType as exc:
+            return self._count(record, str(exc), "ignored")
+        except Exception as exc:  # noqa: BLE001 - a record we cannot read is poison
+            await self._dead_letter(record, f"undecodable: {exc}")
+            return self._count(record, "undecodable", "dead_lettered")
+        handler = self.handlers.get(envelope.type)
+        if handler is None:
+            return self._count(record, envelope.type, "ignored")
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(self.max_attempts),
+                wait=wait_exponential_jitter(multiplier=self.retry_initial, max=self.retry_max),
+                reraise=True,
+            ):
+                with attempt:
+                    outcome = await self._apply(envelope, handler)
+        except Exception as exc:  # noqa: BLE001 - bounded retries exhausted
+            _log.exception("event_dead_lettered", event_id=str(envelope.id), type=envelope.type)
+            await self._dead_letter(record, f"{type(exc).__name__}: {exc}")
+            return self._count(record, envelope.type, "dead_lettered")
+        if outcome == "processed" and self.after_commit:
+            self.after_commit()
+        return self._count(record, envelope.type, outcome)
+
+    async def _apply(self, envelope: Envelope, handler: Handler) -> str:
+        started = time.perf_counter()
+        async with self.sessions() as session, session.begin():
+            inserted = await session.scalar(
+                insert(self.inbox)
+                .values(consumer=self.group_id, event_id=envelope.id, event_type=envelope.type)
+                .on_conflict_do_nothing()
+                .returning(self.inbox.c.event_id)
+            )
+            if inserted is None:
+                return "duplicate"
+            await handler(session, envelope)
+        HANDLER_SECONDS.labels(type=envelope.type).observe(time.perf_counter() - started)
+        return "processed"
+
+    async def _dead_letter(self, record: ConsumerRecord[Any, Any], error: str) -> None:
+        origin = f"{record.topic}/{record.partition}/{record.offset}"
+        headers = [
+            *(record.headers or ()),
+            ("tierline_dlq_error", error[:2000].encode()),
+            ("tierline_dlq_consumer", self.group_id.encode()),
+            ("tierline_dlq_origin", origin.encode()),
+        ]
+        await self.producer.send_and_wait(
+            topics.dlq(record.topic), value=record.value, key=record.key, headers=headers
+        )
+
+    @staticmethod
+    def _count(record: ConsumerRecord[Any, Any], event_type: str, outcome: str) -> str:
+        EVENTS_CONSUMED.labels(topic=record.topic, type=event_type, outcome=outcome).inc()
+        return outcome

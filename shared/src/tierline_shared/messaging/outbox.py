@@ -1,0 +1,139 @@
+"""Transactional outbox: events are stored with the state change, then relayed to Kafka.
+
+No request handler or consumer publishes directly; they call ``add_event`` inside
+their unit of work, and the relay publishes committed rows with acks=all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import zlib
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tierline_shared.clock import Clock, SystemClock
+from tierline_shared.events.base import Envelope, Event
+from tierline_shared.logging import get_logger
+from tierline_shared.messaging import cloudevents
+from tierline_shared.metrics import EVENTS_PUBLISHED, OUTBOX_LAG
+
+_log = get_logger(__name__)
+
+
+class Outbox:
+    """Writes events into a service's outbox table within the caller's transaction."""
+
+    def __init__(self, table: Table, source: str, clock: Clock | None = None) -> None:
+        self.table = table
+        self.source = source
+        self.clock = clock or SystemClock()
+
+    async def add(self, session: AsyncSession, event: Event) -> Envelope:
+        envelope = Envelope(data=event, source=self.source, time=self.clock.now())
+        record = cloudevents.encode(envelope)
+        await session.execute(
+            insert(self.table).values(
+                event_id=envelope.id,
+                topic=record.topic,
+                key=record.key.decode(),
+                event_type=envelope.type,
+                headers=[[k, v.decode()] for k, v in record.headers],
+                value=record.value,
+            )
+        )
+        return envelope
+
+
+class OutboxRelay:
+    """Publishes unpublished outbox rows in order, then marks them sent.
+
+    One relay at a time per database holds a transaction-scoped advisory lock, so
+    replicas never publish the same rows concurrently and per-key order is kept.
+    A crash between publish and mark re-publishes; consumers are idempotent.
+    """
+
+    def __init__(
+        self,
+        table: Table,
+        sessions: async_sessionmaker[AsyncSession],
+        producer: AIOKafkaProducer,
+        *,
+        batch_size: int = 200,
+        idle_seconds: float = 0.2,
+    ) -> None:
+        self.table = table
+        self.sessions = sessions
+        self.producer = producer
+        self.batch_size = batch_size
+        self.idle_seconds = idle_seconds
+        self._wakeup = asyncio.Event()
+        self._lock_key = zlib.crc32(f"tierline-outbox:{table.name}".encode())
+
+    def wake(self) -> None:
+        """Tell the relay new rows were committed, so it need not wait for its next poll."""
+        self._wakeup.set()
+
+    async def publish_batch(self) -> int:
+        t = self.table
+        async with self.sessions() as session, session.begin():
+            locked = await session.scalar(select(func.pg_try_advisory_xact_lock(self._lock_key)))
+            if not locked:
+                return 0
+            rows = (
+                await session.execute(
+                    select(
+                        t.c.seq, t.c.topic, t.c.key, t.c.headers, t.c.value, t.c.event_type, t.c.created_at
+                    )
+                    .where(t.c.published_at.is_(None))
+                    .order_by(t.c.seq)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            futures = [
+                await self.producer.send(
+                    row.topic,
+                    value=row.value,
+                    key=row.key.encode(),
+                    headers=[(k, v.encode()) for k, v in row.headers],
+                )
+                for row in rows
+            ]
+            await asyncio.gather(*futures)
+            await session.execute(
+                update(t).where(t.c.seq.in_([r.seq for r in rows])).values(published_at=func.now())
+            )
+        for row in rows:
+            EVENTS_PUBLISHED.labels(topic=row.topic, type=row.event_type).inc()
+        return len(rows)
+
+    async def run(self) -> None:
+        backoff = self.idle_seconds
+        while True:
+            try:
+                published = await self.publish_batch()
+                backoff = self.idle_seconds
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - logged; the loop must survive Kafka outages
+                _log.exception("outbox_publish_failed")
+                published = 0
+                backoff = min(backoff * 2, 5.0)
+            if published >= self.batch_size:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), backoff)
+            self._wakeup.clear()
+
+    async def pending(self) -> int:
+        async with self.sessions() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(self.table).where(self.table.c.published_at.is_(None))
+            )
+        OUTBOX_LAG.set(count or 0)
+        return int(count or 0)

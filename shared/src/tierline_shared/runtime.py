@@ -1,0 +1,267 @@
+"""The service runtime: engines, Kafka clients, outbox relay, consumer and workers.
+
+Each service's bootstrap describes itself with a ``ServiceSpec``; ``create_app``
+turns that into a FastAPI app whose lifespan starts everything once and stops it
+cleanly, with health, readiness, metrics and problem+json handlers installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import MetaData, Table, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from tierline_shared import db
+from tierline_shared.clock import Clock, SystemClock
+from tierline_shared.events.base import Event
+from tierline_shared.logging import configure_logging, get_logger
+from tierline_shared.messaging.consumer import EventConsumer, Handler
+from tierline_shared.messaging.kafka import ensure_topics, kafka_is_ready, new_admin, new_producer
+from tierline_shared.messaging.outbox import Outbox, OutboxRelay
+from tierline_shared.messaging.tables import INBOX, OUTBOX
+from tierline_shared.metrics import HTTP_REQUESTS
+from tierline_shared.problem import install_problem_handlers, problem_response
+from tierline_shared.settings import ServiceSettings
+
+_log = get_logger(__name__)
+
+Worker = Callable[["Runtime"], Awaitable[None]]
+
+
+@dataclass
+class ServiceSpec:
+    """What a service is: its name, tables, topics, event handlers, routes and workers."""
+
+    name: str
+    version: str
+    description: str
+    settings: ServiceSettings
+    metadata: MetaData
+    publishes: list[str]
+    consumes: list[str]
+    handlers: Callable[[Runtime], Mapping[type[Event], Handler]] = lambda rt: {}
+    routers: list[APIRouter] = field(default_factory=list)
+    workers: list[tuple[str, Worker]] = field(default_factory=list)
+    state: Callable[[Runtime], dict[str, Any]] = lambda rt: {}
+    openapi_tags: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Runtime:
+    """Everything a service builds once at startup and closes at shutdown."""
+
+    def __init__(self, spec: ServiceSpec, clock: Clock | None = None) -> None:
+        self.spec = spec
+        self.settings = spec.settings
+        self.clock = clock or SystemClock()
+        self.engine: AsyncEngine = db.create_engine(spec.settings.database_url)
+        self.sessions: async_sessionmaker[AsyncSession] = db.session_factory(self.engine)
+        self.outbox_table: Table = spec.metadata.tables[OUTBOX]
+        self.inbox_table: Table = spec.metadata.tables[INBOX]
+        self.outbox = Outbox(self.outbox_table, source=f"/tierline/{spec.name}", clock=self.clock)
+        # aiokafka clients need a running loop, so they are built in start().
+        self._producer: AIOKafkaProducer | None = None
+        self._admin: AIOKafkaAdminClient | None = None
+        self._relay: OutboxRelay | None = None
+        self.state: dict[str, Any] = spec.state(self)
+        self.consumer: EventConsumer | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise RuntimeError("runtime not started")
+        return self._producer
+
+    @property
+    def admin(self) -> AIOKafkaAdminClient:
+        if self._admin is None:
+            raise RuntimeError("runtime not started")
+        return self._admin
+
+    @property
+    def relay(self) -> OutboxRelay:
+        if self._relay is None:
+            raise RuntimeError("runtime not started")
+        return self._relay
+
+    @contextlib.asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """One transaction; events added to the outbox inside it are relayed after commit."""
+        async with self.sessions() as session:
+            async with session.begin():
+                yield session
+        if self._relay is not None:
+            self._relay.wake()
+
+    async def start(self) -> None:
+        s = self.settings
+        self._admin = new_admin(s.kafka_bootstrap_servers, f"tierline-{self.spec.name}-admin")
+        self._producer = new_producer(s.kafka_bootstrap_servers, f"tierline-{self.spec.name}")
+        self._relay = OutboxRelay(
+            self.outbox_table,
+            self.sessions,
+            self._producer,
+            batch_size=s.outbox_batch_size,
+            idle_seconds=s.outbox_idle_seconds,
+        )
+        async for attempt in AsyncRetrying(
+            stop=stop_after_delay(90),
+            wait=wait_exponential(multiplier=0.2, max=3),
+            retry=retry_if_exception_type(Exception),
+            reraise=True,
+        ):
+            with attempt:
+                if attempt.retry_state.attempt_number > 1:
+                    _log.warning("waiting_for_dependencies", attempt=attempt.retry_state.attempt_number)
+                async with self.engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+                await self.admin.start()
+        await ensure_topics(
+            self.admin,
+            sorted(set(self.spec.publishes) | set(self.spec.consumes)),
+            partitions=s.topic_partitions,
+            replication_factor=s.topic_replication_factor,
+        )
+        await self.producer.start()
+        self._spawn("outbox-relay", self.relay.run)
+        handlers = self.spec.handlers(self)
+        if handlers:
+            self.consumer = EventConsumer(
+                group_id=f"tierline-{self.spec.name}",
+                topics=self.spec.consumes,
+                handlers=handlers,
+                bootstrap_servers=s.kafka_bootstrap_servers,
+                sessions=self.sessions,
+                inbox=self.inbox_table,
+                producer=self.producer,
+                max_attempts=s.consumer_max_attempts,
+                retry_initial_seconds=s.consumer_retry_initial_seconds,
+                retry_max_seconds=s.consumer_retry_max_seconds,
+                after_commit=self.relay.wake,
+            )
+            await self.consumer.start()
+            self._spawn("consumer", self.consumer.run)
+        for name, worker in self.spec.workers:
+            self._spawn(name, lambda w=worker: w(self))
+        _log.info("service_started", version=self.spec.version)
+
+    def _spawn(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
+        self._tasks.append(asyncio.create_task(_supervise(name, loop), name=name))
+
+    def tasks_alive(self) -> bool:
+        return all(not t.done() for t in self._tasks)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self.consumer:
+            await self.consumer.stop()
+        if self._producer:
+            await self._producer.stop()
+        if self._admin:
+            await self._admin.close()
+        await self.engine.dispose()
+        _log.info("service_stopped")
+
+    async def readiness(self) -> dict[str, bool]:
+        checks = {"database": False, "kafka": False, "workers": self.tasks_alive()}
+        try:
+            async with self.engine.connect() as conn:
+                await asyncio.wait_for(conn.execute(text("SELECT 1")), 2.0)
+            checks["database"] = True
+        except Exception:  # noqa: BLE001 - readiness reports, never raises
+            _log.warning("database_not_ready", exc_info=True)
+        checks["kafka"] = await kafka_is_ready(self.admin)
+        return checks
+
+
+async def _supervise(name: str, loop: Callable[[], Awaitable[None]]) -> None:
+    """Keep a background loop running; a crash is logged and the loop restarted."""
+    delay = 0.5
+    while True:
+        try:
+            await loop()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - logged and restarted
+            _log.exception("background_task_crashed", task=name)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def create_app(spec: ServiceSpec, *, clock: Clock | None = None) -> FastAPI:
+    configure_logging(spec.name, spec.settings.log_level)
+    runtime = Runtime(spec, clock=clock)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title=f"Tierline {spec.name}",
+        version=spec.version,
+        description=spec.description,
+        lifespan=lifespan,
+        openapi_tags=[*spec.openapi_tags, {"name": "operations", "description": "Health and metrics"}],
+    )
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+
+    @app.middleware("http")
+    async def count_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
+        response.headers.setdefault("Server-Timing", f"app;dur={(time.perf_counter() - started) * 1000:.1f}")
+        return response
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness: the process and its loops run")
+    async def healthz() -> JSONResponse:
+        if not runtime.tasks_alive():
+            return problem_response(503, "Service Unavailable", "a background loop has stopped")
+        return JSONResponse({"status": "ok", "service": spec.name})
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness: database and Kafka answer")
+    async def readyz() -> JSONResponse:
+        checks = await runtime.readiness()
+        if all(checks.values()):
+            return JSONResponse({"status": "ready", "checks": checks})
+        return problem_response(503, "Service Unavailable", "dependencies not ready", checks=checks)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def metrics() -> Response:
+        if runtime._relay is not None:
+            await runtime.relay.pending()
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in spec.routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,107 @@
+"""Test helpers: wait on conditions with a deadline, and read topics from the start."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiokafka import AIOKafkaConsumer
+
+from tierline_shared.events.base import Envelope
+from tierline_shared.messaging import cloudevents
+
+T = TypeVar("T")
+
+
+async def eventually(
+    probe: Callable[[], T | Awaitable[T]],
+    *,
+    timeout: float = 15.0,
+    interval: float = 0.05,
+    what: str = "condition",
+) -> T:
+    """Call probe until it returns something truthy; fail with the last value at the deadline."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        value = probe()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value  # type: ignore[return-value]
+        last = value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout}s (last: {last!r})")
+        await asyncio.sleep(interval)
+
+
+class TopicReader:
+    """Reads whole topics from the beginning, without a consumer group, into memory."""
+
+    def __init__(self, bootstrap_servers: str, topics: list[str]) -> None:
+        self.topics = topics
+        self.consumer = AIOKafkaConsumer(
+            *topics,
+            bootstrap_servers=bootstrap_servers,
+            group_id=None,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            client_id=f"tierline-test-{uuid.uuid4().hex[:6]}",
+        )
+        self.records: list[Any] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> TopicReader:
+        await self.consumer.start()
+        self._task = asyncio.create_task(self._pump())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.consumer.stop()
+
+    async def _pump(self) -> None:
+        while True:
+            batches = await self.consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                self.records.extend(records)
+
+    def envelopes(self, topic: str | None = None) -> list[Envelope]:
+        out = []
+        for record in self.records:
+            if topic is None or record.topic == topic:
+                try:
+                    out.append(cloudevents.decode(record.headers, record.value))
+                except Exception:  # noqa: BLE001 - tests look at what is readable
+                    continue
+        return out
+
+    def of_type(self, event_type: str, subject: str | None = None) -> list[Envelope]:
+        return [
+            e for e in self.envelopes() if e.type == event_type and (subject is None or e.subject == subject)
+        ]
+
+
+def query_value(database_url: str, sql: str) -> Any:
+    """Run one read-only query synchronously (for sync tests) and return the first value."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+
+    async def fetch() -> Any:
+        conn = await asyncpg.connect(
+            host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
+        )
+        try:
+            return await conn.fetchval(sql)
+        finally:
+            await conn.close()
+
+    return asyncio.run(fetch())
