@@ -53,6 +53,11 @@ def _pointer(loc: tuple[Any, ...]) -> tuple[str, str]:
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     errors = []
     for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            where = err.get("loc", ("body", "?"))[-1]
+            detail = (err.get("ctx") or {}).get("error", "invalid JSON")
+            errors.append({"field": "body", "reason": f"JSON decode error at position {where}: {detail}"})
+            continue
         field, pointer = _pointer(tuple(err.get("loc", ())))
         item: dict[str, Any] = {"field": field, "reason": err.get("msg", "invalid")}
         if pointer:

@@ -11,7 +11,7 @@ from types import FrameType
 from tierline_launcher.kafka import ensure_jars
 from tierline_launcher.paths import repo_root, run_dir
 from tierline_launcher.procs import port_is_free, say
-from tierline_launcher.system import SERVICES, Infra, Services
+from tierline_launcher.system import RUN_PORTS, SERVICES, Infra, Services
 
 BANNER = """
 Tierline is running (Ctrl-C stops everything).
@@ -35,17 +35,18 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def run() -> int:
-    busy = [s for s in SERVICES if not port_is_free(s.default_port)]
+    wanted = {s.name: s.default_port for s in SERVICES} | {
+        name: port for name, port in RUN_PORTS.items() if port is not None
+    }
+    busy = [f"{port} ({name})" for name, port in wanted.items() if not port_is_free(port)]
     if busy:
-        say(
-            "port(s) in use: "
-            + ", ".join(f"{s.default_port} ({s.name})" for s in busy)
-            + " - is Tierline already running?"
-        )
+        say("port(s) in use: " + ", ".join(busy) + " - is Tierline already running?")
         return 1
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    # Explicit handlers: a launcher started in the background may inherit SIGINT ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _raise_interrupt)
     root = run_dir()
-    infra = Infra(root, durable=True)
+    infra = Infra(root, durable=True, ports=RUN_PORTS)
     services: Services | None = None
     try:
         infra.start()

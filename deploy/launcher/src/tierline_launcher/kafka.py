@@ -68,10 +68,17 @@ def _cluster_id() -> str:
 
 
 class KafkaBroker:
-    def __init__(self, data_root: Path, *, port: int | None = None, heap: str = "512m") -> None:
+    def __init__(
+        self,
+        data_root: Path,
+        *,
+        port: int | None = None,
+        controller_port: int | None = None,
+        heap: str = "512m",
+    ) -> None:
         self.data_root = data_root
         self.port = port or free_port()
-        self.controller_port = free_port()
+        self.controller_port = controller_port or free_port()
         self.heap = heap
         self.proc: ManagedProcess | None = None
 

@@ -75,12 +75,26 @@ class ExternalPostgres:
         pass
 
 
+def _port_env(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+# `make run` keeps its data between runs, so its servers keep their ports too
+# (KRaft records the controller endpoint when storage is formatted).
+RUN_PORTS: dict[str, int | None] = {
+    "postgres": _port_env("TIERLINE_RUN_POSTGRES_PORT", 55432),
+    "kafka": _port_env("TIERLINE_RUN_KAFKA_PORT", 9092),
+    "kafka-controller": _port_env("TIERLINE_RUN_KAFKA_CONTROLLER_PORT", 9093),
+}
+
+
 class Infra:
     """Kafka and PostgreSQL: from the environment when given, else started here."""
 
-    def __init__(self, root: Path, *, durable: bool) -> None:
+    def __init__(self, root: Path, *, durable: bool, ports: dict[str, int | None] | None = None) -> None:
         self.root = root
         self.durable = durable
+        self.ports = ports or {}
         self.kafka: KafkaBroker | None = None
         self.postgres: PostgresServer | ExternalPostgres | None = None
         self.bootstrap_servers = ""
@@ -92,7 +106,9 @@ class Infra:
                 say("using the PostgreSQL server from TIERLINE_DATABASE_URL")
                 self.postgres = ExternalPostgres(external_db)
             else:
-                self.postgres = PostgresServer(self.root / "postgres", durable=self.durable)
+                self.postgres = PostgresServer(
+                    self.root / "postgres", durable=self.durable, port=self.ports.get("postgres")
+                )
                 self.postgres.start()
             external_kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or os.environ.get(
                 "TIERLINE_KAFKA_BOOTSTRAP_SERVERS"
@@ -101,7 +117,11 @@ class Infra:
                 say(f"using the Kafka cluster at {external_kafka}")
                 self.bootstrap_servers = external_kafka
             else:
-                self.kafka = KafkaBroker(self.root / "kafka")
+                self.kafka = KafkaBroker(
+                    self.root / "kafka",
+                    port=self.ports.get("kafka"),
+                    controller_port=self.ports.get("kafka-controller"),
+                )
                 self.kafka.start()
                 self.bootstrap_servers = self.kafka.bootstrap_servers
         except BaseException:
@@ -194,7 +214,6 @@ class Services:
                     [sys.executable, "-m", service.module, "serve"],
                     log_path=self.log_dir / f"{service.name}.log",
                     env=envs[service.name],
-                    stop_signal=2,  # SIGINT: uvicorn's graceful shutdown
                 )
             for service in SERVICES:
                 proc = self.procs[service.name]

@@ -1,0 +1,3 @@
+"""Tierline router service."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+"""Tierline SLA monitor service."""
+
+__version__ = "0.1.0"

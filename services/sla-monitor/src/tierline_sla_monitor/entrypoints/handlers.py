@@ -1,0 +1,66 @@
+"""Which consumed event starts or stops which clock."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tierline_shared.events import (
+    Envelope,
+    Event,
+    IncidentAcknowledged,
+    IncidentAssigned,
+    IncidentCreated,
+    IncidentEscalated,
+    IncidentResolved,
+)
+from tierline_shared.messaging.consumer import Handler
+from tierline_sla_monitor.service_layer import clocks
+from tierline_sla_monitor.service_layer.clocks import SlaDeps
+
+
+def bind(deps: SlaDeps) -> dict[type[Event], Handler]:
+    async def on_created(session: AsyncSession, envelope: Envelope) -> None:
+        assert isinstance(envelope.data, IncidentCreated)
+        await clocks.start_incident_clocks(session, deps, envelope.data)
+
+    async def on_assigned(session: AsyncSession, envelope: Envelope) -> None:
+        e = envelope.data
+        assert isinstance(e, IncidentAssigned)
+        await clocks.restart_tier_clock(
+            session,
+            deps,
+            incident_id=e.incident_id,
+            tier=e.tier,
+            budget_seconds=e.tier_budget_seconds,
+            at=e.assigned_at,
+        )
+
+    async def on_escalated(session: AsyncSession, envelope: Envelope) -> None:
+        e = envelope.data
+        assert isinstance(e, IncidentEscalated)
+        await clocks.restart_tier_clock(
+            session,
+            deps,
+            incident_id=e.incident_id,
+            tier=e.to_tier,
+            budget_seconds=e.tier_budget_seconds,
+            at=e.escalated_at,
+        )
+
+    async def on_acknowledged(session: AsyncSession, envelope: Envelope) -> None:
+        e = envelope.data
+        assert isinstance(e, IncidentAcknowledged)
+        await clocks.stop_response_clock(session, deps, e.incident_id, e.acknowledged_at)
+
+    async def on_resolved(session: AsyncSession, envelope: Envelope) -> None:
+        e = envelope.data
+        assert isinstance(e, IncidentResolved)
+        await clocks.stop_all_clocks(session, deps, e.incident_id, e.resolved_at)
+
+    return {
+        IncidentCreated: on_created,
+        IncidentAssigned: on_assigned,
+        IncidentEscalated: on_escalated,
+        IncidentAcknowledged: on_acknowledged,
+        IncidentResolved: on_resolved,
+    }

@@ -1,0 +1,184 @@
+"""The SLA monitor's use cases: start, stop and fire clocks.
+
+Clocks are rows in PostgreSQL; the poller claims due ones with
+FOR UPDATE SKIP LOCKED, so replicas share the work and a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tierline_shared.clock import Clock
+from tierline_shared.events import IncidentCreated, SlaBreached, SlaClockStarted, SlaMet
+from tierline_shared.messaging.outbox import Outbox
+from tierline_sla_monitor.adapters.orm import ClockRow, ClosedIncidentRow
+from tierline_sla_monitor.domain.policy import ClockKind, ClockState, SlaPolicy, due_at, outcome_when_stopped
+
+
+@dataclass(frozen=True)
+class SlaDeps:
+    outbox: Outbox
+    clock: Clock
+    policy: SlaPolicy
+
+
+async def _is_closed(session: AsyncSession, incident_id: uuid.UUID) -> bool:
+    found = await session.scalar(
+        select(ClosedIncidentRow.incident_id).where(ClosedIncidentRow.incident_id == incident_id)
+    )
+    return found is not None
+
+
+async def _running(session: AsyncSession, incident_id: uuid.UUID, kinds: list[str]) -> list[ClockRow]:
+    rows = await session.scalars(
+        select(ClockRow)
+        .where(
+            ClockRow.incident_id == incident_id,
+            ClockRow.kind.in_(kinds),
+            ClockRow.state == ClockState.RUNNING.value,
+        )
+        .with_for_update()
+    )
+    return list(rows)
+
+
+async def _start(
+    session: AsyncSession,
+    deps: SlaDeps,
+    *,
+    incident_id: uuid.UUID,
+    kind: ClockKind,
+    started_at: datetime,
+    duration: timedelta,
+    priority: str | None = None,
+    tier: str | None = None,
+) -> None:
+    due = due_at(started_at, duration)
+    session.add(
+        ClockRow(
+            id=uuid.uuid4(),
+            incident_id=incident_id,
+            kind=kind.value,
+            tier=tier,
+            priority=priority,
+            state=ClockState.RUNNING.value,
+            started_at=started_at,
+            due_at=due,
+        )
+    )
+    await deps.outbox.add(
+        session,
+        SlaClockStarted(
+            incident_id=incident_id, clock=kind.value, tier=tier, due_at=due, started_at=started_at
+        ),
+    )
+
+
+async def start_incident_clocks(session: AsyncSession, deps: SlaDeps, event: IncidentCreated) -> None:
+    if await _is_closed(session, event.incident_id):
+        return
+    if await _running(session, event.incident_id, [ClockKind.RESPONSE.value, ClockKind.RESOLUTION.value]):
+        return
+    target = deps.policy.target(event.priority)
+    for kind, duration in ((ClockKind.RESPONSE, target.response), (ClockKind.RESOLUTION, target.resolution)):
+        await _start(
+            session,
+            deps,
+            incident_id=event.incident_id,
+            kind=kind,
+            started_at=event.created_at,
+            duration=duration,
+            priority=event.priority,
+        )
+
+
+async def restart_tier_clock(
+    session: AsyncSession,
+    deps: SlaDeps,
+    *,
+    incident_id: uuid.UUID,
+    tier: str,
+    budget_seconds: float | None,
+    at: datetime,
+) -> None:
+    """A new tier holds the incident: the previous tier's budget no longer runs."""
+    if await _is_closed(session, incident_id):
+        return
+    for row in await _running(session, incident_id, [ClockKind.TIER.value]):
+        row.state, row.stopped_at = ClockState.CANCELLED.value, at
+    await session.flush()
+    budget = deps.policy.tier_budget(tier, budget_seconds)
+    if budget is not None:
+        await _start(
+            session,
+            deps,
+            incident_id=incident_id,
+            kind=ClockKind.TIER,
+            started_at=at,
+            duration=budget,
+            tier=tier,
+        )
+
+
+async def _stop(session: AsyncSession, deps: SlaDeps, row: ClockRow, at: datetime) -> None:
+    state = outcome_when_stopped(at, row.due_at)
+    row.state, row.stopped_at = state.value, at
+    if state is ClockState.MET:
+        await deps.outbox.add(
+            session,
+            SlaMet(incident_id=row.incident_id, clock=row.kind, tier=row.tier, due_at=row.due_at, met_at=at),
+        )
+    else:  # stopped after its due time, before the poller saw it: the breach still counts
+        await deps.outbox.add(
+            session,
+            SlaBreached(
+                incident_id=row.incident_id, clock=row.kind, tier=row.tier, due_at=row.due_at, breached_at=at
+            ),
+        )
+
+
+async def stop_response_clock(
+    session: AsyncSession, deps: SlaDeps, incident_id: uuid.UUID, at: datetime
+) -> None:
+    for row in await _running(session, incident_id, [ClockKind.RESPONSE.value]):
+        await _stop(session, deps, row, at)
+
+
+async def stop_all_clocks(session: AsyncSession, deps: SlaDeps, incident_id: uuid.UUID, at: datetime) -> None:
+    await session.execute(
+        insert(ClosedIncidentRow).values(incident_id=incident_id, closed_at=at).on_conflict_do_nothing()
+    )
+    for row in await _running(session, incident_id, [k.value for k in ClockKind]):
+        if row.kind == ClockKind.TIER.value:
+            row.state, row.stopped_at = ClockState.CANCELLED.value, at
+        else:
+            await _stop(session, deps, row, at)
+
+
+async def fire_due_clocks(session: AsyncSession, deps: SlaDeps, *, limit: int) -> int:
+    """Mark running clocks past their due time breached and announce it; returns how many."""
+    now = deps.clock.now()
+    rows = await session.scalars(
+        select(ClockRow)
+        .where(ClockRow.state == ClockState.RUNNING.value, ClockRow.due_at <= now)
+        .order_by(ClockRow.due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    fired = 0
+    for row in rows:
+        row.state, row.stopped_at = ClockState.BREACHED.value, now
+        await deps.outbox.add(
+            session,
+            SlaBreached(
+                incident_id=row.incident_id, clock=row.kind, tier=row.tier, due_at=row.due_at, breached_at=now
+            ),
+        )
+        fired += 1
+    return fired

@@ -1,0 +1,3 @@
+"""Tierline vendor gateway service."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,73 @@
+"""The vendor gateway's tables: incident snapshots, cases (handoffs), deliveries, seen callbacks."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Index, Integer, LargeBinary, Text, Uuid, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tierline_shared.db import declarative_base
+from tierline_shared.messaging.tables import messaging_tables
+
+Base = declarative_base()
+outbox, inbox = messaging_tables(Base.metadata)
+
+
+class IncidentSnapshotRow(Base):
+    """What intake announced about an incident: enough to brief a vendor."""
+
+    __tablename__ = "incident_snapshots"
+
+    incident_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class CaseRow(Base):
+    """One L4 handoff of an incident to a vendor."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    incident_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    vendor: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)  # pending | open | failed | resolved
+    vendor_reference: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DeliveryRow(Base):
+    """A webhook message; its id is the ``webhook-id`` on every attempt."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    vendor: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(Text)  # pending | delivered | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_deliveries_pending_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+    )
+
+
+class SeenCallbackRow(Base):
+    """Callback webhook-ids already applied: a replay is accepted once and ignored after."""
+
+    __tablename__ = "seen_callbacks"
+
+    webhook_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    vendor: Mapped[str] = mapped_column(Text, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

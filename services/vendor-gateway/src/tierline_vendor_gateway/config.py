@@ -1,0 +1,74 @@
+"""The vendor gateway's settings and vendor list (deploy/config/vendors.yaml)."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+
+from tierline_shared.config_files import Duration, load_yaml
+from tierline_shared.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    port: int = 8004
+    vendors_file: str = "vendors.yaml"
+    delivery_poll_seconds: float = 0.25
+    delivery_batch_size: int = 50
+
+
+class VendorConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    webhook_url: HttpUrl
+    webhook_secret: str | None = None
+    webhook_secret_env: str | None = None
+    callback_secret: str | None = None
+    callback_secret_env: str | None = None
+
+    def _secret(self, literal: str | None, env: str | None, what: str) -> str:
+        value = (os.environ.get(env) if env else None) or literal
+        if not value:
+            raise ValueError(f"vendor {self.name}: no {what} (set {env or 'it in the config'})")
+        return value
+
+    def signing_secret(self) -> str:
+        return self._secret(self.webhook_secret, self.webhook_secret_env, "webhook secret")
+
+    def verifying_secret(self) -> str:
+        return self._secret(self.callback_secret, self.callback_secret_env, "callback secret")
+
+
+class DeliveryPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_attempts: int = Field(default=8, ge=1, le=50)
+    initial_backoff: Duration = timedelta(seconds=2)
+    max_backoff: Duration = timedelta(minutes=10)
+    timeout: Duration = timedelta(seconds=10)
+
+
+class VendorsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    vendors: list[VendorConfig] = Field(default_factory=list)
+    delivery: DeliveryPolicy = Field(default_factory=DeliveryPolicy)
+
+    @model_validator(mode="after")
+    def _unique(self) -> VendorsConfig:
+        names = [v.name for v in self.vendors]
+        if len(names) != len(set(names)):
+            raise ValueError("vendor names must be unique")
+        for vendor in self.vendors:
+            vendor.signing_secret()
+            vendor.verifying_secret()
+        return self
+
+    def vendor(self, name: str) -> VendorConfig | None:
+        return next((v for v in self.vendors if v.name == name), None)
+
+
+def load_vendors(settings: Settings) -> VendorsConfig:
+    return load_yaml(settings.config_dir / settings.vendors_file, VendorsConfig)

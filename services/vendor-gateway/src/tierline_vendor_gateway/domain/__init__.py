@@ -1,0 +1,1 @@
+"""The vendor gateway's pure rules: retry schedule and the case payload."""

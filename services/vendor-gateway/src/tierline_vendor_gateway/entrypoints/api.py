@@ -1,0 +1,95 @@
+"""The vendor gateway's HTTP API: signed vendor callbacks, and a case's state."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+
+from tierline_shared.errors import NotFound
+from tierline_shared.runtime import Runtime, get_runtime
+from tierline_vendor_gateway.adapters import webhooks
+from tierline_vendor_gateway.adapters.orm import CaseRow
+from tierline_vendor_gateway.service_layer import cases
+
+router = APIRouter(tags=["vendors"])
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+class CallbackIn(BaseModel):
+    """What a vendor sends back about a case (signed with its callback secret)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: uuid.UUID
+    action: Literal["acknowledged", "updated", "resolved", "rejected"]
+    reference: str | None = Field(default=None, max_length=200, description="The vendor's own ticket id")
+    status: str | None = Field(default=None, max_length=80)
+    note: str | None = Field(default=None, max_length=5000)
+    resolution: str | None = Field(default=None, max_length=5000)
+
+
+class CallbackOut(BaseModel):
+    status: Literal["accepted", "duplicate"]
+
+
+class CaseOut(BaseModel):
+    id: uuid.UUID
+    incident_id: uuid.UUID
+    vendor: str
+    status: str
+    vendor_reference: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@router.post(
+    "/v1/vendors/{vendor}/callbacks",
+    response_model=CallbackOut,
+    status_code=202,
+    summary="A vendor's signed callback about a case",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": CallbackIn.model_json_schema()}},
+        }
+    },
+    responses={
+        401: {"description": "Missing, stale or wrong signature (problem+json)"},
+        404: {"description": "Unknown vendor or case (problem+json)"},
+        409: {"description": "Case already resolved (problem+json)"},
+        422: {"description": "Invalid body (problem+json)"},
+    },
+)
+async def callback(vendor: str, request: Request, rt: RuntimeDep) -> CallbackOut:
+    deps = rt.state["deps"]
+    config = deps.vendors.vendor(vendor)
+    if config is None:
+        raise NotFound(f"No vendor named {vendor!r}.")
+    body = await request.body()
+    webhooks.verify(config.verifying_secret(), body, dict(request.headers))
+    try:
+        payload = CallbackIn.model_validate_json(body)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from exc
+    async with rt.unit_of_work() as session:
+        fresh = await cases.apply_callback(
+            session, deps, vendor, request.headers["webhook-id"], cases.Callback(**payload.model_dump())
+        )
+    return CallbackOut(status="accepted" if fresh else "duplicate")
+
+
+@router.get("/v1/cases/{case_id}", response_model=CaseOut, summary="One L4 case", responses={404: {}})
+async def get_case(case_id: uuid.UUID, rt: RuntimeDep) -> CaseOut:
+    async with rt.sessions() as session:
+        row = await session.scalar(select(CaseRow).where(CaseRow.id == case_id))
+    if row is None:
+        raise NotFound(f"No case {case_id}.")
+    return CaseOut.model_validate(row, from_attributes=True)

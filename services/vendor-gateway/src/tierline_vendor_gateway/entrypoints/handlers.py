@@ -1,0 +1,22 @@
+"""Which consumed event the vendor gateway acts on."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tierline_shared.events import Envelope, Event, IncidentCreated, IncidentEscalated
+from tierline_shared.messaging.consumer import Handler
+from tierline_vendor_gateway.service_layer import cases
+from tierline_vendor_gateway.service_layer.cases import GatewayDeps
+
+
+def bind(deps: GatewayDeps) -> dict[type[Event], Handler]:
+    async def on_created(session: AsyncSession, envelope: Envelope) -> None:
+        assert isinstance(envelope.data, IncidentCreated)
+        await cases.remember_incident(session, envelope.data)
+
+    async def on_escalated(session: AsyncSession, envelope: Envelope) -> None:
+        assert isinstance(envelope.data, IncidentEscalated)
+        await cases.open_case(session, deps, envelope.data)
+
+    return {IncidentCreated: on_created, IncidentEscalated: on_escalated}

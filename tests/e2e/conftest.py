@@ -1,0 +1,90 @@
+"""The whole system as separate processes, with second-scale SLA config and a test vendor."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.e2e.vendor_receiver import ServerThread, VendorReceiver
+from tierline_launcher.paths import repo_root
+from tierline_launcher.procs import free_port
+from tierline_launcher.system import SERVICES, Services
+
+TIER_BUDGET_SECONDS = 2
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+@dataclass
+class System:
+    services: Services
+    vendor: VendorReceiver
+    vendor_name: str
+    callback_secret: str
+
+    def url(self, service: str) -> str:
+        return self.services.url(service)
+
+
+def _write_config(folder: Path, vendor_port: int, webhook_secret: str, callback_secret: str) -> None:
+    shutil.copy(repo_root() / "deploy" / "config" / "priority.yaml", folder / "priority.yaml")
+    budget = f"{TIER_BUDGET_SECONDS}s"
+    router = yaml.safe_load((repo_root() / "deploy" / "config" / "router.yaml").read_text())
+    router["tier_budgets"] = {p: {"L1": budget, "L2": budget, "L3": budget} for p in ("P1", "P2", "P3", "P4")}
+    (folder / "router.yaml").write_text(yaml.safe_dump(router))
+    sla = {
+        "targets": {p: {"response": "10m", "resolution": "1h"} for p in ("P1", "P2", "P3", "P4")},
+        "default_tier_budgets": {"L1": budget, "L2": budget, "L3": budget},
+    }
+    (folder / "sla.yaml").write_text(yaml.safe_dump(sla))
+    vendors = {
+        "vendors": [
+            {
+                "name": "acme-networks",
+                "webhook_url": f"http://127.0.0.1:{vendor_port}/tierline/cases",
+                "webhook_secret": webhook_secret,
+                "callback_secret": callback_secret,
+            }
+        ],
+        "delivery": {"max_attempts": 5, "initial_backoff": "200ms", "max_backoff": "2s", "timeout": "5s"},
+    }
+    (folder / "vendors.yaml").write_text(yaml.safe_dump(vendors))
+
+
+@pytest.fixture(scope="module")
+def system(infra) -> Iterator[System]:
+    root = infra.root / f"e2e-{uuid.uuid4().hex[:8]}"
+    config = root / "config"
+    config.mkdir(parents=True)
+    vendor_port = free_port()
+    webhook_secret, callback_secret = new_secret(), new_secret()
+    _write_config(config, vendor_port, webhook_secret, callback_secret)
+    receiver = VendorReceiver(secret=webhook_secret)
+    services = Services(
+        infra,
+        ports={s.name: free_port() for s in SERVICES},
+        log_dir=root / "logs",
+        config_dir=config,
+        database_prefix=f"e2e_{uuid.uuid4().hex[:6]}_",
+        extra_env={"TIERLINE_TIMER_POLL_SECONDS": "0.1", "TIERLINE_DELIVERY_POLL_SECONDS": "0.1"},
+    )
+    with ServerThread(receiver.app(), vendor_port):
+        services.start()
+        try:
+            yield System(services, receiver, "acme-networks", callback_secret)
+        finally:
+            services.stop()
+            if os.environ.get("TIERLINE_E2E_SHOW_LOGS"):
+                for log in sorted((root / "logs").glob("*.log")):
+                    print(f"--- {log.name}\n{log.read_text()[-5000:]}")
