@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.vendor_receiver import ServerThread, VendorReceiver
+from tests.e2e.vendor_receiver import VendorReceiver
 from tierline_launcher.paths import repo_root
 from tierline_launcher.procs import free_port
 from tierline_launcher.system import SERVICES, Services
+from tierline_shared.testing import ServerThread
 
 TIER_BUDGET_SECONDS = 2
 

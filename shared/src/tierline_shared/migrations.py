@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from alembic import command, context
@@ -23,7 +24,15 @@ def alembic_config(migrations_dir: Path, database_url: str) -> Config:
 
 
 def upgrade(migrations_dir: Path, database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(migrations_dir, database_url), revision)
+    """Upgrade the database; safe to call from inside a running event loop (runs in a thread)."""
+    cfg = alembic_config(migrations_dir, database_url)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        command.upgrade(cfg, revision)
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(command.upgrade, cfg, revision).result()
 
 
 def run_env(metadata: MetaData) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import uvicorn
 from aiokafka import AIOKafkaConsumer
 
 from tierline_shared.events.base import Envelope
@@ -105,3 +107,24 @@ def query_value(database_url: str, sql: str) -> Any:
             await conn.close()
 
     return asyncio.run(fetch())
+
+
+class ServerThread:
+    """Serves an ASGI app on 127.0.0.1 from a thread (test receivers), with a clean stop."""
+
+    def __init__(self, app: Any, port: int) -> None:
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)

@@ -1,0 +1,160 @@
+"""Clocks on the real PostgreSQL: start, stop, and fire exactly once across competing pollers."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from tierline_shared import db, migrations
+from tierline_shared.clock import FixedClock
+from tierline_shared.events import IncidentCreated
+from tierline_shared.messaging.outbox import Outbox
+from tierline_sla_monitor.adapters.orm import ClockRow, outbox
+from tierline_sla_monitor.domain.policy import SlaPolicy
+from tierline_sla_monitor.service_layer import clocks
+
+pytestmark = pytest.mark.integration
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def sessions(new_database) -> AsyncIterator:
+    url = new_database("sla")
+    migrations.upgrade(MIGRATIONS, url)
+    engine = db.create_engine(url, pool_size=20)
+    yield db.session_factory(engine)
+    await engine.dispose()
+
+
+def _deps(clock: FixedClock) -> clocks.SlaDeps:
+    return clocks.SlaDeps(
+        outbox=Outbox(outbox, "/tierline/sla-monitor", clock), clock=clock, policy=SlaPolicy()
+    )
+
+
+def _created(priority: str = "P1") -> IncidentCreated:
+    return IncidentCreated(
+        incident_id=uuid.uuid4(),
+        title="t",
+        service="s",
+        category="c",
+        priority=priority,
+        channel="api",
+        reporter="r",
+        created_at=T0,
+    )
+
+
+async def _event_types(sessions) -> list[str]:
+    async with sessions() as s:
+        return list(await s.scalars(select(outbox.c.event_type).order_by(outbox.c.seq)))
+
+
+async def test_created_starts_response_and_resolution_clocks_with_policy_targets(sessions) -> None:
+    deps = _deps(FixedClock(T0))
+    event = _created("P2")
+    async with sessions() as s, s.begin():
+        await clocks.start_incident_clocks(s, deps, event)
+        await clocks.start_incident_clocks(s, deps, event)  # a redelivery starts nothing new
+    async with sessions() as s:
+        rows = {r.kind: r for r in await s.scalars(select(ClockRow))}
+    assert set(rows) == {"response", "resolution"}
+    assert rows["response"].due_at == T0 + timedelta(minutes=30)
+    assert rows["resolution"].due_at == T0 + timedelta(hours=8)
+    assert await _event_types(sessions) == ["tierline.sla.clock_started.v1"] * 2
+
+
+async def test_escalation_replaces_the_tier_clock_and_resolve_stops_everything(sessions) -> None:
+    clock = FixedClock(T0)
+    deps = _deps(clock)
+    event = _created()
+    async with sessions() as s, s.begin():
+        await clocks.start_incident_clocks(s, deps, event)
+        await clocks.restart_tier_clock(
+            s, deps, incident_id=event.incident_id, tier="L1", budget_seconds=60, at=T0
+        )
+        await clocks.restart_tier_clock(
+            s,
+            deps,
+            incident_id=event.incident_id,
+            tier="L2",
+            budget_seconds=120,
+            at=T0 + timedelta(seconds=30),
+        )
+        await clocks.stop_response_clock(s, deps, event.incident_id, T0 + timedelta(minutes=20))
+        await clocks.stop_all_clocks(s, deps, event.incident_id, T0 + timedelta(hours=1))
+        # a late assignment for a closed incident starts nothing
+        await clocks.restart_tier_clock(
+            s, deps, incident_id=event.incident_id, tier="L3", budget_seconds=1, at=T0
+        )
+    async with sessions() as s:
+        rows = [
+            (r.kind, r.tier, r.state)
+            for r in await s.scalars(select(ClockRow).order_by(ClockRow.started_at, ClockRow.kind))
+        ]
+    assert sorted(rows) == sorted(
+        [
+            ("response", None, "breached"),
+            ("resolution", None, "met"),
+            ("tier", "L1", "cancelled"),
+            ("tier", "L2", "cancelled"),
+        ]
+    )
+    types = await _event_types(sessions)
+    # P1 response target is 15 min: acknowledging after 20 min is a breach, announced on stop.
+    assert types.count("tierline.sla.breached.v1") == 1
+    assert types.count("tierline.sla.met.v1") == 1
+
+
+async def test_competing_pollers_fire_each_due_clock_exactly_once(sessions) -> None:
+    clock = FixedClock(T0)
+    deps = _deps(clock)
+    incidents = 150
+    async with sessions() as s, s.begin():
+        for i in range(incidents):
+            await clocks.restart_tier_clock(
+                s, deps, incident_id=uuid.uuid4(), tier="L1", budget_seconds=10 + i % 7, at=T0
+            )
+    clock.advance(timedelta(seconds=60))
+
+    async def poller() -> int:
+        total = 0
+        while True:
+            async with sessions() as s, s.begin():
+                fired = await clocks.fire_due_clocks(s, deps, limit=7)
+            if fired == 0:
+                return total
+            total += fired
+
+    counts = await asyncio.gather(*(poller() for _ in range(4)))
+    assert sum(counts) == incidents
+    async with sessions() as s:
+        breached = await s.scalar(
+            select(func.count()).select_from(ClockRow).where(ClockRow.state == "breached")
+        )
+        events = await s.scalar(
+            select(func.count()).select_from(outbox).where(outbox.c.event_type == "tierline.sla.breached.v1")
+        )
+    assert breached == incidents and events == incidents
+
+
+async def test_clocks_not_yet_due_do_not_fire(sessions) -> None:
+    clock = FixedClock(T0)
+    deps = _deps(clock)
+    async with sessions() as s, s.begin():
+        await clocks.restart_tier_clock(
+            s, deps, incident_id=uuid.uuid4(), tier="L1", budget_seconds=10, at=T0
+        )
+    clock.advance(timedelta(seconds=9))
+    async with sessions() as s, s.begin():
+        assert await clocks.fire_due_clocks(s, deps, limit=10) == 0
+    clock.advance(timedelta(seconds=1))
+    async with sessions() as s, s.begin():
+        assert await clocks.fire_due_clocks(s, deps, limit=10) == 1
