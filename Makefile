@@ -59,3 +59,6 @@ e2e: kafka
 
 clean:
 	rm -rf $(VENV) .run .pytest_cache .ruff_cache
+
+bench: kafka
+	@$(BIN)/python -m tests.bench.messaging $(BENCH_ARGS)

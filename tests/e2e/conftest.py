@@ -18,6 +18,7 @@ from tests.e2e.vendor_receiver import VendorReceiver
 from tierline_launcher.paths import repo_root
 from tierline_launcher.procs import free_port
 from tierline_launcher.system import SERVICES, Services
+from tierline_shared.events import topics
 from tierline_shared.testing import ServerThread
 
 TIER_BUDGET_SECONDS = 2
@@ -33,6 +34,10 @@ class System:
     vendor: VendorReceiver
     vendor_name: str
     callback_secret: str
+    topic_prefix: str
+
+    def topics(self) -> list[str]:
+        return [self.topic_prefix + t for t in topics.ALL]
 
     def url(self, service: str) -> str:
         return self.services.url(service)
@@ -72,18 +77,24 @@ def system(infra) -> Iterator[System]:
     webhook_secret, callback_secret = new_secret(), new_secret()
     _write_config(config, vendor_port, webhook_secret, callback_secret)
     receiver = VendorReceiver(secret=webhook_secret)
+    # Own topic namespace: other tests' events on the shared broker are not this system's.
+    prefix = f"e2e-{uuid.uuid4().hex[:8]}."
     services = Services(
         infra,
         ports={s.name: free_port() for s in SERVICES},
         log_dir=root / "logs",
         config_dir=config,
         database_prefix=f"e2e_{uuid.uuid4().hex[:6]}_",
-        extra_env={"TIERLINE_TIMER_POLL_SECONDS": "0.1", "TIERLINE_DELIVERY_POLL_SECONDS": "0.1"},
+        extra_env={
+            "TIERLINE_TIMER_POLL_SECONDS": "0.1",
+            "TIERLINE_DELIVERY_POLL_SECONDS": "0.1",
+            "TIERLINE_KAFKA_TOPIC_PREFIX": prefix,
+        },
     )
     with ServerThread(receiver.app(), vendor_port):
         services.start()
         try:
-            yield System(services, receiver, "acme-networks", callback_secret)
+            yield System(services, receiver, "acme-networks", callback_secret, prefix)
         finally:
             services.stop()
             if os.environ.get("TIERLINE_E2E_SHOW_LOGS"):

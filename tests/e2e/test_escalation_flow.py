@@ -12,7 +12,6 @@ import pytest
 from standardwebhooks import Webhook
 
 from tests.e2e.conftest import System
-from tierline_shared.events import topics
 from tierline_shared.testing import TopicReader, eventually
 
 pytestmark = pytest.mark.e2e
@@ -45,7 +44,7 @@ def _signed_callback(secret: str, body: dict, message_id: str | None = None) -> 
 async def test_incident_escalates_to_vendor_and_vendor_resolution_closes_it(infra, system: System) -> None:
     intake = system.url("intake")
     async with (
-        TopicReader(infra.bootstrap_servers, list(topics.ALL)) as reader,
+        TopicReader(infra.bootstrap_servers, system.topics()) as reader,
         httpx.AsyncClient(timeout=10) as http,
     ):
         created = await http.post(f"{intake}/v1/incidents", json=INCIDENT)

@@ -115,6 +115,7 @@ class Runtime:
             self._producer,
             batch_size=s.outbox_batch_size,
             idle_seconds=s.outbox_idle_seconds,
+            topic_prefix=s.kafka_topic_prefix,
         )
         async for attempt in AsyncRetrying(
             stop=stop_after_delay(90),
@@ -130,7 +131,7 @@ class Runtime:
                 await self.admin.start()
         await ensure_topics(
             self.admin,
-            sorted(set(self.spec.publishes) | set(self.spec.consumes)),
+            sorted({s.kafka_topic_prefix + t for t in (*self.spec.publishes, *self.spec.consumes)}),
             partitions=s.topic_partitions,
             replication_factor=s.topic_replication_factor,
         )
@@ -140,7 +141,7 @@ class Runtime:
         if handlers:
             self.consumer = EventConsumer(
                 group_id=f"tierline-{self.spec.name}",
-                topics=self.spec.consumes,
+                topics=[s.kafka_topic_prefix + t for t in self.spec.consumes],
                 handlers=handlers,
                 bootstrap_servers=s.kafka_bootstrap_servers,
                 sessions=self.sessions,

@@ -32,6 +32,10 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = 5
     consumer_retry_initial_seconds: float = 0.05
     consumer_retry_max_seconds: float = 2.0
+    kafka_topic_prefix: str = Field(
+        default="",
+        description="Prepended to every topic name, so several environments can share one cluster.",
+    )
     topic_partitions: int = 6
     topic_replication_factor: int = 1
 

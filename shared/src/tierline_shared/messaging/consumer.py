@@ -14,11 +14,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
+from pydantic import ValidationError
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential_jitter
 
+from tierline_shared.errors import DomainError
 from tierline_shared.events import topics
 from tierline_shared.events.base import Envelope, Event, UnknownEventType
 from tierline_shared.logging import get_logger
@@ -99,6 +101,8 @@ class EventConsumer:
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(self.max_attempts),
+                # A domain rule or a contract violation fails the same way every time.
+                retry=retry_if_not_exception_type((DomainError, ValidationError)),
                 wait=wait_exponential_jitter(multiplier=self.retry_initial, max=self.retry_max),
                 reraise=True,
             ):

@@ -63,12 +63,14 @@ class OutboxRelay:
         *,
         batch_size: int = 200,
         idle_seconds: float = 0.2,
+        topic_prefix: str = "",
     ) -> None:
         self.table = table
         self.sessions = sessions
         self.producer = producer
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
+        self.topic_prefix = topic_prefix
         self._wakeup = asyncio.Event()
         self._lock_key = zlib.crc32(f"tierline-outbox:{table.name}".encode())
 
@@ -97,7 +99,7 @@ class OutboxRelay:
                 return 0
             futures = [
                 await self.producer.send(
-                    row.topic,
+                    self.topic_prefix + row.topic,
                     value=row.value,
                     key=row.key.encode(),
                     headers=[(k, v.encode()) for k, v in row.headers],

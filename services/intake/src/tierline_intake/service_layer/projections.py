@@ -6,6 +6,8 @@ the inbox makes redelivery harmless.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,8 +30,18 @@ from tierline_shared.events import (
 )
 
 
-def _source(envelope: Envelope) -> str:
-    return envelope.source.rsplit("/", 1)[-1]
+def _record(session: AsyncSession, envelope: Envelope, *, at: datetime, kind: str, summary: str) -> None:
+    """Put what another service told us on the incident's timeline, with the event's data."""
+    add_timeline(
+        session,
+        envelope.data.incident_id,
+        at=at,
+        kind=kind,
+        summary=summary,
+        source=envelope.source.rsplit("/", 1)[-1],
+        event_id=envelope.id,
+        data=envelope.data.model_dump(mode="json", exclude={"incident_id"}),
+    )
 
 
 async def on_assigned(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
@@ -39,15 +51,12 @@ async def on_assigned(session: AsyncSession, envelope: Envelope, deps: IntakeDep
     row.tier, row.queue, row.assignee = event.tier, event.queue, event.assignee
     row.updated_at = max(row.updated_at, event.assigned_at)
     who = event.assignee or "nobody yet"
-    add_timeline(
+    _record(
         session,
-        row.id,
+        envelope,
         at=event.assigned_at,
         kind="assigned",
-        source=_source(envelope),
-        event_id=envelope.id,
         summary=f"Assigned at {event.tier} to queue {event.queue} ({who})",
-        data=event.model_dump(mode="json", exclude={"incident_id"}),
     )
 
 
@@ -60,15 +69,12 @@ async def on_escalated(session: AsyncSession, envelope: Envelope, deps: IntakeDe
         row.vendor = event.vendor
     row.updated_at = max(row.updated_at, event.escalated_at)
     target = event.vendor if event.to_tier == "L4" and event.vendor else (event.assignee or event.queue)
-    add_timeline(
+    _record(
         session,
-        row.id,
+        envelope,
         at=event.escalated_at,
         kind="escalated",
-        source=_source(envelope),
-        event_id=envelope.id,
         summary=f"Escalated {event.from_tier} -> {event.to_tier} ({event.reason}) to {target}",
-        data=event.model_dump(mode="json", exclude={"incident_id"}),
     )
 
 
@@ -92,15 +98,12 @@ async def on_clock_started(session: AsyncSession, envelope: Envelope, deps: Inta
         .values(incident_id=event.incident_id, clock=event.clock, **values)
         .on_conflict_do_update(index_elements=["incident_id", "clock"], set_=values)
     )
-    add_timeline(
+    _record(
         session,
-        event.incident_id,
+        envelope,
         at=event.started_at,
         kind="sla_clock_started",
-        source=_source(envelope),
-        event_id=envelope.id,
         summary=f"SLA {_clock_label(event.clock, event.tier)} clock due {event.due_at.isoformat()}",
-        data=event.model_dump(mode="json", exclude={"incident_id"}),
     )
 
 
@@ -120,15 +123,12 @@ async def on_breached(session: AsyncSession, envelope: Envelope, deps: IntakeDep
     view = await _clock(session, event.incident_id, event.clock, event.tier)
     if view is not None:
         view.state, view.breached_at = "breached", event.breached_at
-    add_timeline(
+    _record(
         session,
-        event.incident_id,
+        envelope,
         at=event.breached_at,
         kind="sla_breached",
-        source=_source(envelope),
-        event_id=envelope.id,
         summary=f"SLA {_clock_label(event.clock, event.tier)} breached",
-        data=event.model_dump(mode="json", exclude={"incident_id"}),
     )
 
 
@@ -139,15 +139,12 @@ async def on_met(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) ->
     view = await _clock(session, event.incident_id, event.clock, event.tier)
     if view is not None:
         view.state, view.met_at = "met", event.met_at
-    add_timeline(
+    _record(
         session,
-        event.incident_id,
+        envelope,
         at=event.met_at,
         kind="sla_met",
-        source=_source(envelope),
-        event_id=envelope.id,
         summary=f"SLA {_clock_label(event.clock, event.tier)} met",
-        data=event.model_dump(mode="json", exclude={"incident_id"}),
     )
 
 
@@ -158,15 +155,12 @@ async def on_case_opened(session: AsyncSession, envelope: Envelope, deps: Intake
     row.vendor, row.vendor_case_id = event.vendor, event.case_id
     row.vendor_reference = event.vendor_reference or row.vendor_reference
     ref = f" (reference {event.vendor_reference})" if event.vendor_reference else ""
-    add_timeline(
+    _record(
         session,
-        row.id,
+        envelope,
         at=event.opened_at,
         kind="vendor_case_opened",
-        source=_source(envelope),
-        event_id=envelope.id,
         summary=f"Case handed to vendor {event.vendor}{ref}",
-        data=event.model_dump(mode="json", exclude={"incident_id"}),
     )
 
 
@@ -175,15 +169,12 @@ async def on_case_updated(session: AsyncSession, envelope: Envelope, deps: Intak
     assert isinstance(event, VendorCaseUpdated)
     row = await get_incident(session, event.incident_id, lock=True)
     row.vendor_reference = event.vendor_reference or row.vendor_reference
-    add_timeline(
+    _record(
         session,
-        row.id,
+        envelope,
         at=event.updated_at,
         kind="vendor_case_updated",
-        source=_source(envelope),
-        event_id=envelope.id,
         summary=f"Vendor {event.vendor}: {event.status}" + (f" - {event.note}" if event.note else ""),
-        data=event.model_dump(mode="json", exclude={"incident_id"}),
     )
 
 
@@ -193,16 +184,13 @@ async def on_case_resolved(session: AsyncSession, envelope: Envelope, deps: Inta
     assert isinstance(event, VendorCaseResolved)
     row = await get_incident(session, event.incident_id, lock=True)
     row.vendor_reference = event.vendor_reference or row.vendor_reference
-    add_timeline(
+    _record(
         session,
-        row.id,
+        envelope,
         at=event.resolved_at,
         kind="vendor_case_resolved",
-        source=_source(envelope),
-        event_id=envelope.id,
         summary=f"Vendor {event.vendor} resolved the case"
         + (f": {event.resolution}" if event.resolution else ""),
-        data=event.model_dump(mode="json", exclude={"incident_id"}),
     )
     if row.status != Status.RESOLVED.value:
         await resolve_incident(
@@ -219,13 +207,10 @@ async def on_delivery_failed(session: AsyncSession, envelope: Envelope, deps: In
     event = envelope.data
     assert isinstance(event, VendorDeliveryFailed)
     await get_incident(session, event.incident_id)
-    add_timeline(
+    _record(
         session,
-        event.incident_id,
+        envelope,
         at=event.failed_at,
         kind="vendor_delivery_failed",
-        source=_source(envelope),
-        event_id=envelope.id,
         summary=f"Handoff to {event.vendor} failed after {event.attempts} attempts: {event.last_error}",
-        data=event.model_dump(mode="json", exclude={"incident_id"}),
     )

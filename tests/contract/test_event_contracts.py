@@ -1,0 +1,41 @@
+"""Event contracts: every type is versioned, routed to its publisher's topic, and documented."""
+
+from pathlib import Path
+
+from tierline_shared import asyncapi
+from tierline_shared.events import registered_types, topics
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml"
+REQUIRED = {
+    "tierline.incident.created.v1",
+    "tierline.incident.assigned.v1",
+    "tierline.incident.escalated.v1",
+    "tierline.incident.acknowledged.v1",
+    "tierline.incident.resolved.v1",
+    "tierline.sla.breached.v1",
+    "tierline.vendor.case_opened.v1",
+    "tierline.vendor.case_resolved.v1",
+}
+
+
+def test_the_skeleton_events_exist_and_are_versioned() -> None:
+    types = registered_types()
+    assert set(types) >= REQUIRED
+    for event_type, cls in types.items():
+        assert event_type.rsplit(".", 1)[-1].startswith("v"), event_type
+        assert cls.topic in topics.ALL
+        assert "incident_id" in cls.model_fields
+
+
+def test_each_topic_has_one_publisher() -> None:
+    by_topic = {}
+    for event_type, cls in registered_types().items():
+        by_topic.setdefault(cls.topic, set()).add(event_type.split(".")[1])
+    assert by_topic[topics.SLA] == {"sla"}
+    assert by_topic[topics.VENDOR] == {"vendor"}
+
+
+def test_committed_asyncapi_document_is_current() -> None:
+    assert DOC.read_text() == asyncapi.render(), (
+        "run: python -m tierline_shared.asyncapi > docs/asyncapi.yaml"
+    )
