@@ -56,9 +56,9 @@ async def test_incident_escalates_to_vendor_and_vendor_resolution_closes_it(infr
             return (await http.get(url)).json()
 
         at_l1 = await eventually(
-            lambda: _when(view, lambda v: v["tier"] == "L1" and v["assignee"]),
+            lambda: _when(view, lambda v: v["tier"] == "L1" and v["assignee"] and "resolution" in v["sla"]),
             timeout=15,
-            what="L1 assignment",
+            what="L1 assignment and SLA clocks",
         )
         assert at_l1["queue"] == "service-desk"
         assert at_l1["sla"]["resolution"]["state"] == "running"
