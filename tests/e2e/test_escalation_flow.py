@@ -108,6 +108,10 @@ async def test_incident_escalates_to_vendor_and_vendor_resolution_closes_it(infr
             what="sla met",
         )
 
+        # The last tier clock (L3) breached; nothing is left running once the incident is resolved.
+        assert (final["sla"]["tier"]["tier"], final["sla"]["tier"]["state"]) == ("L3", "breached")
+        assert final["sla"]["response"]["state"] == "met"
+
         mine = [e for e in reader.envelopes() if e.subject == incident_id]
         counts = Counter(e.type for e in mine)
         assert counts["tierline.incident.created.v1"] == 1

@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_intake.adapters.orm import IncidentRow, TimelineEntry
+from tierline_intake.adapters.orm import IncidentRow, SlaClockView, TimelineEntry
 from tierline_intake.domain.lifecycle import Status, check_transition
 from tierline_intake.domain.priority import decide_priority
 from tierline_intake.service_layer.commands import CreateIncident, ResolveIncident
@@ -40,6 +40,18 @@ async def get_incident(session: AsyncSession, incident_id: uuid.UUID, *, lock: b
     if row is None:
         raise NotFound(f"No incident with id {incident_id}.")
     return row
+
+
+async def cancel_tier_clock(
+    session: AsyncSession, incident_id: uuid.UUID, *, tier: str | None = None
+) -> None:
+    """Mark the view of a running tier-budget clock cancelled (escalated away, or resolved)."""
+    stmt = update(SlaClockView).where(
+        SlaClockView.incident_id == incident_id, SlaClockView.clock == "tier", SlaClockView.state == "running"
+    )
+    if tier is not None:
+        stmt = stmt.where(SlaClockView.tier == tier)
+    await session.execute(stmt.values(state="cancelled"))
 
 
 async def find_open_by_dedup_key(session: AsyncSession, dedup_key: str) -> IncidentRow | None:
@@ -179,6 +191,7 @@ async def resolve_incident(
     row.updated_at = now
     row.resolution_code = cmd.resolution_code
     row.resolution_note = cmd.note
+    await cancel_tier_clock(session, row.id)
     envelope = await deps.outbox.add(
         session,
         IncidentResolved(

@@ -15,7 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tierline_intake.adapters.orm import SlaClockView
 from tierline_intake.domain.lifecycle import Status
 from tierline_intake.service_layer.commands import ResolveIncident
-from tierline_intake.service_layer.incidents import IntakeDeps, add_timeline, get_incident, resolve_incident
+from tierline_intake.service_layer.incidents import (
+    IntakeDeps,
+    add_timeline,
+    cancel_tier_clock,
+    get_incident,
+    resolve_incident,
+)
 from tierline_shared.events import (
     Envelope,
     IncidentAssigned,
@@ -68,13 +74,16 @@ async def on_escalated(session: AsyncSession, envelope: Envelope, deps: IntakeDe
     if event.vendor:
         row.vendor = event.vendor
     row.updated_at = max(row.updated_at, event.escalated_at)
+    # The tier the incident left no longer runs its budget.
+    await cancel_tier_clock(session, event.incident_id, tier=event.from_tier)
     target = event.vendor if event.to_tier == "L4" and event.vendor else (event.assignee or event.queue)
+    note = f": {event.note}" if event.note else ""
     _record(
         session,
         envelope,
         at=event.escalated_at,
         kind="escalated",
-        summary=f"Escalated {event.from_tier} -> {event.to_tier} ({event.reason}) to {target}",
+        summary=f"Escalated {event.from_tier} -> {event.to_tier} ({event.reason}) to {target}{note}",
     )
 
 
