@@ -22,6 +22,7 @@ from tierline_shared.events import topics
 from tierline_shared.testing import ServerThread
 
 TIER_BUDGET_SECONDS = 2
+ADMIN_KEY = "tl_e2e-" + secrets.token_urlsafe(24)
 
 
 def new_secret() -> str:
@@ -89,6 +90,7 @@ def system(infra) -> Iterator[System]:
             "TIERLINE_TIMER_POLL_SECONDS": "0.1",
             "TIERLINE_DELIVERY_POLL_SECONDS": "0.1",
             "TIERLINE_KAFKA_TOPIC_PREFIX": prefix,
+            "TIERLINE_BOOTSTRAP_API_KEY": ADMIN_KEY,
         },
     )
     with ServerThread(receiver.app(), vendor_port):

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
-from tests.e2e.conftest import System
+from tests.e2e.conftest import ADMIN_KEY, System
 from tierline_shared.testing import TopicReader, eventually
 
 pytestmark = pytest.mark.e2e
@@ -45,7 +45,7 @@ async def test_incident_escalates_to_vendor_and_vendor_resolution_closes_it(infr
     intake = system.url("intake")
     async with (
         TopicReader(infra.bootstrap_servers, system.topics()) as reader,
-        httpx.AsyncClient(timeout=10) as http,
+        httpx.AsyncClient(timeout=10, headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as http,
     ):
         created = await http.post(f"{intake}/v1/incidents", json=INCIDENT)
         assert created.status_code == 201, created.text

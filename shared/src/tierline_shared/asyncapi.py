@@ -17,6 +17,7 @@ PUBLISHERS = {
     topics.ROUTING: "router",
     topics.SLA: "sla-monitor",
     topics.VENDOR: "vendor-gateway",
+    topics.ACCESS: "intake",
 }
 
 
@@ -53,7 +54,10 @@ def document() -> dict[str, Any]:
                     "ce_source": {"type": "string", "examples": [f"/tierline/{PUBLISHERS[cls.topic]}"]},
                     "ce_type": {"const": event_type},
                     "ce_time": {"type": "string", "format": "date-time"},
-                    "ce_subject": {"type": "string", "description": "the incident id (also the record key)"},
+                    "ce_subject": {
+                        "type": "string",
+                        "description": "incident id (API key id on tierline.access); also the key",
+                    },
                     "content-type": {"const": "application/json"},
                 },
             },

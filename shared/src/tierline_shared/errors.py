@@ -12,9 +12,10 @@ class DomainError(Exception):
     type_slug: str = "bad-request"
     title: str = "Bad request"
 
-    def __init__(self, detail: str, **extensions: Any) -> None:
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None, **extensions: Any) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.headers = headers or {}
         self.extensions = extensions
 
 
@@ -40,3 +41,21 @@ class InvalidInput(DomainError):
     status = 422
     type_slug = "validation-error"
     title = "Your request is not valid"
+
+
+class Forbidden(DomainError):
+    status = 403
+    type_slug = "forbidden"
+    title = "Forbidden"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    type_slug = "rate-limited"
+    title = "Too many requests"
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    type_slug = "payload-too-large"
+    title = "Request body too large"

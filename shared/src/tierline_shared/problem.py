@@ -101,6 +101,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             exc.detail,
             type_slug=exc.type_slug,
             instance=request.url.path,
+            headers=exc.headers or None,
             **exc.extensions,
         )
 

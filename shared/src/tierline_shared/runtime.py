@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -24,8 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from tierline_shared import db
+from tierline_shared.auth import Access, apply_key_created, apply_key_revoked
 from tierline_shared.clock import Clock, SystemClock
+from tierline_shared.events import ApiKeyCreated, ApiKeyRevoked, topics
 from tierline_shared.events.base import Event
+from tierline_shared.limits import BodySizeLimit
 from tierline_shared.logging import configure_logging, get_logger
 from tierline_shared.messaging.consumer import EventConsumer, Handler
 from tierline_shared.messaging.kafka import ensure_topics, kafka_is_ready, new_admin, new_producer
@@ -74,6 +79,15 @@ class Runtime:
         self._producer: AIOKafkaProducer | None = None
         self._admin: AIOKafkaAdminClient | None = None
         self._relay: OutboxRelay | None = None
+        api_keys, rate_limits = spec.metadata.tables["api_keys"], spec.metadata.tables["rate_limits"]
+        self.access = Access(
+            api_keys=api_keys,
+            rate_limits=rate_limits,
+            sessions=self.sessions,
+            clock=self.clock,
+            bootstrap_key=spec.settings.bootstrap_api_key,
+            requests_per_minute=spec.settings.rate_limit_per_minute,
+        )
         self.state: dict[str, Any] = spec.state(self)
         self.consumer: EventConsumer | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -131,17 +145,23 @@ class Runtime:
                 await self.admin.start()
         await ensure_topics(
             self.admin,
-            sorted({s.kafka_topic_prefix + t for t in (*self.spec.publishes, *self.spec.consumes)}),
+            sorted({s.kafka_topic_prefix + t for t in (*self.spec.publishes, *self.consumed_topics())}),
             partitions=s.topic_partitions,
             replication_factor=s.topic_replication_factor,
         )
         await self.producer.start()
         self._spawn("outbox-relay", self.relay.run)
-        handlers = self.spec.handlers(self)
+        api_keys = self.access.api_keys
+        handlers: dict[type[Event], Handler] = {
+            # every service keeps its own copy of the API keys intake issues
+            ApiKeyCreated: functools.partial(apply_key_created, api_keys),
+            ApiKeyRevoked: functools.partial(apply_key_revoked, api_keys),
+            **self.spec.handlers(self),
+        }
         if handlers:
             self.consumer = EventConsumer(
                 group_id=f"tierline-{self.spec.name}",
-                topics=[s.kafka_topic_prefix + t for t in self.spec.consumes],
+                topics=[s.kafka_topic_prefix + t for t in self.consumed_topics()],
                 handlers=handlers,
                 bootstrap_servers=s.kafka_bootstrap_servers,
                 sessions=self.sessions,
@@ -154,12 +174,21 @@ class Runtime:
             )
             await self.consumer.start()
             self._spawn("consumer", self.consumer.run)
+        self._spawn("housekeeping", self._housekeeping)
         for name, worker in self.spec.workers:
             self._spawn(name, lambda w=worker: w(self))
         _log.info("service_started", version=self.spec.version)
 
+    def consumed_topics(self) -> list[str]:
+        return sorted({*self.spec.consumes, topics.ACCESS})
+
     def _spawn(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         self._tasks.append(asyncio.create_task(_supervise(name, loop), name=name))
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await self.access.prune(self.clock.now() - timedelta(minutes=10))
+            await asyncio.sleep(60)
 
     def tasks_alive(self) -> bool:
         return all(not t.done() for t in self._tasks)
@@ -231,6 +260,7 @@ def create_app(spec: ServiceSpec, *, clock: Clock | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=spec.settings.max_body_bytes)
 
     @app.middleware("http")
     async def count_requests(

@@ -27,6 +27,13 @@ class ServiceSettings(BaseSettings):
         description="Folder of the YAML configuration (config as code).",
     )
     public_url: str | None = Field(default=None, description="Base URL clients use to reach this service.")
+    bootstrap_api_key: str | None = Field(
+        default=None, description="An admin API key accepted from the start (TIERLINE_BOOTSTRAP_API_KEY)."
+    )
+    rate_limit_per_minute: int = Field(
+        default=600, description="Requests a minute per API key; 0 = unlimited."
+    )
+    max_body_bytes: int = Field(default=256 * 1024, description="Larger request bodies are refused with 413.")
     outbox_batch_size: int = 200
     outbox_idle_seconds: float = 0.2
     consumer_max_attempts: int = 5

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
 import signal
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 
 from tierline_launcher.kafka import ensure_jars
@@ -23,11 +26,26 @@ Tierline is running (Ctrl-C stops everything).
   Kafka           {kafka}
   PostgreSQL      {postgres}
 
+Development API key (admin; kept in {key_file}):
+  {api_key}
+
 Try:
-  curl -s -X POST {intake}/v1/incidents -H 'content-type: application/json' \\
+  export TIERLINE_KEY={api_key}
+  curl -s -X POST {intake}/v1/incidents -H "Authorization: Bearer $TIERLINE_KEY" \\
+    -H 'content-type: application/json' \\
     -d '{{"title":"VPN down for sales","service":"vpn","category":"network","impact":"high",\\
          "urgency":"high","channel":"web","reporter":"alice@example.com"}}'
 """
+
+
+def dev_api_key(root: Path) -> tuple[Path, str]:
+    """A development admin key, made once per run folder and kept there (mode 0600)."""
+    path = root / "dev-api-key"
+    if not path.exists():
+        root.mkdir(parents=True, exist_ok=True)
+        path.write_text("tl_dev_" + secrets.token_urlsafe(24) + "\n")
+        path.chmod(0o600)
+    return path, path.read_text().strip()
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -50,11 +68,13 @@ def run() -> int:
     services: Services | None = None
     try:
         infra.start()
+        key_file, api_key = dev_api_key(root)
         services = Services(
             infra,
             ports={s.name: s.default_port for s in SERVICES},
             log_dir=root / "logs",
             config_dir=repo_root() / "deploy" / "config",
+            extra_env={"TIERLINE_BOOTSTRAP_API_KEY": os.environ.get("TIERLINE_BOOTSTRAP_API_KEY", api_key)},
         )
         services.start()
         urls = {s.name: services.url(s.name) for s in SERVICES}
@@ -62,6 +82,8 @@ def run() -> int:
             BANNER.format(
                 **urls,
                 kafka=infra.bootstrap_servers,
+                api_key=os.environ.get("TIERLINE_BOOTSTRAP_API_KEY", api_key),
+                key_file=key_file,
                 postgres=infra.database_url("<service>").rsplit("/", 1)[0],
             ),
             flush=True,

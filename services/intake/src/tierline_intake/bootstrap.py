@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 
 from tierline_intake import __version__
 from tierline_intake.adapters.orm import Base
-from tierline_intake.config import Settings, load_priority_matrix
+from tierline_intake.config import Settings, load_knowledge, load_priority_matrix
 from tierline_intake.domain.priority import validate_matrix
-from tierline_intake.entrypoints import api, handlers
+from tierline_intake.entrypoints import admin_api, api, handlers, monitoring_api, problems_api
 from tierline_intake.service_layer.incidents import IntakeDeps
 from tierline_shared.clock import Clock
 from tierline_shared.events import topics
@@ -20,9 +22,18 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
     settings = settings or Settings()
     matrix = load_priority_matrix(settings).matrix
     validate_matrix(matrix)
+    knowledge = load_knowledge(settings)
 
     def state(rt: Runtime) -> dict[str, object]:
-        return {"deps": IntakeDeps(outbox=rt.outbox, clock=rt.clock, priority_matrix=matrix)}
+        return {
+            "deps": IntakeDeps(
+                outbox=rt.outbox,
+                clock=rt.clock,
+                priority_matrix=matrix,
+                knowledge=knowledge,
+                reopen_window=timedelta(seconds=settings.reopen_window_seconds),
+            )
+        }
 
     return ServiceSpec(
         name="intake",
@@ -30,12 +41,20 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
         description="Creates incidents and keeps their read model: status, tier, assignee, SLA and timeline.",
         settings=settings,
         metadata=Base.metadata,
-        publishes=[topics.INCIDENTS],
+        publishes=[topics.INCIDENTS, topics.ACCESS],
         consumes=[topics.ROUTING, topics.SLA, topics.VENDOR],
         handlers=lambda rt: handlers.bind(rt.state["deps"]),
-        routers=[api.router],
+        routers=[api.router, problems_api.router, monitoring_api.router, admin_api.router],
         state=state,
-        openapi_tags=[{"name": "incidents", "description": "Create incidents and run their life"}],
+        openapi_tags=[
+            {"name": "incidents", "description": "Create incidents and run their life"},
+            {"name": "problems", "description": "Problem records linking incidents with one root cause"},
+            {
+                "name": "monitoring",
+                "description": "PagerDuty Events v2 and Alertmanager compatible endpoints",
+            },
+            {"name": "admin", "description": "API keys and integrations (admin scope)"},
+        ],
     )
 
 

@@ -17,6 +17,8 @@ from tierline_shared.testing import TopicReader, eventually, query_value
 
 pytestmark = pytest.mark.integration
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+CONFIG_DIR = Path(__file__).resolve().parents[4] / "deploy" / "config"
+ADMIN_KEY = "tl_test-admin-key-for-intake-integration-tests"
 
 VALID = {
     "title": "VPN down for sales",
@@ -34,8 +36,13 @@ VALID = {
 def client(infra, new_database) -> Iterator[TestClient]:
     url = new_database("intake")
     migrations.upgrade(MIGRATIONS, url)
-    settings = Settings(database_url=url, kafka_bootstrap_servers=infra.bootstrap_servers)
-    with TestClient(create_app(settings)) as c:
+    settings = Settings(
+        database_url=url,
+        kafka_bootstrap_servers=infra.bootstrap_servers,
+        bootstrap_api_key=ADMIN_KEY,
+        config_dir=CONFIG_DIR,
+    )
+    with TestClient(create_app(settings), headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as c:
         c.database_url = url  # type: ignore[attr-defined]
         yield c
 

@@ -40,5 +40,5 @@ def test_illegal_transitions_are_conflicts_naming_both_states(current: Status, t
     assert caught.value.extensions == {"current_status": current.value, "requested_status": target.value}
 
 
-def test_only_resolved_is_closed() -> None:
-    assert [s for s in Status if not is_open(s)] == [Status.RESOLVED]
+def test_resolved_and_closed_are_not_open() -> None:
+    assert [s for s in Status if not is_open(s)] == [Status.RESOLVED, Status.CLOSED]

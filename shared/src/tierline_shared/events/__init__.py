@@ -1,20 +1,28 @@
 """Event contracts, one pydantic model per versioned CloudEvents type."""
 
 from tierline_shared.events import topics
+from tierline_shared.events.access import ApiKeyCreated, ApiKeyRevoked
 from tierline_shared.events.base import (
     Envelope,
     Event,
+    IncidentEvent,
     UnknownEventType,
     parse_event,
     registered_types,
 )
 from tierline_shared.events.incidents import (
+    FieldChange,
     IncidentAcknowledged,
+    IncidentClosed,
     IncidentCreated,
+    IncidentPutOnHold,
+    IncidentReopened,
     IncidentResolved,
+    IncidentResumed,
+    IncidentUpdated,
 )
 from tierline_shared.events.routing import IncidentAssigned, IncidentEscalated
-from tierline_shared.events.sla import SlaBreached, SlaClockStarted, SlaMet
+from tierline_shared.events.sla import SlaBreached, SlaClockStarted, SlaMet, SlaRecalculated
 from tierline_shared.events.vendor import (
     VendorCaseOpened,
     VendorCaseResolved,
@@ -23,16 +31,26 @@ from tierline_shared.events.vendor import (
 )
 
 __all__ = [
+    "ApiKeyCreated",
+    "ApiKeyRevoked",
     "Envelope",
     "Event",
+    "FieldChange",
     "IncidentAcknowledged",
     "IncidentAssigned",
+    "IncidentClosed",
     "IncidentCreated",
     "IncidentEscalated",
+    "IncidentEvent",
+    "IncidentPutOnHold",
+    "IncidentReopened",
     "IncidentResolved",
+    "IncidentResumed",
+    "IncidentUpdated",
     "SlaBreached",
     "SlaClockStarted",
     "SlaMet",
+    "SlaRecalculated",
     "UnknownEventType",
     "VendorCaseOpened",
     "VendorCaseResolved",

@@ -16,12 +16,19 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Event(BaseModel):
-    """Payload of one event; ``data`` of the CloudEvent."""
+    """Payload of one event; ``data`` of the CloudEvent. Its subject is also the Kafka key."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     event_type: ClassVar[str]
     topic: ClassVar[str]
+
+    def subject(self) -> str:
+        raise NotImplementedError
+
+
+class IncidentEvent(Event):
+    """An event about one incident: keyed by it, so its events stay ordered."""
 
     incident_id: uuid.UUID
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from tierline_shared.events import topics
-from tierline_shared.events.base import Event, contract
+from tierline_shared.events.base import IncidentEvent, contract
 
 Priority = Literal["P1", "P2", "P3", "P4"]
 Level = Literal["high", "medium", "low"]
@@ -16,7 +16,7 @@ Channel = Literal["web", "email", "chat", "phone", "monitoring", "api"]
 
 
 @contract("tierline.incident.created.v1", topics.INCIDENTS)
-class IncidentCreated(Event):
+class IncidentCreated(IncidentEvent):
     title: str
     description: str = ""
     service: str
@@ -31,15 +31,63 @@ class IncidentCreated(Event):
 
 
 @contract("tierline.incident.acknowledged.v1", topics.INCIDENTS)
-class IncidentAcknowledged(Event):
+class IncidentAcknowledged(IncidentEvent):
     acknowledged_at: datetime
     by: str | None = None
 
 
 @contract("tierline.incident.resolved.v1", topics.INCIDENTS)
-class IncidentResolved(Event):
+class IncidentResolved(IncidentEvent):
     resolved_at: datetime
     by: str | None = None
     resolution_code: str | None = None
     note: str | None = None
     source: Literal["agent", "vendor", "integration"] = Field(default="agent")
+
+
+class FieldChange(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    old: Any
+    new: Any
+
+
+@contract("tierline.incident.updated.v1", topics.INCIDENTS)
+class IncidentUpdated(IncidentEvent):
+    """Fields changed by an edit; ``priority`` is the priority after it (changed or not)."""
+
+    changes: dict[str, FieldChange]
+    priority: Priority
+    service: str
+    category: str
+    updated_at: datetime
+    by: str | None = None
+
+
+@contract("tierline.incident.put_on_hold.v1", topics.INCIDENTS)
+class IncidentPutOnHold(IncidentEvent):
+    reason: Literal["awaiting_customer", "awaiting_vendor", "awaiting_change"]
+    note: str | None = None
+    at: datetime
+    by: str | None = None
+
+
+@contract("tierline.incident.resumed.v1", topics.INCIDENTS)
+class IncidentResumed(IncidentEvent):
+    status: Literal["open", "acknowledged"]
+    at: datetime
+    by: str | None = None
+
+
+@contract("tierline.incident.reopened.v1", topics.INCIDENTS)
+class IncidentReopened(IncidentEvent):
+    reason: str | None = None
+    priority: Priority
+    reopened_at: datetime
+    by: str | None = None
+
+
+@contract("tierline.incident.closed.v1", topics.INCIDENTS)
+class IncidentClosed(IncidentEvent):
+    closed_at: datetime
+    by: str | None = None

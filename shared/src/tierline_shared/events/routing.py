@@ -6,14 +6,14 @@ from datetime import datetime
 from typing import Literal
 
 from tierline_shared.events import topics
-from tierline_shared.events.base import Event, contract
+from tierline_shared.events.base import IncidentEvent, contract
 
 Tier = Literal["L1", "L2", "L3", "L4"]
 EscalationReason = Literal["sla_breach", "manual", "no_ack", "priority_change", "vendor_rejected"]
 
 
 @contract("tierline.incident.assigned.v1", topics.ROUTING)
-class IncidentAssigned(Event):
+class IncidentAssigned(IncidentEvent):
     tier: Tier
     queue: str
     assignee: str | None
@@ -22,7 +22,7 @@ class IncidentAssigned(Event):
 
 
 @contract("tierline.incident.escalated.v1", topics.ROUTING)
-class IncidentEscalated(Event):
+class IncidentEscalated(IncidentEvent):
     from_tier: Tier
     to_tier: Tier
     reason: EscalationReason

@@ -4,8 +4,10 @@ INCIDENTS = "tierline.incidents"
 ROUTING = "tierline.routing"
 SLA = "tierline.sla"
 VENDOR = "tierline.vendor"
+# API keys issued by intake (hash and scopes only), copied by every service.
+ACCESS = "tierline.access"
 
-ALL = (INCIDENTS, ROUTING, SLA, VENDOR)
+ALL = (INCIDENTS, ROUTING, SLA, VENDOR, ACCESS)
 
 
 def dlq(topic: str) -> str:

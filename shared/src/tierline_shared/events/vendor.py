@@ -6,11 +6,11 @@ import uuid
 from datetime import datetime
 
 from tierline_shared.events import topics
-from tierline_shared.events.base import Event, contract
+from tierline_shared.events.base import IncidentEvent, contract
 
 
 @contract("tierline.vendor.case_opened.v1", topics.VENDOR)
-class VendorCaseOpened(Event):
+class VendorCaseOpened(IncidentEvent):
     vendor: str
     case_id: uuid.UUID
     vendor_reference: str | None = None
@@ -18,7 +18,7 @@ class VendorCaseOpened(Event):
 
 
 @contract("tierline.vendor.case_updated.v1", topics.VENDOR)
-class VendorCaseUpdated(Event):
+class VendorCaseUpdated(IncidentEvent):
     vendor: str
     case_id: uuid.UUID
     status: str
@@ -28,7 +28,7 @@ class VendorCaseUpdated(Event):
 
 
 @contract("tierline.vendor.case_resolved.v1", topics.VENDOR)
-class VendorCaseResolved(Event):
+class VendorCaseResolved(IncidentEvent):
     vendor: str
     case_id: uuid.UUID
     vendor_reference: str | None = None
@@ -37,7 +37,7 @@ class VendorCaseResolved(Event):
 
 
 @contract("tierline.vendor.delivery_failed.v1", topics.VENDOR)
-class VendorDeliveryFailed(Event):
+class VendorDeliveryFailed(IncidentEvent):
     vendor: str
     case_id: uuid.UUID
     attempts: int

@@ -6,15 +6,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Identity, Index, Text, Uuid, text
+from sqlalchemy import BigInteger, Boolean, DateTime, Identity, Index, Integer, Text, Uuid, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from tierline_shared.auth import access_tables
 from tierline_shared.db import declarative_base
+from tierline_shared.idempotency import idempotency_table
 from tierline_shared.messaging.tables import messaging_tables
 
 Base = declarative_base()
 outbox, inbox = messaging_tables(Base.metadata)
+api_keys, rate_limits = access_tables(Base.metadata)
+idempotency_keys = idempotency_table(Base.metadata)
 
 
 class IncidentRow(Base):
@@ -45,14 +49,26 @@ class IncidentRow(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolution_code: Mapped[str | None] = mapped_column(Text)
     resolution_note: Mapped[str | None] = mapped_column(Text)
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    hold_reason: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    csat_score: Mapped[int | None] = mapped_column(Integer)
+    csat_comment: Mapped[str | None] = mapped_column(Text)
+    knowledge: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    knowledge_article_used: Mapped[str | None] = mapped_column(Text)
+    problem_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    integration_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
 
     __table_args__ = (
-        # At most one open incident per dedup key; a resolved one frees the key.
+        # At most one open incident per dedup key; resolving or closing frees the key.
         Index(
             "uq_incidents_open_dedup_key",
             "dedup_key",
             unique=True,
-            postgresql_where=text("dedup_key IS NOT NULL AND status <> 'resolved'"),
+            postgresql_where=text("dedup_key IS NOT NULL AND status IN ('open', 'acknowledged', 'on_hold')"),
         ),
         Index("ix_incidents_created_at", "created_at"),
     )
@@ -83,3 +99,33 @@ class TimelineEntry(Base):
     source: Mapped[str] = mapped_column(Text)
     event_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, unique=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class IntegrationRow(Base):
+    """A monitoring integration (PagerDuty Events v2 or Alertmanager); its key routes events."""
+
+    __tablename__ = "integrations"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    type: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    service: Mapped[str] = mapped_column(Text)
+    key_hash: Mapped[str] = mapped_column(Text, unique=True)
+    key_hint: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ProblemRow(Base):
+    """A problem record: the shared root cause behind several incidents (ITIL problem management)."""
+
+    __tablename__ = "problems"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    root_cause: Mapped[str | None] = mapped_column(Text)
+    workaround: Mapped[str | None] = mapped_column(Text)
+    known_error: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -44,3 +44,20 @@ def decide_priority(
             ],
         )
     return PriorityDecision(matrix[impact][urgency], "matrix")
+
+
+def reprioritise(
+    matrix: Mapping[str, Mapping[str, str]],
+    *,
+    current_priority: str,
+    current_source: str,
+    impact: str | None,
+    urgency: str | None,
+    explicit: str | None,
+) -> PriorityDecision:
+    """Priority after an edit: an explicit one wins; else the matrix, unless a person had set it."""
+    if explicit is not None:
+        return PriorityDecision(explicit, "explicit")
+    if current_source == "matrix" and impact is not None and urgency is not None:
+        return PriorityDecision(matrix[impact][urgency], "matrix")
+    return PriorityDecision(current_priority, current_source)

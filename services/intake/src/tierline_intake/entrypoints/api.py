@@ -1,83 +1,46 @@
-"""Intake's HTTP API: thin, each route one unit of work around one use case."""
+"""Intake's incident API: create, read, list, edit, and the lifecycle actions — thin routes."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Request, Response, status
-from sqlalchemy import select
+from fastapi import APIRouter, Body, Query, Request, status
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_intake.adapters.orm import IncidentRow, SlaClockView, TimelineEntry
+from tierline_intake.entrypoints.common import (
+    IDEMPOTENCY_HEADER,
+    PROBLEMS,
+    Reader,
+    RuntimeDep,
+    Writer,
+    deps,
+    idempotent_write,
+    render,
+)
 from tierline_intake.entrypoints.schemas import (
     AcknowledgeIn,
+    ActorIn,
+    CsatIn,
+    HoldIn,
     IncidentIn,
     IncidentOut,
+    IncidentPageOut,
+    IncidentPatch,
+    IncidentSummaryOut,
+    NoteIn,
+    ReopenIn,
     ResolveIn,
-    SlaClockOut,
     TimelineItemOut,
 )
-from tierline_intake.service_layer import incidents
-from tierline_intake.service_layer.commands import CreateIncident, ResolveIncident
-from tierline_shared.runtime import Runtime, get_runtime
+from tierline_intake.service_layer import incidents, lifecycle, queries
+from tierline_intake.service_layer.commands import CreateIncident, ResolveIncident, UpdateIncident
+from tierline_shared.idempotency import Outcome
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-PROBLEMS = {
-    404: {"description": "No such incident (problem+json)"},
-    409: {"description": "Not allowed in the current status (problem+json)"},
-    422: {"description": "Invalid input; each error names its field (problem+json)"},
-}
-
-
-async def render(session: AsyncSession, row: IncidentRow) -> IncidentOut:
-    clocks = await session.scalars(select(SlaClockView).where(SlaClockView.incident_id == row.id))
-    entries = await session.scalars(
-        select(TimelineEntry)
-        .where(TimelineEntry.incident_id == row.id)
-        .order_by(TimelineEntry.at, TimelineEntry.seq)
-    )
-    return IncidentOut(
-        id=row.id,
-        title=row.title,
-        description=row.description,
-        service=row.service,
-        category=row.category,
-        impact=row.impact,
-        urgency=row.urgency,
-        priority=row.priority,
-        priority_source=row.priority_source,
-        channel=row.channel,
-        reporter=row.reporter,
-        dedup_key=row.dedup_key,
-        status=row.status,
-        tier=row.tier,
-        queue=row.queue,
-        assignee=row.assignee,
-        vendor=row.vendor,
-        vendor_reference=row.vendor_reference,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        acknowledged_at=row.acknowledged_at,
-        resolved_at=row.resolved_at,
-        resolution_code=row.resolution_code,
-        sla={
-            c.clock: SlaClockOut(
-                state=c.state,
-                due_at=c.due_at,
-                breached=c.breached_at is not None,
-                breached_at=c.breached_at,
-                met_at=c.met_at,
-                tier=c.tier,
-            )
-            for c in clocks
-        },
-        timeline=[
-            TimelineItemOut(at=e.at, kind=e.kind, summary=e.summary, source=e.source, data=e.data)
-            for e in entries
-        ],
-    )
+Channel = str
 
 
 @router.post(
@@ -85,23 +48,78 @@ async def render(session: AsyncSession, row: IncidentRow) -> IncidentOut:
     status_code=status.HTTP_201_CREATED,
     response_model=IncidentOut,
     responses={
-        200: {"description": "An open incident with this dedup_key exists; it is returned"},
+        200: {"description": "An open incident with this dedup_key exists; it counted one more occurrence"},
         **PROBLEMS,
     },
+    openapi_extra=IDEMPOTENCY_HEADER,
     summary="Create an incident",
 )
 async def create_incident(
-    body: IncidentIn, request: Request, response: Response, rt: RuntimeDep
-) -> IncidentOut:
-    async with rt.unit_of_work() as session:
-        row, created = await incidents.create_incident(
-            session, rt.state["deps"], CreateIncident(**body.model_dump())
-        )
-        view = await render(session, row)
-    response.headers["Location"] = str(request.url_for("get_incident", incident_id=str(row.id)))
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return view
+    body: IncidentIn, request: Request, rt: RuntimeDep, principal: Writer
+) -> JSONResponse:
+    async def work(session: AsyncSession) -> Outcome:
+        row, created = await incidents.create_incident(session, deps(rt), CreateIncident(**body.model_dump()))
+        location = str(request.url_for("get_incident", incident_id=str(row.id)))
+        return Outcome(201 if created else 200, await render(session, row), {"Location": location})
+
+    return await idempotent_write(request, rt, principal, work)
+
+
+@router.get("", response_model=IncidentPageOut, responses=PROBLEMS, summary="List incidents, newest first")
+async def list_incidents(
+    rt: RuntimeDep,
+    principal: Reader,
+    status_: Annotated[
+        list[str] | None, Query(alias="status", description="open, acknowledged, on_hold, resolved, closed")
+    ] = None,
+    priority: Annotated[list[str] | None, Query(description="P1..P4; repeat for several")] = None,
+    tier: Annotated[list[str] | None, Query(description="L1..L4; repeat for several")] = None,
+    service: Annotated[str | None, Query(max_length=120)] = None,
+    category: Annotated[str | None, Query(max_length=120)] = None,
+    channel: Annotated[str | None, Query(max_length=20)] = None,
+    created_since: Annotated[datetime | None, Query(description="inclusive, ISO 8601")] = None,
+    created_until: Annotated[datetime | None, Query(description="exclusive, ISO 8601")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=500, description="next_cursor of the previous page")
+    ] = None,
+) -> IncidentPageOut:
+    _check_values("status", status_, {"open", "acknowledged", "on_hold", "resolved", "closed"})
+    _check_values("priority", priority, {"P1", "P2", "P3", "P4"})
+    _check_values("tier", tier, {"L1", "L2", "L3", "L4"})
+    for name, value in (("created_since", created_since), ("created_until", created_until)):
+        if value is not None and value.tzinfo is None:
+            _invalid(name, "needs a time zone offset, e.g. 2026-11-23T09:00:00Z")
+    flt = queries.IncidentFilter(
+        status=status_,
+        priority=priority,
+        tier=tier,
+        service=service,
+        category=category,
+        channel=channel,
+        created_since=created_since,
+        created_until=created_until,
+    )
+    async with rt.sessions() as session:
+        rows, next_cursor = await queries.list_incidents(session, flt, limit=limit, cursor=cursor)
+    return IncidentPageOut(
+        items=[IncidentSummaryOut.model_validate(r, from_attributes=True) for r in rows],
+        next_cursor=next_cursor,
+    )
+
+
+def _invalid(field: str, reason: str) -> None:
+    from tierline_shared.errors import InvalidInput
+
+    raise InvalidInput(
+        f"Invalid query parameter {field}.", errors=[{"field": field, "in": "query", "reason": reason}]
+    )
+
+
+def _check_values(field: str, values: list[str] | None, allowed: set[str]) -> None:
+    for value in values or []:
+        if value not in allowed:
+            _invalid(field, f"{value!r} is not one of {', '.join(sorted(allowed))}")
 
 
 @router.get(
@@ -110,30 +128,170 @@ async def create_incident(
     responses=PROBLEMS,
     summary="An incident with SLA and timeline",
 )
-async def get_incident(incident_id: uuid.UUID, rt: RuntimeDep) -> IncidentOut:
+async def get_incident(incident_id: uuid.UUID, rt: RuntimeDep, principal: Reader) -> IncidentOut:
     async with rt.sessions() as session:
-        row = await incidents.get_incident(session, incident_id)
-        return await render(session, row)
+        return await render(session, await incidents.get_incident(session, incident_id))
 
 
-@router.post(
-    "/{incident_id}/acknowledge", response_model=IncidentOut, responses=PROBLEMS, summary="Acknowledge"
+@router.get(
+    "/{incident_id}/timeline",
+    response_model=list[TimelineItemOut],
+    responses=PROBLEMS,
+    summary="What happened, in order",
 )
-async def acknowledge(
-    incident_id: uuid.UUID, rt: RuntimeDep, body: Annotated[AcknowledgeIn | None, Body()] = None
-) -> IncidentOut:
-    async with rt.unit_of_work() as session:
-        row = await incidents.acknowledge_incident(
-            session, rt.state["deps"], incident_id, body.by if body else None
+async def get_timeline(incident_id: uuid.UUID, rt: RuntimeDep, principal: Reader) -> list[TimelineItemOut]:
+    async with rt.sessions() as session:
+        await incidents.get_incident(session, incident_id)
+        entries = await queries.timeline(session, incident_id)
+    return [
+        TimelineItemOut(at=e.at, kind=e.kind, summary=e.summary, source=e.source, data=e.data)
+        for e in entries
+    ]
+
+
+@router.patch(
+    "/{incident_id}",
+    response_model=IncidentOut,
+    responses=PROBLEMS,
+    openapi_extra=IDEMPOTENCY_HEADER,
+    summary="Edit priority, impact, urgency, category, service, title or description",
+)
+async def patch_incident(
+    incident_id: uuid.UUID, body: IncidentPatch, request: Request, rt: RuntimeDep, principal: Writer
+) -> JSONResponse:
+    changes = body.model_dump(exclude_unset=True, exclude={"by"})
+
+    async def work(session: AsyncSession) -> Outcome:
+        row = await lifecycle.update_incident(
+            session, deps(rt), incident_id, UpdateIncident(changes, by=body.by)
         )
-        return await render(session, row)
+        return Outcome(200, await render(session, row), {})
+
+    return await idempotent_write(request, rt, principal, work)
 
 
-@router.post("/{incident_id}/resolve", response_model=IncidentOut, responses=PROBLEMS, summary="Resolve")
+def _action(path: str, summary: str, status_code: int = 200):
+    return router.post(
+        f"/{{incident_id}}/{path}",
+        response_model=IncidentOut,
+        status_code=status_code,
+        responses=PROBLEMS,
+        openapi_extra=IDEMPOTENCY_HEADER,
+        summary=summary,
+    )
+
+
+@_action("acknowledge", "Acknowledge: someone is on it")
+async def acknowledge(
+    incident_id: uuid.UUID,
+    request: Request,
+    rt: RuntimeDep,
+    principal: Writer,
+    body: Annotated[AcknowledgeIn | None, Body()] = None,
+) -> JSONResponse:
+    async def work(session: AsyncSession) -> Outcome:
+        row = await incidents.acknowledge_incident(session, deps(rt), incident_id, body.by if body else None)
+        return Outcome(200, await render(session, row), {})
+
+    return await idempotent_write(request, rt, principal, work)
+
+
+@_action("resolve", "Resolve, with a resolution code, note and knowledge article")
 async def resolve(
-    incident_id: uuid.UUID, rt: RuntimeDep, body: Annotated[ResolveIn | None, Body()] = None
-) -> IncidentOut:
+    incident_id: uuid.UUID,
+    request: Request,
+    rt: RuntimeDep,
+    principal: Writer,
+    body: Annotated[ResolveIn | None, Body()] = None,
+) -> JSONResponse:
     cmd = ResolveIncident(**body.model_dump()) if body else ResolveIncident()
-    async with rt.unit_of_work() as session:
-        row = await incidents.resolve_incident(session, rt.state["deps"], incident_id, cmd)
-        return await render(session, row)
+
+    async def work(session: AsyncSession) -> Outcome:
+        row = await incidents.resolve_incident(session, deps(rt), incident_id, cmd)
+        return Outcome(200, await render(session, row), {})
+
+    return await idempotent_write(request, rt, principal, work)
+
+
+@_action("hold", "Put on hold (awaiting customer, vendor or change)")
+async def hold(
+    incident_id: uuid.UUID, body: HoldIn, request: Request, rt: RuntimeDep, principal: Writer
+) -> JSONResponse:
+    async def work(session: AsyncSession) -> Outcome:
+        row = await lifecycle.put_on_hold(
+            session, deps(rt), incident_id, reason=body.reason, note=body.note, by=body.by
+        )
+        return Outcome(200, await render(session, row), {})
+
+    return await idempotent_write(request, rt, principal, work)
+
+
+@_action("resume", "Resume work after a hold")
+async def resume(
+    incident_id: uuid.UUID,
+    request: Request,
+    rt: RuntimeDep,
+    principal: Writer,
+    body: Annotated[ActorIn | None, Body()] = None,
+) -> JSONResponse:
+    async def work(session: AsyncSession) -> Outcome:
+        row = await lifecycle.resume(session, deps(rt), incident_id, by=body.by if body else None)
+        return Outcome(200, await render(session, row), {})
+
+    return await idempotent_write(request, rt, principal, work)
+
+
+@_action("reopen", "Reopen a resolved incident (within the reopen window)")
+async def reopen(
+    incident_id: uuid.UUID,
+    request: Request,
+    rt: RuntimeDep,
+    principal: Writer,
+    body: Annotated[ReopenIn | None, Body()] = None,
+) -> JSONResponse:
+    async def work(session: AsyncSession) -> Outcome:
+        row = await lifecycle.reopen(
+            session, deps(rt), incident_id, reason=body.reason if body else None, by=body.by if body else None
+        )
+        return Outcome(200, await render(session, row), {})
+
+    return await idempotent_write(request, rt, principal, work)
+
+
+@_action("close", "Close a resolved incident for good")
+async def close(
+    incident_id: uuid.UUID,
+    request: Request,
+    rt: RuntimeDep,
+    principal: Writer,
+    body: Annotated[ActorIn | None, Body()] = None,
+) -> JSONResponse:
+    async def work(session: AsyncSession) -> Outcome:
+        row = await lifecycle.close(session, deps(rt), incident_id, by=body.by if body else None)
+        return Outcome(200, await render(session, row), {})
+
+    return await idempotent_write(request, rt, principal, work)
+
+
+@_action("notes", "Add a note to the timeline", status_code=201)
+async def add_note(
+    incident_id: uuid.UUID, body: NoteIn, request: Request, rt: RuntimeDep, principal: Writer
+) -> JSONResponse:
+    async def work(session: AsyncSession) -> Outcome:
+        row = await lifecycle.add_note(session, deps(rt), incident_id, text=body.text, author=body.author)
+        return Outcome(201, await render(session, row), {})
+
+    return await idempotent_write(request, rt, principal, work)
+
+
+@_action("csat", "Record customer satisfaction (1-5, once, after resolution)", status_code=201)
+async def csat(
+    incident_id: uuid.UUID, body: CsatIn, request: Request, rt: RuntimeDep, principal: Writer
+) -> JSONResponse:
+    async def work(session: AsyncSession) -> Outcome:
+        row = await lifecycle.record_csat(
+            session, deps(rt), incident_id, score=body.score, comment=body.comment
+        )
+        return Outcome(201, await render(session, row), {})
+
+    return await idempotent_write(request, rt, principal, work)

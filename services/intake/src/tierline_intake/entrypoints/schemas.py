@@ -66,6 +66,70 @@ class ResolveIn(BaseModel):
     by: str | None = Field(default=None, min_length=1, max_length=320)
     resolution_code: str | None = Field(default=None, min_length=1, max_length=80)
     note: str | None = Field(default=None, max_length=20_000)
+    knowledge_article: str | None = Field(
+        default=None, min_length=1, max_length=500, description="The knowledge-base article that solved it"
+    )
+
+
+class HoldIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Literal["awaiting_customer", "awaiting_vendor", "awaiting_change"]
+    note: str | None = Field(default=None, max_length=5000)
+    by: str | None = Field(default=None, min_length=1, max_length=320)
+
+
+class ActorIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    by: str | None = Field(default=None, min_length=1, max_length=320)
+
+
+class ReopenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(default=None, max_length=5000)
+    by: str | None = Field(default=None, min_length=1, max_length=320)
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=20_000)
+    author: str | None = Field(default=None, min_length=1, max_length=320)
+
+
+class CsatIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    score: int = Field(ge=1, le=5, description="1 (very unhappy) to 5 (very happy)")
+    comment: str | None = Field(default=None, max_length=5000)
+
+
+class IncidentPatch(BaseModel):
+    """Fields to change; omitted fields stay as they are. A priority change re-routes and re-times."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"impact": "high", "urgency": "high"}]}
+    )
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=20_000)
+    service: str | None = Field(
+        default=None, min_length=1, max_length=120, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+    )
+    category: str | None = Field(
+        default=None, min_length=1, max_length=120, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+    )
+    impact: Level | None = None
+    urgency: Level | None = None
+    priority: Priority | None = None
+    by: str | None = Field(default=None, min_length=1, max_length=320, description="Who made the change")
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> IncidentPatch:
+        sent = self.model_fields_set - {"by"}
+        if not sent:
+            raise ValueError("send at least one field to change")
+        nulls = sorted(name for name in sent if getattr(self, name) is None)
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null")
+        return self
 
 
 class SlaClockOut(BaseModel):
@@ -85,6 +149,42 @@ class TimelineItemOut(BaseModel):
     data: dict[str, Any]
 
 
+class KnowledgeLinkOut(BaseModel):
+    title: str
+    url: str
+
+
+class ProblemRefOut(BaseModel):
+    id: uuid.UUID
+    title: str
+    known_error: bool
+    workaround: str | None
+
+
+Status = Literal["open", "acknowledged", "on_hold", "resolved", "closed"]
+
+
+class IncidentSummaryOut(BaseModel):
+    id: uuid.UUID
+    title: str
+    service: str
+    category: str
+    priority: Priority
+    channel: Channel
+    status: Status
+    tier: str | None
+    assignee: str | None
+    vendor: str | None
+    occurrences: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class IncidentPageOut(BaseModel):
+    items: list[IncidentSummaryOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
 class IncidentOut(BaseModel):
     id: uuid.UUID
     title: str
@@ -98,7 +198,10 @@ class IncidentOut(BaseModel):
     channel: Channel
     reporter: str
     dedup_key: str | None
-    status: Literal["open", "acknowledged", "resolved"]
+    occurrences: int
+    last_seen_at: datetime | None
+    status: Status
+    hold_reason: str | None
     tier: str | None
     queue: str | None
     assignee: str | None
@@ -108,6 +211,13 @@ class IncidentOut(BaseModel):
     updated_at: datetime
     acknowledged_at: datetime | None
     resolved_at: datetime | None
+    closed_at: datetime | None
     resolution_code: str | None
+    reopen_count: int
+    csat_score: int | None
+    knowledge: list[KnowledgeLinkOut]
+    knowledge_article_used: str | None
+    problem: ProblemRefOut | None
+    details: dict[str, Any]
     sla: dict[str, SlaClockOut]
     timeline: list[TimelineItemOut]

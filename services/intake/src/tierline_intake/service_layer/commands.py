@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,8 @@ class CreateIncident:
     urgency: str | None = None
     priority: str | None = None
     dedup_key: str | None = None
+    integration_id: uuid.UUID | None = None
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -24,4 +28,13 @@ class ResolveIncident:
     by: str | None = None
     resolution_code: str | None = None
     note: str | None = None
+    knowledge_article: str | None = None
     source: str = "agent"
+
+
+@dataclass(frozen=True)
+class UpdateIncident:
+    """Only the fields present were sent (PATCH semantics)."""
+
+    changes: dict[str, Any]
+    by: str | None = None

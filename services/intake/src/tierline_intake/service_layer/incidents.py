@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -16,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_intake.adapters.orm import IncidentRow, SlaClockView, TimelineEntry
-from tierline_intake.domain.lifecycle import Status, check_transition
+from tierline_intake.domain.lifecycle import OPEN_STATUSES, Status, check_transition
 from tierline_intake.domain.priority import decide_priority
 from tierline_intake.service_layer.commands import CreateIncident, ResolveIncident
 from tierline_shared.clock import Clock
@@ -30,6 +31,8 @@ class IntakeDeps:
     outbox: Outbox
     clock: Clock
     priority_matrix: Mapping[str, Mapping[str, str]]
+    knowledge: Mapping[str, list[dict[str, str]]] = field(default_factory=dict)
+    reopen_window: timedelta = timedelta(days=7)
 
 
 async def get_incident(session: AsyncSession, incident_id: uuid.UUID, *, lock: bool = False) -> IncidentRow:
@@ -56,9 +59,9 @@ async def cancel_tier_clock(
 
 async def find_open_by_dedup_key(session: AsyncSession, dedup_key: str) -> IncidentRow | None:
     return await session.scalar(
-        select(IncidentRow).where(
-            IncidentRow.dedup_key == dedup_key, IncidentRow.status != Status.RESOLVED.value
-        )
+        select(IncidentRow)
+        .where(IncidentRow.dedup_key == dedup_key, IncidentRow.status.in_([s.value for s in OPEN_STATUSES]))
+        .with_for_update()
     )
 
 
@@ -89,10 +92,11 @@ def add_timeline(
 async def create_incident(
     session: AsyncSession, deps: IntakeDeps, cmd: CreateIncident
 ) -> tuple[IncidentRow, bool]:
-    """Create the incident, or return the open one with the same dedup key (created=False)."""
+    """Create the incident, or count one more occurrence of the open one with its dedup key."""
     if cmd.dedup_key:
         existing = await find_open_by_dedup_key(session, cmd.dedup_key)
         if existing is not None:
+            record_occurrence(session, deps, existing, cmd)
             return existing, False
     decision = decide_priority(
         deps.priority_matrix, impact=cmd.impact, urgency=cmd.urgency, explicit=cmd.priority
@@ -114,6 +118,12 @@ async def create_incident(
         status=Status.OPEN.value,
         created_at=now,
         updated_at=now,
+        last_seen_at=now,
+        occurrences=1,
+        reopen_count=0,
+        knowledge=list(deps.knowledge.get(cmd.category, [])),
+        integration_id=cmd.integration_id,
+        details=cmd.details,
     )
     session.add(row)
     try:
@@ -124,6 +134,7 @@ async def create_incident(
         if cmd.dedup_key:
             existing = await find_open_by_dedup_key(session, cmd.dedup_key)
             if existing is not None:
+                record_occurrence(session, deps, existing, cmd)
                 return existing, False
         raise
     envelope = await deps.outbox.add(
@@ -154,6 +165,23 @@ async def create_incident(
         data={"priority": row.priority, "priority_source": decision.source},
     )
     return row, True
+
+
+def record_occurrence(session: AsyncSession, deps: IntakeDeps, row: IncidentRow, cmd: CreateIncident) -> None:
+    """The same problem reported again while open: count it instead of opening a duplicate."""
+    now = deps.clock.now()
+    row.occurrences += 1
+    row.last_seen_at = now
+    row.updated_at = now
+    add_timeline(
+        session,
+        row.id,
+        at=now,
+        kind="occurrence",
+        source="intake",
+        summary=f"Reported again via {cmd.channel} by {cmd.reporter} (occurrence {row.occurrences})",
+        data={"occurrences": row.occurrences, "title": cmd.title},
+    )
 
 
 async def acknowledge_incident(
@@ -191,6 +219,8 @@ async def resolve_incident(
     row.updated_at = now
     row.resolution_code = cmd.resolution_code
     row.resolution_note = cmd.note
+    row.knowledge_article_used = cmd.knowledge_article
+    row.hold_reason = None
     await cancel_tier_clock(session, row.id)
     envelope = await deps.outbox.add(
         session,
@@ -212,6 +242,11 @@ async def resolve_incident(
         event_id=envelope.id,
         summary=f"Resolved by {cmd.by or cmd.source}"
         + (f": {cmd.resolution_code}" if cmd.resolution_code else ""),
-        data={"resolution_code": cmd.resolution_code, "note": cmd.note, "source": cmd.source},
+        data={
+            "resolution_code": cmd.resolution_code,
+            "note": cmd.note,
+            "source": cmd.source,
+            "knowledge_article": cmd.knowledge_article,
+        },
     )
     return row

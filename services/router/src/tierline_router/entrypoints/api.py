@@ -11,11 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tierline_router.adapters.orm import AssignmentRow
 from tierline_router.service_layer import routing
+from tierline_shared.auth import Principal, require
 from tierline_shared.runtime import Runtime, get_runtime
 
 router = APIRouter(tags=["routing"])
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+Reader = Annotated[Principal, Depends(require("incidents:read"))]
+Writer = Annotated[Principal, Depends(require("incidents:write"))]
 PROBLEMS = {
+    401: {"description": "No API key, or an unknown or revoked one (problem+json)"},
+    403: {"description": "The key lacks the scope (problem+json)"},
     404: {"description": "The router holds no such incident (problem+json)"},
     409: {"description": "Resolved, already at L4, or no vendor configured (problem+json)"},
     422: {"description": "Invalid input (problem+json)"},
@@ -66,7 +71,10 @@ class QueueOut(BaseModel):
     summary="Escalate one tier up (L1 -> L2 -> L3 -> L4)",
 )
 async def escalate(
-    incident_id: uuid.UUID, rt: RuntimeDep, body: Annotated[EscalateIn | None, Body()] = None
+    incident_id: uuid.UUID,
+    rt: RuntimeDep,
+    principal: Writer,
+    body: Annotated[EscalateIn | None, Body()] = None,
 ) -> AssignmentOut:
     async with rt.unit_of_work() as session:
         row = await routing.escalate(
@@ -81,11 +89,11 @@ async def escalate(
     responses=PROBLEMS,
     summary="Who holds the incident now",
 )
-async def assignment(incident_id: uuid.UUID, rt: RuntimeDep) -> AssignmentOut:
+async def assignment(incident_id: uuid.UUID, rt: RuntimeDep, principal: Reader) -> AssignmentOut:
     async with rt.sessions() as session:
         return AssignmentOut.of(await routing.get_assignment(session, incident_id))
 
 
 @router.get("/v1/queues", response_model=list[QueueOut], summary="The configured queues by tier")
-async def queues(rt: RuntimeDep) -> list[QueueOut]:
+async def queues(rt: RuntimeDep, principal: Reader) -> list[QueueOut]:
     return [QueueOut(**q.model_dump()) for q in rt.state["deps"].policy.queues]

@@ -10,11 +10,13 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from tierline_shared.auth import Principal, require
 from tierline_shared.runtime import Runtime, get_runtime
 from tierline_sla_monitor.adapters.orm import ClockRow
 
 router = APIRouter(prefix="/v1/sla", tags=["sla"])
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+Reader = Annotated[Principal, Depends(require("incidents:read"))]
 
 
 class ClockOut(BaseModel):
@@ -37,7 +39,9 @@ class TargetOut(BaseModel):
 
 
 @router.get("/clocks", response_model=list[ClockOut], summary="Every clock of an incident")
-async def clocks(incident_id: Annotated[uuid.UUID, Query()], rt: RuntimeDep) -> list[ClockOut]:
+async def clocks(
+    incident_id: Annotated[uuid.UUID, Query()], rt: RuntimeDep, principal: Reader
+) -> list[ClockOut]:
     now = rt.clock.now()
     async with rt.sessions() as session:
         rows = await session.scalars(
@@ -68,7 +72,7 @@ async def clocks(incident_id: Annotated[uuid.UUID, Query()], rt: RuntimeDep) -> 
 @router.get(
     "/policies", response_model=list[TargetOut], summary="Response and resolution targets by priority"
 )
-async def policies(rt: RuntimeDep) -> list[TargetOut]:
+async def policies(rt: RuntimeDep, principal: Reader) -> list[TargetOut]:
     policy = rt.state["deps"].policy
     return [
         TargetOut(

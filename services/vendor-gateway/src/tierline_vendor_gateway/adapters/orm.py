@@ -10,11 +10,13 @@ from sqlalchemy import DateTime, Index, Integer, LargeBinary, Text, Uuid, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from tierline_shared.auth import access_tables
 from tierline_shared.db import declarative_base
 from tierline_shared.messaging.tables import messaging_tables
 
 Base = declarative_base()
 outbox, inbox = messaging_tables(Base.metadata)
+api_keys, rate_limits = access_tables(Base.metadata)
 
 
 class IncidentSnapshotRow(Base):

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
+from tierline_shared.auth import Principal, require
 from tierline_shared.errors import NotFound
 from tierline_shared.runtime import Runtime, get_runtime
 from tierline_vendor_gateway.adapters import webhooks
@@ -19,6 +20,7 @@ from tierline_vendor_gateway.service_layer import cases
 
 router = APIRouter(tags=["vendors"])
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+Reader = Annotated[Principal, Depends(require("incidents:read"))]
 
 
 class CallbackIn(BaseModel):
@@ -87,7 +89,7 @@ async def callback(vendor: str, request: Request, rt: RuntimeDep) -> CallbackOut
 
 
 @router.get("/v1/cases/{case_id}", response_model=CaseOut, summary="One L4 case", responses={404: {}})
-async def get_case(case_id: uuid.UUID, rt: RuntimeDep) -> CaseOut:
+async def get_case(case_id: uuid.UUID, rt: RuntimeDep, principal: Reader) -> CaseOut:
     async with rt.sessions() as session:
         row = await session.scalar(select(CaseRow).where(CaseRow.id == case_id))
     if row is None:

@@ -1,0 +1,96 @@
+"""HTTP schemas of intake's admin and problem APIs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Scope = Literal["incidents:read", "incidents:write", "admin"]
+Slug = Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class ApiKeyIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"name": "grafana", "scopes": ["incidents:read", "incidents:write"]}]
+        },
+    )
+    name: str = Field(min_length=1, max_length=120)
+    scopes: list[Scope] = Field(min_length=1)
+
+
+class ApiKeyOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    scopes: list[str]
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class ApiKeyCreatedOut(ApiKeyOut):
+    key: str = Field(description="The key itself: shown once, stored only as a hash")
+
+
+class IntegrationIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"type": "alertmanager", "name": "prod-prometheus", "service": "payments"}]
+        },
+    )
+    type: Literal["pagerduty", "alertmanager"]
+    name: str = Field(min_length=1, max_length=120)
+    service: str = Slug
+
+
+class IntegrationOut(BaseModel):
+    id: uuid.UUID
+    type: str
+    name: str
+    service: str
+    key_hint: str = Field(description="Last 4 characters of the key")
+    created_at: datetime
+    revoked_at: datetime | None = None
+    endpoint: str = Field(description="Where the monitoring tool sends its events")
+
+
+class IntegrationCreatedOut(IntegrationOut):
+    key: str = Field(description="The PagerDuty routing_key / the Alertmanager path key: shown once")
+
+
+class ProblemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=200)
+    root_cause: str | None = Field(default=None, max_length=20_000)
+    workaround: str | None = Field(default=None, max_length=20_000)
+    known_error: bool = False
+
+
+class ProblemPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    root_cause: str | None = Field(default=None, max_length=20_000)
+    workaround: str | None = Field(default=None, max_length=20_000)
+    known_error: bool | None = None
+    status: Literal["open", "resolved"] | None = None
+
+
+class ProblemLinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    incident_ids: list[uuid.UUID] = Field(min_length=1, max_length=500)
+
+
+class ProblemOut(BaseModel):
+    id: uuid.UUID
+    title: str
+    root_cause: str | None
+    workaround: str | None
+    known_error: bool
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    incident_ids: list[uuid.UUID]
