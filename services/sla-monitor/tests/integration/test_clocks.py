@@ -158,3 +158,39 @@ async def test_clocks_not_yet_due_do_not_fire(sessions) -> None:
     clock.advance(timedelta(seconds=1))
     async with sessions() as s, s.begin():
         assert await clocks.fire_due_clocks(s, deps, limit=10) == 1
+
+
+async def test_priority_change_counts_time_already_spent(sessions) -> None:
+    """A P3 raised to P1 three hours in keeps its start: the P1 resolution clock is due at start + 4 h."""
+    clock = FixedClock(T0)
+    deps = _deps(clock)
+    event = _created("P3")
+    async with sessions() as s, s.begin():
+        await clocks.start_incident_clocks(s, deps, event)
+    clock.advance(timedelta(hours=3))
+    async with sessions() as s, s.begin():
+        await clocks.recalculate_for_priority(s, deps, event.incident_id, "P1", clock.now())
+    async with sessions() as s:
+        rows = {r.kind: r for r in await s.scalars(select(ClockRow))}
+    assert rows["resolution"].due_at == T0 + timedelta(hours=4)  # 1 h left
+    assert rows["response"].due_at == T0 + timedelta(minutes=15)  # already past: fires at once
+    async with sessions() as s, s.begin():
+        assert await clocks.fire_due_clocks(s, deps, limit=10) == 1
+    types = await _event_types(sessions)
+    assert types.count("tierline.sla.recalculated.v1") == 2
+
+
+async def test_reopen_starts_a_fresh_resolution_clock(sessions) -> None:
+    clock = FixedClock(T0)
+    deps = _deps(clock)
+    event = _created("P2")
+    async with sessions() as s, s.begin():
+        await clocks.start_incident_clocks(s, deps, event)
+        await clocks.stop_all_clocks(s, deps, event.incident_id, T0 + timedelta(hours=1))
+    reopened_at = T0 + timedelta(hours=2)
+    async with sessions() as s, s.begin():
+        await clocks.restart_after_reopen(s, deps, event.incident_id, "P2", reopened_at)
+        await clocks.restart_after_reopen(s, deps, event.incident_id, "P2", reopened_at)  # redelivery
+    async with sessions() as s:
+        running = list(await s.scalars(select(ClockRow).where(ClockRow.state == "running")))
+    assert [(r.kind, r.due_at) for r in running] == [("resolution", reopened_at + timedelta(hours=8))]

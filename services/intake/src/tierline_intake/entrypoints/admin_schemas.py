@@ -63,7 +63,19 @@ class IntegrationCreatedOut(IntegrationOut):
 
 
 class ProblemIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "VPN concentrator firmware leaks sessions",
+                    "root_cause": "Firmware 9.2 bug",
+                    "workaround": "Reboot nightly",
+                    "known_error": True,
+                }
+            ]
+        },
+    )
     title: str = Field(min_length=1, max_length=200)
     root_cause: str | None = Field(default=None, max_length=20_000)
     workaround: str | None = Field(default=None, max_length=20_000)
@@ -71,7 +83,10 @@ class ProblemIn(BaseModel):
 
 
 class ProblemPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"known_error": True, "workaround": "Pin firmware 9.1"}]},
+    )
     title: str | None = Field(default=None, min_length=1, max_length=200)
     root_cause: str | None = Field(default=None, max_length=20_000)
     workaround: str | None = Field(default=None, max_length=20_000)
@@ -80,7 +95,10 @@ class ProblemPatch(BaseModel):
 
 
 class ProblemLinkIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"incident_ids": ["3f1c2b7e-8a41-4c55-9d2e-6f1b0a9c7d11"]}]},
+    )
     incident_ids: list[uuid.UUID] = Field(min_length=1, max_length=500)
 
 

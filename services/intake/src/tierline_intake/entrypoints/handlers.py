@@ -20,6 +20,7 @@ PROJECTIONS: Mapping[type[Event], Projection] = {
     events.SlaClockStarted: projections.on_clock_started,
     events.SlaBreached: projections.on_breached,
     events.SlaMet: projections.on_met,
+    events.SlaRecalculated: projections.on_recalculated,
     events.VendorCaseOpened: projections.on_case_opened,
     events.VendorCaseUpdated: projections.on_case_updated,
     events.VendorCaseResolved: projections.on_case_resolved,

@@ -57,12 +57,24 @@ class IncidentIn(BaseModel):
 
 
 class AcknowledgeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"by": "bob@example.com"}]})
     by: str | None = Field(default=None, min_length=1, max_length=320)
 
 
 class ResolveIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "by": "bob@example.com",
+                    "resolution_code": "fixed",
+                    "note": "Restarted the VPN concentrator",
+                    "knowledge_article": "https://kb.example.com/runbooks/vpn",
+                }
+            ]
+        },
+    )
     by: str | None = Field(default=None, min_length=1, max_length=320)
     resolution_code: str | None = Field(default=None, min_length=1, max_length=80)
     note: str | None = Field(default=None, max_length=20_000)
@@ -72,31 +84,48 @@ class ResolveIn(BaseModel):
 
 
 class HoldIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"reason": "awaiting_customer", "note": "Asked for a screenshot", "by": "bob@example.com"}
+            ]
+        },
+    )
     reason: Literal["awaiting_customer", "awaiting_vendor", "awaiting_change"]
     note: str | None = Field(default=None, max_length=5000)
     by: str | None = Field(default=None, min_length=1, max_length=320)
 
 
 class ActorIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"by": "bob@example.com"}]})
     by: str | None = Field(default=None, min_length=1, max_length=320)
 
 
 class ReopenIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"reason": "Tunnels dropping again", "by": "alice@example.com"}]},
+    )
     reason: str | None = Field(default=None, max_length=5000)
     by: str | None = Field(default=None, min_length=1, max_length=320)
 
 
 class NoteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"text": "Vendor confirmed a firmware bug", "author": "carol@example.com"}]
+        },
+    )
     text: str = Field(min_length=1, max_length=20_000)
     author: str | None = Field(default=None, min_length=1, max_length=320)
 
 
 class CsatIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"score": 5, "comment": "Quick and friendly"}]}
+    )
     score: int = Field(ge=1, le=5, description="1 (very unhappy) to 5 (very happy)")
     comment: str | None = Field(default=None, max_length=5000)
 

@@ -29,6 +29,7 @@ from tierline_shared.events import (
     SlaBreached,
     SlaClockStarted,
     SlaMet,
+    SlaRecalculated,
     VendorCaseOpened,
     VendorCaseResolved,
     VendorCaseUpdated,
@@ -222,4 +223,20 @@ async def on_delivery_failed(session: AsyncSession, envelope: Envelope, deps: In
         at=event.failed_at,
         kind="vendor_delivery_failed",
         summary=f"Handoff to {event.vendor} failed after {event.attempts} attempts: {event.last_error}",
+    )
+
+
+async def on_recalculated(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
+    event = envelope.data
+    assert isinstance(event, SlaRecalculated)
+    await get_incident(session, event.incident_id)
+    view = await _clock(session, event.incident_id, event.clock, event.tier)
+    if view is not None:
+        view.due_at = event.due_at
+    _record(
+        session,
+        envelope,
+        at=event.at,
+        kind="sla_recalculated",
+        summary=f"SLA {_clock_label(event.clock, event.tier)} now due {event.due_at.isoformat()}",
     )

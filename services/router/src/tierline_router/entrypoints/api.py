@@ -28,7 +28,7 @@ PROBLEMS = {
 
 
 class EscalateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"note": "Customer is a VIP"}]})
     note: str | None = Field(default=None, max_length=2000, description="Why, in a person's words")
 
 

@@ -6,7 +6,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_router.service_layer import routing
 from tierline_router.service_layer.routing import RouterDeps
-from tierline_shared.events import Envelope, Event, IncidentCreated, IncidentResolved, SlaBreached
+from tierline_shared.events import (
+    Envelope,
+    Event,
+    IncidentCreated,
+    IncidentReopened,
+    IncidentResolved,
+    IncidentUpdated,
+    SlaBreached,
+)
 from tierline_shared.messaging.consumer import Handler
 
 
@@ -24,4 +32,20 @@ def bind(deps: RouterDeps) -> dict[type[Event], Handler]:
     async def on_resolved(session: AsyncSession, envelope: Envelope) -> None:
         await routing.release(session, deps, envelope.data.incident_id)
 
-    return {IncidentCreated: on_created, SlaBreached: on_breached, IncidentResolved: on_resolved}
+    async def on_updated(session: AsyncSession, envelope: Envelope) -> None:
+        e = envelope.data
+        assert isinstance(e, IncidentUpdated)
+        await routing.apply_update(
+            session, deps, e.incident_id, priority=e.priority, service=e.service, category=e.category
+        )
+
+    async def on_reopened(session: AsyncSession, envelope: Envelope) -> None:
+        await routing.reactivate(session, deps, envelope.data.incident_id)
+
+    return {
+        IncidentCreated: on_created,
+        SlaBreached: on_breached,
+        IncidentResolved: on_resolved,
+        IncidentUpdated: on_updated,
+        IncidentReopened: on_reopened,
+    }

@@ -163,3 +163,33 @@ async def release(session: AsyncSession, deps: RouterDeps, incident_id: uuid.UUI
         return
     row.status = RELEASED
     row.updated_at = deps.clock.now()
+
+
+async def apply_update(
+    session: AsyncSession,
+    deps: RouterDeps,
+    incident_id: uuid.UUID,
+    *,
+    priority: str,
+    service: str,
+    category: str,
+) -> None:
+    """Keep what routing decisions depend on current; later escalations use the new priority's budgets."""
+    row = await session.scalar(
+        select(AssignmentRow).where(AssignmentRow.incident_id == incident_id).with_for_update()
+    )
+    if row is None:
+        return
+    row.priority, row.service, row.category = priority, service, category
+    row.updated_at = deps.clock.now()
+
+
+async def reactivate(session: AsyncSession, deps: RouterDeps, incident_id: uuid.UUID) -> None:
+    """A reopened incident is held again by the tier that had it."""
+    row = await session.scalar(
+        select(AssignmentRow).where(AssignmentRow.incident_id == incident_id).with_for_update()
+    )
+    if row is None or row.status == ACTIVE:
+        return
+    row.status = ACTIVE
+    row.updated_at = deps.clock.now()

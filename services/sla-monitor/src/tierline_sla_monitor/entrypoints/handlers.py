@@ -11,7 +11,9 @@ from tierline_shared.events import (
     IncidentAssigned,
     IncidentCreated,
     IncidentEscalated,
+    IncidentReopened,
     IncidentResolved,
+    IncidentUpdated,
 )
 from tierline_shared.messaging.consumer import Handler
 from tierline_sla_monitor.service_layer import clocks
@@ -57,7 +59,20 @@ def bind(deps: SlaDeps) -> dict[type[Event], Handler]:
         assert isinstance(e, IncidentResolved)
         await clocks.stop_all_clocks(session, deps, e.incident_id, e.resolved_at)
 
+    async def on_updated(session: AsyncSession, envelope: Envelope) -> None:
+        e = envelope.data
+        assert isinstance(e, IncidentUpdated)
+        if "priority" in e.changes:
+            await clocks.recalculate_for_priority(session, deps, e.incident_id, e.priority, e.updated_at)
+
+    async def on_reopened(session: AsyncSession, envelope: Envelope) -> None:
+        e = envelope.data
+        assert isinstance(e, IncidentReopened)
+        await clocks.restart_after_reopen(session, deps, e.incident_id, e.priority, e.reopened_at)
+
     return {
+        IncidentUpdated: on_updated,
+        IncidentReopened: on_reopened,
         IncidentCreated: on_created,
         IncidentAssigned: on_assigned,
         IncidentEscalated: on_escalated,

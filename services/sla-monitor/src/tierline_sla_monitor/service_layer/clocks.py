@@ -10,12 +10,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_shared.clock import Clock
-from tierline_shared.events import IncidentCreated, SlaBreached, SlaClockStarted, SlaMet
+from tierline_shared.events import IncidentCreated, SlaBreached, SlaClockStarted, SlaMet, SlaRecalculated
 from tierline_shared.messaging.outbox import Outbox
 from tierline_sla_monitor.adapters.orm import ClockRow, ClosedIncidentRow
 from tierline_sla_monitor.domain.policy import ClockKind, ClockState, SlaPolicy, due_at, outcome_when_stopped
@@ -182,3 +182,47 @@ async def fire_due_clocks(session: AsyncSession, deps: SlaDeps, *, limit: int) -
         )
         fired += 1
     return fired
+
+
+async def recalculate_for_priority(
+    session: AsyncSession, deps: SlaDeps, incident_id: uuid.UUID, priority: str, at: datetime
+) -> None:
+    """A new priority applies retroactively: time already spent counts against the new target."""
+    target = deps.policy.target(priority)
+    for row in await _running(session, incident_id, [ClockKind.RESPONSE.value, ClockKind.RESOLUTION.value]):
+        duration = target.response if row.kind == ClockKind.RESPONSE.value else target.resolution
+        new_due = due_at(row.started_at, duration)
+        if new_due == row.due_at and row.priority == priority:
+            continue
+        old_due = row.due_at
+        row.due_at, row.priority = new_due, priority
+        await deps.outbox.add(
+            session,
+            SlaRecalculated(
+                incident_id=incident_id,
+                clock=row.kind,
+                tier=row.tier,
+                old_due_at=old_due,
+                due_at=new_due,
+                reason=f"priority changed to {priority}",
+                at=at,
+            ),
+        )
+
+
+async def restart_after_reopen(
+    session: AsyncSession, deps: SlaDeps, incident_id: uuid.UUID, priority: str, at: datetime
+) -> None:
+    """A reopened incident gets a fresh resolution clock from the moment it reopened."""
+    await session.execute(delete(ClosedIncidentRow).where(ClosedIncidentRow.incident_id == incident_id))
+    if await _running(session, incident_id, [ClockKind.RESOLUTION.value]):
+        return
+    await _start(
+        session,
+        deps,
+        incident_id=incident_id,
+        kind=ClockKind.RESOLUTION,
+        started_at=at,
+        duration=deps.policy.target(priority).resolution,
+        priority=priority,
+    )

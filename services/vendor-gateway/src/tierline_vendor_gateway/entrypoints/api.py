@@ -26,7 +26,19 @@ Reader = Annotated[Principal, Depends(require("incidents:read"))]
 class CallbackIn(BaseModel):
     """What a vendor sends back about a case (signed with its callback secret)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "case_id": "0b7e9f5c-2d4a-4f0e-9a51-3c8e2b1d6f40",
+                    "action": "resolved",
+                    "reference": "ACME-4711",
+                    "resolution": "Replaced the line card",
+                }
+            ]
+        },
+    )
 
     case_id: uuid.UUID
     action: Literal["acknowledged", "updated", "resolved", "rejected"]

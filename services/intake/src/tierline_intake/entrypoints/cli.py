@@ -1,0 +1,63 @@
+"""``python -m tierline_intake api-key create|list|revoke``: manage API keys without the HTTP API.
+
+Writes go through the same use cases (and outbox) as the admin endpoints, so the
+running services learn about the key from its event.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import uuid
+
+from tierline_intake.adapters.orm import outbox
+from tierline_intake.config import Settings
+from tierline_intake.service_layer import access
+from tierline_intake.service_layer.incidents import IntakeDeps
+from tierline_shared import db
+from tierline_shared.auth import SCOPES
+from tierline_shared.clock import SystemClock
+from tierline_shared.messaging.outbox import Outbox
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tierline-intake api-key", description="Manage Tierline API keys")
+    sub = p.add_subparsers(dest="action", required=True)
+    create = sub.add_parser("create", help="issue a key (printed once)")
+    create.add_argument("--name", required=True)
+    create.add_argument("--scope", action="append", choices=SCOPES, required=True, help="repeat for several")
+    sub.add_parser("list", help="list keys (never the keys themselves)")
+    revoke = sub.add_parser("revoke", help="revoke a key everywhere")
+    revoke.add_argument("key_id", type=uuid.UUID)
+    return p
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> dict | list:
+    engine = db.create_engine(settings.database_url, pool_size=1)
+    sessions = db.session_factory(engine)
+    clock = SystemClock()
+    deps = IntakeDeps(
+        outbox=Outbox(outbox, source="/tierline/intake", clock=clock), clock=clock, priority_matrix={}
+    )
+    try:
+        async with sessions() as session, session.begin():
+            if args.action == "create":
+                issued = await access.issue_key(session, deps, name=args.name, scopes=sorted(set(args.scope)))
+                return {"id": str(issued.id), "name": issued.name, "scopes": issued.scopes, "key": issued.key}
+            if args.action == "revoke":
+                await access.revoke_key(session, deps, args.key_id)
+                return {"id": str(args.key_id), "revoked": True}
+            rows = await access.list_keys(session)
+            return [
+                {"id": str(r.id), "name": r.name, "scopes": r.scopes, "revoked": r.revoked_at is not None}
+                for r in rows
+            ]
+    finally:
+        await engine.dispose()
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    print(json.dumps(asyncio.run(_run(args, Settings())), indent=2))
+    return 0
