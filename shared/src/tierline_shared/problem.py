@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tierline_shared.errors import Conflict, DomainError, InvalidInput, NotFound, Unauthorized
@@ -114,6 +115,19 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail,
             instance=request.url.path,
             headers=dict(exc.headers or {}),
+        )
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        # PostgreSQL refused a value the schema let through (e.g. a NUL character in text).
+        _log.warning("data_refused_by_database", path=request.url.path, error=str(exc.orig)[:200])
+        return problem_response(
+            422,
+            "Your request is not valid",
+            "A value cannot be stored (text must not contain NUL or other unsupported characters).",
+            type_slug="validation-error",
+            instance=request.url.path,
+            errors=[{"field": "body", "reason": "contains a character that cannot be stored"}],
         )
 
     @app.exception_handler(Exception)

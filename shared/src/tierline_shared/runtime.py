@@ -91,6 +91,7 @@ class Runtime:
         self.state: dict[str, Any] = spec.state(self)
         self.consumer: EventConsumer | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._crashes: dict[str, int] = {}
 
     @property
     def producer(self) -> AIOKafkaProducer:
@@ -183,7 +184,7 @@ class Runtime:
         return sorted({*self.spec.consumes, topics.ACCESS})
 
     def _spawn(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
-        self._tasks.append(asyncio.create_task(_supervise(name, loop), name=name))
+        self._tasks.append(asyncio.create_task(_supervise(name, loop, self._crashes), name=name))
 
     async def _housekeeping(self) -> None:
         while True:
@@ -191,20 +192,29 @@ class Runtime:
             await asyncio.sleep(60)
 
     def tasks_alive(self) -> bool:
-        return all(not t.done() for t in self._tasks)
+        """Every loop runs, and none is stuck crashing over and over."""
+        return all(not t.done() for t in self._tasks) and all(
+            n < UNHEALTHY_AFTER_CRASHES for n in self._crashes.values()
+        )
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        if self.consumer:
-            await self.consumer.stop()
-        if self._producer:
-            await self._producer.stop()
-        if self._admin:
-            await self._admin.close()
-        await self.engine.dispose()
+        # Each client is closed even if another fails to, or was never started.
+        for close in (
+            self.consumer.stop if self.consumer else None,
+            self._producer.stop if self._producer else None,
+            self._admin.close if self._admin else None,
+            self.engine.dispose,
+        ):
+            if close is None:
+                continue
+            try:
+                await close()
+            except Exception:  # noqa: BLE001 - keep closing the rest
+                _log.warning("close_failed", exc_info=True)
         _log.info("service_stopped")
 
     async def readiness(self) -> dict[str, bool]:
@@ -219,17 +229,29 @@ class Runtime:
         return checks
 
 
-async def _supervise(name: str, loop: Callable[[], Awaitable[None]]) -> None:
-    """Keep a background loop running; a crash is logged and the loop restarted."""
+UNHEALTHY_AFTER_CRASHES = 5
+
+
+async def _supervise(name: str, loop: Callable[[], Awaitable[None]], crashes: dict[str, int]) -> None:
+    """Keep a background loop running; a crash is logged and the loop restarted with backoff.
+
+    ``crashes`` counts consecutive crashes per loop (reset once a run lasts a minute), so
+    /healthz can tell a loop that keeps failing from one that merely restarted once.
+    """
     delay = 0.5
+    crashes[name] = 0
     while True:
+        started = time.monotonic()
         try:
             await loop()
             return
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - logged and restarted
-            _log.exception("background_task_crashed", task=name)
+            if time.monotonic() - started > 60:
+                crashes[name], delay = 0, 0.5
+            crashes[name] += 1
+            _log.exception("background_task_crashed", task=name, consecutive=crashes[name])
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
 
@@ -245,8 +267,8 @@ def create_app(spec: ServiceSpec, *, clock: Clock | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await runtime.start()
         try:
+            await runtime.start()
             yield
         finally:
             await runtime.stop()
@@ -267,12 +289,17 @@ def create_app(spec: ServiceSpec, *, clock: Clock | None = None) -> FastAPI:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
-        response.headers.setdefault("Server-Timing", f"app;dur={(time.perf_counter() - started) * 1000:.1f}")
-        return response
+        status = 500  # unless a response comes back
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            response.headers.setdefault(
+                "Server-Timing", f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+            )
+            return response
+        finally:
+            route = request.scope.get("route")
+            HTTP_REQUESTS.labels(request.method, getattr(route, "path", "unmatched"), str(status)).inc()
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process and its loops run")
     async def healthz() -> JSONResponse:

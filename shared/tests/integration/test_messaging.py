@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import Column, Integer, Table, Text, Uuid, func, insert, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_shared import db
@@ -160,6 +161,13 @@ async def test_redelivered_event_takes_effect_once(infra, database, kafka, uniqu
     await eventually(lambda: calls >= 1, what="first delivery handled")
     await _send(kafka, topic, Envelope(data=_created(), source="/test"))  # a marker behind it
     await eventually(lambda: calls >= 2, what="marker handled")
+    # Offsets are committed once the records' effects are committed: all three, on their partitions.
+    end = await first.consumer.end_offsets(list(first.consumer.assignment()))
+
+    async def all_committed() -> bool:
+        return all([(await first.consumer.committed(tp) or 0) == offset for tp, offset in end.items()])
+
+    await eventually(all_committed, what="offsets committed")
     await _stop(first, task)
     assert await _effects(sessions, envelope.data.incident_id) == ["created"]
 
@@ -213,8 +221,12 @@ async def test_poison_message_goes_to_dlq_and_consumer_keeps_going(infra, databa
         data=IncidentAcknowledged(incident_id=uuid.uuid4(), acknowledged_at=datetime.now(UTC)), source="/test"
     )
     await _send(kafka, topic, ignored)
+    # A marker on the ignored record's partition, after it: once it is applied, all before it were seen.
+    marker = Envelope(data=_created(ignored.data.incident_id), source="/test")
+    await _send(kafka, topic, marker)
 
     await eventually(lambda: _effects(sessions, healthy.data.incident_id), what="healthy event applied")
+    await eventually(lambda: _effects(sessions, marker.data.incident_id), what="marker applied")
 
     dlq = AIOKafkaConsumer(
         topics.dlq(topic),
@@ -244,3 +256,52 @@ async def test_poison_message_goes_to_dlq_and_consumer_keeps_going(infra, databa
     async with sessions() as session:
         inboxed = set(await session.scalars(select(inbox_table.c.event_id)))
     assert healthy.id in inboxed and poison.id not in inboxed
+
+
+async def test_database_outage_pauses_the_consumer_without_losing_or_dead_lettering(
+    infra, database, kafka, unique
+) -> None:
+    _, sessions = database
+    topic = f"test.outage.{unique}"
+    await _make_topic(infra, topic)
+    outage = {"left": 6}
+    applied: list[uuid.UUID] = []
+
+    async def flaky(session: AsyncSession, envelope: Envelope) -> None:
+        if outage["left"] > 0:
+            outage["left"] -= 1
+            raise OperationalError("SELECT 1", {}, ConnectionRefusedError("database restarting"))
+        applied.append(envelope.data.incident_id)
+        await session.execute(insert(effects).values(incident_id=envelope.data.incident_id, note="ok"))
+
+    consumer = EventConsumer(
+        group_id=f"g-{unique}",
+        topics=[topic],
+        handlers={IncidentCreated: flaky},
+        bootstrap_servers=infra.bootstrap_servers,
+        sessions=sessions,
+        inbox=inbox_table,
+        producer=kafka,
+        max_attempts=2,
+        retry_initial_seconds=0.01,
+        retry_max_seconds=0.05,
+    )
+    sent = [Envelope(data=_created(), source="/test") for _ in range(5)]
+    for envelope in sent:
+        await _send(kafka, topic, envelope)
+    task = await _run_consumer(consumer)
+    await eventually(lambda: len(applied) >= 5, timeout=30, what="all events applied after the outage")
+    await _stop(consumer, task)
+    assert sorted(applied, key=str) == sorted((e.data.incident_id for e in sent), key=str)
+    dlq = AIOKafkaConsumer(
+        topics.dlq(topic),
+        bootstrap_servers=infra.bootstrap_servers,
+        auto_offset_reset="earliest",
+        group_id=None,
+    )
+    await dlq.start()
+    try:
+        end = await dlq.end_offsets(list(dlq.assignment()) or [])
+    finally:
+        await dlq.stop()
+    assert sum(end.values()) == 0, "an outage must not dead-letter events"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -109,17 +110,21 @@ class ManagedProcess:
             return ""
 
     def stop(self, timeout: float = 15.0) -> None:
-        if self.alive():
-            try:
-                self.proc.send_signal(self.stop_signal)
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                say(f"{self.name} did not stop in {timeout:.0f}s; killing it")
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-            except ProcessLookupError:
-                pass
-        self._log.close()
+        try:
+            if self.alive():
+                try:
+                    self.proc.send_signal(self.stop_signal)
+                    self.proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    say(f"{self.name} did not stop in {timeout:.0f}s; killing it")
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(self.proc.pid, signal.SIGKILL)
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        self.proc.wait(10)
+                except ProcessLookupError:
+                    pass
+        finally:
+            self._log.close()
 
 
 def _primary_group(user: str) -> int:

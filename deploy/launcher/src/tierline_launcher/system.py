@@ -237,7 +237,10 @@ class Services:
 
     def stop(self) -> None:
         for name in reversed(list(self.procs)):
-            self.procs[name].stop()
+            try:
+                self.procs[name].stop()
+            except Exception as exc:  # noqa: BLE001 - stop the others regardless
+                say(f"could not stop {name}: {exc}")
         self.procs.clear()
 
 

@@ -151,3 +151,22 @@ def test_health_readiness_metrics_and_openapi(client: TestClient) -> None:
     client.post("/v1/incidents", json=VALID)
     assert "tierline_http_requests_total" in client.get("/metrics").text
     assert "/v1/incidents" in client.get("/openapi.json").json()["paths"]
+
+
+def test_nul_characters_are_refused_with_a_422_not_stored(client: TestClient) -> None:
+    response = client.post("/v1/incidents", json={**VALID, "title": "bad\u0000title"})
+    assert response.status_code == 422
+    assert "NUL" in response.json()["errors"][0]["reason"]
+    assert _count(client.database_url, "incidents") == 0
+
+
+def test_concurrent_creates_with_one_dedup_key_make_one_incident(client: TestClient) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    payload = {**VALID, "dedup_key": "race-1"}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        responses = list(pool.map(lambda _: client.post("/v1/incidents", json=payload), range(4)))
+    assert sorted(r.status_code for r in responses) == [200, 200, 200, 201]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert _count(client.database_url, "incidents") == 1
+    assert client.get(f"/v1/incidents/{responses[0].json()['id']}").json()["occurrences"] == 4

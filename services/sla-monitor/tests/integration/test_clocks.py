@@ -194,3 +194,21 @@ async def test_reopen_starts_a_fresh_resolution_clock(sessions) -> None:
     async with sessions() as s:
         running = list(await s.scalars(select(ClockRow).where(ClockRow.state == "running")))
     assert [(r.kind, r.due_at) for r in running] == [("resolution", reopened_at + timedelta(hours=8))]
+
+
+async def test_a_stop_in_time_that_arrives_late_turns_the_breach_into_met(sessions) -> None:
+    """Consumer lag: the poller fired first, but the acknowledgement happened before the due time."""
+    clock = FixedClock(T0)
+    deps = _deps(clock)
+    event = _created("P1")  # response due T0 + 15 min
+    async with sessions() as s, s.begin():
+        await clocks.start_incident_clocks(s, deps, event)
+    clock.advance(timedelta(minutes=20))
+    async with sessions() as s, s.begin():
+        assert await clocks.fire_due_clocks(s, deps, limit=10) == 1
+    async with sessions() as s, s.begin():
+        await clocks.stop_response_clock(s, deps, event.incident_id, T0 + timedelta(minutes=10))
+    async with sessions() as s:
+        response = await s.scalar(select(ClockRow).where(ClockRow.kind == "response"))
+    assert (response.state, response.stopped_at) == ("met", T0 + timedelta(minutes=10))
+    assert (await _event_types(sessions))[-1] == "tierline.sla.met.v1"

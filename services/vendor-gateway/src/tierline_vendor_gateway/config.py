@@ -6,6 +6,7 @@ import os
 from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from standardwebhooks import Webhook
 
 from tierline_shared.config_files import Duration, load_yaml
 from tierline_shared.settings import ServiceSettings
@@ -32,6 +33,10 @@ class VendorConfig(BaseModel):
         value = (os.environ.get(env) if env else None) or literal
         if not value:
             raise ValueError(f"vendor {self.name}: no {what} (set {env or 'it in the config'})")
+        try:
+            Webhook(value)
+        except Exception as exc:
+            raise ValueError(f"vendor {self.name}: the {what} is not a whsec_ base64 secret") from exc
         return value
 
     def signing_secret(self) -> str:

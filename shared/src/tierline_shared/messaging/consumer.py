@@ -8,17 +8,21 @@ the consumer moves on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from tierline_shared.errors import DomainError
 from tierline_shared.events import topics
@@ -29,6 +33,20 @@ from tierline_shared.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
 _log = get_logger(__name__)
+
+
+def is_deterministic(exc: BaseException) -> bool:
+    """Fails the same way every time: a domain rule, a contract violation, data PostgreSQL refuses."""
+    return isinstance(exc, DomainError | ValidationError | DataError)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """The database or the network is away; the event itself is fine."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(
+        exc, OperationalError | InterfaceError | PoolTimeout | OSError | TimeoutError | KafkaError
+    )
 
 
 class EventConsumer:
@@ -76,14 +94,39 @@ class EventConsumer:
         await self.consumer.stop()
 
     async def run(self) -> None:
+        pause = self.retry_max
         while True:
             batches = await self.consumer.getmany(timeout_ms=500, max_records=200)
-            for tp, records in batches.items():
-                for record in records:
-                    await self.process(record)
-                # Only now are all effects of these records committed in PostgreSQL.
+            # first offset not yet applied, per partition of this batch
+            pending = {tp: records[0].offset for tp, records in batches.items()}
+            try:
+                for tp, records in batches.items():
+                    await self._process_partition(tp, records, pending)
+                pause = self.retry_max
+            except Exception as exc:
+                # Not done with this batch: rewind, so nothing fetched but unapplied is skipped.
+                for tp, offset in pending.items():
+                    with contextlib.suppress(Exception):
+                        self.consumer.seek(tp, offset)
+                if not is_transient(exc):
+                    raise
+                _log.warning("consumer_waiting_for_dependencies", pause_seconds=pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 30.0)
+
+    async def _process_partition(
+        self, tp: TopicPartition, records: list[ConsumerRecord[Any, Any]], pending: dict[TopicPartition, int]
+    ) -> None:
+        done: int | None = None
+        try:
+            for record in records:
+                await self.process(record)
+                done = pending[tp] = record.offset + 1
+        finally:
+            if done is not None:
+                # Only now are the effects of these records committed in PostgreSQL.
                 await self.consumer.commit(
-                    {TopicPartition(tp.topic, tp.partition): OffsetAndMetadata(records[-1].offset + 1, "")}
+                    {TopicPartition(tp.topic, tp.partition): OffsetAndMetadata(done, "")}
                 )
 
     async def process(self, record: ConsumerRecord[Any, Any]) -> str:
@@ -91,7 +134,11 @@ class EventConsumer:
         try:
             envelope = cloudevents.decode(record.headers, record.value)
         except UnknownEventType as exc:
-            return self._count(record, str(exc), "ignored")
+            if not str(exc).startswith("tierline."):
+                return self._count(record, str(exc), "ignored")
+            # One of ours we do not know yet (a newer version deployed first): keep it for replay.
+            await self._dead_letter(record, f"unknown event type {exc}; upgrade this consumer and replay")
+            return self._count(record, str(exc), "dead_lettered")
         except Exception as exc:  # noqa: BLE001 - a record we cannot read is poison
             await self._dead_letter(record, f"undecodable: {exc}")
             return self._count(record, "undecodable", "dead_lettered")
@@ -101,14 +148,17 @@ class EventConsumer:
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(self.max_attempts),
-                # A domain rule or a contract violation fails the same way every time.
-                retry=retry_if_not_exception_type((DomainError, ValidationError)),
+                retry=retry_if_exception(lambda exc: not is_deterministic(exc)),
                 wait=wait_exponential_jitter(multiplier=self.retry_initial, max=self.retry_max),
                 reraise=True,
             ):
                 with attempt:
                     outcome = await self._apply(envelope, handler)
-        except Exception as exc:  # noqa: BLE001 - bounded retries exhausted
+        except Exception as exc:
+            if is_transient(exc):
+                # The database is away, not the event's fault: stop here and retry it later.
+                _log.warning("consumer_paused_transient_error", error=f"{type(exc).__name__}: {exc}")
+                raise
             _log.exception("event_dead_lettered", event_id=str(envelope.id), type=envelope.type)
             await self._dead_letter(record, f"{type(exc).__name__}: {exc}")
             return self._count(record, envelope.type, "dead_lettered")

@@ -8,11 +8,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tierline_shared.schemas import ApiModel
+
 Scope = Literal["incidents:read", "incidents:write", "admin"]
 Slug = Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-class ApiKeyIn(BaseModel):
+class ApiKeyIn(ApiModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -35,7 +37,7 @@ class ApiKeyCreatedOut(ApiKeyOut):
     key: str = Field(description="The key itself: shown once, stored only as a hash")
 
 
-class IntegrationIn(BaseModel):
+class IntegrationIn(ApiModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -62,7 +64,7 @@ class IntegrationCreatedOut(IntegrationOut):
     key: str = Field(description="The PagerDuty routing_key / the Alertmanager path key: shown once")
 
 
-class ProblemIn(BaseModel):
+class ProblemIn(ApiModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -82,7 +84,7 @@ class ProblemIn(BaseModel):
     known_error: bool = False
 
 
-class ProblemPatch(BaseModel):
+class ProblemPatch(ApiModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{"known_error": True, "workaround": "Pin firmware 9.1"}]},
@@ -94,7 +96,7 @@ class ProblemPatch(BaseModel):
     status: Literal["open", "resolved"] | None = None
 
 
-class ProblemLinkIn(BaseModel):
+class ProblemLinkIn(ApiModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{"incident_ids": ["3f1c2b7e-8a41-4c55-9d2e-6f1b0a9c7d11"]}]},

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tierline_shared.schemas import ApiModel
+
 Level = Literal["high", "medium", "low"]
 Priority = Literal["P1", "P2", "P3", "P4"]
 Channel = Literal["web", "email", "chat", "phone", "monitoring", "api"]
@@ -16,7 +18,7 @@ Text200 = Field(min_length=1, max_length=200)
 Name = Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9][A-Za-z0-9._ -]*$")
 
 
-class IncidentIn(BaseModel):
+class IncidentIn(ApiModel):
     """A new incident. Give impact and urgency (priority is derived), or an explicit priority."""
 
     model_config = ConfigDict(
@@ -56,12 +58,12 @@ class IncidentIn(BaseModel):
         return self
 
 
-class AcknowledgeIn(BaseModel):
+class AcknowledgeIn(ApiModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"by": "bob@example.com"}]})
     by: str | None = Field(default=None, min_length=1, max_length=320)
 
 
-class ResolveIn(BaseModel):
+class ResolveIn(ApiModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -83,7 +85,7 @@ class ResolveIn(BaseModel):
     )
 
 
-class HoldIn(BaseModel):
+class HoldIn(ApiModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -97,12 +99,12 @@ class HoldIn(BaseModel):
     by: str | None = Field(default=None, min_length=1, max_length=320)
 
 
-class ActorIn(BaseModel):
+class ActorIn(ApiModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"by": "bob@example.com"}]})
     by: str | None = Field(default=None, min_length=1, max_length=320)
 
 
-class ReopenIn(BaseModel):
+class ReopenIn(ApiModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{"reason": "Tunnels dropping again", "by": "alice@example.com"}]},
@@ -111,7 +113,7 @@ class ReopenIn(BaseModel):
     by: str | None = Field(default=None, min_length=1, max_length=320)
 
 
-class NoteIn(BaseModel):
+class NoteIn(ApiModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -122,7 +124,7 @@ class NoteIn(BaseModel):
     author: str | None = Field(default=None, min_length=1, max_length=320)
 
 
-class CsatIn(BaseModel):
+class CsatIn(ApiModel):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"score": 5, "comment": "Quick and friendly"}]}
     )
@@ -130,7 +132,7 @@ class CsatIn(BaseModel):
     comment: str | None = Field(default=None, max_length=5000)
 
 
-class IncidentPatch(BaseModel):
+class IncidentPatch(ApiModel):
     """Fields to change; omitted fields stay as they are. A priority change re-routes and re-times."""
 
     model_config = ConfigDict(

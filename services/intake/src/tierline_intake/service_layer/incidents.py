@@ -125,10 +125,10 @@ async def create_incident(
         integration_id=cmd.integration_id,
         details=cmd.details,
     )
-    session.add(row)
     try:
-        # Flush inside a savepoint: a concurrent twin with the same dedup key loses cleanly.
+        # Insert inside a savepoint: a concurrent twin with the same dedup key loses cleanly.
         async with session.begin_nested():
+            session.add(row)
             await session.flush()
     except IntegrityError:
         if cmd.dedup_key:

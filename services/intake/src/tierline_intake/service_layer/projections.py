@@ -95,10 +95,12 @@ def _clock_label(clock: str, tier: str | None) -> str:
 async def on_clock_started(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
     event = envelope.data
     assert isinstance(event, SlaClockStarted)
-    await get_incident(session, event.incident_id)
+    row = await get_incident(session, event.incident_id)
+    # A tier clock announced after the incident closed here will never be stopped: show it cancelled.
+    closed = event.clock == "tier" and row.status in (Status.RESOLVED.value, Status.CLOSED.value)
     values = {
         "tier": event.tier,
-        "state": "running",
+        "state": "cancelled" if closed else "running",
         "due_at": event.due_at,
         "breached_at": None,
         "met_at": None,

@@ -77,6 +77,8 @@ class RoutingPolicy(BaseModel):
             budgets = self.tier_budgets.get(priority)  # type: ignore[call-overload]
             if budgets is None or set(budgets) != set(HUMAN_TIERS):
                 raise ValueError(f"tier_budgets.{priority} must give a budget for L1, L2 and L3")
+            if any(b <= timedelta(0) for b in budgets.values()):
+                raise ValueError(f"tier_budgets.{priority}: every budget must be longer than zero")
         return self
 
     def queue_for(self, tier: str, service: str, category: str) -> Queue:

@@ -13,6 +13,7 @@ from tierline_router.adapters.orm import AssignmentRow
 from tierline_router.service_layer import routing
 from tierline_shared.auth import Principal, require
 from tierline_shared.runtime import Runtime, get_runtime
+from tierline_shared.schemas import ApiModel
 
 router = APIRouter(tags=["routing"])
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -27,7 +28,7 @@ PROBLEMS = {
 }
 
 
-class EscalateIn(BaseModel):
+class EscalateIn(ApiModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"note": "Customer is a VIP"}]})
     note: str | None = Field(default=None, max_length=2000, description="Why, in a person's words")
 

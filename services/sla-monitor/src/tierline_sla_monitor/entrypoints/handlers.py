@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_shared.events import (
@@ -20,7 +23,24 @@ from tierline_sla_monitor.service_layer import clocks
 from tierline_sla_monitor.service_layer.clocks import SlaDeps
 
 
+async def lock_incident(session: AsyncSession, incident_id: uuid.UUID) -> None:
+    """One incident's events may arrive on several topics at once: apply them one at a time."""
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(str(incident_id), 0))))
+
+
+def serialized(handler: Handler) -> Handler:
+    async def locked(session: AsyncSession, envelope: Envelope) -> None:
+        await lock_incident(session, envelope.data.incident_id)
+        await handler(session, envelope)
+
+    return locked
+
+
 def bind(deps: SlaDeps) -> dict[type[Event], Handler]:
+    return {event: serialized(handler) for event, handler in _bind(deps).items()}
+
+
+def _bind(deps: SlaDeps) -> dict[type[Event], Handler]:
     async def on_created(session: AsyncSession, envelope: Envelope) -> None:
         assert isinstance(envelope.data, IncidentCreated)
         await clocks.start_incident_clocks(session, deps, envelope.data)

@@ -148,6 +148,7 @@ async def stop_response_clock(
 ) -> None:
     for row in await _running(session, incident_id, [ClockKind.RESPONSE.value]):
         await _stop(session, deps, row, at)
+    await _correct_early_breaches(session, deps, incident_id, [ClockKind.RESPONSE.value], at)
 
 
 async def stop_all_clocks(session: AsyncSession, deps: SlaDeps, incident_id: uuid.UUID, at: datetime) -> None:
@@ -159,6 +160,31 @@ async def stop_all_clocks(session: AsyncSession, deps: SlaDeps, incident_id: uui
             row.state, row.stopped_at = ClockState.CANCELLED.value, at
         else:
             await _stop(session, deps, row, at)
+    await _correct_early_breaches(
+        session, deps, incident_id, [ClockKind.RESPONSE.value, ClockKind.RESOLUTION.value], at
+    )
+
+
+async def _correct_early_breaches(
+    session: AsyncSession, deps: SlaDeps, incident_id: uuid.UUID, kinds: list[str], at: datetime
+) -> None:
+    """The stop happened in time but reached us after the poller fired (consumer lag): it was met."""
+    rows = await session.scalars(
+        select(ClockRow)
+        .where(
+            ClockRow.incident_id == incident_id,
+            ClockRow.kind.in_(kinds),
+            ClockRow.state == ClockState.BREACHED.value,
+            ClockRow.due_at >= at,
+        )
+        .with_for_update()
+    )
+    for row in rows:
+        row.state, row.stopped_at = ClockState.MET.value, at
+        await deps.outbox.add(
+            session,
+            SlaMet(incident_id=row.incident_id, clock=row.kind, tier=row.tier, due_at=row.due_at, met_at=at),
+        )
 
 
 async def fire_due_clocks(session: AsyncSession, deps: SlaDeps, *, limit: int) -> int:

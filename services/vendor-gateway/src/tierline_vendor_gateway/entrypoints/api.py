@@ -14,6 +14,7 @@ from sqlalchemy import select
 from tierline_shared.auth import Principal, require
 from tierline_shared.errors import NotFound
 from tierline_shared.runtime import Runtime, get_runtime
+from tierline_shared.schemas import ApiModel
 from tierline_vendor_gateway.adapters import webhooks
 from tierline_vendor_gateway.adapters.orm import CaseRow
 from tierline_vendor_gateway.service_layer import cases
@@ -23,7 +24,7 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 Reader = Annotated[Principal, Depends(require("incidents:read"))]
 
 
-class CallbackIn(BaseModel):
+class CallbackIn(ApiModel):
     """What a vendor sends back about a case (signed with its callback secret)."""
 
     model_config = ConfigDict(

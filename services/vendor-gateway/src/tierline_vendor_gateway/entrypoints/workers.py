@@ -20,8 +20,14 @@ async def _attempt(rt: Runtime, client: httpx.AsyncClient, claimed: ClaimedDeliv
     if vendor is None:
         result = sender.AttemptResult(None, 0.0, "", "vendor removed from configuration", None)
     else:
-        headers = webhooks.signed_headers(vendor.signing_secret(), claimed.id, deps.clock.now(), claimed.body)
-        result = await sender.post(client, claimed.url, claimed.body, headers, timeout)
+        try:
+            headers = webhooks.signed_headers(
+                vendor.signing_secret(), claimed.id, deps.clock.now(), claimed.body
+            )
+        except Exception as exc:  # noqa: BLE001 - an unusable secret fails this attempt, not the worker
+            result = sender.AttemptResult(None, 0.0, "", f"cannot sign: {type(exc).__name__}", None)
+        else:
+            result = await sender.post(client, claimed.url, claimed.body, headers, timeout)
     async with rt.unit_of_work() as session:
         await cases.record_attempt(session, deps, claimed, result)
 

@@ -140,10 +140,14 @@ def _vendor_reference(excerpt: str) -> str | None:
         answer = json.loads(excerpt)
     except ValueError:
         return None
-    if isinstance(answer, dict):
-        ref = answer.get("reference") or answer.get("vendor_reference")
-        return str(ref) if ref is not None else None
-    return None
+    if not isinstance(answer, dict):
+        return None
+    ref = answer.get("reference") or answer.get("vendor_reference")
+    if ref is None:
+        return None
+    # The vendor's text goes into our events and tables: printable characters only, bounded.
+    cleaned = "".join(ch for ch in str(ref) if ch.isprintable())[:200]
+    return cleaned or None
 
 
 async def record_attempt(
@@ -153,6 +157,8 @@ async def record_attempt(
     row = await session.scalar(select(DeliveryRow).where(DeliveryRow.id == claimed.id).with_for_update())
     if row is None or row.status != "pending":
         return row.status if row else "missing"
+    if row.attempts != claimed.attempt:
+        return row.status  # a newer attempt owns this delivery now (our lease ran out)
     case = await session.scalar(select(CaseRow).where(CaseRow.id == row.case_id).with_for_update())
     assert case is not None
     now = deps.clock.now()
