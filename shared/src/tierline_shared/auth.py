@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import (
     Column,
@@ -183,8 +183,9 @@ def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope}")
 
-    async def dependency(request: Request) -> Principal:
-        credentials: HTTPAuthorizationCredentials | None = await bearer(request)
+    async def dependency(
+        request: Request, credentials: HTTPAuthorizationCredentials | None = Security(bearer)
+    ) -> Principal:
         access: Access = request.app.state.runtime.access
         principal = await access.authenticate(credentials.credentials if credentials else None)
         if not principal.allows(scope):

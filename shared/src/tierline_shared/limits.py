@@ -1,10 +1,13 @@
-"""Request body limit as ASGI middleware: refuses oversized bodies before they are read whole."""
+"""Request body limit as ASGI middleware: a body over the limit is refused before the app sees it.
+
+The body is read (up to the limit) before the app runs, so chunked uploads without a
+Content-Length are caught too; the app then receives the same bytes as usual.
+"""
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tierline_shared.errors import PayloadTooLarge
 from tierline_shared.problem import problem_response
 
 
@@ -14,39 +17,38 @@ class BodySizeLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(scope, send)
             return
-        received = 0
-        started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    # raised inside the app while it reads the body: its problem handler answers 413
-                    raise PayloadTooLarge(
-                        f"Request bodies are limited to {self.max_bytes} bytes.", max_bytes=self.max_bytes
-                    )
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except PayloadTooLarge:
-            if not started:
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
                 await self._refuse(scope, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
         response = problem_response(
@@ -57,8 +59,8 @@ class BodySizeLimit:
             instance=scope.get("path"),
             max_bytes=self.max_bytes,
         )
-        await response(scope, lambda: _empty(), send)  # type: ignore[arg-type]
+        await response(scope, _disconnected, send)
 
 
-async def _empty() -> Message:
+async def _disconnected() -> Message:
     return {"type": "http.disconnect"}

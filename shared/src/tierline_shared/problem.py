@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tierline_shared.errors import Conflict, DomainError, InvalidInput, NotFound, Unauthorized
@@ -117,10 +117,13 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers=dict(exc.headers or {}),
         )
 
-    @app.exception_handler(DataError)
-    async def _data(request: Request, exc: DataError) -> JSONResponse:
-        # PostgreSQL refused a value the schema let through (e.g. a NUL character in text).
-        _log.warning("data_refused_by_database", path=request.url.path, error=str(exc.orig)[:200])
+    @app.exception_handler(DBAPIError)
+    async def _data(request: Request, exc: DBAPIError) -> JSONResponse:
+        sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+        if not (isinstance(exc, DataError) or sqlstate.startswith("22")):
+            return await _unexpected(request, exc)
+        # PostgreSQL refused a value the schema let through (SQLSTATE class 22, data exception).
+        _log.warning("data_refused_by_database", path=request.url.path, sqlstate=sqlstate)
         return problem_response(
             422,
             "Your request is not valid",

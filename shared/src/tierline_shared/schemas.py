@@ -2,42 +2,57 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
 
-def _find_nul(value: Any, path: str = "") -> str | None:
+def unstorable(text: str) -> bool:
+    """NUL and lone UTF-16 surrogates: PostgreSQL text and JSON cannot hold them."""
+    return "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def find_unstorable(value: Any, path: str = "") -> str | None:
+    """JSON pointer of the first text PostgreSQL cannot store, or None."""
     if isinstance(value, str):
-        return path or "/" if "\x00" in value else None
+        return path or "/" if unstorable(value) else None
+    if isinstance(value, float) and not math.isfinite(value):
+        return path or "/"
     if isinstance(value, dict):
         for key, item in value.items():
             key_text = str(key)
-            if "\x00" in key_text:
-                return f"{path}/{key_text.replace(chr(0), '')}"
-            found = _find_nul(item, f"{path}/{key_text}")
+            if unstorable(key_text):
+                return f"{path}/<key>"
+            found = find_unstorable(item, f"{path}/{key_text}")
             if found:
                 return found
     if isinstance(value, list):
         for index, item in enumerate(value):
-            found = _find_nul(item, f"{path}/{index}")
+            found = find_unstorable(item, f"{path}/{index}")
             if found:
                 return found
     return None
 
 
-class ApiModel(BaseModel):
-    """Input models refuse unknown fields and NUL characters (events and PostgreSQL cannot carry them)."""
-
-    model_config = ConfigDict(extra="forbid")
+class StorableModel(BaseModel):
+    """Refuses input PostgreSQL cannot store, naming where it is (no other rule about extras)."""
 
     @model_validator(mode="before")
     @classmethod
-    def _no_nul_characters(cls, data: Any) -> Any:
-        where = _find_nul(data)
+    def _storable(cls, data: Any) -> Any:
+        where = find_unstorable(data)
         if where:
             raise PydanticCustomError(
-                "nul_character", "text must not contain NUL characters (at {where})", {"where": where}
+                "unstorable_text",
+                "no NUL characters or lone surrogates in text, no NaN or infinite numbers (at {where})",
+                {"where": where},
             )
         return data
+
+
+class ApiModel(StorableModel):
+    """Input models refuse unknown fields and what events and PostgreSQL cannot carry."""
+
+    model_config = ConfigDict(extra="forbid")

@@ -40,6 +40,10 @@ def is_deterministic(exc: BaseException) -> bool:
     return isinstance(exc, DomainError | ValidationError | DataError)
 
 
+def is_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, Exception) and not is_deterministic(exc)
+
+
 def is_transient(exc: BaseException) -> bool:
     """The database or the network is away; the event itself is fine."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
@@ -148,7 +152,8 @@ class EventConsumer:
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(self.max_attempts),
-                retry=retry_if_exception(lambda exc: not is_deterministic(exc)),
+                # never retry a cancellation (shutdown) or what fails the same way every time
+                retry=retry_if_exception(is_retryable),
                 wait=wait_exponential_jitter(multiplier=self.retry_initial, max=self.retry_max),
                 reraise=True,
             ):

@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tierline_shared.schemas import StorableModel
+
 AlertStatus = Literal["firing", "resolved"]
 
 # Go's zero time: what Alertmanager sends as endsAt while an alert has no known end.
@@ -55,7 +57,7 @@ class AlertmanagerAlert(BaseModel):
         return self.ends_at is not None and self.ends_at.year > 1
 
 
-class AlertmanagerWebhook(BaseModel):
+class AlertmanagerWebhook(StorableModel):
     """The whole notification: a group of alerts sharing ``groupLabels``."""
 
     model_config = ConfigDict(

@@ -38,6 +38,7 @@ from tierline_intake.entrypoints.schemas import (
 from tierline_intake.service_layer import incidents, lifecycle, queries
 from tierline_intake.service_layer.commands import CreateIncident, ResolveIncident, UpdateIncident
 from tierline_shared.idempotency import Outcome
+from tierline_shared.schemas import unstorable
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 Channel = str
@@ -90,6 +91,16 @@ async def list_incidents(
     for name, value in (("created_since", created_since), ("created_until", created_until)):
         if value is not None and value.tzinfo is None:
             _invalid(name, "needs a time zone offset, e.g. 2026-11-23T09:00:00Z")
+        if value is not None and not 1 < value.year < 9999:
+            _invalid(name, "must be between the years 2 and 9998")
+    for name, text in (
+        ("service", service),
+        ("category", category),
+        ("channel", channel),
+        ("cursor", cursor),
+    ):
+        if text is not None and unstorable(text):
+            _invalid(name, "must not contain NUL characters or lone surrogates")
     flt = queries.IncidentFilter(
         status=status_,
         priority=priority,

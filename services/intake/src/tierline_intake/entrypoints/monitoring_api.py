@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -28,6 +29,24 @@ from tierline_shared.errors import DomainError
 router = APIRouter(tags=["monitoring"])
 
 
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON schema with its local ``$defs`` inlined, so it stands alone inside the OpenAPI document."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return resolve(dict(defs[ref.removeprefix("#/$defs/")]))
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
 def _invalid(*errors: str, status: int = 400) -> JSONResponse:
     return JSONResponse(PagerDutyInvalidEvent(errors=list(errors)).model_dump(), status_code=status)
 
@@ -46,7 +65,9 @@ def _invalid(*errors: str, status: int = 400) -> JSONResponse:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": PagerDutyEvent.model_json_schema(by_alias=True)}},
+            "content": {
+                "application/json": {"schema": inline_refs(PagerDutyEvent.model_json_schema(by_alias=True))}
+            },
         }
     },
     summary="PagerDuty Events API v2: trigger, acknowledge or resolve",

@@ -30,6 +30,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from tierline_shared.schemas import StorableModel
+
 EventAction = Literal["trigger", "acknowledge", "resolve"]
 # The order PagerDuty lists them in its own error message.
 Severity = Literal["critical", "warning", "error", "info"]
@@ -94,7 +96,7 @@ class PagerDutyPayload(BaseModel):
     custom_details: JsonValue = None
 
 
-class PagerDutyEvent(BaseModel):
+class PagerDutyEvent(StorableModel):
     """One alert event: ``trigger``, ``acknowledge`` or ``resolve``.
 
     ``dedup_key`` is required to acknowledge or resolve, optional to trigger (Tierline then makes

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_intake.adapters.orm import IncidentRow, SlaClockView, TimelineEntry
-from tierline_intake.domain.lifecycle import OPEN_STATUSES, Status, check_transition
+from tierline_intake.domain.lifecycle import OPEN_STATUSES, IllegalTransition, Status, check_transition
 from tierline_intake.domain.priority import decide_priority
 from tierline_intake.service_layer.commands import CreateIncident, ResolveIncident
 from tierline_shared.clock import Clock
@@ -188,7 +188,13 @@ async def acknowledge_incident(
     session: AsyncSession, deps: IntakeDeps, incident_id: uuid.UUID, by: str | None
 ) -> IncidentRow:
     row = await get_incident(session, incident_id, lock=True)
-    check_transition(Status(row.status), Status.ACKNOWLEDGED)
+    if row.status != Status.OPEN.value:  # on hold: resume first; later states: too late
+        check_transition(Status(row.status), Status.ACKNOWLEDGED, action="be acknowledged")
+        raise IllegalTransition(
+            f"An incident that is {row.status} cannot be acknowledged; resume it first.",
+            current_status=row.status,
+            requested_status=Status.ACKNOWLEDGED.value,
+        )
     now = deps.clock.now()
     row.status = Status.ACKNOWLEDGED.value
     row.acknowledged_at = now

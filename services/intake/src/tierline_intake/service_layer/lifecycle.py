@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_intake.adapters.orm import IncidentRow
 from tierline_intake.domain.lifecycle import (
+    IllegalTransition,
     Status,
     check_csat,
     check_editable,
@@ -18,7 +19,13 @@ from tierline_intake.domain.lifecycle import (
 )
 from tierline_intake.domain.priority import reprioritise
 from tierline_intake.service_layer.commands import UpdateIncident
-from tierline_intake.service_layer.incidents import IntakeDeps, add_timeline, get_incident
+from tierline_intake.service_layer.incidents import (
+    IntakeDeps,
+    add_timeline,
+    find_open_by_dedup_key,
+    get_incident,
+)
+from tierline_shared.errors import Conflict
 from tierline_shared.events import (
     FieldChange,
     IncidentClosed,
@@ -63,7 +70,11 @@ async def resume(
 ) -> IncidentRow:
     row = await get_incident(session, incident_id, lock=True)
     if row.status != Status.ON_HOLD.value:
-        check_transition(Status(row.status), Status.ON_HOLD, action="be resumed (it is not on hold)")
+        raise IllegalTransition(
+            f"An incident that is {row.status} is not on hold; there is nothing to resume.",
+            current_status=row.status,
+            requested_status="resumed",
+        )
     target = status_after_resume(row.acknowledged_at)
     now = deps.clock.now()
     row.status, row.hold_reason, row.updated_at = target.value, None, now
@@ -90,6 +101,13 @@ async def reopen(
     check_transition(Status(row.status), Status.OPEN, action="be reopened")
     now = deps.clock.now()
     check_reopen(row.resolved_at, now, deps.reopen_window)
+    if row.dedup_key:
+        newer = await find_open_by_dedup_key(session, row.dedup_key)
+        if newer is not None:
+            raise Conflict(
+                "A newer open incident holds this dedup_key; work on that one instead.",
+                open_incident_id=str(newer.id),
+            )
     row.status, row.updated_at = Status.OPEN.value, now
     row.resolved_at = row.resolution_code = row.resolution_note = None
     row.acknowledged_at = None
