@@ -20,8 +20,10 @@ from tierline_shared.runtime import create_app as create_service_app
 
 def build_spec(settings: Settings | None = None) -> ServiceSpec:
     settings = settings or Settings()
-    matrix = load_priority_matrix(settings).matrix
+    priorities = load_priority_matrix(settings)
+    matrix = priorities.matrix
     validate_matrix(matrix)
+    severity_rules = priorities.severity_rules()
     knowledge = load_knowledge(settings)
 
     def state(rt: Runtime) -> dict[str, object]:
@@ -31,6 +33,7 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
                 clock=rt.clock,
                 priority_matrix=matrix,
                 knowledge=knowledge,
+                severity_rules=severity_rules,
                 reopen_window=timedelta(seconds=settings.reopen_window_seconds),
             )
         }

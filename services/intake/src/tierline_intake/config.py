@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
+from tierline_intake.domain.alerts import DEFAULT_SEVERITY_RULES, SeverityRule
 from tierline_shared.config_files import load_yaml
 from tierline_shared.settings import ServiceSettings
 
@@ -38,10 +41,27 @@ def load_knowledge(settings: Settings) -> dict[str, list[dict[str, str]]]:
     return {category: [link.model_dump() for link in links] for category, links in kb.categories.items()}
 
 
+Level = Literal["high", "medium", "low"]
+
+
+class SeverityLevels(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    impact: Level
+    urgency: Level
+
+
 class PriorityMatrix(BaseModel):
-    """impact -> urgency -> priority (ITIL-style)."""
+    """impact -> urgency -> priority (ITIL-style), and how monitoring severities map onto it."""
 
     matrix: dict[str, dict[str, str]]
+    severity: dict[Literal["critical", "error", "warning", "info"], SeverityLevels] = Field(
+        default_factory=dict, description="PagerDuty/Alertmanager severity -> impact and urgency"
+    )
+
+    def severity_rules(self) -> dict[str, SeverityRule]:
+        rules = dict(DEFAULT_SEVERITY_RULES)
+        rules.update({name: SeverityRule(s.impact, s.urgency) for name, s in self.severity.items()})
+        return rules
 
 
 DEFAULT_MATRIX = PriorityMatrix(

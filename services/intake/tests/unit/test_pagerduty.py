@@ -32,6 +32,12 @@ from tierline_intake.entrypoints.pagerduty import (
     pagerduty_errors,
 )
 
+
+# Text PostgreSQL can store: the models refuse NUL characters and lone surrogates at the edge.
+def storable_text(**kwargs):
+    return st.text(alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), **kwargs)
+
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -400,7 +406,7 @@ def _has_visible_text(text: str) -> bool:
     return bool(text.strip())
 
 
-@given(summary=st.text(min_size=1, max_size=1024).filter(_has_visible_text))
+@given(summary=storable_text(min_size=1, max_size=1024).filter(_has_visible_text))
 def test_titles_are_always_1_to_200_characters(summary: str) -> None:
     signal = signal_of(trigger(summary=summary))
     assert 1 <= len(signal.title) <= 200
@@ -409,10 +415,10 @@ def test_titles_are_always_1_to_200_characters(summary: str) -> None:
 
 
 @given(
-    summary=st.text(max_size=3000),
-    klass=st.none() | st.text(max_size=300),
-    group=st.none() | st.text(max_size=300),
-    source=st.text(max_size=500),
+    summary=storable_text(max_size=3000),
+    klass=st.none() | storable_text(max_size=300),
+    group=st.none() | storable_text(max_size=300),
+    source=storable_text(max_size=500),
 )
 def test_mapping_of_unvalidated_values_stays_within_intake_rules(
     summary: str, klass: str | None, group: str | None, source: str
@@ -435,7 +441,7 @@ def test_mapping_of_unvalidated_values_stays_within_intake_rules(
     assert 1 <= len(signal.reporter) <= 320
 
 
-@given(text=st.text(max_size=400))
+@given(text=storable_text(max_size=400))
 def test_slug_matches_the_pattern_or_is_none(text: str) -> None:
     result = slug(text)
     assert result is None or (re.fullmatch(r"[a-z0-9][a-z0-9._-]*", result) and len(result) <= 120)
@@ -457,3 +463,31 @@ def test_slug_matches_the_pattern_or_is_none(text: str) -> None:
 )
 def test_slug_examples(text: str | None, expected: str | None) -> None:
     assert slug(text) == expected
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"dedup_key": "db1\u0000cpu"},
+        {"payload": {"summary": "s", "source": "x", "severity": "info", "custom_details": {"k": "a\u0000b"}}},
+        {
+            "payload": {
+                "summary": "s",
+                "source": "x",
+                "severity": "info",
+                "custom_details": {"load": float("nan")},
+            }
+        },
+        {"client": "\ud800"},
+    ],
+)
+def test_text_the_database_cannot_store_is_an_invalid_event(change: dict) -> None:
+    event = {
+        "routing_key": "0" * 32,
+        "event_action": "trigger",
+        "payload": {"summary": "s", "source": "x", "severity": "info"},
+        **change,
+    }
+    with pytest.raises(ValidationError) as caught:
+        PagerDutyEvent.model_validate(event)
+    assert any("NUL" in message or "NaN" in message for message in pagerduty_errors(caught.value))

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from tierline_intake.config import DEFAULT_MATRIX, PriorityMatrix, Settings, load_priority_matrix
+from tierline_intake.domain.alerts import DEFAULT_SEVERITY_RULES, SeverityRule
 from tierline_intake.domain.priority import LEVELS, decide_priority, validate_matrix
 from tierline_shared.errors import InvalidInput
 
@@ -56,4 +57,18 @@ def test_shipped_priority_file_matches_the_default() -> None:
     config_dir = Path(__file__).resolve().parents[4] / "deploy" / "config"
     shipped = load_priority_matrix(Settings(config_dir=config_dir))
     assert isinstance(shipped, PriorityMatrix)
-    assert shipped == DEFAULT_MATRIX
+    assert shipped.matrix == DEFAULT_MATRIX.matrix
+    assert shipped.severity_rules() == dict(DEFAULT_SEVERITY_RULES)
+
+
+def test_severity_rules_are_configurable() -> None:
+    configured = PriorityMatrix.model_validate(
+        {"matrix": DEFAULT_MATRIX.matrix, "severity": {"warning": {"impact": "high", "urgency": "low"}}}
+    )
+    rules = configured.severity_rules()
+    assert rules["warning"] == SeverityRule("high", "low")
+    assert rules["critical"] == DEFAULT_SEVERITY_RULES["critical"]
+    with pytest.raises(ValueError):
+        PriorityMatrix.model_validate(
+            {"matrix": {}, "severity": {"fatal": {"impact": "high", "urgency": "high"}}}
+        )

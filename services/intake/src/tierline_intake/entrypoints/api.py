@@ -19,6 +19,7 @@ from tierline_intake.entrypoints.common import (
     deps,
     idempotent_write,
     render,
+    write_incident,
 )
 from tierline_intake.entrypoints.schemas import (
     AcknowledgeIn,
@@ -172,13 +173,14 @@ async def patch_incident(
 ) -> JSONResponse:
     changes = body.model_dump(exclude_unset=True, exclude={"by"})
 
-    async def work(session: AsyncSession) -> Outcome:
-        row = await lifecycle.update_incident(
-            session, deps(rt), incident_id, UpdateIncident(changes, by=body.by)
-        )
-        return Outcome(200, await render(session, row), {})
-
-    return await idempotent_write(request, rt, principal, work)
+    return await write_incident(
+        request,
+        rt,
+        principal,
+        lambda session, d: lifecycle.update_incident(
+            session, d, incident_id, UpdateIncident(changes, by=body.by)
+        ),
+    )
 
 
 def _action(path: str, summary: str, status_code: int = 200):
@@ -200,11 +202,12 @@ async def acknowledge(
     principal: Writer,
     body: Annotated[AcknowledgeIn | None, Body()] = None,
 ) -> JSONResponse:
-    async def work(session: AsyncSession) -> Outcome:
-        row = await incidents.acknowledge_incident(session, deps(rt), incident_id, body.by if body else None)
-        return Outcome(200, await render(session, row), {})
-
-    return await idempotent_write(request, rt, principal, work)
+    return await write_incident(
+        request,
+        rt,
+        principal,
+        lambda session, d: incidents.acknowledge_incident(session, d, incident_id, body.by if body else None),
+    )
 
 
 @_action("resolve", "Resolve, with a resolution code, note and knowledge article")
@@ -217,24 +220,23 @@ async def resolve(
 ) -> JSONResponse:
     cmd = ResolveIncident(**body.model_dump()) if body else ResolveIncident()
 
-    async def work(session: AsyncSession) -> Outcome:
-        row = await incidents.resolve_incident(session, deps(rt), incident_id, cmd)
-        return Outcome(200, await render(session, row), {})
-
-    return await idempotent_write(request, rt, principal, work)
+    return await write_incident(
+        request, rt, principal, lambda session, d: incidents.resolve_incident(session, d, incident_id, cmd)
+    )
 
 
 @_action("hold", "Put on hold (awaiting customer, vendor or change)")
 async def hold(
     incident_id: uuid.UUID, body: HoldIn, request: Request, rt: RuntimeDep, principal: Writer
 ) -> JSONResponse:
-    async def work(session: AsyncSession) -> Outcome:
-        row = await lifecycle.put_on_hold(
-            session, deps(rt), incident_id, reason=body.reason, note=body.note, by=body.by
-        )
-        return Outcome(200, await render(session, row), {})
-
-    return await idempotent_write(request, rt, principal, work)
+    return await write_incident(
+        request,
+        rt,
+        principal,
+        lambda session, d: lifecycle.put_on_hold(
+            session, d, incident_id, reason=body.reason, note=body.note, by=body.by
+        ),
+    )
 
 
 @_action("resume", "Resume work after a hold")
@@ -245,11 +247,12 @@ async def resume(
     principal: Writer,
     body: Annotated[ActorIn | None, Body()] = None,
 ) -> JSONResponse:
-    async def work(session: AsyncSession) -> Outcome:
-        row = await lifecycle.resume(session, deps(rt), incident_id, by=body.by if body else None)
-        return Outcome(200, await render(session, row), {})
-
-    return await idempotent_write(request, rt, principal, work)
+    return await write_incident(
+        request,
+        rt,
+        principal,
+        lambda session, d: lifecycle.resume(session, d, incident_id, by=body.by if body else None),
+    )
 
 
 @_action("reopen", "Reopen a resolved incident (within the reopen window)")
@@ -260,13 +263,14 @@ async def reopen(
     principal: Writer,
     body: Annotated[ReopenIn | None, Body()] = None,
 ) -> JSONResponse:
-    async def work(session: AsyncSession) -> Outcome:
-        row = await lifecycle.reopen(
-            session, deps(rt), incident_id, reason=body.reason if body else None, by=body.by if body else None
-        )
-        return Outcome(200, await render(session, row), {})
-
-    return await idempotent_write(request, rt, principal, work)
+    return await write_incident(
+        request,
+        rt,
+        principal,
+        lambda session, d: lifecycle.reopen(
+            session, d, incident_id, reason=body.reason if body else None, by=body.by if body else None
+        ),
+    )
 
 
 @_action("close", "Close a resolved incident for good")
@@ -277,32 +281,37 @@ async def close(
     principal: Writer,
     body: Annotated[ActorIn | None, Body()] = None,
 ) -> JSONResponse:
-    async def work(session: AsyncSession) -> Outcome:
-        row = await lifecycle.close(session, deps(rt), incident_id, by=body.by if body else None)
-        return Outcome(200, await render(session, row), {})
-
-    return await idempotent_write(request, rt, principal, work)
+    return await write_incident(
+        request,
+        rt,
+        principal,
+        lambda session, d: lifecycle.close(session, d, incident_id, by=body.by if body else None),
+    )
 
 
 @_action("notes", "Add a note to the timeline", status_code=201)
 async def add_note(
     incident_id: uuid.UUID, body: NoteIn, request: Request, rt: RuntimeDep, principal: Writer
 ) -> JSONResponse:
-    async def work(session: AsyncSession) -> Outcome:
-        row = await lifecycle.add_note(session, deps(rt), incident_id, text=body.text, author=body.author)
-        return Outcome(201, await render(session, row), {})
-
-    return await idempotent_write(request, rt, principal, work)
+    return await write_incident(
+        request,
+        rt,
+        principal,
+        lambda session, d: lifecycle.add_note(session, d, incident_id, text=body.text, author=body.author),
+        status_code=201,
+    )
 
 
 @_action("csat", "Record customer satisfaction (1-5, once, after resolution)", status_code=201)
 async def csat(
     incident_id: uuid.UUID, body: CsatIn, request: Request, rt: RuntimeDep, principal: Writer
 ) -> JSONResponse:
-    async def work(session: AsyncSession) -> Outcome:
-        row = await lifecycle.record_csat(
-            session, deps(rt), incident_id, score=body.score, comment=body.comment
-        )
-        return Outcome(201, await render(session, row), {})
-
-    return await idempotent_write(request, rt, principal, work)
+    return await write_incident(
+        request,
+        rt,
+        principal,
+        lambda session, d: lifecycle.record_csat(
+            session, d, incident_id, score=body.score, comment=body.comment
+        ),
+        status_code=201,
+    )

@@ -109,3 +109,19 @@ async def idempotent_write(
             now=rt.clock.now(),
             work=lambda: work(session),
         )
+
+
+async def write_incident(
+    request: Request,
+    rt: Runtime,
+    principal: Principal,
+    use_case: Callable[[AsyncSession, IntakeDeps], Awaitable[IncidentRow]],
+    status_code: int = 200,
+) -> JSONResponse:
+    """An idempotent write whose answer is the incident as it is afterwards."""
+
+    async def work(session: AsyncSession) -> Outcome:
+        row = await use_case(session, deps(rt))
+        return Outcome(status_code, await render(session, row), {})
+
+    return await idempotent_write(request, rt, principal, work)

@@ -91,6 +91,7 @@ async def enqueue(request: Request, rt: RuntimeDep) -> JSONResponse:
             event.as_plain(),
             integration_name=integration.name,
             default_service=integration.service,
+            rules=deps(rt).severity_rules,
             new_dedup_key=lambda: uuid.uuid4().hex,
         )
         await integrations.apply_signal(session, deps(rt), integration, signal)
@@ -121,7 +122,10 @@ async def alertmanager(
         await rt.access.count(f"integration:{integration.id}")
         touched: list[uuid.UUID] = []
         for signal in alertmanager_signals(
-            payload.as_plain(), integration_name=integration.name, default_service=integration.service
+            payload.as_plain(),
+            integration_name=integration.name,
+            default_service=integration.service,
+            rules=deps(rt).severity_rules,
         ):
             row = await integrations.apply_signal(session, deps(rt), integration, signal)
             if row is not None and row.id not in touched:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_intake.adapters.orm import IncidentRow, SlaClockView, TimelineEntry
+from tierline_intake.domain.alerts import DEFAULT_SEVERITY_RULES, SeverityRule
 from tierline_intake.domain.lifecycle import OPEN_STATUSES, IllegalTransition, Status, check_transition
 from tierline_intake.domain.priority import decide_priority
 from tierline_intake.service_layer.commands import CreateIncident, ResolveIncident
@@ -32,6 +33,7 @@ class IntakeDeps:
     clock: Clock
     priority_matrix: Mapping[str, Mapping[str, str]]
     knowledge: Mapping[str, list[dict[str, str]]] = field(default_factory=dict)
+    severity_rules: Mapping[str, SeverityRule] = field(default_factory=lambda: dict(DEFAULT_SEVERITY_RULES))
     reopen_window: timedelta = timedelta(days=7)
 
 
