@@ -103,9 +103,12 @@ async def test_incident_escalates_to_vendor_and_vendor_resolution_closes_it(infr
         assert resolved["resolution_code"] == "vendor_resolved"
         # The SLA monitor stopped the resolution clock within target.
         final = await eventually(
-            lambda: _when(view, lambda v: v["sla"]["resolution"]["state"] == "met"),
+            lambda: _when(
+                view,
+                lambda v: v["sla"]["resolution"]["state"] == "met" and v["sla"]["response"]["state"] == "met",
+            ),
             timeout=15,
-            what="sla met",
+            what="response and resolution clocks met",
         )
 
         # The last tier clock (L3) breached; nothing is left running once the incident is resolved.

@@ -204,7 +204,10 @@ async def update_incident(
         if old != new:
             changes[name] = FieldChange(old=old, new=new)
             setattr(row, name, new)
-    row.priority_source = decision.source
+    if decision.source != row.priority_source:
+        # pinning the current priority by hand is a change too: the matrix no longer moves it
+        changes["priority_source"] = FieldChange(old=row.priority_source, new=decision.source)
+        row.priority_source = decision.source
     if not changes:
         return row
     now = deps.clock.now()
