@@ -23,7 +23,7 @@ from tierline_intake.domain.priority import decide_priority
 from tierline_intake.service_layer.commands import CreateIncident, ResolveIncident
 from tierline_shared.clock import Clock
 from tierline_shared.errors import NotFound
-from tierline_shared.events import IncidentAcknowledged, IncidentCreated, IncidentResolved
+from tierline_shared.events import IncidentAcknowledged, IncidentCreated, IncidentEvent, IncidentResolved
 from tierline_shared.messaging.outbox import Outbox
 
 
@@ -45,6 +45,30 @@ async def get_incident(session: AsyncSession, incident_id: uuid.UUID, *, lock: b
     if row is None:
         raise NotFound(f"No incident with id {incident_id}.")
     return row
+
+
+async def announce(
+    session: AsyncSession,
+    deps: IntakeDeps,
+    event: IncidentEvent,
+    *,
+    at: Any,
+    kind: str,
+    summary: str,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Publish an incident event (through the outbox) and put it on the incident's timeline."""
+    envelope = await deps.outbox.add(session, event)
+    add_timeline(
+        session,
+        event.incident_id,
+        at=at,
+        kind=kind,
+        summary=summary,
+        source="intake",
+        event_id=envelope.id,
+        data=data,
+    )
 
 
 async def cancel_tier_clock(
@@ -139,8 +163,9 @@ async def create_incident(
                 record_occurrence(session, deps, existing, cmd)
                 return existing, False
         raise
-    envelope = await deps.outbox.add(
+    await announce(
         session,
+        deps,
         IncidentCreated(
             incident_id=row.id,
             title=row.title,
@@ -155,14 +180,8 @@ async def create_incident(
             dedup_key=row.dedup_key,
             created_at=now,
         ),
-    )
-    add_timeline(
-        session,
-        row.id,
         at=now,
         kind="created",
-        source="intake",
-        event_id=envelope.id,
         summary=f"Created via {row.channel} by {row.reporter} as {row.priority} ({decision.source})",
         data={"priority": row.priority, "priority_source": decision.source},
     )
@@ -201,16 +220,12 @@ async def acknowledge_incident(
     row.status = Status.ACKNOWLEDGED.value
     row.acknowledged_at = now
     row.updated_at = now
-    envelope = await deps.outbox.add(
-        session, IncidentAcknowledged(incident_id=row.id, acknowledged_at=now, by=by)
-    )
-    add_timeline(
+    await announce(
         session,
-        row.id,
+        deps,
+        IncidentAcknowledged(incident_id=row.id, acknowledged_at=now, by=by),
         at=now,
         kind="acknowledged",
-        source="intake",
-        event_id=envelope.id,
         summary=f"Acknowledged by {by or 'an agent'}",
     )
     return row
@@ -230,8 +245,9 @@ async def resolve_incident(
     row.knowledge_article_used = cmd.knowledge_article
     row.hold_reason = None
     await cancel_tier_clock(session, row.id)
-    envelope = await deps.outbox.add(
+    await announce(
         session,
+        deps,
         IncidentResolved(
             incident_id=row.id,
             resolved_at=now,
@@ -240,14 +256,8 @@ async def resolve_incident(
             note=cmd.note,
             source=cmd.source,
         ),
-    )
-    add_timeline(
-        session,
-        row.id,
         at=now,
         kind="resolved",
-        source="intake",
-        event_id=envelope.id,
         summary=f"Resolved by {cmd.by or cmd.source}"
         + (f": {cmd.resolution_code}" if cmd.resolution_code else ""),
         data={

@@ -22,6 +22,7 @@ from tierline_intake.service_layer.commands import UpdateIncident
 from tierline_intake.service_layer.incidents import (
     IntakeDeps,
     add_timeline,
+    announce,
     find_open_by_dedup_key,
     get_incident,
 )
@@ -49,16 +50,12 @@ async def put_on_hold(
     check_transition(Status(row.status), Status.ON_HOLD, action="be put on hold")
     now = deps.clock.now()
     row.status, row.hold_reason, row.updated_at = Status.ON_HOLD.value, reason, now
-    envelope = await deps.outbox.add(
-        session, IncidentPutOnHold(incident_id=row.id, reason=reason, note=note, at=now, by=by)
-    )
-    add_timeline(
+    await announce(
         session,
-        row.id,
+        deps,
+        IncidentPutOnHold(incident_id=row.id, reason=reason, note=note, at=now, by=by),
         at=now,
         kind="on_hold",
-        source="intake",
-        event_id=envelope.id,
         summary=f"On hold: {reason.replace('_', ' ')}" + (f" - {note}" if note else ""),
         data={"reason": reason, "note": note, "by": by},
     )
@@ -78,16 +75,12 @@ async def resume(
     target = status_after_resume(row.acknowledged_at)
     now = deps.clock.now()
     row.status, row.hold_reason, row.updated_at = target.value, None, now
-    envelope = await deps.outbox.add(
-        session, IncidentResumed(incident_id=row.id, status=target.value, at=now, by=by)
-    )
-    add_timeline(
+    await announce(
         session,
-        row.id,
+        deps,
+        IncidentResumed(incident_id=row.id, status=target.value, at=now, by=by),
         at=now,
         kind="resumed",
-        source="intake",
-        event_id=envelope.id,
         summary=f"Resumed ({target.value})",
         data={"by": by},
     )
@@ -112,17 +105,12 @@ async def reopen(
     row.resolved_at = row.resolution_code = row.resolution_note = None
     row.acknowledged_at = None
     row.reopen_count += 1
-    envelope = await deps.outbox.add(
+    await announce(
         session,
+        deps,
         IncidentReopened(incident_id=row.id, reason=reason, priority=row.priority, reopened_at=now, by=by),
-    )
-    add_timeline(
-        session,
-        row.id,
         at=now,
         kind="reopened",
-        source="intake",
-        event_id=envelope.id,
         summary="Reopened" + (f": {reason}" if reason else ""),
         data={"reason": reason, "by": by},
     )
@@ -136,9 +124,13 @@ async def close(
     check_transition(Status(row.status), Status.CLOSED, action="be closed (resolve it first)")
     now = deps.clock.now()
     row.status, row.closed_at, row.updated_at = Status.CLOSED.value, now, now
-    envelope = await deps.outbox.add(session, IncidentClosed(incident_id=row.id, closed_at=now, by=by))
-    add_timeline(
-        session, row.id, at=now, kind="closed", source="intake", event_id=envelope.id, summary="Closed"
+    await announce(
+        session,
+        deps,
+        IncidentClosed(incident_id=row.id, closed_at=now, by=by),
+        at=now,
+        kind="closed",
+        summary="Closed",
     )
     return row
 
@@ -212,8 +204,10 @@ async def update_incident(
         return row
     now = deps.clock.now()
     row.updated_at = now
-    envelope = await deps.outbox.add(
+    described = ", ".join(f"{k} {v.old!r} -> {v.new!r}" for k, v in changes.items() if k != "description")
+    await announce(
         session,
+        deps,
         IncidentUpdated(
             incident_id=row.id,
             changes=changes,
@@ -223,15 +217,8 @@ async def update_incident(
             updated_at=now,
             by=cmd.by,
         ),
-    )
-    described = ", ".join(f"{k} {v.old!r} -> {v.new!r}" for k, v in changes.items() if k != "description")
-    add_timeline(
-        session,
-        row.id,
         at=now,
         kind="updated",
-        source="intake",
-        event_id=envelope.id,
         summary=f"Updated: {described or 'description'}",
         data={k: v.model_dump(mode="json") for k, v in changes.items()},
     )
