@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tierline_intake.bootstrap import create_app
-from tierline_intake.config import Settings
-from tierline_shared import migrations
 from tierline_shared.events import topics
 from tierline_shared.testing import TopicReader, eventually, query_value
 
@@ -30,21 +26,6 @@ VALID = {
     "channel": "web",
     "reporter": "alice@example.com",
 }
-
-
-@pytest.fixture
-def client(infra, new_database) -> Iterator[TestClient]:
-    url = new_database("intake")
-    migrations.upgrade(MIGRATIONS, url)
-    settings = Settings(
-        database_url=url,
-        kafka_bootstrap_servers=infra.bootstrap_servers,
-        bootstrap_api_key=ADMIN_KEY,
-        config_dir=CONFIG_DIR,
-    )
-    with TestClient(create_app(settings), headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as c:
-        c.database_url = url  # type: ignore[attr-defined]
-        yield c
 
 
 def _count(url: str, table: str) -> int:

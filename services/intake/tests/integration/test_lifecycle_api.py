@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tierline_intake.bootstrap import create_app
-from tierline_intake.config import Settings
-from tierline_shared import migrations
 from tierline_shared.events import topics
 from tierline_shared.testing import TopicReader, eventually, query_value
 
@@ -43,35 +39,6 @@ NETWORK_KNOWLEDGE = [
 ]
 
 MakeClient = Callable[..., TestClient]
-
-
-@pytest.fixture
-def make_client(infra, new_database) -> Iterator[MakeClient]:
-    """Build an intake app on a fresh database; keyword arguments override its Settings."""
-    with ExitStack() as stack:
-
-        def make(**overrides: Any) -> TestClient:
-            url = new_database("intake")
-            migrations.upgrade(MIGRATIONS, url)
-            settings = Settings(
-                database_url=url,
-                kafka_bootstrap_servers=infra.bootstrap_servers,
-                bootstrap_api_key=ADMIN_KEY,
-                config_dir=CONFIG_DIR,
-                **overrides,
-            )
-            client = stack.enter_context(
-                TestClient(create_app(settings), headers={"Authorization": f"Bearer {ADMIN_KEY}"})
-            )
-            client.database_url = url  # type: ignore[attr-defined]
-            return client
-
-        yield make
-
-
-@pytest.fixture
-def client(make_client: MakeClient) -> TestClient:
-    return make_client()
 
 
 # -- helpers ---------------------------------------------------------------------------------

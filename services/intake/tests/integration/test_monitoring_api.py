@@ -7,8 +7,7 @@ import copy
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tierline_intake.bootstrap import create_app
-from tierline_intake.config import Settings
-from tierline_shared import migrations
-from tierline_shared.clock import Clock, FixedClock
+from tierline_shared.clock import FixedClock
 from tierline_shared.testing import query_value
 
 pytestmark = pytest.mark.integration
@@ -33,37 +29,6 @@ PD_ACCEPTED = {"status": "success", "message": "Event processed"}
 FINGERPRINTS = ("1a30ba71cca2921f", "5f2c6e1d9b0a7c43")
 
 MakeClient = Callable[..., TestClient]
-
-
-@pytest.fixture
-def make_client(infra, new_database) -> Iterator[MakeClient]:
-    """Build an intake app on a fresh database; keyword arguments override its Settings."""
-    with ExitStack() as stack:
-
-        def make(clock: Clock | None = None, **overrides: Any) -> TestClient:
-            url = new_database("intake")
-            migrations.upgrade(MIGRATIONS, url)
-            settings = Settings(
-                database_url=url,
-                kafka_bootstrap_servers=infra.bootstrap_servers,
-                bootstrap_api_key=ADMIN_KEY,
-                config_dir=CONFIG_DIR,
-                **overrides,
-            )
-            client = stack.enter_context(
-                TestClient(
-                    create_app(settings, clock=clock), headers={"Authorization": f"Bearer {ADMIN_KEY}"}
-                )
-            )
-            client.database_url = url  # type: ignore[attr-defined]
-            return client
-
-        yield make
-
-
-@pytest.fixture
-def client(make_client: MakeClient) -> TestClient:
-    return make_client()
 
 
 # -- helpers ---------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,10 +17,8 @@ from aiokafka import ConsumerRecord
 from fastapi.testclient import TestClient
 
 from tierline_intake.adapters.orm import Base
-from tierline_intake.bootstrap import create_app
-from tierline_intake.config import Settings
 from tierline_shared import db, migrations
-from tierline_shared.clock import Clock, FixedClock
+from tierline_shared.clock import FixedClock
 from tierline_shared.events import ApiKeyCreated, Envelope, topics
 from tierline_shared.messaging import cloudevents
 from tierline_shared.messaging.consumer import EventConsumer
@@ -45,37 +42,6 @@ VALID = {
 }
 
 MakeClient = Callable[..., TestClient]
-
-
-@pytest.fixture
-def make_client(infra, new_database) -> Iterator[MakeClient]:
-    """Build an intake app on a fresh database; keyword arguments override its Settings."""
-    with ExitStack() as stack:
-
-        def make(clock: Clock | None = None, **overrides: Any) -> TestClient:
-            url = new_database("intake")
-            migrations.upgrade(MIGRATIONS, url)
-            settings = Settings(
-                database_url=url,
-                kafka_bootstrap_servers=infra.bootstrap_servers,
-                bootstrap_api_key=ADMIN_KEY,
-                config_dir=CONFIG_DIR,
-                **overrides,
-            )
-            client = stack.enter_context(
-                TestClient(
-                    create_app(settings, clock=clock), headers={"Authorization": f"Bearer {ADMIN_KEY}"}
-                )
-            )
-            client.database_url = url  # type: ignore[attr-defined]
-            return client
-
-        yield make
-
-
-@pytest.fixture
-def client(make_client: MakeClient) -> TestClient:
-    return make_client()
 
 
 # -- helpers ---------------------------------------------------------------------------------

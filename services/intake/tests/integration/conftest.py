@@ -1,0 +1,52 @@
+"""Fixtures of intake's integration tests: an intake app on a fresh database, on the real servers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tierline_intake.bootstrap import create_app
+from tierline_intake.config import Settings
+from tierline_shared import migrations
+from tierline_shared.clock import Clock
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+CONFIG_DIR = Path(__file__).resolve().parents[4] / "deploy" / "config"
+# the tests' modules name the same key (ADMIN_KEY) to build their own requests
+ADMIN_KEY = "tl_test-admin-key-for-intake-integration-tests"
+
+
+@pytest.fixture
+def make_client(infra, new_database) -> Iterator[Callable[..., TestClient]]:
+    """Build an intake app on a fresh database; keyword arguments override its Settings."""
+    with ExitStack() as stack:
+
+        def make(clock: Clock | None = None, **overrides: Any) -> TestClient:
+            url = new_database("intake")
+            migrations.upgrade(MIGRATIONS, url)
+            settings = Settings(
+                database_url=url,
+                kafka_bootstrap_servers=infra.bootstrap_servers,
+                bootstrap_api_key=ADMIN_KEY,
+                config_dir=CONFIG_DIR,
+                **overrides,
+            )
+            client = stack.enter_context(
+                TestClient(
+                    create_app(settings, clock=clock), headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+                )
+            )
+            client.database_url = url  # type: ignore[attr-defined]
+            return client
+
+        yield make
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:
+    return make_client()
