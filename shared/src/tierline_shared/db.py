@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
+from collections.abc import Callable
+
+from sqlalchemy import MetaData, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -45,3 +47,30 @@ def declarative_base() -> type[DeclarativeBase]:
         metadata = new_metadata()
 
     return Base
+
+
+def on_commit(session: AsyncSession, action: Callable[[], None]) -> None:
+    """Run ``action`` once the session's transaction commits; never if it rolls back.
+
+    For effects outside the database, such as metrics, that must not count a retried transaction twice.
+    """
+    session.sync_session.info.setdefault(_ON_COMMIT, []).append(action)
+
+
+async def advisory_xact_lock(session: AsyncSession, key: str) -> None:
+    """Hold a PostgreSQL advisory lock named ``key`` until the transaction ends."""
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+
+
+_ON_COMMIT = "tierline.on_commit"
+
+
+@event.listens_for(Session, "after_commit")
+def _run_on_commit(session: Session) -> None:
+    for action in session.info.pop(_ON_COMMIT, []):
+        action()
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_on_rollback(session: Session) -> None:
+    session.info.pop(_ON_COMMIT, None)

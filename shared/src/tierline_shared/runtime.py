@@ -60,6 +60,9 @@ class ServiceSpec:
     routers: list[APIRouter] = field(default_factory=list)
     workers: list[tuple[str, Worker]] = field(default_factory=list)
     state: Callable[[Runtime], dict[str, Any]] = lambda rt: {}
+    on_start: Callable[[Runtime], Awaitable[None]] | None = (
+        None  # once the database answers, before consuming
+    )
     openapi_tags: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -151,6 +154,8 @@ class Runtime:
             replication_factor=s.topic_replication_factor,
         )
         await self.producer.start()
+        if self.spec.on_start is not None:
+            await self.spec.on_start(self)
         self._spawn("outbox-relay", self.relay.run)
         api_keys = self.access.api_keys
         handlers: dict[type[Event], Handler] = {

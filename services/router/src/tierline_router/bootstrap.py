@@ -6,8 +6,9 @@ from fastapi import FastAPI
 
 from tierline_router import __version__
 from tierline_router.adapters.orm import Base
-from tierline_router.config import Settings, load_policy
-from tierline_router.entrypoints import api, handlers
+from tierline_router.config import Settings, load_routing
+from tierline_router.entrypoints import admin_api, api, handlers, workers
+from tierline_router.service_layer.admin import apply_config
 from tierline_router.service_layer.routing import RouterDeps
 from tierline_shared.clock import Clock
 from tierline_shared.events import topics
@@ -17,10 +18,14 @@ from tierline_shared.runtime import create_app as create_service_app
 
 def build_spec(settings: Settings | None = None) -> ServiceSpec:
     settings = settings or Settings()
-    policy = load_policy(settings)
+    config = load_routing(settings)
 
     def state(rt: Runtime) -> dict[str, object]:
-        return {"deps": RouterDeps(outbox=rt.outbox, clock=rt.clock, policy=policy)}
+        return {"deps": RouterDeps(outbox=rt.outbox, clock=rt.clock, vendors=list(config.vendors))}
+
+    async def on_start(rt: Runtime) -> None:
+        async with rt.unit_of_work() as session:
+            await apply_config(session, rt.state["deps"], config)
 
     return ServiceSpec(
         name="router",
@@ -29,11 +34,16 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
         settings=settings,
         metadata=Base.metadata,
         publishes=[topics.ROUTING],
-        consumes=[topics.INCIDENTS, topics.SLA],
+        consumes=[topics.INCIDENTS, topics.SLA, topics.VENDOR],
         handlers=lambda rt: handlers.bind(rt.state["deps"]),
-        routers=[api.router],
+        routers=[api.router, admin_api.router],
+        workers=[("ack-timer", workers.ack_timer), ("queue-gauges", workers.queue_gauges)],
         state=state,
-        openapi_tags=[{"name": "routing", "description": "Assignment and escalation"}],
+        on_start=on_start,
+        openapi_tags=[
+            {"name": "routing", "description": "Who holds an incident; escalate and de-escalate"},
+            {"name": "configuration", "description": "Agents, queues and escalation policies"},
+        ],
     )
 
 

@@ -1,8 +1,10 @@
-"""The router's settings and its routing policy file (deploy/config/router.yaml)."""
+"""The router's settings and its policy file (deploy/config/router.yaml)."""
 
 from __future__ import annotations
 
-from tierline_router.domain.model import RoutingPolicy
+from pydantic import Field
+
+from tierline_router.domain.model import RoutingConfig
 from tierline_shared.config_files import load_yaml
 from tierline_shared.settings import ServiceSettings
 
@@ -10,7 +12,12 @@ from tierline_shared.settings import ServiceSettings
 class Settings(ServiceSettings):
     port: int = 8002
     routing_file: str = "router.yaml"
+    ack_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often unacknowledged incidents are checked"
+    )
+    ack_batch_size: int = Field(default=200, ge=1)
+    gauge_refresh_seconds: float = Field(default=5.0, gt=0)
 
 
-def load_policy(settings: Settings) -> RoutingPolicy:
-    return load_yaml(settings.config_dir / settings.routing_file, RoutingPolicy)
+def load_routing(settings: Settings) -> RoutingConfig:
+    return load_yaml(settings.config_dir / settings.routing_file, RoutingConfig)

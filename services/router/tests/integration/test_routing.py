@@ -1,140 +1,337 @@
-"""Assignment and escalation on the real PostgreSQL."""
+"""Routing use cases on the real PostgreSQL: assignment, waiting, escalation ladders, hand-backs."""
 
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
-from tierline_router.adapters.orm import AssignmentRow, outbox
-from tierline_router.domain.model import NoVendor, RoutingPolicy, TopOfLadder
+from tierline_router.domain.model import BottomOfLadder, NoVendor, TopOfLadder
 from tierline_router.service_layer import routing
-from tierline_shared import db, migrations
-from tierline_shared.clock import FixedClock
-from tierline_shared.errors import Conflict
-from tierline_shared.events import IncidentCreated
-from tierline_shared.messaging import cloudevents
-from tierline_shared.messaging.outbox import Outbox
+from tierline_shared.errors import Conflict, InvalidInput
+from tierline_shared.events import (
+    FieldChange,
+    IncidentAssigned,
+    IncidentEscalated,
+    IncidentEscalationBlocked,
+    IncidentRenotified,
+    IncidentUpdated,
+)
+
+from .conftest import T0, Harness, created
+
+CONFIG_DIR = Path(__file__).resolve().parents[4] / "deploy" / "config"
 
 pytestmark = pytest.mark.integration
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
-T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-POLICY = RoutingPolicy.model_validate(
-    {
-        "queues": [
-            {"name": "desk", "tier": "L1", "agents": ["ann", "bob", "cat"]},
-            {"name": "tech", "tier": "L2", "agents": ["dan"]},
-            {"name": "experts", "tier": "L3", "agents": []},
-        ],
-        "tier_budgets": {p: {"L1": "10s", "L2": "20s", "L3": "30s"} for p in ("P1", "P2", "P3", "P4")},
-        "vendors": [{"vendor": "acme", "services": ["vpn"]}],
+
+
+async def test_new_incidents_enter_their_ladder_round_robin_once(harness: Harness) -> None:
+    events = [created() for _ in range(4)]
+    for event in [*events, events[0]]:  # the last one is a redelivery
+        await harness.run(routing.assign_new_incident, event)
+    major = created(priority="P1")
+    await harness.run(routing.assign_new_incident, major)
+    assigned = await harness.published(IncidentAssigned)
+    assert [a.assignee for a in assigned[:4]] == ["ann", "bob", "cat", "ann"]
+    assert {(a.tier, a.queue, a.tier_budget_seconds, a.reason) for a in assigned[:4]} == {
+        ("L1", "desk", 10.0, "routed")
     }
-)
+    # a P1 skips the service desk: its policy's ladder starts at L2
+    assert (assigned[4].tier, assigned[4].queue, assigned[4].tier_budget_seconds) == ("L2", "tech", 5.0)
+    assert len(assigned) == 5
 
 
-@pytest.fixture
-async def sessions(new_database) -> AsyncIterator:
-    url = new_database("router")
-    migrations.upgrade(MIGRATIONS, url)
-    engine = db.create_engine(url)
-    yield db.session_factory(engine)
-    await engine.dispose()
+async def test_full_queue_waits_and_freed_capacity_takes_the_most_urgent_first(harness: Harness) -> None:
+    held = [created() for _ in range(6)]  # three desk agents, capacity two each
+    for event in held:
+        await harness.run(routing.assign_new_incident, event)
+    late_p4, late_p2 = created(priority="P4"), created(priority="P2")
+    await harness.run(routing.assign_new_incident, late_p4)
+    await harness.run(routing.assign_new_incident, late_p2)
+    assert (await harness.row(late_p4.incident_id)).assignee is None
+    waiting = await harness.row(late_p2.incident_id)
+    assert waiting.assignee is None and waiting.waiting_since == T0 and waiting.queue == "desk"
+
+    freed_by = (await harness.row(held[1].incident_id)).assignee
+    await harness.run(routing.release, held[1].incident_id)
+    assert (await harness.row(late_p2.incident_id)).assignee == freed_by  # P2 before the older P4
+    assert (await harness.row(late_p4.incident_id)).assignee is None
+    dequeued = (await harness.published(IncidentAssigned))[-1]
+    assert (dequeued.incident_id, dequeued.reason, dequeued.assignee) == (
+        late_p2.incident_id,
+        "dequeued",
+        freed_by,
+    )
+    # nobody ever held more than their capacity
+    async with harness.sessions() as s:
+        from tierline_router.adapters.repository import loads
+
+        assert max((await loads(s, ["ann", "bob", "cat"])).values()) == 2
 
 
-DEPS = routing.RouterDeps(
-    outbox=Outbox(outbox, "/tierline/router", FixedClock(T0)), clock=FixedClock(T0), policy=POLICY
-)
+async def test_agent_going_away_hands_their_incidents_on_and_back_on_shift_takes_waiting(
+    harness: Harness,
+) -> None:
+    from tierline_router.domain.model import Agent
+    from tierline_router.service_layer import admin
+
+    events = [created() for _ in range(3)]
+    for event in events:
+        await harness.run(routing.assign_new_incident, event)
+    assert [(await harness.row(e.incident_id)).assignee for e in events] == ["ann", "bob", "cat"]
+    harness.clock.advance(timedelta(seconds=3))
+
+    await harness.run(admin.update_agent, Agent(name="ann", capacity=2, available=False))
+    moved = await harness.row(events[0].incident_id)
+    assert moved.assignee in ("bob", "cat") and moved.tier_entered_at == T0
+    note = (await harness.published(IncidentAssigned))[-1]
+    assert (note.reason, note.tier_entered_at, note.tier_budget_seconds) == ("reassigned", T0, 10.0)
+
+    for name in ("bob", "cat"):
+        await harness.run(admin.update_agent, Agent(name=name, capacity=2, available=False))
+    assert {(await harness.row(e.incident_id)).assignee for e in events} == {None}
+
+    await harness.run(admin.update_agent, Agent(name="ann", capacity=2, available=True))
+    holders = Counter([(await harness.row(e.incident_id)).assignee for e in events])
+    assert holders == Counter({"ann": 2, None: 1})  # ann takes work up to her capacity, the rest waits
 
 
-def _created(service: str = "vpn") -> IncidentCreated:
-    return IncidentCreated(
-        incident_id=uuid.uuid4(),
-        title="t",
-        service=service,
-        category="network",
-        priority="P2",
-        channel="api",
-        reporter="r",
-        created_at=T0,
+async def test_ladder_climbs_to_the_vendor_with_its_contract(harness: Harness) -> None:
+    event = created(service="vpn", category="network")
+    await harness.run(routing.assign_new_incident, event)
+    for _ in range(3):
+        await harness.run(routing.escalate, event.incident_id, reason="manual", note="customer VIP")
+    with pytest.raises(TopOfLadder):
+        await harness.run(routing.escalate, event.incident_id, reason="manual")
+    moves = await harness.published(IncidentEscalated)
+    assert [(e.from_tier, e.to_tier, e.direction) for e in moves] == [
+        ("L1", "L2", "up"),
+        ("L2", "L3", "up"),
+        ("L3", "L4", "up"),
+    ]
+    assert [(e.queue, e.assignee) for e in moves] == [("net", "dan"), ("experts", None), (None, None)]
+    assert [e.tier_budget_seconds for e in moves] == [20.0, 30.0, None]
+    assert moves[-1].vendor == "acme"
+    assert moves[-1].vendor_contract.model_dump() == {
+        "response_seconds": 3600.0,
+        "resolution_seconds": 28800.0,
+    }
+    row = await harness.row(event.incident_id)
+    assert (row.tier, row.escalations, row.waiting_since) == ("L4", 3, None)
+
+
+async def test_simultaneous_breaches_of_one_tier_escalate_once(harness: Harness) -> None:
+    event = created()
+    await harness.run(routing.assign_new_incident, event)
+    await asyncio.gather(
+        *(
+            harness.run(routing.escalate_when_due, event.incident_id, tier="L1", reason="sla_breach")
+            for _ in range(5)
+        )
+    )
+    row = await harness.row(event.incident_id)
+    assert (row.tier, row.escalations) == ("L2", 1)
+    assert [e.reason for e in await harness.published(IncidentEscalated)] == ["sla_breach"]
+
+
+async def test_breach_with_no_vendor_keeps_the_incident_and_says_why(harness: Harness) -> None:
+    event = created(service="mail")
+    await harness.run(routing.assign_new_incident, event)
+    for tier in ("L1", "L2", "L3"):
+        await harness.run(routing.escalate_when_due, event.incident_id, tier=tier, reason="sla_breach")
+    row = await harness.row(event.incident_id)
+    assert row.tier == "L3"
+    [blocked] = await harness.published(IncidentEscalationBlocked)
+    assert (blocked.tier, blocked.cause, blocked.reason) == ("L3", "no_vendor", "sla_breach")
+    with pytest.raises(NoVendor):
+        await harness.run(routing.escalate, event.incident_id, reason="manual")
+
+
+async def test_vendors_that_reject_or_fail_hand_back_to_l3_and_are_skipped(harness: Harness) -> None:
+    event = created(service="vpn", category="network")
+    await harness.run(routing.assign_new_incident, event)
+    for _ in range(3):
+        await harness.run(routing.escalate, event.incident_id, reason="manual")
+    await harness.run(
+        routing.return_from_vendor, event.incident_id, vendor="initech", reason="vendor_rejected", note="x"
+    )  # not the vendor holding it: ignored
+    assert (await harness.row(event.incident_id)).vendor == "acme"
+    await harness.run(
+        routing.return_from_vendor,
+        event.incident_id,
+        vendor="acme",
+        reason="vendor_rejected",
+        note="no contract",
+    )
+    back = (await harness.published(IncidentEscalated))[-1]
+    assert (back.from_tier, back.to_tier, back.direction, back.reason, back.note) == (
+        "L4",
+        "L3",
+        "down",
+        "vendor_rejected",
+        "no contract",
+    )
+    await harness.run(routing.escalate, event.incident_id, reason="manual")
+    assert (await harness.row(event.incident_id)).vendor == "initech"
+    await harness.run(
+        routing.return_from_vendor,
+        event.incident_id,
+        vendor="initech",
+        reason="vendor_unreachable",
+        note="down",
+    )
+    with pytest.raises(NoVendor):
+        await harness.run(routing.escalate, event.incident_id, reason="manual")
+    row = await harness.row(event.incident_id)
+    assert (row.tier, sorted(row.rejected_by)) == ("L3", ["acme", "initech"])
+
+
+async def test_de_escalation_goes_down_the_ladder_with_a_reason(harness: Harness) -> None:
+    event = created(category="network")
+    await harness.run(routing.assign_new_incident, event)
+    await harness.run(routing.escalate, event.incident_id, reason="manual")
+    with pytest.raises(InvalidInput):
+        await harness.run(routing.de_escalate, event.incident_id, to_tier="L3", reason="manual", note="up?")
+    await harness.run(
+        routing.de_escalate, event.incident_id, to_tier=None, reason="manual", note="desk can do it"
+    )
+    down = (await harness.published(IncidentEscalated))[-1]
+    assert (down.from_tier, down.to_tier, down.direction, down.note, down.queue) == (
+        "L2",
+        "L1",
+        "down",
+        "desk can do it",
+        "desk",
+    )
+    assert (await harness.row(event.incident_id)).escalations == 1  # going down is not an escalation
+    with pytest.raises(BottomOfLadder):
+        await harness.run(
+            routing.de_escalate, event.incident_id, to_tier=None, reason="manual", note="lower?"
+        )
+
+
+async def test_unacknowledged_incident_is_renotified_then_escalated_no_ack(harness: Harness) -> None:
+    event, acked = created(priority="P1"), created(priority="P1")
+    await harness.run(routing.assign_new_incident, event)
+    await harness.run(routing.assign_new_incident, acked)
+    await harness.run(routing.acknowledge, acked.incident_id)
+    for attempt in (1, 2):
+        harness.clock.advance(timedelta(seconds=59))
+        assert await harness.run(routing.fire_ack_timeouts, limit=10) == 0  # not yet due
+        harness.clock.advance(timedelta(seconds=1))
+        assert await harness.run(routing.fire_ack_timeouts, limit=10) == 1
+        renotified = (await harness.published(IncidentRenotified))[-1]
+        assert (renotified.attempt, renotified.of, renotified.incident_id) == (attempt, 2, event.incident_id)
+    harness.clock.advance(timedelta(seconds=60))
+    await harness.run(routing.fire_ack_timeouts, limit=10)
+    [escalation] = await harness.published(IncidentEscalated)
+    assert (escalation.incident_id, escalation.to_tier, escalation.reason) == (
+        event.incident_id,
+        "L3",
+        "no_ack",
+    )
+    assert (await harness.row(acked.incident_id)).tier == "L2"
+
+
+async def test_priority_change_reapplies_the_policy(harness: Harness) -> None:
+    raised, recategorised, budget_only = created(), created(category="email"), created()
+    for event in (raised, recategorised, budget_only):
+        await harness.run(routing.assign_new_incident, event)
+    await harness.run(routing.escalate, recategorised.incident_id, reason="manual")  # L2 tech
+    await harness.run(routing.escalate, budget_only.incident_id, reason="manual")  # L2 tech
+
+    def updated(event, priority: str, category: str | None = None) -> IncidentUpdated:
+        changes = {"priority": FieldChange(old=event.priority, new=priority)}
+        if category:
+            changes["category"] = FieldChange(old=event.category, new=category)
+        return IncidentUpdated(
+            incident_id=event.incident_id,
+            changes=changes,
+            priority=priority,
+            service=event.service,
+            category=category or event.category,
+            updated_at=T0,
+        )
+
+    await harness.run(routing.apply_update, updated(raised, "P1"))
+    up = (await harness.published(IncidentEscalated))[-1]
+    assert (up.incident_id, up.from_tier, up.to_tier, up.reason) == (
+        raised.incident_id,
+        "L1",
+        "L2",
+        "priority_change",
     )
 
+    await harness.run(routing.apply_update, updated(recategorised, "P3", "network"))
+    *_, rerouted, dequeued = await harness.published(IncidentAssigned)
+    assert (rerouted.incident_id, rerouted.reason, rerouted.queue, rerouted.assignee) == (
+        recategorised.incident_id,
+        "rerouted",
+        "net",
+        "dan",
+    )
+    # bob's freed capacity in tech goes to the raised incident, which waited there (bob alone, capacity 2)
+    assert (dequeued.incident_id, dequeued.reason, dequeued.assignee) == (
+        raised.incident_id,
+        "dequeued",
+        "bob",
+    )
 
-async def _published(sessions) -> list:
-    async with sessions() as s:
-        rows = (await s.execute(select(outbox).order_by(outbox.c.seq))).all()
-    return [cloudevents.decode([(k, v.encode()) for k, v in r.headers], r.value).data for r in rows]
-
-
-async def test_new_incidents_are_assigned_round_robin_once(sessions) -> None:
-    events = [_created() for _ in range(4)]
-    for event in [*events, events[0]]:  # the last one is a redelivery
-        async with sessions() as s, s.begin():
-            await routing.assign_new_incident(s, DEPS, event)
-    assigned = await _published(sessions)
-    assert [a.assignee for a in assigned] == ["ann", "bob", "cat", "ann"]
-    assert {(a.tier, a.queue, a.tier_budget_seconds) for a in assigned} == {("L1", "desk", 10.0)}
-
-
-async def test_ladder_to_vendor_then_top(sessions) -> None:
-    event = _created("vpn")
-    async with sessions() as s, s.begin():
-        await routing.assign_new_incident(s, DEPS, event)
-    for _ in range(3):
-        async with sessions() as s, s.begin():
-            await routing.escalate(s, DEPS, event.incident_id, reason="manual", note="customer VIP")
-    with pytest.raises(TopOfLadder):
-        async with sessions() as s, s.begin():
-            await routing.escalate(s, DEPS, event.incident_id, reason="manual")
-    escalated = (await _published(sessions))[1:]
-    assert [(e.from_tier, e.to_tier) for e in escalated] == [("L1", "L2"), ("L2", "L3"), ("L3", "L4")]
-    assert [e.assignee for e in escalated] == ["dan", None, None]  # experts has nobody on it
-    assert escalated[-1].vendor == "acme" and escalated[-1].tier_budget_seconds is None
-    assert escalated[0].tier_budget_seconds == 20.0
+    before = (await harness.row(budget_only.incident_id)).tier_entered_at
+    await harness.run(routing.apply_update, updated(budget_only, "P1"))
+    rebudgeted = (await harness.published(IncidentAssigned))[-1]
+    assert (rebudgeted.reason, rebudgeted.tier_budget_seconds, rebudgeted.tier_entered_at) == (
+        "priority_change",
+        5.0,
+        before,
+    )
+    count = len(await harness.published())
+    await harness.run(routing.apply_update, updated(budget_only, "P1"))  # nothing changed: nothing said
+    assert len(await harness.published()) == count
 
 
-async def test_no_vendor_keeps_the_incident_at_l3(sessions) -> None:
-    event = _created("mail")
-    async with sessions() as s, s.begin():
-        await routing.assign_new_incident(s, DEPS, event)
-        await routing.escalate(s, DEPS, event.incident_id, reason="manual")
-        await routing.escalate(s, DEPS, event.incident_id, reason="manual")
-    with pytest.raises(NoVendor):
-        async with sessions() as s, s.begin():
-            await routing.escalate(s, DEPS, event.incident_id, reason="manual")
-    async with sessions() as s:
-        row = await s.get(AssignmentRow, event.incident_id)
-    assert row.tier == "L3"
-
-
-async def test_simultaneous_breaches_of_one_tier_escalate_once(sessions) -> None:
-    event = _created()
-    async with sessions() as s, s.begin():
-        await routing.assign_new_incident(s, DEPS, event)
-
-    async def breach() -> None:
-        async with sessions() as s, s.begin():
-            await routing.escalate_on_breach(s, DEPS, event.incident_id, "L1")
-
-    await asyncio.gather(*(breach() for _ in range(5)))
-    async with sessions() as s:
-        row = await s.get(AssignmentRow, event.incident_id)
-    assert (row.tier, row.escalations) == ("L2", 1)
-
-
-async def test_resolved_incident_is_released_and_cannot_escalate(sessions) -> None:
-    event = _created()
-    async with sessions() as s, s.begin():
-        await routing.assign_new_incident(s, DEPS, event)
-        await routing.release(s, DEPS, event.incident_id)
+async def test_resolution_releases_and_reopen_returns_to_the_same_agent(harness: Harness) -> None:
+    event = created()
+    await harness.run(routing.assign_new_incident, event)
+    await harness.run(routing.release, event.incident_id)
     with pytest.raises(Conflict):
-        async with sessions() as s, s.begin():
-            await routing.escalate(s, DEPS, event.incident_id, reason="manual")
-    async with sessions() as s, s.begin():
-        await routing.escalate_on_breach(s, DEPS, event.incident_id, "L1")  # ignored, no error
-    async with sessions() as s:
-        assert (await s.get(AssignmentRow, event.incident_id)).status == "released"
+        await harness.run(routing.escalate, event.incident_id, reason="manual")
+    await harness.run(routing.escalate_when_due, event.incident_id, tier="L1", reason="sla_breach")  # ignored
+    harness.clock.advance(timedelta(minutes=5))
+    await harness.run(routing.reactivate, event.incident_id)
+    again = (await harness.published(IncidentAssigned))[-1]
+    assert (again.reason, again.assignee, again.tier_entered_at) == (
+        "reopened",
+        "ann",
+        T0 + timedelta(minutes=5),
+    )
+    assert (await harness.row(event.incident_id)).status == "active"
+
+
+@pytest.mark.parametrize("priority", ["P1", "P2", "P3", "P4"])
+async def test_shipped_policy_ladder_for_every_priority(router_db, priority: str) -> None:
+    """Breach after breach, each priority climbs its shipped ladder with each rung's budget, to a vendor."""
+    from tierline_router.config import Settings, load_routing
+    from tierline_router.service_layer import admin
+
+    shipped = load_routing(Settings(config_dir=CONFIG_DIR))
+    h = Harness(router_db, shipped)
+    await h.run(admin.apply_config, shipped)
+    event = created(service="vpn", category="network", priority=priority)
+    await h.run(routing.assign_new_incident, event)
+    subject = routing.subject_of(await h.row(event.incident_id))
+    policy = next(p for p in shipped.escalation_policies if p.matches(subject))
+    while (row := await h.row(event.incident_id)).tier != "L4":
+        await h.run(routing.escalate_when_due, event.incident_id, tier=row.tier, reason="sla_breach")
+    [entry] = await h.published(IncidentAssigned)
+    climbs = await h.published(IncidentEscalated)
+    rungs = [(s.tier, s.budget.total_seconds() if s.budget else None) for s in policy.ladder]
+    assert [(entry.tier, entry.tier_budget_seconds)] + [
+        (e.to_tier, e.tier_budget_seconds) for e in climbs
+    ] == rungs
+    assert {e.reason for e in climbs} == {"sla_breach"}
+    assert climbs[-1].vendor == "acme-networks"
+    assert [e.queue for e in climbs[:-1]] == ["network-ops", "sre-experts"][-len(climbs[:-1]) :]

@@ -212,3 +212,41 @@ async def test_a_stop_in_time_that_arrives_late_turns_the_breach_into_met(sessio
         response = await s.scalar(select(ClockRow).where(ClockRow.kind == "response"))
     assert (response.state, response.stopped_at) == ("met", T0 + timedelta(minutes=10))
     assert (await _event_types(sessions))[-1] == "tierline.sla.met.v1"
+
+
+async def test_reassignment_keeps_the_tier_clock_and_a_new_budget_rearms_it_from_tier_entry(sessions) -> None:
+    clock = FixedClock(T0)
+    deps = _deps(clock)
+    incident = uuid.uuid4()
+
+    async def assigned(budget: float, at: datetime, entered: datetime = T0) -> None:
+        async with sessions() as s, s.begin():
+            await clocks.restart_tier_clock(
+                s, deps, incident_id=incident, tier="L1", budget_seconds=budget, at=at, entered_at=entered
+            )
+
+    async def tier_clocks() -> list[tuple[str, datetime, datetime]]:
+        async with sessions() as s:
+            rows = await s.scalars(select(ClockRow).order_by(ClockRow.started_at, ClockRow.due_at.desc()))
+            return [(r.state, r.started_at, r.due_at) for r in rows]
+
+    await assigned(600, T0)
+    await assigned(600, T0 + timedelta(minutes=3))  # another agent of the same tier: the budget keeps running
+    assert await tier_clocks() == [("running", T0, T0 + timedelta(minutes=10))]
+
+    await assigned(240, T0 + timedelta(minutes=5))  # a higher priority's budget counts from tier entry
+    assert await tier_clocks() == [
+        ("cancelled", T0, T0 + timedelta(minutes=10)),
+        ("running", T0, T0 + timedelta(minutes=4)),
+    ]
+    clock.advance(timedelta(minutes=5))
+    async with sessions() as s, s.begin():
+        assert await clocks.fire_due_clocks(s, deps, limit=10) == 1
+    await assigned(240, T0 + timedelta(minutes=6))  # re-assigned after the breach: no second breach
+    async with sessions() as s, s.begin():
+        assert await clocks.fire_due_clocks(s, deps, limit=10) == 0
+    states = [state for state, _, _ in await tier_clocks()]
+    assert states == ["cancelled", "breached"]
+
+    await assigned(600, T0 + timedelta(minutes=7), entered=T0 + timedelta(minutes=7))  # reopened: a new stay
+    assert (await tier_clocks())[-1] == ("running", T0 + timedelta(minutes=7), T0 + timedelta(minutes=17))

@@ -21,10 +21,17 @@ from tierline_shared.events.incidents import (
     IncidentResumed,
     IncidentUpdated,
 )
-from tierline_shared.events.routing import IncidentAssigned, IncidentEscalated
+from tierline_shared.events.routing import (
+    IncidentAssigned,
+    IncidentEscalated,
+    IncidentEscalationBlocked,
+    IncidentRenotified,
+    VendorContract,
+)
 from tierline_shared.events.sla import SlaBreached, SlaClockStarted, SlaMet, SlaRecalculated
 from tierline_shared.events.vendor import (
     VendorCaseOpened,
+    VendorCaseRejected,
     VendorCaseResolved,
     VendorCaseUpdated,
     VendorDeliveryFailed,
@@ -41,8 +48,10 @@ __all__ = [
     "IncidentClosed",
     "IncidentCreated",
     "IncidentEscalated",
+    "IncidentEscalationBlocked",
     "IncidentEvent",
     "IncidentPutOnHold",
+    "IncidentRenotified",
     "IncidentReopened",
     "IncidentResolved",
     "IncidentResumed",
@@ -53,8 +62,10 @@ __all__ = [
     "SlaRecalculated",
     "UnknownEventType",
     "VendorCaseOpened",
+    "VendorCaseRejected",
     "VendorCaseResolved",
     "VendorCaseUpdated",
+    "VendorContract",
     "VendorDeliveryFailed",
     "parse_event",
     "registered_types",

@@ -21,6 +21,7 @@ class IncidentCreated(IncidentEvent):
     description: str = ""
     service: str
     category: str
+    product: str | None = None
     priority: Priority
     impact: Level | None = None
     urgency: Level | None = None
@@ -60,6 +61,7 @@ class IncidentUpdated(IncidentEvent):
     priority: Priority
     service: str
     category: str
+    product: str | None = None
     updated_at: datetime
     by: str | None = None
 

@@ -1,34 +1,83 @@
-"""Events the router publishes: who holds an incident, and why it moved tier."""
+"""Events the router publishes: who holds an incident, why it moved tier, and when it could not."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
 
+from pydantic import BaseModel, ConfigDict
+
 from tierline_shared.events import topics
 from tierline_shared.events.base import IncidentEvent, contract
 
 Tier = Literal["L1", "L2", "L3", "L4"]
-EscalationReason = Literal["sla_breach", "manual", "no_ack", "priority_change", "vendor_rejected"]
+EscalationReason = Literal[
+    "sla_breach", "manual", "no_ack", "priority_change", "vendor_rejected", "vendor_unreachable"
+]
+AssignmentReason = Literal["routed", "reassigned", "rerouted", "dequeued", "reopened", "priority_change"]
+
+
+class VendorContract(BaseModel):
+    """The vendor's contract targets, which the SLA monitor runs once the vendor holds the case."""
+
+    model_config = ConfigDict(frozen=True)
+
+    response_seconds: float | None = None
+    resolution_seconds: float | None = None
 
 
 @contract("tierline.incident.assigned.v1", topics.ROUTING)
 class IncidentAssigned(IncidentEvent):
+    """A queue (and, when someone is free, an agent) of the current tier holds the incident.
+
+    ``tier_entered_at`` is when the tier took the incident: re-assignments inside a tier keep it,
+    so the tier budget keeps counting from there (``assignee`` is None while the incident waits).
+    """
+
     tier: Tier
     queue: str
     assignee: str | None
+    reason: AssignmentReason = "routed"
     tier_budget_seconds: float | None = None
+    tier_entered_at: datetime | None = None
     assigned_at: datetime
 
 
 @contract("tierline.incident.escalated.v1", topics.ROUTING)
 class IncidentEscalated(IncidentEvent):
+    """The incident moved tier: ``direction`` up (escalation) or down (handed back)."""
+
     from_tier: Tier
     to_tier: Tier
+    direction: Literal["up", "down"] = "up"
     reason: EscalationReason
     note: str | None = None
     queue: str | None = None
     assignee: str | None = None
     vendor: str | None = None
+    vendor_contract: VendorContract | None = None
     tier_budget_seconds: float | None = None
     escalated_at: datetime
+
+
+@contract("tierline.incident.escalation_blocked.v1", topics.ROUTING)
+class IncidentEscalationBlocked(IncidentEvent):
+    """An escalation was due but could not happen; the incident stays where it is."""
+
+    tier: Tier
+    reason: EscalationReason
+    cause: Literal["top_of_ladder", "no_vendor"]
+    detail: str
+    at: datetime
+
+
+@contract("tierline.incident.renotified.v1", topics.ROUTING)
+class IncidentRenotified(IncidentEvent):
+    """Nobody acknowledged within the policy's timeout: the assignee is paged again."""
+
+    tier: Tier
+    queue: str | None
+    assignee: str | None
+    attempt: int
+    of: int
+    at: datetime

@@ -36,6 +36,17 @@ class VendorCaseResolved(IncidentEvent):
     resolved_at: datetime
 
 
+@contract("tierline.vendor.case_rejected.v1", topics.VENDOR)
+class VendorCaseRejected(IncidentEvent):
+    """The vendor turned the case down; the router hands the incident back to L3."""
+
+    vendor: str
+    case_id: uuid.UUID
+    vendor_reference: str | None = None
+    reason: str | None = None
+    rejected_at: datetime
+
+
 @contract("tierline.vendor.delivery_failed.v1", topics.VENDOR)
 class VendorDeliveryFailed(IncidentEvent):
     vendor: str

@@ -1,11 +1,13 @@
-"""The router's tables: who holds each incident, and each queue's round-robin position."""
+"""The router's tables: its configuration (agents, queues, policies) and who holds each incident."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import DateTime, Integer, Text, Uuid
+from sqlalchemy import Boolean, DateTime, Index, Integer, Text, Uuid, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tierline_shared.auth import access_tables
@@ -17,27 +19,71 @@ outbox, inbox = messaging_tables(Base.metadata)
 api_keys, rate_limits = access_tables(Base.metadata)
 
 
-class AssignmentRow(Base):
-    __tablename__ = "assignments"
+class AgentRow(Base):
+    __tablename__ = "agents"
 
-    incident_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    service: Mapped[str] = mapped_column(Text)
-    category: Mapped[str] = mapped_column(Text)
-    priority: Mapped[str] = mapped_column(Text)
-    tier: Mapped[str] = mapped_column(Text)
-    queue: Mapped[str | None] = mapped_column(Text)
-    assignee: Mapped[str | None] = mapped_column(Text)
-    vendor: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text)  # active | released
-    escalations: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSONB)  # skills, capacity
+    available: Mapped[bool] = mapped_column(Boolean)  # runtime state: the file never resets it
+    managed_by: Mapped[str] = mapped_column(Text)  # config | api
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class QueueCursorRow(Base):
-    """Round-robin state lives in the database so every replica shares it."""
+class QueueRow(Base):
+    __tablename__ = "queues"
 
-    __tablename__ = "queue_cursors"
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    tier: Mapped[str] = mapped_column(Text)
+    rank: Mapped[int] = mapped_column(Integer)  # matching order within the tier
+    spec: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    position: Mapped[int] = mapped_column(Integer, default=0)  # rotation, shared by every replica
+    managed_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
-    queue: Mapped[str] = mapped_column(Text, primary_key=True)
-    position: Mapped[int] = mapped_column(Integer, default=0)
+
+class PolicyRow(Base):
+    __tablename__ = "escalation_policies"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    managed_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AssignmentRow(Base):
+    __tablename__ = "assignments"
+    __table_args__ = (
+        Index(
+            "assignments_waiting",
+            "queue",
+            "waiting_since",
+            postgresql_where=text("status = 'active' AND assignee IS NULL AND waiting_since IS NOT NULL"),
+        ),
+        Index("assignments_held", "assignee", postgresql_where=text("status = 'active'")),
+        Index("assignments_ack_due", "ack_due_at", postgresql_where=text("ack_due_at IS NOT NULL")),
+    )
+
+    incident_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    service: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(Text)
+    product: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[str] = mapped_column(Text)
+    policy: Mapped[str | None] = mapped_column(Text)
+    tier: Mapped[str] = mapped_column(Text)
+    tier_entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    queue: Mapped[str | None] = mapped_column(Text)
+    assignee: Mapped[str | None] = mapped_column(Text)
+    waiting_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # in a queue, nobody free
+    vendor: Mapped[str | None] = mapped_column(Text)
+    rejected_by: Mapped[list[str]] = mapped_column(JSONB, default=list)  # vendors that turned it away
+    status: Mapped[str] = mapped_column(Text)  # active | released
+    is_acknowledged: Mapped[bool] = mapped_column(Boolean, default=False)
+    ack_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    renotified: Mapped[int] = mapped_column(Integer, default=0)
+    escalations: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,14 +1,15 @@
-"""The router's HTTP API: manual escalation, who holds an incident, the configured queues."""
+"""The router's HTTP API for incidents: who holds one, escalate it, hand it back down."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
+from tierline_router.adapters import repository as repo
 from tierline_router.adapters.orm import AssignmentRow
 from tierline_router.service_layer import routing
 from tierline_shared.auth import Principal, require
@@ -23,7 +24,9 @@ PROBLEMS = {
     401: {"description": "No API key, or an unknown or revoked one (problem+json)"},
     403: {"description": "The key lacks the scope (problem+json)"},
     404: {"description": "The router holds no such incident (problem+json)"},
-    409: {"description": "Resolved, already at L4, or no vendor configured (problem+json)"},
+    409: {
+        "description": "Resolved, at the top or bottom of the ladder, or no vendor takes it (problem+json)"
+    },
     422: {"description": "Invalid input (problem+json)"},
 }
 
@@ -33,43 +36,46 @@ class EscalateIn(ApiModel):
     note: str | None = Field(default=None, max_length=2000, description="Why, in a person's words")
 
 
+class DeEscalateIn(ApiModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"to_tier": "L1", "note": "Password reset; the desk can finish it"}]},
+    )
+    to_tier: Literal["L1", "L2", "L3"] | None = Field(
+        default=None, description="Default: the ladder's rung below the current tier"
+    )
+    note: str = Field(min_length=1, max_length=2000, description="Why it goes back down (required)")
+
+
 class AssignmentOut(BaseModel):
     incident_id: uuid.UUID
+    priority: str
+    policy: str | None
     tier: str
+    tier_entered_at: datetime
     queue: str | None
     assignee: str | None
+    waiting_since: datetime | None = Field(
+        description="Set while the incident waits in its queue for an agent"
+    )
     vendor: str | None
     status: str
+    is_acknowledged: bool
+    ack_due_at: datetime | None
+    renotified: int
     escalations: int
     updated_at: datetime
 
     @classmethod
     def of(cls, row: AssignmentRow) -> AssignmentOut:
-        return cls(
-            incident_id=row.incident_id,
-            tier=row.tier,
-            queue=row.queue,
-            assignee=row.assignee,
-            vendor=row.vendor,
-            status=row.status,
-            escalations=row.escalations,
-            updated_at=row.updated_at,
-        )
-
-
-class QueueOut(BaseModel):
-    name: str
-    tier: str
-    services: list[str]
-    categories: list[str]
-    agents: list[str]
+        return cls.model_validate(row, from_attributes=True)
 
 
 @router.post(
     "/v1/incidents/{incident_id}/escalate",
     response_model=AssignmentOut,
     responses=PROBLEMS,
-    summary="Escalate one tier up (L1 -> L2 -> L3 -> L4)",
+    summary="Escalate one rung up the incident's ladder (past its top, up to L4, by hand)",
 )
 async def escalate(
     incident_id: uuid.UUID,
@@ -84,6 +90,22 @@ async def escalate(
         return AssignmentOut.of(row)
 
 
+@router.post(
+    "/v1/incidents/{incident_id}/de-escalate",
+    response_model=AssignmentOut,
+    responses=PROBLEMS,
+    summary="Hand the incident back to a lower tier, saying why",
+)
+async def de_escalate(
+    incident_id: uuid.UUID, body: DeEscalateIn, rt: RuntimeDep, principal: Writer
+) -> AssignmentOut:
+    async with rt.unit_of_work() as session:
+        row = await routing.de_escalate(
+            session, rt.state["deps"], incident_id, to_tier=body.to_tier, reason="manual", note=body.note
+        )
+        return AssignmentOut.of(row)
+
+
 @router.get(
     "/v1/incidents/{incident_id}/assignment",
     response_model=AssignmentOut,
@@ -92,9 +114,4 @@ async def escalate(
 )
 async def assignment(incident_id: uuid.UUID, rt: RuntimeDep, principal: Reader) -> AssignmentOut:
     async with rt.sessions() as session:
-        return AssignmentOut.of(await routing.get_assignment(session, incident_id))
-
-
-@router.get("/v1/queues", response_model=list[QueueOut], summary="The configured queues by tier")
-async def queues(rt: RuntimeDep, principal: Reader) -> list[QueueOut]:
-    return [QueueOut(**q.model_dump()) for q in rt.state["deps"].policy.queues]
+        return AssignmentOut.of(await repo.get_assignment(session, incident_id))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline_shared.db import advisory_xact_lock
 from tierline_shared.events import (
     Envelope,
     Event,
@@ -25,7 +25,7 @@ from tierline_sla_monitor.service_layer.clocks import SlaDeps
 
 async def lock_incident(session: AsyncSession, incident_id: uuid.UUID) -> None:
     """One incident's events may arrive on several topics at once: apply them one at a time."""
-    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(str(incident_id), 0))))
+    await advisory_xact_lock(session, str(incident_id))
 
 
 def serialized(handler: Handler) -> Handler:
@@ -55,6 +55,7 @@ def _bind(deps: SlaDeps) -> dict[type[Event], Handler]:
             tier=e.tier,
             budget_seconds=e.tier_budget_seconds,
             at=e.assigned_at,
+            entered_at=e.tier_entered_at,
         )
 
     async def on_escalated(session: AsyncSession, envelope: Envelope) -> None:

@@ -106,21 +106,39 @@ async def restart_tier_clock(
     tier: str,
     budget_seconds: float | None,
     at: datetime,
+    entered_at: datetime | None = None,
 ) -> None:
-    """A new tier holds the incident: the previous tier's budget no longer runs."""
+    """A tier holds the incident: its budget runs from when the tier took it (``entered_at``).
+
+    A re-assignment inside the same stay keeps the clock; a new budget for the same stay
+    (the priority changed) re-arms it from the tier's entry; a new stay replaces it.
+    """
     if await _is_closed(session, incident_id):
         return
+    started = entered_at or at
+    budget = deps.policy.tier_budget(tier, budget_seconds)
+    latest = await session.scalar(
+        select(ClockRow)
+        .where(ClockRow.incident_id == incident_id, ClockRow.kind == ClockKind.TIER.value)
+        .order_by(ClockRow.started_at.desc(), ClockRow.due_at.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    if latest is not None and latest.tier == tier and latest.started_at == started:
+        if latest.state != ClockState.RUNNING.value:
+            return  # this stay's budget already ran out (or was met): nothing left to re-arm
+        if budget is not None and latest.due_at == due_at(started, budget):
+            return  # a re-assignment: the same budget keeps running
     for row in await _running(session, incident_id, [ClockKind.TIER.value]):
         row.state, row.stopped_at = ClockState.CANCELLED.value, at
     await session.flush()
-    budget = deps.policy.tier_budget(tier, budget_seconds)
     if budget is not None:
         await _start(
             session,
             deps,
             incident_id=incident_id,
             kind=ClockKind.TIER,
-            started_at=at,
+            started_at=started,
             duration=budget,
             tier=tier,
         )

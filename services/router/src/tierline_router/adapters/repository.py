@@ -1,0 +1,158 @@
+"""Reads and writes the router's configuration and assignments as domain objects."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tierline_router.adapters.orm import AgentRow, AssignmentRow, PolicyRow, QueueRow
+from tierline_router.domain.model import TIERS, Agent, EscalationPolicy, Queue
+from tierline_router.domain.strategies import Candidate
+from tierline_shared.errors import NotFound
+
+ACTIVE, RELEASED = "active", "released"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The routing configuration as one consistent snapshot, read inside the caller's transaction."""
+
+    agents: dict[str, Agent]
+    queues: list[Queue]  # by tier, then rank
+    policies: list[EscalationPolicy]  # by rank
+
+    def queue(self, name: str | None) -> Queue | None:
+        return next((q for q in self.queues if q.name == name), None)
+
+    def policy(self, name: str | None) -> EscalationPolicy | None:
+        return next((p for p in self.policies if p.name == name), None)
+
+
+def agent_of(row: AgentRow) -> Agent:
+    return Agent.model_validate({**row.spec, "name": row.name, "available": row.available})
+
+
+def queue_of(row: QueueRow) -> Queue:
+    return Queue.model_validate({**row.spec, "name": row.name, "tier": row.tier})
+
+
+def policy_of(row: PolicyRow) -> EscalationPolicy:
+    return EscalationPolicy.model_validate({**row.spec, "name": row.name})
+
+
+async def load_catalog(session: AsyncSession) -> Catalog:
+    agents = (await session.scalars(select(AgentRow))).all()
+    queues = (
+        await session.scalars(select(QueueRow).order_by(QueueRow.tier, QueueRow.rank, QueueRow.name))
+    ).all()
+    policies = (await session.scalars(select(PolicyRow).order_by(PolicyRow.rank, PolicyRow.name))).all()
+    return Catalog(
+        agents={a.name: agent_of(a) for a in agents},
+        queues=[queue_of(q) for q in queues],
+        policies=[policy_of(p) for p in policies],
+    )
+
+
+async def loads(session: AsyncSession, agents: Sequence[str]) -> dict[str, int]:
+    """Open incidents each agent holds, across every queue."""
+    if not agents:
+        return {}
+    rows = await session.execute(
+        select(AssignmentRow.assignee, func.count())
+        .where(AssignmentRow.status == ACTIVE, AssignmentRow.assignee.in_(list(agents)))
+        .group_by(AssignmentRow.assignee)
+    )
+    return {name: count for name, count in rows}
+
+
+async def candidates(session: AsyncSession, catalog: Catalog, queue: Queue) -> list[Candidate]:
+    held = await loads(session, queue.agents)
+    members = [catalog.agents[name] for name in queue.agents if name in catalog.agents]
+    return [
+        Candidate(
+            name=a.name,
+            skills=frozenset(a.skills),
+            capacity=a.capacity,
+            load=held.get(a.name, 0),
+            available=a.available,
+        )
+        for a in members
+    ]
+
+
+async def get_assignment(
+    session: AsyncSession, incident_id: uuid.UUID, *, lock: bool = False
+) -> AssignmentRow:
+    row = await find_assignment(session, incident_id, lock=lock)
+    if row is None:
+        raise NotFound(f"The router holds no incident {incident_id}.")
+    return row
+
+
+async def find_assignment(
+    session: AsyncSession, incident_id: uuid.UUID, *, lock: bool = False
+) -> AssignmentRow | None:
+    stmt = select(AssignmentRow).where(AssignmentRow.incident_id == incident_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
+async def held_by(session: AsyncSession, agent: str, queue: str | None = None) -> list[AssignmentRow]:
+    stmt = select(AssignmentRow).where(AssignmentRow.status == ACTIVE, AssignmentRow.assignee == agent)
+    if queue is not None:
+        stmt = stmt.where(AssignmentRow.queue == queue)
+    return list((await session.scalars(stmt.order_by(AssignmentRow.created_at).with_for_update())).all())
+
+
+async def waiting_in(session: AsyncSession, queue: str) -> list[AssignmentRow]:
+    """Incidents waiting for an agent in ``queue``: most urgent first, then oldest."""
+    stmt = (
+        select(AssignmentRow)
+        .where(
+            AssignmentRow.status == ACTIVE,
+            AssignmentRow.queue == queue,
+            AssignmentRow.assignee.is_(None),
+            AssignmentRow.waiting_since.is_not(None),
+        )
+        .order_by(AssignmentRow.priority, AssignmentRow.waiting_since, AssignmentRow.incident_id)
+        .with_for_update()
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def queue_counts(session: AsyncSession) -> dict[str, tuple[int, int]]:
+    """Per queue: (incidents held by an agent, incidents waiting for one)."""
+    rows = await session.execute(
+        select(AssignmentRow.queue, AssignmentRow.assignee.is_(None), func.count())
+        .where(AssignmentRow.status == ACTIVE, AssignmentRow.queue.is_not(None))
+        .group_by(AssignmentRow.queue, AssignmentRow.assignee.is_(None))
+    )
+    counts: dict[str, list[int]] = {}
+    for queue, is_waiting, count in rows:
+        counts.setdefault(queue, [0, 0])[1 if is_waiting else 0] += count
+    return {q: (held, waiting) for q, (held, waiting) in counts.items()}
+
+
+def tier_rank(tier: str) -> int:
+    return TIERS.index(tier)
+
+
+async def ack_overdue(session: AsyncSession, now: datetime, limit: int) -> list[AssignmentRow]:
+    stmt = (
+        select(AssignmentRow)
+        .where(
+            AssignmentRow.ack_due_at <= now,
+            AssignmentRow.status == ACTIVE,
+            AssignmentRow.is_acknowledged.is_(False),
+        )
+        .order_by(AssignmentRow.ack_due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.scalars(stmt)).all())
