@@ -48,7 +48,9 @@ def _write_config(folder: Path, vendor_port: int, webhook_secret: str, callback_
     shutil.copy(repo_root() / "deploy" / "config" / "priority.yaml", folder / "priority.yaml")
     budget = f"{TIER_BUDGET_SECONDS}s"
     router = yaml.safe_load((repo_root() / "deploy" / "config" / "router.yaml").read_text())
-    for policy in router["escalation_policies"]:  # every ladder rung runs out in seconds; nobody is paged again
+    for policy in router[
+        "escalation_policies"
+    ]:  # every ladder rung runs out in seconds; nobody is paged again
         policy["ladder"] = [{"tier": t, "budget": budget} for t in ("L1", "L2", "L3")] + [{"tier": "L4"}]
         policy.pop("ack_timeout", None)
     (folder / "router.yaml").write_text(yaml.safe_dump(router))

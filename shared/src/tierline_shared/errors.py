@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+RESERVED_MEMBERS = frozenset({"type", "title", "status", "detail", "instance", "headers"})
+
 
 class DomainError(Exception):
     """Base of errors a client can act on; subclasses set the HTTP status and type."""
@@ -13,6 +15,9 @@ class DomainError(Exception):
     title: str = "Bad request"
 
     def __init__(self, detail: str, *, headers: dict[str, str] | None = None, **extensions: Any) -> None:
+        clash = RESERVED_MEMBERS & extensions.keys()
+        if clash:  # a programming error: these members belong to RFC 9457 itself
+            raise TypeError(f"problem extensions may not be named {sorted(clash)}")
         super().__init__(detail)
         self.detail = detail
         self.headers = headers or {}

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from sqlalchemy import (
     Column,
     DateTime,
+    Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
@@ -53,7 +54,9 @@ def _columns() -> list[Any]:
 
 
 def idempotency_table(metadata: MetaData) -> Table:
-    return Table("idempotency_keys", metadata, *_columns())
+    table = Table("idempotency_keys", metadata, *_columns())
+    Index("ix_idempotency_keys_created_at", table.c.created_at)
+    return table
 
 
 def create_idempotency_table(op: Any) -> None:

@@ -1,3 +1,4 @@
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
@@ -73,3 +74,10 @@ def test_unexpected_error_leaks_no_internals() -> None:
     assert response.status_code == 500
     assert "secret" not in response.text
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_domain_errors_refuse_extensions_named_like_rfc9457_members() -> None:
+    for member in ("status", "type", "title", "detail", "instance"):
+        with pytest.raises(TypeError, match=member):
+            Conflict("x", **{member: "clash"})
+    assert Conflict("x", assignment_status="released").extensions == {"assignment_status": "released"}

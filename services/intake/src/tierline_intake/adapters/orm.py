@@ -29,6 +29,7 @@ class IncidentRow(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     service: Mapped[str] = mapped_column(Text)
     category: Mapped[str] = mapped_column(Text)
+    product: Mapped[str | None] = mapped_column(Text)
     impact: Mapped[str | None] = mapped_column(Text)
     urgency: Mapped[str | None] = mapped_column(Text)
     priority: Mapped[str] = mapped_column(Text)
@@ -71,6 +72,8 @@ class IncidentRow(Base):
             postgresql_where=text("dedup_key IS NOT NULL AND status IN ('open', 'acknowledged', 'on_hold')"),
         ),
         Index("ix_incidents_created_at", "created_at"),
+        Index("ix_incidents_status_created", "status", "created_at"),
+        Index("ix_incidents_problem_id", "problem_id"),
     )
 
 

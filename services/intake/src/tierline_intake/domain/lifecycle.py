@@ -83,7 +83,7 @@ def check_csat(status: Status, already_rated: bool) -> None:
         raise Conflict("Satisfaction was already recorded for this incident.", current_status=status.value)
 
 
-EDITABLE_FIELDS = ("priority", "impact", "urgency", "category", "service", "title", "description")
+EDITABLE_FIELDS = ("priority", "impact", "urgency", "category", "service", "product", "title", "description")
 
 
 def check_editable(status: Status) -> None:

@@ -78,6 +78,7 @@ async def list_incidents(
     tier: Annotated[list[str] | None, Query(description="L1..L4; repeat for several")] = None,
     service: Annotated[str | None, Query(max_length=120)] = None,
     category: Annotated[str | None, Query(max_length=120)] = None,
+    product: Annotated[str | None, Query(max_length=120)] = None,
     channel: Annotated[str | None, Query(max_length=20)] = None,
     created_since: Annotated[datetime | None, Query(description="inclusive, ISO 8601")] = None,
     created_until: Annotated[datetime | None, Query(description="exclusive, ISO 8601")] = None,
@@ -97,6 +98,7 @@ async def list_incidents(
     for name, text in (
         ("service", service),
         ("category", category),
+        ("product", product),
         ("channel", channel),
         ("cursor", cursor),
     ):
@@ -108,6 +110,7 @@ async def list_incidents(
         tier=tier,
         service=service,
         category=category,
+        product=product,
         channel=channel,
         created_since=created_since,
         created_until=created_until,
@@ -166,7 +169,7 @@ async def get_timeline(incident_id: uuid.UUID, rt: RuntimeDep, principal: Reader
     response_model=IncidentOut,
     responses=PROBLEMS,
     openapi_extra=IDEMPOTENCY_HEADER,
-    summary="Edit priority, impact, urgency, category, service, title or description",
+    summary="Edit priority, impact, urgency, category, service, product, title or description",
 )
 async def patch_incident(
     incident_id: uuid.UUID, body: IncidentPatch, request: Request, rt: RuntimeDep, principal: Writer

@@ -17,6 +17,8 @@ Projection = Callable[[AsyncSession, Envelope, IntakeDeps], Awaitable[None]]
 PROJECTIONS: Mapping[type[Event], Projection] = {
     events.IncidentAssigned: projections.on_assigned,
     events.IncidentEscalated: projections.on_escalated,
+    events.IncidentEscalationBlocked: projections.on_escalation_blocked,
+    events.IncidentRenotified: projections.on_renotified,
     events.SlaClockStarted: projections.on_clock_started,
     events.SlaBreached: projections.on_breached,
     events.SlaMet: projections.on_met,

@@ -15,6 +15,8 @@ Priority = Literal["P1", "P2", "P3", "P4"]
 Channel = Literal["web", "email", "chat", "phone", "monitoring", "api"]
 
 Text200 = Field(min_length=1, max_length=200)
+# service, category and product names
+SLUG = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 Name = Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9][A-Za-z0-9._ -]*$")
 
 
@@ -30,6 +32,7 @@ class IncidentIn(ApiModel):
                     "description": "Nobody in sales can connect since 09:10.",
                     "service": "vpn",
                     "category": "network",
+                    "product": "globalprotect",
                     "impact": "high",
                     "urgency": "high",
                     "channel": "web",
@@ -41,8 +44,15 @@ class IncidentIn(ApiModel):
 
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=20_000)
-    service: str = Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    category: str = Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    service: str = Field(min_length=1, max_length=120, pattern=SLUG)
+    category: str = Field(min_length=1, max_length=120, pattern=SLUG)
+    product: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=120,
+        pattern=SLUG,
+        description="The product within the service, when the reporter knows it",
+    )
     impact: Level | None = None
     urgency: Level | None = None
     priority: Priority | None = None
@@ -132,6 +142,10 @@ class CsatIn(ApiModel):
     comment: str | None = Field(default=None, max_length=5000)
 
 
+# Optional on the incident itself, so an edit may take it away again.
+CLEARABLE = frozenset({"product"})
+
+
 class IncidentPatch(ApiModel):
     """Fields to change; omitted fields stay as they are. A priority change re-routes and re-times."""
 
@@ -141,11 +155,14 @@ class IncidentPatch(ApiModel):
 
     title: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=20_000)
-    service: str | None = Field(
-        default=None, min_length=1, max_length=120, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
-    )
-    category: str | None = Field(
-        default=None, min_length=1, max_length=120, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+    service: str | None = Field(default=None, min_length=1, max_length=120, pattern=SLUG)
+    category: str | None = Field(default=None, min_length=1, max_length=120, pattern=SLUG)
+    product: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=120,
+        pattern=SLUG,
+        description="null removes the product (the only field that may be cleared)",
     )
     impact: Level | None = None
     urgency: Level | None = None
@@ -157,7 +174,7 @@ class IncidentPatch(ApiModel):
         sent = self.model_fields_set - {"by"}
         if not sent:
             raise ValueError("send at least one field to change")
-        nulls = sorted(name for name in sent if getattr(self, name) is None)
+        nulls = sorted(name for name in sent - CLEARABLE if getattr(self, name) is None)
         if nulls:
             raise ValueError(f"{', '.join(nulls)} cannot be null")
         return self
@@ -200,6 +217,7 @@ class IncidentSummaryOut(BaseModel):
     title: str
     service: str
     category: str
+    product: str | None
     priority: Priority
     channel: Channel
     status: Status
@@ -222,6 +240,7 @@ class IncidentOut(BaseModel):
     description: str
     service: str
     category: str
+    product: str | None
     impact: Level | None
     urgency: Level | None
     priority: Priority

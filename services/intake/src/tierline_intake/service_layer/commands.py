@@ -15,6 +15,7 @@ class CreateIncident:
     category: str
     channel: str
     reporter: str
+    product: str | None = None
     impact: str | None = None
     urgency: str | None = None
     priority: str | None = None

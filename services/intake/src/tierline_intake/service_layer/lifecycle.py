@@ -214,6 +214,7 @@ async def update_incident(
             priority=row.priority,
             service=row.service,
             category=row.category,
+            product=row.product,
             updated_at=now,
             by=cmd.by,
         ),

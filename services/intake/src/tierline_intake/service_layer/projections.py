@@ -26,6 +26,8 @@ from tierline_shared.events import (
     Envelope,
     IncidentAssigned,
     IncidentEscalated,
+    IncidentEscalationBlocked,
+    IncidentRenotified,
     SlaBreached,
     SlaClockStarted,
     SlaMet,
@@ -51,40 +53,98 @@ def _record(session: AsyncSession, envelope: Envelope, *, at: datetime, kind: st
     )
 
 
+# How a queue or agent came to hold the incident; a reason newer than this code reads as "routed".
+_ASSIGNED_TO = {
+    "routed": "Assigned to {who} in {where}",
+    "reassigned": "Reassigned to {who} in {where}",
+    "rerouted": "Rerouted to {who} in {where}",
+    "dequeued": "Taken from queue {where} by {who}",
+    "reopened": "Reopened and assigned to {who} in {where}",
+    "priority_change": "Priority changed; assigned to {who} in {where}",
+}
+_WAITING_BECAUSE = {
+    "reassigned": "Back in the queue",
+    "rerouted": "Rerouted",
+    "reopened": "Reopened",
+    "priority_change": "Priority changed",
+}
+
+
+def _assignment_summary(event: IncidentAssigned) -> str:
+    where = f"{event.queue} ({event.tier})"
+    if event.assignee is None:
+        lead = _WAITING_BECAUSE.get(event.reason)
+        waiting = f"in queue {where} for a free agent"
+        return f"{lead}: waiting {waiting}" if lead else f"Waiting {waiting}"
+    template = _ASSIGNED_TO.get(event.reason, _ASSIGNED_TO["routed"])
+    return template.format(who=event.assignee, where=where)
+
+
 async def on_assigned(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
     event = envelope.data
     assert isinstance(event, IncidentAssigned)
     row = await get_incident(session, event.incident_id, lock=True)
+    # assignee None: the incident waits in the queue, nobody holds it any more
     row.tier, row.queue, row.assignee = event.tier, event.queue, event.assignee
     row.updated_at = max(row.updated_at, event.assigned_at)
-    who = event.assignee or "nobody yet"
-    _record(
-        session,
-        envelope,
-        at=event.assigned_at,
-        kind="assigned",
-        summary=f"Assigned at {event.tier} to queue {event.queue} ({who})",
-    )
+    _record(session, envelope, at=event.assigned_at, kind="assigned", summary=_assignment_summary(event))
+
+
+def _holder(event: IncidentEscalated) -> str:
+    if event.to_tier == "L4" and event.vendor:
+        return f"vendor {event.vendor}"
+    if event.assignee:
+        return f"{event.assignee} in {event.queue}" if event.queue else event.assignee
+    if event.queue:
+        return f"queue {event.queue} (waiting for a free agent)"
+    return "nobody yet"
 
 
 async def on_escalated(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
+    """The incident changed tier, up (escalated) or down (handed back); the view follows either way."""
     event = envelope.data
     assert isinstance(event, IncidentEscalated)
     row = await get_incident(session, event.incident_id, lock=True)
     row.tier, row.queue, row.assignee = event.to_tier, event.queue, event.assignee
-    if event.vendor:
-        row.vendor = event.vendor
+    row.vendor = event.vendor  # only L4 has one; a hand-back leaves the vendor's case on the timeline
     row.updated_at = max(row.updated_at, event.escalated_at)
     # The tier the incident left no longer runs its budget.
     await cancel_tier_clock(session, event.incident_id, tier=event.from_tier)
-    target = event.vendor if event.to_tier == "L4" and event.vendor else (event.assignee or event.queue)
+    move = f"{event.from_tier} -> {event.to_tier} ({event.reason})"
     note = f": {event.note}" if event.note else ""
+    if event.direction == "down":
+        kind, summary = "de_escalated", f"De-escalated {move}, handed back to {_holder(event)}{note}"
+    else:
+        kind, summary = "escalated", f"Escalated {move} to {_holder(event)}{note}"
+    _record(session, envelope, at=event.escalated_at, kind=kind, summary=summary)
+
+
+async def on_escalation_blocked(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
+    """An escalation was due but could not happen: the incident stays, the timeline says why."""
+    event = envelope.data
+    assert isinstance(event, IncidentEscalationBlocked)
+    await get_incident(session, event.incident_id)
     _record(
         session,
         envelope,
-        at=event.escalated_at,
-        kind="escalated",
-        summary=f"Escalated {event.from_tier} -> {event.to_tier} ({event.reason}) to {target}{note}",
+        at=event.at,
+        kind="escalation_blocked",
+        summary=f"Escalation ({event.reason}) blocked at {event.tier}: {event.detail}",
+    )
+
+
+async def on_renotified(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
+    event = envelope.data
+    assert isinstance(event, IncidentRenotified)
+    await get_incident(session, event.incident_id)
+    who = event.assignee or (f"queue {event.queue}" if event.queue else "the tier")
+    attempt = f"attempt {event.attempt} of {event.of}"
+    _record(
+        session,
+        envelope,
+        at=event.at,
+        kind="renotified",
+        summary=f"Not acknowledged: paged {who} again at {event.tier} ({attempt})",
     )
 
 

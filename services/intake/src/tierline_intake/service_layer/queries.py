@@ -22,6 +22,7 @@ class IncidentFilter:
     tier: list[str] | None = None
     service: str | None = None
     category: str | None = None
+    product: str | None = None
     channel: str | None = None
     created_since: datetime | None = None
     created_until: datetime | None = None
@@ -59,6 +60,7 @@ async def list_incidents(
     for column, value in (
         (IncidentRow.service, flt.service),
         (IncidentRow.category, flt.category),
+        (IncidentRow.product, flt.product),
         (IncidentRow.channel, flt.channel),
         (IncidentRow.problem_id, flt.problem_id),
     ):

@@ -236,7 +236,9 @@ async def _move(
 async def _active(session: AsyncSession, incident_id: uuid.UUID) -> AssignmentRow:
     row = await repo.get_assignment(session, incident_id, lock=True)
     if row.status != ACTIVE:
-        raise Conflict("The incident is resolved; it no longer moves between tiers.", status=row.status)
+        raise Conflict(
+            "The incident is resolved; it no longer moves between tiers.", assignment_status=row.status
+        )
     return row
 
 
@@ -276,7 +278,9 @@ async def de_escalate(
     if TIERS.index(target) >= TIERS.index(row.tier) or target not in HUMAN_TIERS:
         raise InvalidInput(
             f"to_tier must be a human tier below the current one ({row.tier}).",
-            field="to_tier",
+            errors=[
+                {"field": "to_tier", "reason": f"not a human tier below {row.tier}", "pointer": "/to_tier"}
+            ],
             tier=row.tier,
         )
     return await _move(session, deps, catalog, row, target, reason=reason, note=note)
