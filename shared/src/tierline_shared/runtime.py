@@ -328,3 +328,21 @@ def create_app(spec: ServiceSpec, *, clock: Clock | None = None) -> FastAPI:
     for router in spec.routers:
         app.include_router(router)
     return app
+
+
+async def poll_in_batches(
+    rt: Runtime,
+    step: Callable[[AsyncSession, int], Awaitable[int]],
+    *,
+    batch: int,
+    idle_seconds: float,
+) -> None:
+    """Run ``step`` (given a session and a batch size) in its own unit of work, forever.
+
+    Straight again while it keeps handling full batches; after a short batch, rest ``idle_seconds``.
+    """
+    while True:
+        async with rt.unit_of_work() as session:
+            handled = await step(session, batch)
+        if handled < batch:
+            await asyncio.sleep(idle_seconds)

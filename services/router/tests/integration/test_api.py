@@ -552,3 +552,31 @@ async def test_openapi_lists_every_route(router: Router) -> None:
     assert set(spec["paths"]["/v1/queues/{name}"]) == {"get", "put", "delete"}
     assert set(spec["paths"]["/v1/escalation-policies/{name}"]) == {"get", "put", "delete"}
     assert set(spec["paths"]["/v1/agents/{name}/availability"]) == {"put"}
+
+
+async def test_unacknowledged_incident_is_paged_again_then_escalated_by_the_running_timer(
+    infra, router: Router
+) -> None:
+    """The app's own acknowledgement timer (a background loop) re-notifies, then escalates with no_ack."""
+    ladder = POLICY["escalation_policies"][0]["ladder"]
+    ok(
+        await router.http.put(
+            "/v1/escalation-policies/p1",
+            json={"priorities": ["P1"], "ladder": ladder, "ack_timeout": "1s", "repeat": 1},
+        )
+    )
+    async with TopicReader(infra.bootstrap_servers, [router.topic_prefix + topics.ROUTING]) as reader:
+        incident = await router.route("P1")
+        subject = str(incident)
+        escalated = await eventually(
+            lambda: reader.of_type("tierline.incident.escalated.v1", subject),
+            timeout=30,
+            what="the no_ack escalation",
+        )
+        [renotified] = reader.of_type("tierline.incident.renotified.v1", subject)
+    assert (renotified.data.attempt, renotified.data.of) == (1, 1)
+    assert renotified.time < escalated[0].time
+    assert (escalated[0].data.to_tier, escalated[0].data.reason) == ("L2", "no_ack")
+    now = await router.assignment(incident)
+    assert (now["tier"], now["assignee"], now["renotified"]) == ("L2", "cat", 0)
+    assert now["ack_due_at"] is not None  # cat has to acknowledge in turn

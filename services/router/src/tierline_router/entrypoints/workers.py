@@ -7,16 +7,16 @@ import asyncio
 from tierline_router import metrics
 from tierline_router.adapters import repository as repo
 from tierline_router.service_layer.routing import fire_ack_timeouts
-from tierline_shared.runtime import Runtime
+from tierline_shared.runtime import Runtime, poll_in_batches
 
 
 async def ack_timer(rt: Runtime) -> None:
-    batch = rt.settings.ack_batch_size
-    while True:
-        async with rt.unit_of_work() as session:
-            fired = await fire_ack_timeouts(session, rt.state["deps"], limit=batch)
-        if fired < batch:
-            await asyncio.sleep(rt.settings.ack_poll_seconds)
+    await poll_in_batches(
+        rt,
+        lambda session, batch: fire_ack_timeouts(session, rt.state["deps"], limit=batch),
+        batch=rt.settings.ack_batch_size,
+        idle_seconds=rt.settings.ack_poll_seconds,
+    )
 
 
 async def queue_gauges(rt: Runtime) -> None:

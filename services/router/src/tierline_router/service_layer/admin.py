@@ -9,6 +9,7 @@ whoever can now take them, and an agent who leaves has their incidents reassigne
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -108,6 +109,19 @@ async def apply_config(session: AsyncSession, deps: RouterDeps, config: RoutingC
     )
 
 
+WHAT = {AgentRow: "agent", QueueRow: "queue", PolicyRow: "escalation policy"}
+
+
+Row = TypeVar("Row", AgentRow, QueueRow, PolicyRow)
+
+
+async def _found(session: AsyncSession, model: type[Row], name: str, *, lock: bool = True) -> Row:
+    row = await session.get(model, name, with_for_update=lock)
+    if row is None:
+        raise NotFound(f"There is no {WHAT[model]} {name!r}.", name=name)
+    return row
+
+
 async def _checked_catalog(session: AsyncSession) -> Catalog:
     await session.flush()
     catalog = await repo.load_catalog(session)
@@ -144,17 +158,10 @@ async def create_agent(session: AsyncSession, deps: RouterDeps, agent: Agent) ->
     return agent
 
 
-async def _agent_row(session: AsyncSession, name: str) -> AgentRow:
-    row = await session.get(AgentRow, name, with_for_update=True)
-    if row is None:
-        raise NotFound(f"There is no agent {name!r}.", name=name)
-    return row
-
-
 async def update_agent(session: AsyncSession, deps: RouterDeps, agent: Agent) -> Agent:
     """Replace an agent's skills, capacity and availability, then move work to match."""
     await lock_routing(session)
-    row = await _agent_row(session, agent.name)
+    row = await _found(session, AgentRow, agent.name)
     was_available = row.available
     row.spec, row.available, row.updated_at = _agent_spec(agent), agent.available, deps.clock.now()
     catalog = await _checked_catalog(session)
@@ -166,15 +173,12 @@ async def update_agent(session: AsyncSession, deps: RouterDeps, agent: Agent) ->
 
 
 async def get_agent(session: AsyncSession, name: str) -> Agent:
-    row = await session.get(AgentRow, name)
-    if row is None:
-        raise NotFound(f"There is no agent {name!r}.", name=name)
-    return repo.agent_of(row)
+    return repo.agent_of(await _found(session, AgentRow, name, lock=False))
 
 
 async def delete_agent(session: AsyncSession, deps: RouterDeps, name: str) -> None:
     await lock_routing(session)
-    row = await _agent_row(session, name)
+    row = await _found(session, AgentRow, name)
     catalog = await repo.load_catalog(session)
     member_of = [q.name for q in catalog.queues if name in q.agents]
     if member_of:
@@ -236,13 +240,6 @@ async def create_queue(session: AsyncSession, deps: RouterDeps, queue: Queue, ra
     return row
 
 
-async def _queue_row(session: AsyncSession, name: str, *, lock: bool = True) -> QueueRow:
-    row = await session.get(QueueRow, name, with_for_update=lock)
-    if row is None:
-        raise NotFound(f"There is no queue {name!r}.", name=name)
-    return row
-
-
 async def _open_in(session: AsyncSession, queue: str) -> int:
     count = await session.scalar(
         select(func.count()).where(AssignmentRow.status == ACTIVE, AssignmentRow.queue == queue)
@@ -253,7 +250,7 @@ async def _open_in(session: AsyncSession, queue: str) -> int:
 async def update_queue(session: AsyncSession, deps: RouterDeps, queue: Queue, rank: int | None) -> QueueRow:
     """Replace a queue; members taken out hand their incidents in it to the rest."""
     await lock_routing(session)
-    row = await _queue_row(session, queue.name)
+    row = await _found(session, QueueRow, queue.name)
     catalog = await repo.load_catalog(session)
     _check_members(catalog, queue)
     if queue.tier != row.tier and await _open_in(session, queue.name):
@@ -273,7 +270,7 @@ async def update_queue(session: AsyncSession, deps: RouterDeps, queue: Queue, ra
 
 
 async def get_queue(session: AsyncSession, name: str) -> QueueRow:
-    return await _queue_row(session, name, lock=False)
+    return await _found(session, QueueRow, name, lock=False)
 
 
 async def list_queues(session: AsyncSession) -> Sequence[QueueRow]:
@@ -284,7 +281,7 @@ async def list_queues(session: AsyncSession) -> Sequence[QueueRow]:
 
 async def delete_queue(session: AsyncSession, deps: RouterDeps, name: str) -> None:
     await lock_routing(session)
-    row = await _queue_row(session, name)
+    row = await _found(session, QueueRow, name)
     open_incidents = await _open_in(session, name)
     if open_incidents:
         raise InUse(
@@ -318,19 +315,12 @@ async def create_policy(
     return row
 
 
-async def _policy_row(session: AsyncSession, name: str, *, lock: bool = True) -> PolicyRow:
-    row = await session.get(PolicyRow, name, with_for_update=lock)
-    if row is None:
-        raise NotFound(f"There is no escalation policy {name!r}.", name=name)
-    return row
-
-
 async def update_policy(
     session: AsyncSession, deps: RouterDeps, policy: EscalationPolicy, rank: int | None
 ) -> PolicyRow:
     """Replace a policy; incidents on it use the new ladder from their next move."""
     await lock_routing(session)
-    row = await _policy_row(session, policy.name)
+    row = await _found(session, PolicyRow, policy.name)
     row.spec, row.updated_at = _policy_spec(policy), deps.clock.now()
     if rank is not None:
         row.rank = rank
@@ -339,7 +329,7 @@ async def update_policy(
 
 
 async def get_policy(session: AsyncSession, name: str) -> PolicyRow:
-    return await _policy_row(session, name, lock=False)
+    return await _found(session, PolicyRow, name, lock=False)
 
 
 async def list_policies(session: AsyncSession) -> Sequence[PolicyRow]:
@@ -349,5 +339,5 @@ async def list_policies(session: AsyncSession) -> Sequence[PolicyRow]:
 async def delete_policy(session: AsyncSession, deps: RouterDeps, name: str) -> None:
     """Incidents on a deleted policy continue on whichever policy matches them."""
     await lock_routing(session)
-    await session.delete(await _policy_row(session, name))
+    await session.delete(await _found(session, PolicyRow, name))
     await _checked_catalog(session)
