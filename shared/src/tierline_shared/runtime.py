@@ -166,7 +166,8 @@ class Runtime:
         }
         if handlers:
             self.consumer = EventConsumer(
-                group_id=f"tierline-{self.spec.name}",
+                # prefixed like the topics: environments sharing a broker never rebalance each other
+                group_id=f"{s.kafka_topic_prefix}tierline-{self.spec.name}",
                 topics=[s.kafka_topic_prefix + t for t in self.consumed_topics()],
                 handlers=handlers,
                 bootstrap_servers=s.kafka_bootstrap_servers,
