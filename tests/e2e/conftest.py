@@ -55,7 +55,7 @@ def _write_config(folder: Path, vendor_port: int, webhook_secret: str, callback_
         policy.pop("ack_timeout", None)
     (folder / "router.yaml").write_text(yaml.safe_dump(router))
     sla = {
-        "targets": {p: {"response": "10m", "resolution": "1h"} for p in ("P1", "P2", "P3", "P4")},
+        "policies": [{"name": "all", "response": "10m", "resolution": "1h"}],
         "default_tier_budgets": {"L1": budget, "L2": budget, "L3": budget},
     }
     (folder / "sla.yaml").write_text(yaml.safe_dump(sla))

@@ -10,17 +10,22 @@ from tierline_shared.runtime import Runtime, ServiceSpec
 from tierline_shared.runtime import create_app as create_service_app
 from tierline_sla_monitor import __version__
 from tierline_sla_monitor.adapters.orm import Base
-from tierline_sla_monitor.config import Settings, load_policy
+from tierline_sla_monitor.config import Settings, load_config
 from tierline_sla_monitor.entrypoints import api, handlers, workers
+from tierline_sla_monitor.service_layer import catalog
 from tierline_sla_monitor.service_layer.clocks import SlaDeps
 
 
 def build_spec(settings: Settings | None = None) -> ServiceSpec:
     settings = settings or Settings()
-    policy = load_policy(settings)
+    config = load_config(settings)
 
     def state(rt: Runtime) -> dict[str, object]:
-        return {"deps": SlaDeps(outbox=rt.outbox, clock=rt.clock, policy=policy)}
+        return {"deps": SlaDeps(outbox=rt.outbox, clock=rt.clock, config=config)}
+
+    async def on_start(rt: Runtime) -> None:
+        async with rt.unit_of_work() as session:
+            await catalog.apply_config(session, config, rt.clock.now())
 
     return ServiceSpec(
         name="sla-monitor",
@@ -29,11 +34,12 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
         settings=settings,
         metadata=Base.metadata,
         publishes=[topics.SLA],
-        consumes=[topics.INCIDENTS, topics.ROUTING],
+        consumes=[topics.INCIDENTS, topics.ROUTING, topics.VENDOR],
         handlers=lambda rt: handlers.bind(rt.state["deps"]),
         routers=[api.router],
         workers=[("timer-poller", workers.fire_timers)],
         state=state,
+        on_start=on_start,
         openapi_tags=[{"name": "sla", "description": "Clocks and targets"}],
     )
 

@@ -16,8 +16,8 @@ from tierline_shared.clock import FixedClock
 from tierline_shared.events import IncidentCreated
 from tierline_shared.messaging.outbox import Outbox
 from tierline_sla_monitor.adapters.orm import ClockRow, outbox
-from tierline_sla_monitor.domain.policy import SlaPolicy
-from tierline_sla_monitor.service_layer import clocks
+from tierline_sla_monitor.domain.policy import SlaConfig
+from tierline_sla_monitor.service_layer import clocks, timers
 
 pytestmark = pytest.mark.integration
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -35,7 +35,7 @@ async def sessions(new_database) -> AsyncIterator:
 
 def _deps(clock: FixedClock) -> clocks.SlaDeps:
     return clocks.SlaDeps(
-        outbox=Outbox(outbox, "/tierline/sla-monitor", clock), clock=clock, policy=SlaPolicy()
+        outbox=Outbox(outbox, "/tierline/sla-monitor", clock), clock=clock, config=SlaConfig()
     )
 
 
@@ -128,7 +128,7 @@ async def test_competing_pollers_fire_each_due_clock_exactly_once(sessions) -> N
         total = 0
         while True:
             async with sessions() as s, s.begin():
-                fired = await clocks.fire_due_clocks(s, deps, limit=7)
+                fired = await timers.fire_due_clocks(s, deps, limit=7)
             if fired == 0:
                 return total
             total += fired
@@ -154,10 +154,10 @@ async def test_clocks_not_yet_due_do_not_fire(sessions) -> None:
         )
     clock.advance(timedelta(seconds=9))
     async with sessions() as s, s.begin():
-        assert await clocks.fire_due_clocks(s, deps, limit=10) == 0
+        assert await timers.fire_due_clocks(s, deps, limit=10) == 0
     clock.advance(timedelta(seconds=1))
     async with sessions() as s, s.begin():
-        assert await clocks.fire_due_clocks(s, deps, limit=10) == 1
+        assert await timers.fire_due_clocks(s, deps, limit=10) == 1
 
 
 async def test_priority_change_counts_time_already_spent(sessions) -> None:
@@ -169,13 +169,14 @@ async def test_priority_change_counts_time_already_spent(sessions) -> None:
         await clocks.start_incident_clocks(s, deps, event)
     clock.advance(timedelta(hours=3))
     async with sessions() as s, s.begin():
-        await clocks.recalculate_for_priority(s, deps, event.incident_id, "P1", clock.now())
+        await clocks.recalculate(s, deps, event.incident_id, priority="P1", service="s", at=clock.now())
     async with sessions() as s:
         rows = {r.kind: r for r in await s.scalars(select(ClockRow))}
     assert rows["resolution"].due_at == T0 + timedelta(hours=4)  # 1 h left
-    assert rows["response"].due_at == T0 + timedelta(minutes=15)  # already past: fires at once
+    assert rows["response"].due_at == T0 + timedelta(hours=3)  # the 15 min were spent: due when it applied
     async with sessions() as s, s.begin():
-        assert await clocks.fire_due_clocks(s, deps, limit=10) == 1
+        # the response breach, and the resolution clock's 75 % warning (3 h of 4 h spent)
+        assert await timers.fire_due_clocks(s, deps, limit=10) == 2
     types = await _event_types(sessions)
     assert types.count("tierline.sla.recalculated.v1") == 2
 
@@ -205,7 +206,7 @@ async def test_a_stop_in_time_that_arrives_late_turns_the_breach_into_met(sessio
         await clocks.start_incident_clocks(s, deps, event)
     clock.advance(timedelta(minutes=20))
     async with sessions() as s, s.begin():
-        assert await clocks.fire_due_clocks(s, deps, limit=10) == 1
+        assert await timers.fire_due_clocks(s, deps, limit=10) == 1
     async with sessions() as s, s.begin():
         await clocks.stop_response_clock(s, deps, event.incident_id, T0 + timedelta(minutes=10))
     async with sessions() as s:
@@ -241,10 +242,10 @@ async def test_reassignment_keeps_the_tier_clock_and_a_new_budget_rearms_it_from
     ]
     clock.advance(timedelta(minutes=5))
     async with sessions() as s, s.begin():
-        assert await clocks.fire_due_clocks(s, deps, limit=10) == 1
+        assert await timers.fire_due_clocks(s, deps, limit=10) == 1
     await assigned(240, T0 + timedelta(minutes=6))  # re-assigned after the breach: no second breach
     async with sessions() as s, s.begin():
-        assert await clocks.fire_due_clocks(s, deps, limit=10) == 0
+        assert await timers.fire_due_clocks(s, deps, limit=10) == 0
     states = [state for state, _, _ in await tier_clocks()]
     assert states == ["cancelled", "breached"]
 

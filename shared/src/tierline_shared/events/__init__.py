@@ -28,7 +28,15 @@ from tierline_shared.events.routing import (
     IncidentRenotified,
     VendorContract,
 )
-from tierline_shared.events.sla import SlaBreached, SlaClockStarted, SlaMet, SlaRecalculated
+from tierline_shared.events.sla import (
+    SlaBreached,
+    SlaClockPaused,
+    SlaClockResumed,
+    SlaClockStarted,
+    SlaMet,
+    SlaRecalculated,
+    SlaWarning,
+)
 from tierline_shared.events.vendor import (
     VendorCaseOpened,
     VendorCaseRejected,
@@ -57,9 +65,12 @@ __all__ = [
     "IncidentResumed",
     "IncidentUpdated",
     "SlaBreached",
+    "SlaClockPaused",
+    "SlaClockResumed",
     "SlaClockStarted",
     "SlaMet",
     "SlaRecalculated",
+    "SlaWarning",
     "UnknownEventType",
     "VendorCaseOpened",
     "VendorCaseRejected",

@@ -22,6 +22,7 @@ class IncidentCreated(IncidentEvent):
     service: str
     category: str
     product: str | None = None
+    customer: str | None = None
     priority: Priority
     impact: Level | None = None
     urgency: Level | None = None

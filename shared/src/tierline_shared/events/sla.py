@@ -8,7 +8,7 @@ from typing import Literal
 from tierline_shared.events import topics
 from tierline_shared.events.base import IncidentEvent, contract
 
-ClockKind = Literal["response", "resolution", "tier"]
+ClockKind = Literal["response", "resolution", "tier", "vendor_response", "vendor_resolution"]
 
 
 @contract("tierline.sla.clock_started.v1", topics.SLA)
@@ -44,4 +44,37 @@ class SlaRecalculated(IncidentEvent):
     old_due_at: datetime
     due_at: datetime
     reason: str
+    at: datetime
+
+
+@contract("tierline.sla.warning.v1", topics.SLA)
+class SlaWarning(IncidentEvent):
+    """A clock has used ``threshold`` of its target (e.g. 0.75): act before it breaches."""
+
+    clock: ClockKind
+    tier: str | None = None
+    threshold: float
+    due_at: datetime
+    elapsed_seconds: float
+    remaining_seconds: float
+    at: datetime
+
+
+@contract("tierline.sla.clock_paused.v1", topics.SLA)
+class SlaClockPaused(IncidentEvent):
+    """The clock stopped counting (the incident is on hold for a reason the policy pauses on)."""
+
+    clock: ClockKind
+    reason: str
+    elapsed_seconds: float
+    remaining_seconds: float
+    at: datetime
+
+
+@contract("tierline.sla.clock_resumed.v1", topics.SLA)
+class SlaClockResumed(IncidentEvent):
+    """The clock counts again from where it paused; ``due_at`` is its new due time."""
+
+    clock: ClockKind
+    due_at: datetime
     at: datetime

@@ -1,67 +1,128 @@
-"""SLA targets and clock rules. 24x7 for now; business calendars will shift due times here."""
+"""SLA policies: targets per priority (narrowed by service or customer), calendars, pauses, warnings."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tierline_shared.config_files import Duration
+from tierline_sla_monitor.domain.calendar import ALWAYS, TWENTY_FOUR_SEVEN, Calendar
 
 Priority = Literal["P1", "P2", "P3", "P4"]
+PRIORITIES: tuple[Priority, ...] = ("P1", "P2", "P3", "P4")
+HoldReason = Literal["awaiting_customer", "awaiting_vendor", "awaiting_change"]
+Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
 
 class ClockKind(StrEnum):
     RESPONSE = "response"
     RESOLUTION = "resolution"
     TIER = "tier"
+    VENDOR_RESPONSE = "vendor_response"
+    VENDOR_RESOLUTION = "vendor_resolution"
 
 
 class ClockState(StrEnum):
     RUNNING = "running"
+    PAUSED = "paused"
     MET = "met"
     BREACHED = "breached"
     CANCELLED = "cancelled"
 
 
-class Target(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    response: Duration
-    resolution: Duration
+OPEN_STATES = (ClockState.RUNNING.value, ClockState.PAUSED.value)
+
+
+class Subject(BaseModel):
+    """What picks an incident's policy."""
+
+    model_config = ConfigDict(frozen=True)
+
+    priority: Priority
+    service: str
+    customer: str | None = None
+
+
+class PolicySpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    priorities: list[Priority] = Field(default_factory=list, description="Empty: any priority")
+    services: list[str] = Field(default_factory=list, description="Empty: any service")
+    customers: list[str] = Field(default_factory=list, description="Empty: any customer")
+    response: Duration = Field(description="created -> acknowledged")
+    resolution: Duration = Field(description="created -> resolved")
+    calendar: Name = Field(default=TWENTY_FOUR_SEVEN, description="Which business calendar the clocks run on")
+    pause_on: list[HoldReason] = Field(
+        default_factory=lambda: ["awaiting_customer"],
+        description="Hold reasons that pause the resolution clock",
+    )
+    warnings: list[float] = Field(
+        default_factory=lambda: [0.75, 0.9],
+        description="Fractions of the target at which sla.warning is sent",
+    )
+
+    @field_validator("warnings")
+    @classmethod
+    def _fractions(cls, warnings: list[float]) -> list[float]:
+        if any(not 0 < w < 1 for w in warnings):
+            raise ValueError("warnings are fractions of the target between 0 and 1, e.g. 0.75")
+        return sorted(set(warnings))
+
+    @model_validator(mode="after")
+    def _positive(self) -> PolicySpec:
+        if self.response <= timedelta(0) or self.resolution <= timedelta(0):
+            raise ValueError("response and resolution targets must be longer than zero")
+        return self
+
+    def matches(self, subject: Subject) -> bool:
+        return (
+            (not self.priorities or subject.priority in self.priorities)
+            and (not self.services or subject.service in self.services)
+            and (not self.customers or (subject.customer is not None and subject.customer in self.customers))
+        )
+
+    def target(self, kind: str) -> timedelta:
+        return self.response if kind == ClockKind.RESPONSE else self.resolution
+
+
+class SlaPolicy(PolicySpec):
+    name: Name
 
 
 DEFAULT_TARGETS = {
-    "P1": Target(response=timedelta(minutes=15), resolution=timedelta(hours=4)),
-    "P2": Target(response=timedelta(minutes=30), resolution=timedelta(hours=8)),
-    "P3": Target(response=timedelta(hours=4), resolution=timedelta(hours=24)),
-    "P4": Target(response=timedelta(hours=8), resolution=timedelta(hours=48)),
+    "P1": (timedelta(minutes=15), timedelta(hours=4)),
+    "P2": (timedelta(minutes=30), timedelta(hours=8)),
+    "P3": (timedelta(hours=4), timedelta(hours=24)),
+    "P4": (timedelta(hours=8), timedelta(hours=48)),
 }
+DEFAULT_POLICIES = [
+    SlaPolicy(name=p.lower(), priorities=[p], response=response, resolution=resolution)
+    for p, (response, resolution) in DEFAULT_TARGETS.items()
+]
+DEFAULT_TIER_BUDGETS = {"L1": timedelta(minutes=30), "L2": timedelta(hours=2), "L3": timedelta(hours=4)}
 
 
-class SlaPolicy(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SlaConfig(BaseModel):
+    """The policy file: calendars, policies (first match wins) and fallback tier budgets."""
 
-    targets: dict[Priority, Target] = DEFAULT_TARGETS  # type: ignore[assignment]
-    default_tier_budgets: dict[Literal["L1", "L2", "L3"], Duration] = {
-        "L1": timedelta(minutes=30),
-        "L2": timedelta(hours=2),
-        "L3": timedelta(hours=4),
-    }
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    calendars: list[Calendar] = Field(default_factory=list)
+    policies: list[SlaPolicy] = Field(default_factory=lambda: list(DEFAULT_POLICIES))
+    default_tier_budgets: dict[Literal["L1", "L2", "L3"], Duration] = Field(
+        default_factory=lambda: dict(DEFAULT_TIER_BUDGETS)
+    )
 
     @model_validator(mode="after")
-    def _every_priority(self) -> SlaPolicy:
-        missing = {"P1", "P2", "P3", "P4"} - set(self.targets)
-        if missing:
-            raise ValueError(f"targets missing for {', '.join(sorted(missing))}")
-        for priority, target in self.targets.items():
-            if target.response <= timedelta(0) or target.resolution <= timedelta(0):
-                raise ValueError(f"targets of {priority} must be positive")
+    def _consistent(self) -> SlaConfig:
+        problem = config_problem(self.calendars, self.policies)
+        if problem:
+            raise ValueError(problem)
         return self
-
-    def target(self, priority: str) -> Target:
-        return self.targets[priority]  # type: ignore[index]
 
     def tier_budget(self, tier: str, announced_seconds: float | None) -> timedelta | None:
         """The router's budget when it sent one, else ours; None for L4 (vendor contract clocks)."""
@@ -70,10 +131,33 @@ class SlaPolicy(BaseModel):
         return self.default_tier_budgets.get(tier)  # type: ignore[call-overload]
 
 
-def due_at(started_at: datetime, duration: timedelta) -> datetime:
-    """When a clock started at ``started_at`` runs out (24x7 calendar)."""
-    return started_at + duration
+def config_problem(calendars: Sequence[Calendar], policies: Sequence[SlaPolicy]) -> str | None:
+    """Why some incident would have no policy or a policy no calendar, or None."""
+    names = [c.name for c in calendars]
+    if len(names) != len(set(names)):
+        return "calendar names must be unique"
+    if TWENTY_FOUR_SEVEN in names:
+        return f"{TWENTY_FOUR_SEVEN!r} is built in; give your calendar another name"
+    policy_names = [p.name for p in policies]
+    if len(policy_names) != len(set(policy_names)):
+        return "policy names must be unique"
+    known = {*names, TWENTY_FOUR_SEVEN}
+    for policy in policies:
+        if policy.calendar not in known:
+            return f"policy {policy.name!r} names an unknown calendar {policy.calendar!r}"
+    for priority in PRIORITIES:
+        if not any(
+            not p.services and not p.customers and (not p.priorities or priority in p.priorities)
+            for p in policies
+        ):
+            return f"no policy without service or customer filters covers {priority}"
+    return None
 
 
-def outcome_when_stopped(stopped_at: datetime, due: datetime) -> ClockState:
-    return ClockState.MET if stopped_at <= due else ClockState.BREACHED
+def policy_for(policies: Sequence[SlaPolicy], subject: Subject) -> SlaPolicy:
+    return next(p for p in policies if p.matches(subject))
+
+
+def calendar_named(calendars: Sequence[Calendar], name: str | None) -> Calendar:
+    """The calendar by name; an unknown or deleted one falls back to 24x7 (time never stops counting)."""
+    return next((c for c in calendars if c.name == name), ALWAYS)

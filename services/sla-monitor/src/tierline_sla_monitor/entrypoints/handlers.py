@@ -1,4 +1,4 @@
-"""Which consumed event starts or stops which clock."""
+"""Which consumed event starts, pauses, re-targets or stops which clock."""
 
 from __future__ import annotations
 
@@ -14,9 +14,15 @@ from tierline_shared.events import (
     IncidentAssigned,
     IncidentCreated,
     IncidentEscalated,
+    IncidentPutOnHold,
     IncidentReopened,
     IncidentResolved,
+    IncidentResumed,
     IncidentUpdated,
+    VendorCaseRejected,
+    VendorCaseResolved,
+    VendorCaseUpdated,
+    VendorDeliveryFailed,
 )
 from tierline_shared.messaging.consumer import Handler
 from tierline_sla_monitor.service_layer import clocks
@@ -69,6 +75,19 @@ def _bind(deps: SlaDeps) -> dict[type[Event], Handler]:
             budget_seconds=e.tier_budget_seconds,
             at=e.escalated_at,
         )
+        if e.to_tier == "L4" and e.vendor:
+            contract = e.vendor_contract
+            await clocks.start_vendor_clocks(
+                session,
+                deps,
+                e.incident_id,
+                vendor=e.vendor,
+                response_seconds=contract.response_seconds if contract else None,
+                resolution_seconds=contract.resolution_seconds if contract else None,
+                at=e.escalated_at,
+            )
+        elif e.from_tier == "L4":
+            await clocks.cancel_vendor_clocks(session, e.incident_id, e.escalated_at)
 
     async def on_acknowledged(session: AsyncSession, envelope: Envelope) -> None:
         e = envelope.data
@@ -83,13 +102,41 @@ def _bind(deps: SlaDeps) -> dict[type[Event], Handler]:
     async def on_updated(session: AsyncSession, envelope: Envelope) -> None:
         e = envelope.data
         assert isinstance(e, IncidentUpdated)
-        if "priority" in e.changes:
-            await clocks.recalculate_for_priority(session, deps, e.incident_id, e.priority, e.updated_at)
+        if "priority" in e.changes or "service" in e.changes:
+            await clocks.recalculate(
+                session, deps, e.incident_id, priority=e.priority, service=e.service, at=e.updated_at
+            )
+
+    async def on_hold(session: AsyncSession, envelope: Envelope) -> None:
+        e = envelope.data
+        assert isinstance(e, IncidentPutOnHold)
+        await clocks.pause_for_hold(session, deps, e.incident_id, e.reason, e.at)
+
+    async def on_resumed(session: AsyncSession, envelope: Envelope) -> None:
+        e = envelope.data
+        assert isinstance(e, IncidentResumed)
+        await clocks.resume(session, deps, e.incident_id, e.at)
 
     async def on_reopened(session: AsyncSession, envelope: Envelope) -> None:
         e = envelope.data
         assert isinstance(e, IncidentReopened)
         await clocks.restart_after_reopen(session, deps, e.incident_id, e.priority, e.reopened_at)
+
+    async def on_vendor_updated(session: AsyncSession, envelope: Envelope) -> None:
+        e = envelope.data
+        assert isinstance(e, VendorCaseUpdated)
+        await clocks.stop_vendor_clocks(session, deps, e.incident_id, e.updated_at, resolved=False)
+
+    async def on_vendor_resolved(session: AsyncSession, envelope: Envelope) -> None:
+        e = envelope.data
+        assert isinstance(e, VendorCaseResolved)
+        await clocks.stop_vendor_clocks(session, deps, e.incident_id, e.resolved_at, resolved=True)
+
+    async def on_vendor_gone(session: AsyncSession, envelope: Envelope) -> None:
+        e = envelope.data
+        assert isinstance(e, VendorCaseRejected | VendorDeliveryFailed)
+        at = e.rejected_at if isinstance(e, VendorCaseRejected) else e.failed_at
+        await clocks.cancel_vendor_clocks(session, e.incident_id, at)
 
     return {
         IncidentUpdated: on_updated,
@@ -99,4 +146,10 @@ def _bind(deps: SlaDeps) -> dict[type[Event], Handler]:
         IncidentEscalated: on_escalated,
         IncidentAcknowledged: on_acknowledged,
         IncidentResolved: on_resolved,
+        IncidentPutOnHold: on_hold,
+        IncidentResumed: on_resumed,
+        VendorCaseUpdated: on_vendor_updated,
+        VendorCaseResolved: on_vendor_resolved,
+        VendorCaseRejected: on_vendor_gone,
+        VendorDeliveryFailed: on_vendor_gone,
     }

@@ -1,9 +1,9 @@
-"""The timer poller: fires due clocks, sharing work across replicas."""
+"""The timer poller: announces warnings and breaches, sharing work across replicas."""
 
 from __future__ import annotations
 
 from tierline_shared.runtime import Runtime, poll_in_batches
-from tierline_sla_monitor.service_layer.clocks import fire_due_clocks
+from tierline_sla_monitor.service_layer.timers import fire_due_clocks
 
 
 async def fire_timers(rt: Runtime) -> None:

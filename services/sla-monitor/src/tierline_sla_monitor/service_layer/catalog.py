@@ -1,0 +1,162 @@
+"""Managing SLA policies and calendars: from the policy file at start, or the admin API.
+
+Every change is checked against the whole catalog under one advisory lock, so no edit leaves
+a priority without a policy or a policy naming a missing calendar. Running clocks keep the
+target they started with; a priority change re-targets them against the policies of the moment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tierline_shared.db import advisory_xact_lock
+from tierline_shared.errors import Conflict, NotFound
+from tierline_shared.logging import get_logger
+from tierline_sla_monitor.adapters import repository as repo
+from tierline_sla_monitor.adapters.orm import CalendarRow, PolicyRow
+from tierline_sla_monitor.domain.calendar import Calendar
+from tierline_sla_monitor.domain.policy import SlaConfig, SlaPolicy, config_problem
+
+_log = get_logger(__name__)
+CATALOG_LOCK = "tierline.sla.catalog"
+CONFIG, API = "config", "api"
+RANK_STEP = 10
+Row = TypeVar("Row", PolicyRow, CalendarRow)
+WHAT = {PolicyRow: "SLA policy", CalendarRow: "calendar"}
+
+
+class AlreadyExists(Conflict):
+    type_slug = "already-exists"
+    title = "A resource with this name exists"
+
+
+class WouldLeaveGap(Conflict):
+    type_slug = "incomplete-configuration"
+    title = "The change would leave some incidents without a target"
+
+
+def _policy_spec(policy: SlaPolicy) -> dict[str, object]:
+    return policy.model_dump(mode="json", exclude={"name"})
+
+
+def _calendar_spec(calendar: Calendar) -> dict[str, object]:
+    return calendar.model_dump(mode="json", exclude={"name"})
+
+
+async def _checked(session: AsyncSession) -> repo.Catalog:
+    await session.flush()
+    catalog = await repo.load_catalog(session)
+    problem = config_problem(catalog.calendars, catalog.policies)
+    if problem:
+        raise WouldLeaveGap(f"The change is refused: {problem}.")
+    return catalog
+
+
+async def apply_config(session: AsyncSession, config: SlaConfig, now: datetime) -> None:
+    """Make the database hold what the policy file declares (what the API made stays)."""
+    await advisory_xact_lock(session, CATALOG_LOCK)
+    for calendar in config.calendars:
+        values = {"spec": _calendar_spec(calendar), "managed_by": CONFIG, "updated_at": now}
+        await session.execute(
+            insert(CalendarRow)
+            .values(name=calendar.name, **values)
+            .on_conflict_do_update(index_elements=[CalendarRow.name], set_=values)
+        )
+    for rank, policy in enumerate(config.policies):
+        values = {
+            "rank": rank * RANK_STEP,
+            "spec": _policy_spec(policy),
+            "managed_by": CONFIG,
+            "updated_at": now,
+        }
+        await session.execute(
+            insert(PolicyRow)
+            .values(name=policy.name, **values)
+            .on_conflict_do_update(index_elements=[PolicyRow.name], set_=values)
+        )
+    await _checked(session)
+    _log.info("sla_config_applied", calendars=len(config.calendars), policies=len(config.policies))
+
+
+async def _found(session: AsyncSession, model: type[Row], name: str, *, lock: bool = True) -> Row:
+    row = await session.get(model, name, with_for_update=lock)
+    if row is None:
+        raise NotFound(f"There is no {WHAT[model]} {name!r}.", name=name)
+    return row
+
+
+async def list_policies(session: AsyncSession) -> Sequence[PolicyRow]:
+    return (await session.scalars(select(PolicyRow).order_by(PolicyRow.rank, PolicyRow.name))).all()
+
+
+async def get_policy(session: AsyncSession, name: str) -> PolicyRow:
+    return await _found(session, PolicyRow, name, lock=False)
+
+
+async def put_policy(
+    session: AsyncSession, policy: SlaPolicy, rank: int | None, now: datetime, *, create: bool
+) -> PolicyRow:
+    """Create (``create``) or replace a policy; clocks already running keep their targets."""
+    await advisory_xact_lock(session, CATALOG_LOCK)
+    row = await session.get(PolicyRow, policy.name, with_for_update=True)
+    if create and row is not None:
+        raise AlreadyExists(f"An SLA policy named {policy.name!r} exists.", name=policy.name)
+    if row is None:
+        if not create:
+            raise NotFound(f"There is no SLA policy {policy.name!r}.", name=policy.name)
+        highest = await session.scalar(select(func.max(PolicyRow.rank)))
+        row = PolicyRow(
+            name=policy.name,
+            rank=rank if rank is not None else (highest if highest is not None else -RANK_STEP) + RANK_STEP,
+            managed_by=API,
+        )
+        session.add(row)
+    elif rank is not None:
+        row.rank = rank
+    row.spec, row.updated_at = _policy_spec(policy), now
+    await _checked(session)
+    return row
+
+
+async def delete_policy(session: AsyncSession, name: str) -> None:
+    await advisory_xact_lock(session, CATALOG_LOCK)
+    await session.delete(await _found(session, PolicyRow, name))
+    await _checked(session)
+
+
+async def list_calendars(session: AsyncSession) -> Sequence[CalendarRow]:
+    return (await session.scalars(select(CalendarRow).order_by(CalendarRow.name))).all()
+
+
+async def get_calendar(session: AsyncSession, name: str) -> CalendarRow:
+    return await _found(session, CalendarRow, name, lock=False)
+
+
+async def put_calendar(
+    session: AsyncSession, calendar: Calendar, now: datetime, *, create: bool
+) -> CalendarRow:
+    """Create or replace a calendar; running clocks follow it from their next change or warning."""
+    await advisory_xact_lock(session, CATALOG_LOCK)
+    row = await session.get(CalendarRow, calendar.name, with_for_update=True)
+    if create and row is not None:
+        raise AlreadyExists(f"A calendar named {calendar.name!r} exists.", name=calendar.name)
+    if row is None:
+        if not create:
+            raise NotFound(f"There is no calendar {calendar.name!r}.", name=calendar.name)
+        row = CalendarRow(name=calendar.name, managed_by=API)
+        session.add(row)
+    row.spec, row.updated_at = _calendar_spec(calendar), now
+    await _checked(session)
+    return row
+
+
+async def delete_calendar(session: AsyncSession, name: str) -> None:
+    await advisory_xact_lock(session, CATALOG_LOCK)
+    await session.delete(await _found(session, CalendarRow, name))
+    await _checked(session)

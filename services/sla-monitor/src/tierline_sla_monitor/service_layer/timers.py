@@ -1,0 +1,70 @@
+"""The poller's use case: announce warnings and breaches of running clocks whose moment has come.
+
+Claims rows with FOR UPDATE SKIP LOCKED in batches ordered by ``fire_at``, so replicas
+share the work, a crash releases its claim, and the cost follows what is due, not what is armed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tierline_shared.events import SlaBreached, SlaWarning
+from tierline_sla_monitor.adapters import repository as repo
+from tierline_sla_monitor.adapters.orm import ClockRow
+from tierline_sla_monitor.domain.policy import ClockState
+from tierline_sla_monitor.service_layer.clocks import SlaDeps, run_of, save_run
+
+
+async def fire_due_clocks(session: AsyncSession, deps: SlaDeps, *, limit: int) -> int:
+    """Handle up to ``limit`` clocks whose warning or due time has passed; returns how many."""
+    now = deps.clock.now()
+    rows = list(
+        await session.scalars(
+            select(ClockRow)
+            .where(ClockRow.state == ClockState.RUNNING.value, ClockRow.fire_at <= now)
+            .order_by(ClockRow.fire_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if not rows:
+        return 0
+    catalog = await repo.load_catalog(session)
+    for row in rows:
+        calendar = catalog.calendar(row.calendar)
+        run = run_of(row)
+        assert row.due_at is not None
+        if row.due_at <= now:
+            row.state, row.stopped_at, row.fire_at = ClockState.BREACHED.value, now, None
+            row.elapsed_seconds = run.elapsed_at(calendar, now).total_seconds()
+            row.running_since = None
+            await deps.outbox.add(
+                session,
+                SlaBreached(
+                    incident_id=row.incident_id,
+                    clock=row.kind,
+                    tier=row.tier,
+                    due_at=row.due_at,
+                    breached_at=now,
+                ),
+            )
+            continue
+        threshold = run.warnings[run.warned]
+        save_run(row, replace(run, warned=run.warned + 1), calendar)
+        await deps.outbox.add(
+            session,
+            SlaWarning(
+                incident_id=row.incident_id,
+                clock=row.kind,
+                tier=row.tier,
+                threshold=threshold,
+                due_at=row.due_at,
+                elapsed_seconds=run.elapsed_at(calendar, now).total_seconds(),
+                remaining_seconds=run.remaining_at(calendar, now).total_seconds(),
+                at=now,
+            ),
+        )
+    return len(rows)
