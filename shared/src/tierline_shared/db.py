@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from sqlalchemy import MetaData, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session
+
+from tierline_shared.errors import NotFound
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -74,3 +77,16 @@ def _run_on_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_on_rollback(session: Session) -> None:
     session.info.pop(_ON_COMMIT, None)
+
+
+Row = TypeVar("Row")
+
+
+async def get_or_404(
+    session: AsyncSession, model: type[Row], key: object, what: str, *, lock: bool = False
+) -> Row:
+    """The row with primary key ``key``, optionally locked; NotFound (404) naming ``what`` otherwise."""
+    row = await session.get(model, key, with_for_update=lock)
+    if row is None:
+        raise NotFound(f"There is no {what} {key!r}.", name=str(key))
+    return row

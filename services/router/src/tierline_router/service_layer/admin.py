@@ -20,7 +20,8 @@ from tierline_router.adapters.orm import AgentRow, AssignmentRow, PolicyRow, Que
 from tierline_router.adapters.repository import ACTIVE, Catalog
 from tierline_router.domain.model import Agent, EscalationPolicy, Queue, RoutingConfig, coverage_problem
 from tierline_router.service_layer.routing import RouterDeps, hand_out_waiting, lock_routing, reassign_held
-from tierline_shared.errors import Conflict, InvalidInput, NotFound
+from tierline_shared.db import get_or_404
+from tierline_shared.errors import Conflict, InvalidInput
 from tierline_shared.logging import get_logger
 
 _log = get_logger(__name__)
@@ -110,16 +111,11 @@ async def apply_config(session: AsyncSession, deps: RouterDeps, config: RoutingC
 
 
 WHAT = {AgentRow: "agent", QueueRow: "queue", PolicyRow: "escalation policy"}
-
-
 Row = TypeVar("Row", AgentRow, QueueRow, PolicyRow)
 
 
 async def _found(session: AsyncSession, model: type[Row], name: str, *, lock: bool = True) -> Row:
-    row = await session.get(model, name, with_for_update=lock)
-    if row is None:
-        raise NotFound(f"There is no {WHAT[model]} {name!r}.", name=name)
-    return row
+    return await get_or_404(session, model, name, WHAT[model], lock=lock)
 
 
 async def _checked_catalog(session: AsyncSession) -> Catalog:

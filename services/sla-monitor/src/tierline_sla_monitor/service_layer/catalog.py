@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_shared.db import advisory_xact_lock
+from tierline_shared.db import advisory_xact_lock, get_or_404
 from tierline_shared.errors import Conflict, NotFound
 from tierline_shared.logging import get_logger
 from tierline_sla_monitor.adapters import repository as repo
@@ -85,10 +85,7 @@ async def apply_config(session: AsyncSession, config: SlaConfig, now: datetime) 
 
 
 async def _found(session: AsyncSession, model: type[Row], name: str, *, lock: bool = True) -> Row:
-    row = await session.get(model, name, with_for_update=lock)
-    if row is None:
-        raise NotFound(f"There is no {WHAT[model]} {name!r}.", name=name)
-    return row
+    return await get_or_404(session, model, name, WHAT[model], lock=lock)
 
 
 async def list_policies(session: AsyncSession) -> Sequence[PolicyRow]:
