@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from sqlalchemy import func, select
+
 from tierline_shared.runtime import Runtime, poll_in_batches
+from tierline_sla_monitor import metrics
+from tierline_sla_monitor.adapters.orm import ClockRow
 from tierline_sla_monitor.service_layer.timers import fire_due_clocks
 
 
@@ -13,3 +19,15 @@ async def fire_timers(rt: Runtime) -> None:
         batch=rt.settings.timer_batch_size,
         idle_seconds=rt.settings.timer_poll_seconds,
     )
+
+
+async def clock_gauges(rt: Runtime) -> None:
+    while True:
+        async with rt.sessions() as session:
+            rows = await session.execute(
+                select(ClockRow.kind, ClockRow.state, func.count())
+                .where(ClockRow.state.in_(("running", "paused")))
+                .group_by(ClockRow.kind, ClockRow.state)
+            )
+            metrics.observe_clocks({(kind, state): count for kind, state, count in rows})
+        await asyncio.sleep(15)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_shared.clock import Clock
+from tierline_shared.db import on_commit
 from tierline_shared.events import (
     IncidentCreated,
     SlaBreached,
@@ -25,6 +26,7 @@ from tierline_shared.events import (
     SlaRecalculated,
 )
 from tierline_shared.messaging.outbox import Outbox
+from tierline_sla_monitor import metrics
 from tierline_sla_monitor.adapters import repository as repo
 from tierline_sla_monitor.adapters.orm import ClockRow, IncidentRow
 from tierline_sla_monitor.adapters.repository import Catalog
@@ -133,6 +135,7 @@ async def _stop(session: AsyncSession, deps: SlaDeps, catalog: Catalog, row: Clo
     row.elapsed_seconds = row.finished_seconds = run.elapsed_at(calendar, at).total_seconds()
     row.state, row.stopped_at, row.running_since, row.fire_at = state.value, at, None, None
     due = row.due_at or at
+    on_commit(session, lambda kind=row.kind, what=state.value: metrics.outcome(kind, what))
     if state is ClockState.MET:
         event: SlaMet | SlaBreached = SlaMet(
             incident_id=row.incident_id, clock=row.kind, tier=row.tier, due_at=due, met_at=at

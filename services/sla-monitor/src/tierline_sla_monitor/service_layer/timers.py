@@ -11,7 +11,9 @@ from dataclasses import replace
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline_shared.db import on_commit
 from tierline_shared.events import SlaBreached, SlaWarning
+from tierline_sla_monitor import metrics
 from tierline_sla_monitor.adapters import repository as repo
 from tierline_sla_monitor.adapters.orm import ClockRow
 from tierline_sla_monitor.domain.policy import ClockState
@@ -36,8 +38,13 @@ async def fire_due_clocks(session: AsyncSession, deps: SlaDeps, *, limit: int) -
     for row in rows:
         calendar = catalog.calendar(row.calendar)
         run = run_of(row)
-        assert row.due_at is not None
+        assert row.due_at is not None and row.fire_at is not None
+        delay, kind = (now - row.fire_at).total_seconds(), row.kind
         if row.due_at <= now:
+            on_commit(
+                session,
+                lambda k=kind, d=delay: (metrics.outcome(k, "breached"), metrics.FIRE_DELAY.observe(d)),
+            )
             row.state, row.stopped_at, row.fire_at = ClockState.BREACHED.value, now, None
             row.elapsed_seconds = run.elapsed_at(calendar, now).total_seconds()
             row.running_since = None
@@ -53,6 +60,9 @@ async def fire_due_clocks(session: AsyncSession, deps: SlaDeps, *, limit: int) -
             )
             continue
         threshold = run.warnings[run.warned]
+        on_commit(
+            session, lambda k=kind, d=delay: (metrics.outcome(k, "warning"), metrics.FIRE_DELAY.observe(d))
+        )
         save_run(row, replace(run, warned=run.warned + 1), calendar)
         await deps.outbox.add(
             session,
