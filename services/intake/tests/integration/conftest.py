@@ -1,8 +1,8 @@
-"""Fixtures of intake's integration tests: an intake app on a fresh database, on the real servers."""
+"""Fixtures of intake's integration tests: an app, or sessions, on a fresh database on the real servers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from tierline_intake.bootstrap import create_app
 from tierline_intake.config import Settings
-from tierline_shared import migrations
+from tierline_shared import db, migrations
 from tierline_shared.clock import Clock
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -50,3 +50,13 @@ def make_client(infra, new_database) -> Iterator[Callable[..., TestClient]]:
 @pytest.fixture
 def client(make_client: Callable[..., TestClient]) -> TestClient:
     return make_client()
+
+
+@pytest.fixture
+async def sessions(new_database) -> AsyncIterator:
+    """Sessions on a fresh, migrated database, for calling the service layer as a consumer would."""
+    url = new_database("intake")
+    migrations.upgrade(MIGRATIONS, url)
+    engine = db.create_engine(url)
+    yield db.session_factory(engine)
+    await engine.dispose()

@@ -7,9 +7,8 @@ test sends the router's events through Kafka to a running intake to prove they a
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +21,6 @@ from tierline_intake.entrypoints.handlers import PROJECTIONS
 from tierline_intake.service_layer import projections
 from tierline_intake.service_layer.commands import CreateIncident
 from tierline_intake.service_layer.incidents import IntakeDeps, create_incident
-from tierline_shared import db, migrations
 from tierline_shared.clock import FixedClock
 from tierline_shared.errors import NotFound
 from tierline_shared.events import (
@@ -42,21 +40,11 @@ from tierline_shared.messaging.outbox import Outbox
 from tierline_shared.testing import eventually
 
 pytestmark = pytest.mark.integration
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 ROUTER = "/tierline/router"
 TOP_OF_LADDER = "The incident is at the top of its escalation ladder (L3)."
 
 Projection = Callable[..., Any]
-
-
-@pytest.fixture
-async def sessions(new_database) -> AsyncIterator:
-    url = new_database("intake")
-    migrations.upgrade(MIGRATIONS, url)
-    engine = db.create_engine(url)
-    yield db.session_factory(engine)
-    await engine.dispose()
 
 
 @pytest.fixture

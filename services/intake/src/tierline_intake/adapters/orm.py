@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Identity, Index, Integer, Text, Uuid, text
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, Identity, Index, Integer, Text, Uuid, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,6 +30,7 @@ class IncidentRow(Base):
     service: Mapped[str] = mapped_column(Text)
     category: Mapped[str] = mapped_column(Text)
     product: Mapped[str | None] = mapped_column(Text)
+    customer: Mapped[str | None] = mapped_column(Text)
     impact: Mapped[str | None] = mapped_column(Text)
     urgency: Mapped[str | None] = mapped_column(Text)
     priority: Mapped[str] = mapped_column(Text)
@@ -86,9 +87,11 @@ class SlaClockView(Base):
     clock: Mapped[str] = mapped_column(Text, primary_key=True)
     tier: Mapped[str | None] = mapped_column(Text)
     state: Mapped[str] = mapped_column(Text)
-    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # None while paused
     breached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     met_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    remaining_seconds: Mapped[float | None] = mapped_column(Float)  # business time left, while paused
+    warning_threshold: Mapped[float | None] = mapped_column(Float)  # the latest warning's, e.g. 0.75
 
 
 class TimelineEntry(Base):

@@ -79,6 +79,7 @@ async def list_incidents(
     service: Annotated[str | None, Query(max_length=120)] = None,
     category: Annotated[str | None, Query(max_length=120)] = None,
     product: Annotated[str | None, Query(max_length=120)] = None,
+    customer: Annotated[str | None, Query(max_length=120)] = None,
     channel: Annotated[str | None, Query(max_length=20)] = None,
     created_since: Annotated[datetime | None, Query(description="inclusive, ISO 8601")] = None,
     created_until: Annotated[datetime | None, Query(description="exclusive, ISO 8601")] = None,
@@ -99,6 +100,7 @@ async def list_incidents(
         ("service", service),
         ("category", category),
         ("product", product),
+        ("customer", customer),
         ("channel", channel),
         ("cursor", cursor),
     ):
@@ -111,6 +113,7 @@ async def list_incidents(
         service=service,
         category=category,
         product=product,
+        customer=customer,
         channel=channel,
         created_since=created_since,
         created_until=created_until,

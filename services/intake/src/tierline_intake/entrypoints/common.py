@@ -79,6 +79,8 @@ async def render(session: AsyncSession, row: IncidentRow) -> IncidentOut:
             c.clock: SlaClockOut(
                 state=c.state,
                 due_at=c.due_at,
+                remaining_seconds=c.remaining_seconds,
+                warning_threshold=c.warning_threshold,
                 breached=c.breached_at is not None,
                 breached_at=c.breached_at,
                 met_at=c.met_at,

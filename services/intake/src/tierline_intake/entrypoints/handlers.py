@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_intake.service_layer import projections
+from tierline_intake.service_layer import projections, sla_projections
 from tierline_intake.service_layer.incidents import IntakeDeps
 from tierline_shared import events
 from tierline_shared.events import Envelope, Event
@@ -19,10 +19,13 @@ PROJECTIONS: Mapping[type[Event], Projection] = {
     events.IncidentEscalated: projections.on_escalated,
     events.IncidentEscalationBlocked: projections.on_escalation_blocked,
     events.IncidentRenotified: projections.on_renotified,
-    events.SlaClockStarted: projections.on_clock_started,
-    events.SlaBreached: projections.on_breached,
-    events.SlaMet: projections.on_met,
-    events.SlaRecalculated: projections.on_recalculated,
+    events.SlaClockStarted: sla_projections.on_clock_started,
+    events.SlaBreached: sla_projections.on_breached,
+    events.SlaMet: sla_projections.on_met,
+    events.SlaRecalculated: sla_projections.on_recalculated,
+    events.SlaWarning: sla_projections.on_warning,
+    events.SlaClockPaused: sla_projections.on_paused,
+    events.SlaClockResumed: sla_projections.on_resumed,
     events.VendorCaseOpened: projections.on_case_opened,
     events.VendorCaseUpdated: projections.on_case_updated,
     events.VendorCaseResolved: projections.on_case_resolved,

@@ -15,7 +15,7 @@ Priority = Literal["P1", "P2", "P3", "P4"]
 Channel = Literal["web", "email", "chat", "phone", "monitoring", "api"]
 
 Text200 = Field(min_length=1, max_length=200)
-# service, category and product names
+# service, category, product and customer names
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 Name = Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9][A-Za-z0-9._ -]*$")
 
@@ -33,6 +33,7 @@ class IncidentIn(ApiModel):
                     "service": "vpn",
                     "category": "network",
                     "product": "globalprotect",
+                    "customer": "acme-corp",
                     "impact": "high",
                     "urgency": "high",
                     "channel": "web",
@@ -52,6 +53,13 @@ class IncidentIn(ApiModel):
         max_length=120,
         pattern=SLUG,
         description="The product within the service, when the reporter knows it",
+    )
+    customer: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=120,
+        pattern=SLUG,
+        description="The customer affected, as SLA policies name it; set at creation only",
     )
     impact: Level | None = None
     urgency: Level | None = None
@@ -181,12 +189,25 @@ class IncidentPatch(ApiModel):
 
 
 class SlaClockOut(BaseModel):
-    state: str
-    due_at: datetime
+    """One SLA clock as the SLA monitor last reported it."""
+
+    state: Literal["running", "paused", "met", "breached", "cancelled"]
+    due_at: datetime | None = Field(
+        description="When it breaches if it keeps running. Null while paused: the due time moves by the"
+        " length of the pause and is known again on resume; see remaining_seconds meanwhile. Also null"
+        " for a clock that stopped while paused."
+    )
+    remaining_seconds: float | None = Field(
+        default=None, description="While paused: business time left before it breaches; null otherwise"
+    )
+    warning_threshold: float | None = Field(
+        default=None,
+        description="Share of the target used when the latest warning was sent (e.g. 0.75); null if none",
+    )
     breached: bool
     breached_at: datetime | None = None
     met_at: datetime | None = None
-    tier: str | None = None
+    tier: str | None = Field(default=None, description="The tier whose budget a tier clock counts")
 
 
 class TimelineItemOut(BaseModel):
@@ -218,6 +239,7 @@ class IncidentSummaryOut(BaseModel):
     service: str
     category: str
     product: str | None
+    customer: str | None
     priority: Priority
     channel: Channel
     status: Status
@@ -241,6 +263,7 @@ class IncidentOut(BaseModel):
     service: str
     category: str
     product: str | None
+    customer: str | None
     impact: Level | None
     urgency: Level | None
     priority: Priority
@@ -269,5 +292,8 @@ class IncidentOut(BaseModel):
     knowledge_article_used: str | None
     problem: ProblemRefOut | None
     details: dict[str, Any]
-    sla: dict[str, SlaClockOut]
+    sla: dict[str, SlaClockOut] = Field(
+        description="Clocks by kind: response, resolution, tier, vendor_response, vendor_resolution"
+        " (each only once started)"
+    )
     timeline: list[TimelineItemOut]

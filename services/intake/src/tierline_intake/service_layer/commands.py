@@ -16,6 +16,7 @@ class CreateIncident:
     channel: str
     reporter: str
     product: str | None = None
+    customer: str | None = None
     impact: str | None = None
     urgency: str | None = None
     priority: str | None = None

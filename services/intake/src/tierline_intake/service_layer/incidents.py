@@ -71,16 +71,22 @@ async def announce(
     )
 
 
-async def cancel_tier_clock(
-    session: AsyncSession, incident_id: uuid.UUID, *, tier: str | None = None
+async def cancel_clocks(
+    session: AsyncSession, incident_id: uuid.UUID, *kinds: str, tier: str | None = None
 ) -> None:
-    """Mark the view of a running tier-budget clock cancelled (escalated away, or resolved)."""
+    """Mark running or paused clocks cancelled in the view: the SLA monitor drops them without an event.
+
+    A tier budget ends when the incident leaves the tier or is resolved; a vendor's contract
+    clocks end when the case goes back from the vendor.
+    """
     stmt = update(SlaClockView).where(
-        SlaClockView.incident_id == incident_id, SlaClockView.clock == "tier", SlaClockView.state == "running"
+        SlaClockView.incident_id == incident_id,
+        SlaClockView.clock.in_(kinds),
+        SlaClockView.state.in_(("running", "paused")),
     )
     if tier is not None:
         stmt = stmt.where(SlaClockView.tier == tier)
-    await session.execute(stmt.values(state="cancelled"))
+    await session.execute(stmt.values(state="cancelled", remaining_seconds=None))
 
 
 async def find_open_by_dedup_key(session: AsyncSession, dedup_key: str) -> IncidentRow | None:
@@ -135,6 +141,7 @@ async def create_incident(
         service=cmd.service,
         category=cmd.category,
         product=cmd.product,
+        customer=cmd.customer,
         impact=cmd.impact,
         urgency=cmd.urgency,
         priority=decision.priority,
@@ -174,6 +181,7 @@ async def create_incident(
             service=row.service,
             category=row.category,
             product=row.product,
+            customer=row.customer,
             priority=row.priority,
             impact=row.impact,
             urgency=row.urgency,
@@ -246,7 +254,7 @@ async def resolve_incident(
     row.resolution_note = cmd.note
     row.knowledge_article_used = cmd.knowledge_article
     row.hold_reason = None
-    await cancel_tier_clock(session, row.id)
+    await cancel_clocks(session, row.id, "tier")
     await announce(
         session,
         deps,

@@ -1,24 +1,21 @@
-"""The read model: what router, SLA monitor and vendor gateway did, applied to the incident view.
+"""The read model: what router and vendor gateway did, applied to the incident view.
 
 Each function handles one consumed event inside the consumer's unit of work;
-the inbox makes redelivery harmless.
+the inbox makes redelivery harmless. The SLA monitor's clocks are in sla_projections.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_intake.adapters.orm import SlaClockView
 from tierline_intake.domain.lifecycle import Status
 from tierline_intake.service_layer.commands import ResolveIncident
 from tierline_intake.service_layer.incidents import (
     IntakeDeps,
     add_timeline,
-    cancel_tier_clock,
+    cancel_clocks,
     get_incident,
     resolve_incident,
 )
@@ -28,18 +25,18 @@ from tierline_shared.events import (
     IncidentEscalated,
     IncidentEscalationBlocked,
     IncidentRenotified,
-    SlaBreached,
-    SlaClockStarted,
-    SlaMet,
-    SlaRecalculated,
     VendorCaseOpened,
     VendorCaseResolved,
     VendorCaseUpdated,
     VendorDeliveryFailed,
 )
 
+VENDOR_CLOCKS = ("vendor_response", "vendor_resolution")
 
-def _record(session: AsyncSession, envelope: Envelope, *, at: datetime, kind: str, summary: str) -> None:
+
+def record_received(
+    session: AsyncSession, envelope: Envelope, *, at: datetime, kind: str, summary: str
+) -> None:
     """Put what another service told us on the incident's timeline, with the event's data."""
     add_timeline(
         session,
@@ -87,7 +84,9 @@ async def on_assigned(session: AsyncSession, envelope: Envelope, deps: IntakeDep
     # assignee None: the incident waits in the queue, nobody holds it any more
     row.tier, row.queue, row.assignee = event.tier, event.queue, event.assignee
     row.updated_at = max(row.updated_at, event.assigned_at)
-    _record(session, envelope, at=event.assigned_at, kind="assigned", summary=_assignment_summary(event))
+    record_received(
+        session, envelope, at=event.assigned_at, kind="assigned", summary=_assignment_summary(event)
+    )
 
 
 def _holder(event: IncidentEscalated) -> str:
@@ -108,15 +107,17 @@ async def on_escalated(session: AsyncSession, envelope: Envelope, deps: IntakeDe
     row.tier, row.queue, row.assignee = event.to_tier, event.queue, event.assignee
     row.vendor = event.vendor  # only L4 has one; a hand-back leaves the vendor's case on the timeline
     row.updated_at = max(row.updated_at, event.escalated_at)
-    # The tier the incident left no longer runs its budget.
-    await cancel_tier_clock(session, event.incident_id, tier=event.from_tier)
+    # The tier the incident left no longer runs its budget; nor does a vendor that handed it back.
+    await cancel_clocks(session, event.incident_id, "tier", tier=event.from_tier)
+    if event.from_tier == "L4" and event.to_tier != "L4":
+        await cancel_clocks(session, event.incident_id, *VENDOR_CLOCKS)
     move = f"{event.from_tier} -> {event.to_tier} ({event.reason})"
     note = f": {event.note}" if event.note else ""
     if event.direction == "down":
         kind, summary = "de_escalated", f"De-escalated {move}, handed back to {_holder(event)}{note}"
     else:
         kind, summary = "escalated", f"Escalated {move} to {_holder(event)}{note}"
-    _record(session, envelope, at=event.escalated_at, kind=kind, summary=summary)
+    record_received(session, envelope, at=event.escalated_at, kind=kind, summary=summary)
 
 
 async def on_escalation_blocked(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
@@ -124,7 +125,7 @@ async def on_escalation_blocked(session: AsyncSession, envelope: Envelope, deps:
     event = envelope.data
     assert isinstance(event, IncidentEscalationBlocked)
     await get_incident(session, event.incident_id)
-    _record(
+    record_received(
         session,
         envelope,
         at=event.at,
@@ -139,84 +140,12 @@ async def on_renotified(session: AsyncSession, envelope: Envelope, deps: IntakeD
     await get_incident(session, event.incident_id)
     who = event.assignee or (f"queue {event.queue}" if event.queue else "the tier")
     attempt = f"attempt {event.attempt} of {event.of}"
-    _record(
+    record_received(
         session,
         envelope,
         at=event.at,
         kind="renotified",
         summary=f"Not acknowledged: paged {who} again at {event.tier} ({attempt})",
-    )
-
-
-def _clock_label(clock: str, tier: str | None) -> str:
-    return f"{clock} ({tier})" if clock == "tier" and tier else clock
-
-
-async def on_clock_started(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
-    event = envelope.data
-    assert isinstance(event, SlaClockStarted)
-    row = await get_incident(session, event.incident_id)
-    # A tier clock announced after the incident closed here will never be stopped: show it cancelled.
-    closed = event.clock == "tier" and row.status in (Status.RESOLVED.value, Status.CLOSED.value)
-    values = {
-        "tier": event.tier,
-        "state": "cancelled" if closed else "running",
-        "due_at": event.due_at,
-        "breached_at": None,
-        "met_at": None,
-    }
-    await session.execute(
-        insert(SlaClockView)
-        .values(incident_id=event.incident_id, clock=event.clock, **values)
-        .on_conflict_do_update(index_elements=["incident_id", "clock"], set_=values)
-    )
-    _record(
-        session,
-        envelope,
-        at=event.started_at,
-        kind="sla_clock_started",
-        summary=f"SLA {_clock_label(event.clock, event.tier)} clock due {event.due_at.isoformat()}",
-    )
-
-
-async def _clock(session: AsyncSession, incident_id, clock: str, tier: str | None) -> SlaClockView | None:
-    view = await session.scalar(
-        select(SlaClockView).where(SlaClockView.incident_id == incident_id, SlaClockView.clock == clock)
-    )
-    if view is None or (clock == "tier" and view.tier != tier):
-        return None  # a newer tier clock replaced it
-    return view
-
-
-async def on_breached(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
-    event = envelope.data
-    assert isinstance(event, SlaBreached)
-    await get_incident(session, event.incident_id)
-    view = await _clock(session, event.incident_id, event.clock, event.tier)
-    if view is not None:
-        view.state, view.breached_at = "breached", event.breached_at
-    _record(
-        session,
-        envelope,
-        at=event.breached_at,
-        kind="sla_breached",
-        summary=f"SLA {_clock_label(event.clock, event.tier)} breached",
-    )
-
-
-async def on_met(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
-    event = envelope.data
-    assert isinstance(event, SlaMet)
-    await get_incident(session, event.incident_id)
-    view = await _clock(session, event.incident_id, event.clock, event.tier)
-    if view is not None:
-        view.state, view.met_at = "met", event.met_at
-    _record(
-        session,
-        envelope,
-        at=event.met_at,
-        kind="sla_met",
-        summary=f"SLA {_clock_label(event.clock, event.tier)} met",
     )
 
 
@@ -227,7 +156,7 @@ async def on_case_opened(session: AsyncSession, envelope: Envelope, deps: Intake
     row.vendor, row.vendor_case_id = event.vendor, event.case_id
     row.vendor_reference = event.vendor_reference or row.vendor_reference
     ref = f" (reference {event.vendor_reference})" if event.vendor_reference else ""
-    _record(
+    record_received(
         session,
         envelope,
         at=event.opened_at,
@@ -241,7 +170,7 @@ async def on_case_updated(session: AsyncSession, envelope: Envelope, deps: Intak
     assert isinstance(event, VendorCaseUpdated)
     row = await get_incident(session, event.incident_id, lock=True)
     row.vendor_reference = event.vendor_reference or row.vendor_reference
-    _record(
+    record_received(
         session,
         envelope,
         at=event.updated_at,
@@ -256,7 +185,7 @@ async def on_case_resolved(session: AsyncSession, envelope: Envelope, deps: Inta
     assert isinstance(event, VendorCaseResolved)
     row = await get_incident(session, event.incident_id, lock=True)
     row.vendor_reference = event.vendor_reference or row.vendor_reference
-    _record(
+    record_received(
         session,
         envelope,
         at=event.resolved_at,
@@ -279,26 +208,11 @@ async def on_delivery_failed(session: AsyncSession, envelope: Envelope, deps: In
     event = envelope.data
     assert isinstance(event, VendorDeliveryFailed)
     await get_incident(session, event.incident_id)
-    _record(
+    await cancel_clocks(session, event.incident_id, *VENDOR_CLOCKS)  # the vendor never got the case
+    record_received(
         session,
         envelope,
         at=event.failed_at,
         kind="vendor_delivery_failed",
         summary=f"Handoff to {event.vendor} failed after {event.attempts} attempts: {event.last_error}",
-    )
-
-
-async def on_recalculated(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
-    event = envelope.data
-    assert isinstance(event, SlaRecalculated)
-    await get_incident(session, event.incident_id)
-    view = await _clock(session, event.incident_id, event.clock, event.tier)
-    if view is not None:
-        view.due_at = event.due_at
-    _record(
-        session,
-        envelope,
-        at=event.at,
-        kind="sla_recalculated",
-        summary=f"SLA {_clock_label(event.clock, event.tier)} now due {event.due_at.isoformat()}",
     )

@@ -23,6 +23,7 @@ class IncidentFilter:
     service: str | None = None
     category: str | None = None
     product: str | None = None
+    customer: str | None = None
     channel: str | None = None
     created_since: datetime | None = None
     created_until: datetime | None = None
@@ -61,6 +62,7 @@ async def list_incidents(
         (IncidentRow.service, flt.service),
         (IncidentRow.category, flt.category),
         (IncidentRow.product, flt.product),
+        (IncidentRow.customer, flt.customer),
         (IncidentRow.channel, flt.channel),
         (IncidentRow.problem_id, flt.problem_id),
     ):

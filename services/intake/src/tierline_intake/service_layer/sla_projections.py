@@ -1,0 +1,203 @@
+"""The read model of SLA clocks: what the SLA monitor reported, applied to the incident's SLA view.
+
+One view row per incident and clock kind (a new tier clock replaces the last); every event
+also goes on the timeline, whether or not it still changes the view.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tierline_intake.adapters.orm import SlaClockView
+from tierline_intake.domain.lifecycle import Status
+from tierline_intake.service_layer.incidents import IntakeDeps, get_incident
+from tierline_intake.service_layer.projections import record_received
+from tierline_shared.events import (
+    Envelope,
+    SlaBreached,
+    SlaClockPaused,
+    SlaClockResumed,
+    SlaClockStarted,
+    SlaMet,
+    SlaRecalculated,
+    SlaWarning,
+)
+
+OPEN = ("running", "paused")
+
+
+def _clock_label(clock: str, tier: str | None) -> str:
+    """``resolution``, ``tier (L2)``, ``vendor response``: the clock as a sentence names it."""
+    name = clock.replace("_", " ")
+    return f"{name} ({tier})" if clock == "tier" and tier else name
+
+
+def _title(clock: str, tier: str | None) -> str:
+    label = _clock_label(clock, tier)
+    return label[0].upper() + label[1:]
+
+
+def _span(seconds: float) -> str:
+    """Business time as people say it: 45s, 10m, 1h, 3h10m, 2d4h (whole minutes, rounded down)."""
+    minutes = int(seconds // 60)
+    if minutes < 1:
+        return f"{max(int(seconds), 0)}s"
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    return "".join(f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (mins, "m")) if n)
+
+
+def _percent(share: float) -> str:
+    return f"{round(share * 100, 1):g} %"
+
+
+async def _clock(
+    session: AsyncSession, incident_id: uuid.UUID, clock: str, tier: str | None
+) -> SlaClockView | None:
+    view = await _any_clock(session, incident_id, clock)
+    if view is None or (clock == "tier" and view.tier != tier):
+        return None  # a newer tier clock replaced it
+    return view
+
+
+async def _any_clock(session: AsyncSession, incident_id: uuid.UUID, clock: str) -> SlaClockView | None:
+    """The clock's view, whatever its tier (pause and resume do not name one: they follow the open clock)."""
+    return await session.scalar(
+        select(SlaClockView).where(SlaClockView.incident_id == incident_id, SlaClockView.clock == clock)
+    )
+
+
+async def on_clock_started(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
+    event = envelope.data
+    assert isinstance(event, SlaClockStarted)
+    row = await get_incident(session, event.incident_id)
+    # A tier clock announced after the incident closed here will never be stopped: show it cancelled.
+    closed = event.clock == "tier" and row.status in (Status.RESOLVED.value, Status.CLOSED.value)
+    values = {
+        "tier": event.tier,
+        "state": "cancelled" if closed else "running",
+        "due_at": event.due_at,
+        "breached_at": None,
+        "met_at": None,
+        "remaining_seconds": None,
+        "warning_threshold": None,
+    }
+    await session.execute(
+        insert(SlaClockView)
+        .values(incident_id=event.incident_id, clock=event.clock, **values)
+        .on_conflict_do_update(index_elements=["incident_id", "clock"], set_=values)
+    )
+    record_received(
+        session,
+        envelope,
+        at=event.started_at,
+        kind="sla_clock_started",
+        summary=f"SLA {_clock_label(event.clock, event.tier)} clock due {event.due_at.isoformat()}",
+    )
+
+
+async def on_breached(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
+    event = envelope.data
+    assert isinstance(event, SlaBreached)
+    await get_incident(session, event.incident_id)
+    view = await _clock(session, event.incident_id, event.clock, event.tier)
+    if view is not None:
+        view.state, view.breached_at, view.remaining_seconds = "breached", event.breached_at, None
+    record_received(
+        session,
+        envelope,
+        at=event.breached_at,
+        kind="sla_breached",
+        summary=f"SLA {_clock_label(event.clock, event.tier)} breached",
+    )
+
+
+async def on_met(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
+    event = envelope.data
+    assert isinstance(event, SlaMet)
+    await get_incident(session, event.incident_id)
+    view = await _clock(session, event.incident_id, event.clock, event.tier)
+    if view is not None:
+        view.state, view.met_at, view.remaining_seconds = "met", event.met_at, None
+    record_received(
+        session,
+        envelope,
+        at=event.met_at,
+        kind="sla_met",
+        summary=f"SLA {_clock_label(event.clock, event.tier)} met",
+    )
+
+
+async def on_recalculated(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
+    event = envelope.data
+    assert isinstance(event, SlaRecalculated)
+    await get_incident(session, event.incident_id)
+    view = await _clock(session, event.incident_id, event.clock, event.tier)
+    if view is not None:
+        view.due_at = event.due_at
+    record_received(
+        session,
+        envelope,
+        at=event.at,
+        kind="sla_recalculated",
+        summary=f"SLA {_clock_label(event.clock, event.tier)} now due {event.due_at.isoformat()}",
+    )
+
+
+async def on_warning(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
+    """Most of a clock's target is used up: the view keeps the latest threshold crossed."""
+    event = envelope.data
+    assert isinstance(event, SlaWarning)
+    await get_incident(session, event.incident_id)
+    view = await _clock(session, event.incident_id, event.clock, event.tier)
+    if view is not None and view.state in OPEN:
+        view.warning_threshold = event.threshold
+    left = _span(event.remaining_seconds)
+    record_received(
+        session,
+        envelope,
+        at=event.at,
+        kind="sla_warning",
+        summary=f"{_title(event.clock, event.tier)} SLA at {_percent(event.threshold)}: {left} left"
+        f" (due {event.due_at.isoformat()})",
+    )
+
+
+async def on_paused(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
+    """The clock stopped counting: no due time until it resumes, only the business time left."""
+    event = envelope.data
+    assert isinstance(event, SlaClockPaused)
+    await get_incident(session, event.incident_id)
+    view = await _any_clock(session, event.incident_id, event.clock)
+    if view is not None and view.state in OPEN:
+        view.state, view.due_at, view.remaining_seconds = "paused", None, event.remaining_seconds
+    tier = view.tier if view is not None else None
+    record_received(
+        session,
+        envelope,
+        at=event.at,
+        kind="sla_clock_paused",
+        summary=f"{_title(event.clock, tier)} clock paused ({event.reason}),"
+        f" {_span(event.remaining_seconds)} left",
+    )
+
+
+async def on_resumed(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
+    event = envelope.data
+    assert isinstance(event, SlaClockResumed)
+    await get_incident(session, event.incident_id)
+    view = await _any_clock(session, event.incident_id, event.clock)
+    if view is not None and view.state in OPEN:
+        view.state, view.due_at, view.remaining_seconds = "running", event.due_at, None
+    tier = view.tier if view is not None else None
+    record_received(
+        session,
+        envelope,
+        at=event.at,
+        kind="sla_clock_resumed",
+        summary=f"{_title(event.clock, tier)} clock resumed, due {event.due_at.isoformat()}",
+    )
