@@ -60,5 +60,7 @@ e2e: kafka
 clean:
 	rm -rf $(VENV) .run .pytest_cache .ruff_cache
 
+# SLA_BENCH_ARGS e.g. "--clocks 200000" on a slow machine (the default arms a million clocks).
 bench: kafka
 	@$(BIN)/python -m tests.bench.messaging $(BENCH_ARGS)
+	@$(BIN)/python -m tests.bench.sla_timers $(SLA_BENCH_ARGS)
