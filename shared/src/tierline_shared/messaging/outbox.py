@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import zlib
+from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import Table, func, insert, select, update
@@ -32,19 +33,29 @@ class Outbox:
         self.clock = clock or SystemClock()
 
     async def add(self, session: AsyncSession, event: Event) -> Envelope:
-        envelope = Envelope(data=event, source=self.source, time=self.clock.now())
-        record = cloudevents.encode(envelope)
-        await session.execute(
-            insert(self.table).values(
-                event_id=envelope.id,
-                topic=record.topic,
-                key=record.key.decode(),
-                event_type=envelope.type,
-                headers=[[k, v.decode()] for k, v in record.headers],
-                value=record.value,
-            )
-        )
+        [envelope] = await self.add_many(session, [event])
         return envelope
+
+    async def add_many(self, session: AsyncSession, events: Sequence[Event]) -> list[Envelope]:
+        """Stage several events in one INSERT (a poller's batch costs one round trip, not one per event)."""
+        if not events:
+            return []
+        envelopes = [Envelope(data=event, source=self.source, time=self.clock.now()) for event in events]
+        rows = []
+        for envelope in envelopes:
+            record = cloudevents.encode(envelope)
+            rows.append(
+                {
+                    "event_id": envelope.id,
+                    "topic": record.topic,
+                    "key": record.key.decode(),
+                    "event_type": envelope.type,
+                    "headers": [[k, v.decode()] for k, v in record.headers],
+                    "value": record.value,
+                }
+            )
+        await session.execute(insert(self.table).values(rows))
+        return envelopes
 
 
 class OutboxRelay:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_router.adapters.orm import AgentRow, AssignmentRow, PolicyRow, QueueRow
@@ -16,6 +16,8 @@ from tierline_router.domain.strategies import Candidate
 from tierline_shared.errors import NotFound
 
 ACTIVE, RELEASED = "active", "released"
+# in queries meant for a partial index: a literal, so a cached generic plan still matches the index
+IS_ACTIVE = AssignmentRow.status == literal_column("'active'")
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ async def loads(session: AsyncSession, agents: Sequence[str]) -> dict[str, int]:
         return {}
     rows = await session.execute(
         select(AssignmentRow.assignee, func.count())
-        .where(AssignmentRow.status == ACTIVE, AssignmentRow.assignee.in_(list(agents)))
+        .where(IS_ACTIVE, AssignmentRow.assignee.in_(list(agents)))
         .group_by(AssignmentRow.assignee)
     )
     return {name: count for name, count in rows}
@@ -104,7 +106,7 @@ async def find_assignment(
 
 
 async def held_by(session: AsyncSession, agent: str, queue: str | None = None) -> list[AssignmentRow]:
-    stmt = select(AssignmentRow).where(AssignmentRow.status == ACTIVE, AssignmentRow.assignee == agent)
+    stmt = select(AssignmentRow).where(IS_ACTIVE, AssignmentRow.assignee == agent)
     if queue is not None:
         stmt = stmt.where(AssignmentRow.queue == queue)
     return list((await session.scalars(stmt.order_by(AssignmentRow.created_at).with_for_update())).all())
@@ -115,7 +117,7 @@ async def waiting_in(session: AsyncSession, queue: str) -> list[AssignmentRow]:
     stmt = (
         select(AssignmentRow)
         .where(
-            AssignmentRow.status == ACTIVE,
+            IS_ACTIVE,
             AssignmentRow.queue == queue,
             AssignmentRow.assignee.is_(None),
             AssignmentRow.waiting_since.is_not(None),
@@ -148,7 +150,7 @@ async def ack_overdue(session: AsyncSession, now: datetime, limit: int) -> list[
         select(AssignmentRow)
         .where(
             AssignmentRow.ack_due_at <= now,
-            AssignmentRow.status == ACTIVE,
+            IS_ACTIVE,
             AssignmentRow.is_acknowledged.is_(False),
         )
         .order_by(AssignmentRow.ack_due_at)

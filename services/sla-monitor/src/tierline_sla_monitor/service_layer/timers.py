@@ -7,8 +7,9 @@ share the work, a crash releases its claim, and the cost follows what is due, no
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_shared.db import on_commit
@@ -20,21 +21,26 @@ from tierline_sla_monitor.domain.policy import ClockState
 from tierline_sla_monitor.service_layer.clocks import SlaDeps, run_of, save_run
 
 
+def due_clocks(now: datetime, limit: int) -> Select[tuple[ClockRow]]:
+    """The claim: running clocks whose moment has come, oldest first, skipping those another poller holds."""
+    return (
+        select(ClockRow)
+        # a literal, not a bound parameter: a cached generic plan must still match the partial index
+        .where(ClockRow.state == literal_column("'running'"), ClockRow.fire_at <= now)
+        .order_by(ClockRow.fire_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
 async def fire_due_clocks(session: AsyncSession, deps: SlaDeps, *, limit: int) -> int:
     """Handle up to ``limit`` clocks whose warning or due time has passed; returns how many."""
     now = deps.clock.now()
-    rows = list(
-        await session.scalars(
-            select(ClockRow)
-            .where(ClockRow.state == ClockState.RUNNING.value, ClockRow.fire_at <= now)
-            .order_by(ClockRow.fire_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    )
+    rows = list(await session.scalars(due_clocks(now, limit)))
     if not rows:
         return 0
     catalog = await repo.load_catalog(session)
+    announcements: list[SlaBreached | SlaWarning] = []
     for row in rows:
         calendar = catalog.calendar(row.calendar)
         run = run_of(row)
@@ -48,15 +54,14 @@ async def fire_due_clocks(session: AsyncSession, deps: SlaDeps, *, limit: int) -
             row.state, row.stopped_at, row.fire_at = ClockState.BREACHED.value, now, None
             row.elapsed_seconds = run.elapsed_at(calendar, now).total_seconds()
             row.running_since = None
-            await deps.outbox.add(
-                session,
+            announcements.append(
                 SlaBreached(
                     incident_id=row.incident_id,
                     clock=row.kind,
                     tier=row.tier,
                     due_at=row.due_at,
                     breached_at=now,
-                ),
+                )
             )
             continue
         threshold = run.warnings[run.warned]
@@ -64,8 +69,7 @@ async def fire_due_clocks(session: AsyncSession, deps: SlaDeps, *, limit: int) -
             session, lambda k=kind, d=delay: (metrics.outcome(k, "warning"), metrics.FIRE_DELAY.observe(d))
         )
         save_run(row, replace(run, warned=run.warned + 1), calendar)
-        await deps.outbox.add(
-            session,
+        announcements.append(
             SlaWarning(
                 incident_id=row.incident_id,
                 clock=row.kind,
@@ -75,6 +79,7 @@ async def fire_due_clocks(session: AsyncSession, deps: SlaDeps, *, limit: int) -
                 elapsed_seconds=run.elapsed_at(calendar, now).total_seconds(),
                 remaining_seconds=run.remaining_at(calendar, now).total_seconds(),
                 at=now,
-            ),
+            )
         )
+    await deps.outbox.add_many(session, announcements)
     return len(rows)
