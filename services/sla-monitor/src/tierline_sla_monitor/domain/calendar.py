@@ -16,14 +16,13 @@ from itertools import pairwise
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SPAN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]|24):([0-5]\d)$")
 MAX_WALK_DAYS = 3 * 366  # no SLA reaches further; a guard against calendars that never open
 TWENTY_FOUR_SEVEN = "24x7"
-Span = Annotated[str, Field(description='Local opening hours, e.g. "09:00-17:30"; "00:00-24:00" is all day')]
 
 
 class CalendarNeverOpens(ValueError):
@@ -44,6 +43,27 @@ def _parse_span(span: str) -> tuple[int, int]:
     return start, end
 
 
+def _valid_span(span: str) -> str:
+    _parse_span(span)
+    return span
+
+
+def _no_overlap(spans: list[str]) -> list[str]:
+    parsed = sorted(_parse_span(s) for s in spans)
+    for (_, end), (start, _) in pairwise(parsed):
+        if end > start:
+            raise ValueError("spans overlap")
+    return spans
+
+
+Span = Annotated[
+    str,
+    AfterValidator(_valid_span),
+    Field(description='Local opening hours, e.g. "09:00-17:30"; "00:00-24:00" is all day'),
+]
+DaySpans = Annotated[list[Span], AfterValidator(_no_overlap)]
+
+
 class Calendar(BaseModel):
     """When SLA time runs: always (no ``hours``) or in business hours in ``timezone``, minus holidays."""
 
@@ -51,7 +71,7 @@ class Calendar(BaseModel):
 
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     timezone: str = Field(default="UTC", description="IANA zone, e.g. Europe/Berlin")
-    hours: dict[Weekday, list[Span]] | None = Field(
+    hours: dict[Weekday, DaySpans] | None = Field(
         default=None, description="Opening spans per weekday; omit for 24x7; a weekday not listed is closed"
     )
     holidays: list[date] = Field(default_factory=list, description="Whole days closed (local dates)")
@@ -65,18 +85,12 @@ class Calendar(BaseModel):
             raise ValueError(f"unknown IANA time zone {zone!r}") from exc
         return zone
 
-    @model_validator(mode="after")
-    def _valid_hours(self) -> Calendar:
-        if self.hours is None:
-            return self
-        for day, spans in self.hours.items():
-            parsed = sorted(_parse_span(s) for s in spans)
-            for (_, end), (start, _) in pairwise(parsed):
-                if end > start:
-                    raise ValueError(f"hours.{day}: spans overlap")
-        if not any(self.hours.values()):
-            raise ValueError("hours: the calendar is never open (omit hours for 24x7)")
-        return self
+    @field_validator("hours")
+    @classmethod
+    def _ever_open(cls, hours: dict[Weekday, list[str]] | None) -> dict[Weekday, list[str]] | None:
+        if hours is not None and not any(hours.values()):
+            raise ValueError("the calendar is never open (omit hours for 24x7)")
+        return hours
 
     @property
     def is_24x7(self) -> bool:

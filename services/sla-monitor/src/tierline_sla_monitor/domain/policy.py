@@ -72,11 +72,12 @@ class PolicySpec(BaseModel):
             raise ValueError("warnings are fractions of the target between 0 and 1, e.g. 0.75")
         return sorted(set(warnings))
 
-    @model_validator(mode="after")
-    def _positive(self) -> PolicySpec:
-        if self.response <= timedelta(0) or self.resolution <= timedelta(0):
-            raise ValueError("response and resolution targets must be longer than zero")
-        return self
+    @field_validator("response", "resolution")
+    @classmethod
+    def _positive(cls, target: timedelta) -> timedelta:
+        if target <= timedelta(0):
+            raise ValueError("targets must be longer than zero")
+        return target
 
     def matches(self, subject: Subject) -> bool:
         return (

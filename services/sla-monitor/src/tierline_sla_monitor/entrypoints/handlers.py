@@ -125,18 +125,22 @@ def _bind(deps: SlaDeps) -> dict[type[Event], Handler]:
     async def on_vendor_updated(session: AsyncSession, envelope: Envelope) -> None:
         e = envelope.data
         assert isinstance(e, VendorCaseUpdated)
-        await clocks.stop_vendor_clocks(session, deps, e.incident_id, e.updated_at, resolved=False)
+        await clocks.stop_vendor_clocks(
+            session, deps, e.incident_id, e.updated_at, vendor=e.vendor, resolved=False
+        )
 
     async def on_vendor_resolved(session: AsyncSession, envelope: Envelope) -> None:
         e = envelope.data
         assert isinstance(e, VendorCaseResolved)
-        await clocks.stop_vendor_clocks(session, deps, e.incident_id, e.resolved_at, resolved=True)
+        await clocks.stop_vendor_clocks(
+            session, deps, e.incident_id, e.resolved_at, vendor=e.vendor, resolved=True
+        )
 
     async def on_vendor_gone(session: AsyncSession, envelope: Envelope) -> None:
         e = envelope.data
         assert isinstance(e, VendorCaseRejected | VendorDeliveryFailed)
         at = e.rejected_at if isinstance(e, VendorCaseRejected) else e.failed_at
-        await clocks.cancel_vendor_clocks(session, e.incident_id, at)
+        await clocks.cancel_vendor_clocks(session, e.incident_id, at, vendor=e.vendor)
 
     return {
         IncidentUpdated: on_updated,

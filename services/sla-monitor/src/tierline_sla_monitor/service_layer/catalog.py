@@ -16,11 +16,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_shared.db import advisory_xact_lock, get_or_404
-from tierline_shared.errors import Conflict, NotFound
+from tierline_shared.errors import Conflict, InvalidInput, NotFound
 from tierline_shared.logging import get_logger
 from tierline_sla_monitor.adapters import repository as repo
 from tierline_sla_monitor.adapters.orm import CalendarRow, PolicyRow
-from tierline_sla_monitor.domain.calendar import Calendar
+from tierline_sla_monitor.domain.calendar import TWENTY_FOUR_SEVEN, Calendar
 from tierline_sla_monitor.domain.policy import SlaConfig, SlaPolicy, config_problem
 
 _log = get_logger(__name__)
@@ -101,6 +101,18 @@ async def put_policy(
 ) -> PolicyRow:
     """Create (``create``) or replace a policy; clocks already running keep their targets."""
     await advisory_xact_lock(session, CATALOG_LOCK)
+    known = {c.name for c in (await repo.load_catalog(session)).calendars} | {TWENTY_FOUR_SEVEN}
+    if policy.calendar not in known:
+        raise InvalidInput(
+            f"calendar: no calendar {policy.calendar!r}; create it first or use {TWENTY_FOUR_SEVEN!r}.",
+            errors=[
+                {
+                    "field": "calendar",
+                    "reason": f"unknown calendar {policy.calendar!r}",
+                    "pointer": "/calendar",
+                }
+            ],
+        )
     row = await session.get(PolicyRow, policy.name, with_for_update=True)
     if create and row is not None:
         raise AlreadyExists(f"An SLA policy named {policy.name!r} exists.", name=policy.name)

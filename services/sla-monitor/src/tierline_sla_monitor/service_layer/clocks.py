@@ -222,12 +222,18 @@ async def restart_tier_clock(
             return  # this stay's budget already ran out (or was met): nothing left to re-arm
         if budget is not None and latest.target_seconds == budget.total_seconds():
             return  # a re-assignment: the same budget keeps running
+    catalog = await repo.load_catalog(session)
+    same_stay = latest is not None and latest.tier == tier and latest.started_at == started
     for row in await _open(session, incident_id, [ClockKind.TIER.value]):
-        _cancel(row, at)
+        if same_stay:
+            _cancel(row, at)  # re-armed with a new budget below
+        else:
+            await _stop(session, deps, catalog, row, at)  # the stay ended: within its budget or not
+    if not same_stay:
+        await _record_finish(session, catalog, incident_id, [ClockKind.TIER.value], at)
     await session.flush()
     if budget is None:
         return
-    catalog = await repo.load_catalog(session)
     policy = _policy(catalog, incident) if incident.priority else None
     row = await _start(
         session,
@@ -279,21 +285,26 @@ async def start_vendor_clocks(
             )
 
 
-async def cancel_vendor_clocks(session: AsyncSession, incident_id: uuid.UUID, at: datetime) -> None:
-    """The case went back from the vendor: its contract no longer runs."""
+async def cancel_vendor_clocks(
+    session: AsyncSession, incident_id: uuid.UUID, at: datetime, *, vendor: str | None = None
+) -> None:
+    """The case went back from the vendor (``vendor``'s, or whoever's): its contract no longer runs."""
     for row in await _open(session, incident_id, VENDOR_CLOCKS):
-        _cancel(row, at)
+        if vendor is None or row.vendor == vendor:
+            _cancel(row, at)
 
 
 async def stop_vendor_clocks(
-    session: AsyncSession, deps: SlaDeps, incident_id: uuid.UUID, at: datetime, *, resolved: bool
+    session: AsyncSession, deps: SlaDeps, incident_id: uuid.UUID, at: datetime, *, vendor: str, resolved: bool
 ) -> None:
-    """The vendor answered (its response clock stops) or resolved (both stop)."""
+    """``vendor`` answered (its response clock stops) or resolved (both stop); others' clocks stay."""
     kinds = list(VENDOR_CLOCKS if resolved else (ClockKind.VENDOR_RESPONSE.value,))
     catalog = await repo.load_catalog(session)
     for row in await _open(session, incident_id, kinds):
-        await _stop(session, deps, catalog, row, at)
-    await _record_finish(session, catalog, incident_id, kinds, at)
+        if row.vendor == vendor:
+            await _stop(session, deps, catalog, row, at)
+    await _correct_early_breaches(session, deps, catalog, incident_id, kinds, at, vendor=vendor)
+    await _record_finish(session, catalog, incident_id, kinds, at, vendor=vendor)
 
 
 async def stop_response_clock(
@@ -302,41 +313,50 @@ async def stop_response_clock(
     catalog = await repo.load_catalog(session)
     for row in await _open(session, incident_id, [ClockKind.RESPONSE.value]):
         await _stop(session, deps, catalog, row, at)
-    await _correct_early_breaches(session, deps, incident_id, [ClockKind.RESPONSE.value], at)
+    await _correct_early_breaches(session, deps, catalog, incident_id, [ClockKind.RESPONSE.value], at)
     await _record_finish(session, catalog, incident_id, [ClockKind.RESPONSE.value], at)
 
 
 async def stop_all_clocks(session: AsyncSession, deps: SlaDeps, incident_id: uuid.UUID, at: datetime) -> None:
-    """Resolved: the incident's clocks are met or breached, the tier budget simply ends."""
+    """Resolved: every open clock, the last tier's budget too, ends met or breached."""
     incident = await repo.incident(session, incident_id)
     incident.closed_at = incident.closed_at or at
+    incident.hold_reason = None  # resolving from on hold ends the hold (no resume event follows)
     catalog = await repo.load_catalog(session)
     for row in await _open(session, incident_id, [k.value for k in ClockKind]):
-        if row.kind == ClockKind.TIER.value:
-            _cancel(row, at)
-        else:
-            await _stop(session, deps, catalog, row, at)
-    await _correct_early_breaches(session, deps, incident_id, [*INCIDENT_CLOCKS, *VENDOR_CLOCKS], at)
-    await _record_finish(session, catalog, incident_id, [*INCIDENT_CLOCKS, *VENDOR_CLOCKS], at)
+        await _stop(session, deps, catalog, row, at)
+    await _correct_early_breaches(session, deps, catalog, incident_id, [*INCIDENT_CLOCKS, *VENDOR_CLOCKS], at)
+    await _record_finish(session, catalog, incident_id, [k.value for k in ClockKind], at)
 
 
 async def _correct_early_breaches(
-    session: AsyncSession, deps: SlaDeps, incident_id: uuid.UUID, kinds: list[str], at: datetime
+    session: AsyncSession,
+    deps: SlaDeps,
+    catalog: Catalog,
+    incident_id: uuid.UUID,
+    kinds: list[str],
+    at: datetime,
+    *,
+    vendor: str | None = None,
 ) -> None:
     """The stop happened in time but reached us after the poller fired (consumer lag): it was met."""
-    rows = await session.scalars(
-        select(ClockRow)
-        .where(
-            ClockRow.incident_id == incident_id,
-            ClockRow.kind.in_(kinds),
-            ClockRow.state == ClockState.BREACHED.value,
-            ClockRow.due_at >= at,
-        )
-        .with_for_update()
+    stmt = select(ClockRow).where(
+        ClockRow.incident_id == incident_id,
+        ClockRow.kind.in_(kinds),
+        ClockRow.state == ClockState.BREACHED.value,
+        ClockRow.due_at >= at,
     )
-    for row in rows:
+    if vendor is not None:
+        stmt = stmt.where(ClockRow.vendor == vendor)
+    for row in await session.scalars(stmt.with_for_update()):
+        breached_at = row.stopped_at or at
+        # the poller banked time up to the breach; the work ended earlier, at ``at``
+        spent = (
+            row.elapsed_seconds
+            - catalog.calendar(row.calendar).business_time(at, breached_at).total_seconds()
+        )
         row.state, row.stopped_at = ClockState.MET.value, at
-        row.finished_seconds = row.elapsed_seconds
+        row.elapsed_seconds = row.finished_seconds = max(spent, 0.0)
         assert row.due_at is not None
         await deps.outbox.add(
             session,
@@ -345,24 +365,29 @@ async def _correct_early_breaches(
 
 
 async def _record_finish(
-    session: AsyncSession, catalog: Catalog, incident_id: uuid.UUID, kinds: list[str], at: datetime
+    session: AsyncSession,
+    catalog: Catalog,
+    incident_id: uuid.UUID,
+    kinds: list[str],
+    at: datetime,
+    *,
+    vendor: str | None = None,
 ) -> None:
     """A breached clock's work finally ended: keep how long it really took, for the compliance report."""
-    rows = await session.scalars(
-        select(ClockRow)
-        .where(
-            ClockRow.incident_id == incident_id,
-            ClockRow.kind.in_(kinds),
-            ClockRow.state == ClockState.BREACHED.value,
-            ClockRow.finished_seconds.is_(None),
-        )
-        .with_for_update()
+    stmt = select(ClockRow).where(
+        ClockRow.incident_id == incident_id,
+        ClockRow.kind.in_(kinds),
+        ClockRow.state == ClockState.BREACHED.value,
+        ClockRow.finished_seconds.is_(None),
     )
-    for row in rows:
-        since = row.stopped_at or at
-        row.finished_seconds = (
-            row.elapsed_seconds + catalog.calendar(row.calendar).business_time(since, at).total_seconds()
-        )
+    if vendor is not None:
+        stmt = stmt.where(ClockRow.vendor == vendor)
+    for row in await session.scalars(stmt.with_for_update()):
+        calendar = catalog.calendar(row.calendar)
+        breached_at = row.stopped_at or at
+        # the stop may come after the breach, or before it when the poller ran late
+        later = calendar.business_time(breached_at, at) - calendar.business_time(at, breached_at)
+        row.finished_seconds = max(row.elapsed_seconds + later.total_seconds(), 0.0)
 
 
 async def _pause(
@@ -432,10 +457,14 @@ async def recalculate(
     policy = catalog.policy_for(_subject(incident))
     incident.policy = policy.name
     calendar = catalog.calendar(policy.calendar)
+    should_pause = incident.hold_reason is not None and incident.hold_reason in policy.pause_on
     for row in await _open(session, incident_id, INCIDENT_CLOCKS):
         old_due = row.due_at
         run = run_of(row).rebank(catalog.calendar(row.calendar), at)
         run = run.retarget(policy.target(row.kind), tuple(policy.warnings))
+        if row.kind == ClockKind.RESOLUTION.value:  # the new policy decides whether the hold pauses it
+            run = run.pause(calendar, at) if should_pause else run.resume(at)
+            row.state = (ClockState.PAUSED if run.is_paused else ClockState.RUNNING).value
         row.priority, row.service, row.policy, row.calendar = priority, service, policy.name, calendar.name
         save_run(row, run, calendar)
         if row.due_at == old_due or row.due_at is None or old_due is None:
