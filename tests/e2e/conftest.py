@@ -68,7 +68,13 @@ def _write_config(folder: Path, vendor_port: int, webhook_secret: str, callback_
                 "callback_secret": callback_secret,
             }
         ],
-        "delivery": {"max_attempts": 5, "initial_backoff": "200ms", "max_backoff": "2s", "timeout": "5s"},
+        "delivery": {
+            "max_attempts": 5,
+            "initial_backoff": "200ms",
+            "max_backoff": "2s",
+            "timeout": "5s",
+            "allow_hosts": ["127.0.0.1"],  # the receiver is local: the SSRF guard must let it through
+        },
     }
     (folder / "vendors.yaml").write_text(yaml.safe_dump(vendors))
 

@@ -11,7 +11,7 @@ from tierline_shared.runtime import create_app as create_service_app
 from tierline_vendor_gateway import __version__
 from tierline_vendor_gateway.adapters.orm import Base
 from tierline_vendor_gateway.config import Settings, load_vendors
-from tierline_vendor_gateway.entrypoints import api, handlers, workers
+from tierline_vendor_gateway.entrypoints import api, deliveries_api, handlers, workers
 from tierline_vendor_gateway.service_layer.cases import GatewayDeps
 
 
@@ -35,10 +35,16 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
         publishes=[topics.VENDOR],
         consumes=[topics.INCIDENTS, topics.ROUTING],
         handlers=lambda rt: handlers.bind(rt.state["deps"]),
-        routers=[api.router],
-        workers=[("webhook-delivery", workers.deliver_webhooks)],
+        routers=[api.router, deliveries_api.router],
+        workers=[
+            ("webhook-delivery", workers.deliver_webhooks),
+            ("delivery-gauges", workers.delivery_gauges),
+        ],
         state=state,
-        openapi_tags=[{"name": "vendors", "description": "L4 cases and vendor callbacks"}],
+        openapi_tags=[
+            {"name": "vendors", "description": "L4 cases and vendor callbacks"},
+            {"name": "deliveries", "description": "The delivery log, replays, endpoint state"},
+        ],
     )
 
 

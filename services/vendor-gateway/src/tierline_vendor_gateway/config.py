@@ -53,6 +53,28 @@ class DeliveryPolicy(BaseModel):
     initial_backoff: Duration = timedelta(seconds=2)
     max_backoff: Duration = timedelta(minutes=10)
     timeout: Duration = timedelta(seconds=10)
+    schedule: list[Duration] | None = Field(
+        default=None,
+        description="Delay before each attempt (the first is usually 0s); replaces the exponential "
+        "backoff and sets the number of attempts. Each delay gets up to 10 % jitter.",
+    )
+    allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts, IPs or CIDRs a webhook may reach although private or loopback, and over http",
+    )
+
+    @model_validator(mode="after")
+    def _schedule(self) -> DeliveryPolicy:
+        if self.schedule is not None:
+            if not self.schedule or len(self.schedule) > 50:
+                raise ValueError("schedule needs 1 to 50 delays")
+            if any(d < timedelta(0) for d in self.schedule):
+                raise ValueError("schedule delays must not be negative")
+        return self
+
+    @property
+    def attempts(self) -> int:
+        return len(self.schedule) if self.schedule is not None else self.max_attempts
 
 
 class VendorsConfig(BaseModel):

@@ -79,6 +79,7 @@ def _deps(url: str, clock: FixedClock, max_attempts: int = 5) -> cases.GatewayDe
                 "initial_backoff": "1s",
                 "max_backoff": "1m",
                 "timeout": "2s",
+                "allow_hosts": ["127.0.0.1"],
             },
         }
     )
@@ -181,7 +182,16 @@ async def test_gone_endpoint_is_dead_lettered_at_once(sessions) -> None:
         await _open_case(sessions, deps)
         assert await _deliver_until_settled(sessions, deps, clock) == "dead"
     assert len(vendor.seen) == 1
-    assert await _events(sessions) == ["tierline.vendor.delivery_failed.v1"]
+    assert await _events(sessions) == [
+        "tierline.vendor.endpoint_disabled.v1",
+        "tierline.vendor.delivery_failed.v1",
+    ]
+    async with sessions() as s:
+        assert not await cases.is_enabled(s, "acme")  # 410: the endpoint is off until re-enabled
+    second = await _open_case(sessions, deps)  # the next case for it fails at once, without a call
+    async with sessions() as s:
+        assert (await s.get(CaseRow, second)).status == "failed"
+    assert len(vendor.seen) == 1
 
 
 async def test_unreachable_vendor_is_retried_then_dead_lettered(sessions) -> None:

@@ -38,11 +38,13 @@ from tierline_shared.events.sla import (
     SlaWarning,
 )
 from tierline_shared.events.vendor import (
+    VendorCaseAcknowledged,
     VendorCaseOpened,
     VendorCaseRejected,
     VendorCaseResolved,
     VendorCaseUpdated,
     VendorDeliveryFailed,
+    VendorEndpointDisabled,
 )
 
 __all__ = [
@@ -72,12 +74,14 @@ __all__ = [
     "SlaRecalculated",
     "SlaWarning",
     "UnknownEventType",
+    "VendorCaseAcknowledged",
     "VendorCaseOpened",
     "VendorCaseRejected",
     "VendorCaseResolved",
     "VendorCaseUpdated",
     "VendorContract",
     "VendorDeliveryFailed",
+    "VendorEndpointDisabled",
     "parse_event",
     "registered_types",
     "topics",

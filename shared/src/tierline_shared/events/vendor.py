@@ -17,6 +17,27 @@ class VendorCaseOpened(IncidentEvent):
     opened_at: datetime
 
 
+@contract("tierline.vendor.case_acknowledged.v1", topics.VENDOR)
+class VendorCaseAcknowledged(IncidentEvent):
+    """The vendor took the case on (its contract's response clock stops)."""
+
+    vendor: str
+    case_id: uuid.UUID
+    vendor_reference: str | None = None
+    note: str | None = None
+    acknowledged_at: datetime
+
+
+@contract("tierline.vendor.endpoint_disabled.v1", topics.VENDOR)
+class VendorEndpointDisabled(IncidentEvent):
+    """The vendor's webhook answered 410 Gone: no more deliveries until it is re-enabled."""
+
+    vendor: str
+    case_id: uuid.UUID
+    url: str
+    disabled_at: datetime
+
+
 @contract("tierline.vendor.case_updated.v1", topics.VENDOR)
 class VendorCaseUpdated(IncidentEvent):
     vendor: str

@@ -28,6 +28,9 @@ PROJECTIONS: Mapping[type[Event], Projection] = {
     events.SlaClockResumed: sla_projections.on_resumed,
     events.VendorCaseOpened: projections.on_case_opened,
     events.VendorCaseUpdated: projections.on_case_updated,
+    events.VendorCaseAcknowledged: projections.on_case_acknowledged,
+    events.VendorCaseRejected: projections.on_case_rejected,
+    events.VendorEndpointDisabled: projections.on_endpoint_disabled,
     events.VendorCaseResolved: projections.on_case_resolved,
     events.VendorDeliveryFailed: projections.on_delivery_failed,
 }

@@ -25,10 +25,13 @@ from tierline_shared.events import (
     IncidentEscalated,
     IncidentEscalationBlocked,
     IncidentRenotified,
+    VendorCaseAcknowledged,
     VendorCaseOpened,
+    VendorCaseRejected,
     VendorCaseResolved,
     VendorCaseUpdated,
     VendorDeliveryFailed,
+    VendorEndpointDisabled,
 )
 
 VENDOR_CLOCKS = ("vendor_response", "vendor_resolution")
@@ -176,6 +179,48 @@ async def on_case_updated(session: AsyncSession, envelope: Envelope, deps: Intak
         at=event.updated_at,
         kind="vendor_case_updated",
         summary=f"Vendor {event.vendor}: {event.status}" + (f" - {event.note}" if event.note else ""),
+    )
+
+
+async def on_case_acknowledged(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
+    event = envelope.data
+    assert isinstance(event, VendorCaseAcknowledged)
+    row = await get_incident(session, event.incident_id, lock=True)
+    row.vendor_reference = event.vendor_reference or row.vendor_reference
+    ref = f" as {event.vendor_reference}" if event.vendor_reference else ""
+    record_received(
+        session,
+        envelope,
+        at=event.acknowledged_at,
+        kind="vendor_case_acknowledged",
+        summary=f"Vendor {event.vendor} took the case on{ref}" + (f" - {event.note}" if event.note else ""),
+    )
+
+
+async def on_case_rejected(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
+    """Timeline only: the router hands the incident back to L3 and says so in its own event."""
+    event = envelope.data
+    assert isinstance(event, VendorCaseRejected)
+    await get_incident(session, event.incident_id)
+    record_received(
+        session,
+        envelope,
+        at=event.rejected_at,
+        kind="vendor_case_rejected",
+        summary=f"Vendor {event.vendor} rejected the case" + (f": {event.reason}" if event.reason else ""),
+    )
+
+
+async def on_endpoint_disabled(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
+    event = envelope.data
+    assert isinstance(event, VendorEndpointDisabled)
+    await get_incident(session, event.incident_id)
+    record_received(
+        session,
+        envelope,
+        at=event.disabled_at,
+        kind="vendor_endpoint_disabled",
+        summary=f"Vendor {event.vendor}'s webhook answered 410 Gone; deliveries to it are disabled",
     )
 
 

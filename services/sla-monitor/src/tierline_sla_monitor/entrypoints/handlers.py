@@ -19,6 +19,7 @@ from tierline_shared.events import (
     IncidentResolved,
     IncidentResumed,
     IncidentUpdated,
+    VendorCaseAcknowledged,
     VendorCaseRejected,
     VendorCaseResolved,
     VendorCaseUpdated,
@@ -129,6 +130,13 @@ def _bind(deps: SlaDeps) -> dict[type[Event], Handler]:
             session, deps, e.incident_id, e.updated_at, vendor=e.vendor, resolved=False
         )
 
+    async def on_vendor_acknowledged(session: AsyncSession, envelope: Envelope) -> None:
+        e = envelope.data
+        assert isinstance(e, VendorCaseAcknowledged)
+        await clocks.stop_vendor_clocks(
+            session, deps, e.incident_id, e.acknowledged_at, vendor=e.vendor, resolved=False
+        )
+
     async def on_vendor_resolved(session: AsyncSession, envelope: Envelope) -> None:
         e = envelope.data
         assert isinstance(e, VendorCaseResolved)
@@ -153,6 +161,7 @@ def _bind(deps: SlaDeps) -> dict[type[Event], Handler]:
         IncidentPutOnHold: on_hold,
         IncidentResumed: on_resumed,
         VendorCaseUpdated: on_vendor_updated,
+        VendorCaseAcknowledged: on_vendor_acknowledged,
         VendorCaseResolved: on_vendor_resolved,
         VendorCaseRejected: on_vendor_gone,
         VendorDeliveryFailed: on_vendor_gone,

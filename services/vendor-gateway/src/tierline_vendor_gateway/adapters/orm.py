@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Index, Integer, LargeBinary, Text, Uuid, text
+from sqlalchemy import Boolean, DateTime, Float, Index, Integer, LargeBinary, Text, Uuid, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -73,3 +73,30 @@ class SeenCallbackRow(Base):
     webhook_id: Mapped[str] = mapped_column(Text, primary_key=True)
     vendor: Mapped[str] = mapped_column(Text, primary_key=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DeliveryAttemptRow(Base):
+    """One HTTP attempt at a delivery: the delivery log vendors and operators read."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(Text, index=True)
+    vendor: Mapped[str] = mapped_column(Text)
+    attempt: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    response_excerpt: Mapped[str] = mapped_column(Text)
+    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class VendorStateRow(Base):
+    """Runtime state of a vendor's endpoint: disabled after 410 Gone until someone re-enables it."""
+
+    __tablename__ = "vendor_state"
+
+    vendor: Mapped[str] = mapped_column(Text, primary_key=True)
+    is_enabled: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -15,6 +15,7 @@ class AttemptResult:
     response_excerpt: str
     error: str | None
     retry_after: str | None
+    final: bool = False  # no retry can change the outcome (refused by the SSRF guard, endpoint disabled)
 
 
 async def post(

@@ -65,6 +65,14 @@ def next_attempt_delay(
     return backoff(attempt, initial=initial, cap=cap, rng=rng)
 
 
+def scheduled_delay(
+    schedule: list[timedelta], attempt: int, *, jitter: float = 0.1, rng: random.Random | None = None
+) -> timedelta:
+    """The delay before attempt ``attempt + 1`` from a fixed schedule, stretched by up to ``jitter``."""
+    base = schedule[min(attempt, len(schedule) - 1)]
+    return base * (1 + (rng or random).uniform(0, jitter))
+
+
 def case_payload(
     *,
     case_id: str,

@@ -6,30 +6,47 @@ import asyncio
 from datetime import timedelta
 
 import httpx
+from sqlalchemy import func, select
 
 from tierline_shared.runtime import Runtime
-from tierline_vendor_gateway.adapters import sender, webhooks
+from tierline_vendor_gateway import metrics
+from tierline_vendor_gateway.adapters import sender, ssrf, webhooks
+from tierline_vendor_gateway.adapters.orm import DeliveryRow
 from tierline_vendor_gateway.service_layer import cases
 from tierline_vendor_gateway.service_layer.cases import ClaimedDelivery, GatewayDeps
 
 
 async def _attempt(rt: Runtime, client: httpx.AsyncClient, claimed: ClaimedDelivery) -> None:
     deps: GatewayDeps = rt.state["deps"]
-    vendor = deps.vendors.vendor(claimed.vendor)
-    timeout = deps.vendors.delivery.timeout.total_seconds()
-    if vendor is None:
-        result = sender.AttemptResult(None, 0.0, "", "vendor removed from configuration", None)
-    else:
-        try:
-            headers = webhooks.signed_headers(
-                vendor.signing_secret(), claimed.id, deps.clock.now(), claimed.body
-            )
-        except Exception as exc:  # noqa: BLE001 - an unusable secret fails this attempt, not the worker
-            result = sender.AttemptResult(None, 0.0, "", f"cannot sign: {type(exc).__name__}", None)
-        else:
-            result = await sender.post(client, claimed.url, claimed.body, headers, timeout)
+    async with rt.sessions() as session:
+        enabled = await cases.is_enabled(session, claimed.vendor)
+    result = await _send(deps, client, claimed) if enabled else _final("the vendor's endpoint is disabled")
+    metrics.ATTEMPT_SECONDS.labels(claimed.vendor).observe(result.latency_seconds)
     async with rt.unit_of_work() as session:
         await cases.record_attempt(session, deps, claimed, result)
+
+
+def _final(error: str) -> sender.AttemptResult:
+    return sender.AttemptResult(None, 0.0, "", error, None, final=True)
+
+
+async def _send(
+    deps: GatewayDeps, client: httpx.AsyncClient, claimed: ClaimedDelivery
+) -> sender.AttemptResult:
+    vendor = deps.vendors.vendor(claimed.vendor)
+    if vendor is None:
+        return _final("vendor removed from configuration")
+    try:
+        await ssrf.check(claimed.url, deps.vendors.delivery.allow_hosts)
+    except ssrf.Refused as exc:
+        return _final(f"refused by the SSRF guard: {exc}")
+    try:
+        headers = webhooks.signed_headers(vendor.signing_secret(), claimed.id, deps.clock.now(), claimed.body)
+    except Exception as exc:  # noqa: BLE001 - an unusable secret fails this attempt, not the worker
+        return sender.AttemptResult(None, 0.0, "", f"cannot sign: {type(exc).__name__}", None)
+    return await sender.post(
+        client, claimed.url, claimed.body, headers, deps.vendors.delivery.timeout.total_seconds()
+    )
 
 
 async def deliver_webhooks(rt: Runtime) -> None:
@@ -45,3 +62,16 @@ async def deliver_webhooks(rt: Runtime) -> None:
                 await asyncio.gather(*(_attempt(rt, client, c) for c in claimed))
             if len(claimed) < batch:
                 await asyncio.sleep(rt.settings.delivery_poll_seconds)
+
+
+async def delivery_gauges(rt: Runtime) -> None:
+    """Queue depth and dead letters, for dashboards and alerts."""
+    while True:
+        async with rt.sessions() as session:
+            rows = await session.execute(
+                select(DeliveryRow.status, func.count()).group_by(DeliveryRow.status)
+            )
+            counts = dict(rows.all())
+        for status in ("pending", "delivered", "dead"):
+            metrics.QUEUE.labels(status).set(counts.get(status, 0))
+        await asyncio.sleep(15)

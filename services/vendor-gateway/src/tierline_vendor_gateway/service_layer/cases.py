@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -13,21 +13,42 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_shared.clock import Clock
+from tierline_shared.db import on_commit
 from tierline_shared.errors import Conflict, NotFound
 from tierline_shared.events import (
+    Event,
     IncidentCreated,
     IncidentEscalated,
+    VendorCaseAcknowledged,
     VendorCaseOpened,
+    VendorCaseRejected,
     VendorCaseResolved,
     VendorCaseUpdated,
     VendorDeliveryFailed,
+    VendorEndpointDisabled,
 )
 from tierline_shared.logging import get_logger
 from tierline_shared.messaging.outbox import Outbox
-from tierline_vendor_gateway.adapters.orm import CaseRow, DeliveryRow, IncidentSnapshotRow, SeenCallbackRow
+from tierline_vendor_gateway import metrics
+from tierline_vendor_gateway.adapters.orm import (
+    CaseRow,
+    DeliveryAttemptRow,
+    DeliveryRow,
+    IncidentSnapshotRow,
+    SeenCallbackRow,
+    VendorStateRow,
+)
 from tierline_vendor_gateway.adapters.sender import AttemptResult
 from tierline_vendor_gateway.config import VendorsConfig
-from tierline_vendor_gateway.domain.delivery import case_payload, is_success, next_attempt_delay, should_retry
+from tierline_vendor_gateway.domain.delivery import (
+    GIVE_UP_STATUSES,
+    case_payload,
+    is_success,
+    next_attempt_delay,
+    retry_after,
+    scheduled_delay,
+    should_retry,
+)
 
 _log = get_logger(__name__)
 
@@ -73,7 +94,8 @@ async def open_case(session: AsyncSession, deps: GatewayDeps, event: IncidentEsc
         updated_at=now,
     )
     session.add(case)
-    if vendor is None:
+    disabled = vendor is not None and not await is_enabled(session, vendor.name)
+    if vendor is None or disabled:
         case.status = "failed"
         await deps.outbox.add(
             session,
@@ -82,7 +104,9 @@ async def open_case(session: AsyncSession, deps: GatewayDeps, event: IncidentEsc
                 vendor=event.vendor,
                 case_id=case.id,
                 attempts=0,
-                last_error="vendor is not configured in the gateway",
+                last_error="the vendor's endpoint is disabled (410 Gone)"
+                if disabled
+                else "vendor is not configured in the gateway",
                 failed_at=now,
             ),
         )
@@ -150,10 +174,48 @@ def _vendor_reference(excerpt: str) -> str | None:
     return cleaned or None
 
 
+async def is_enabled(session: AsyncSession, vendor: str) -> bool:
+    state = await session.get(VendorStateRow, vendor)
+    return state is None or state.is_enabled
+
+
+async def set_enabled(
+    session: AsyncSession, deps: GatewayDeps, vendor: str, enabled: bool, reason: str | None
+) -> None:
+    now = deps.clock.now()
+    values = {"is_enabled": enabled, "reason": reason, "updated_at": now}
+    await session.execute(
+        insert(VendorStateRow)
+        .values(vendor=vendor, **values)
+        .on_conflict_do_update(index_elements=[VendorStateRow.vendor], set_=values)
+    )
+
+
+def _next_attempt_at(
+    deps: GatewayDeps, row: DeliveryRow, result: AttemptResult, now: datetime
+) -> datetime | None:
+    """When to try again, or None when the schedule is spent or the answer is final."""
+    policy = deps.vendors.delivery
+    if result.final or not should_retry(result.status) or row.attempts >= policy.attempts:
+        return None
+    if policy.schedule is not None:
+        asked = retry_after(result.retry_after, now) if result.status in (429, 503) else None
+        delay = scheduled_delay(policy.schedule, row.attempts)
+        return now + max(delay, min(asked, policy.max_backoff)) if asked is not None else now + delay
+    return now + next_attempt_delay(
+        row.attempts,
+        result.status,
+        result.retry_after,
+        now,
+        initial=policy.initial_backoff,
+        cap=policy.max_backoff,
+    )
+
+
 async def record_attempt(
     session: AsyncSession, deps: GatewayDeps, claimed: ClaimedDelivery, result: AttemptResult
 ) -> str:
-    """Apply one attempt's outcome; returns the delivery's new status."""
+    """Apply one attempt's outcome and log it; returns the delivery's new status."""
     row = await session.scalar(select(DeliveryRow).where(DeliveryRow.id == claimed.id).with_for_update())
     if row is None or row.status != "pending":
         return row.status if row else "missing"
@@ -162,6 +224,19 @@ async def record_attempt(
     case = await session.scalar(select(CaseRow).where(CaseRow.id == row.case_id).with_for_update())
     assert case is not None
     now = deps.clock.now()
+    session.add(
+        DeliveryAttemptRow(
+            id=uuid.uuid4(),
+            delivery_id=row.id,
+            vendor=row.vendor,
+            attempt=row.attempts,
+            status_code=result.status,
+            latency_ms=round(result.latency_seconds * 1000, 3),
+            error=result.error,
+            response_excerpt=result.response_excerpt,
+            attempted_at=now,
+        )
+    )
     row.last_status_code, row.last_error = result.status, result.error
     if result.status is not None and is_success(result.status):
         row.status, row.delivered_at = "delivered", now
@@ -177,20 +252,27 @@ async def record_attempt(
                 opened_at=now,
             ),
         )
+        on_commit(session, lambda: metrics.delivered("delivered"))
         return row.status
-    policy = deps.vendors.delivery
-    if should_retry(result.status) and row.attempts < policy.max_attempts:
-        row.next_attempt_at = now + next_attempt_delay(
-            row.attempts,
-            result.status,
-            result.retry_after,
-            now,
-            initial=policy.initial_backoff,
-            cap=policy.max_backoff,
-        )
+    retry_at = _next_attempt_at(deps, row, result, now)
+    if retry_at is not None:
+        row.next_attempt_at = retry_at
+        on_commit(session, lambda: metrics.delivered("retrying"))
         return row.status
     row.status = "dead"
     case.status, case.updated_at = "failed", now
+    if result.status in GIVE_UP_STATUSES:
+        await set_enabled(session, deps, row.vendor, False, f"HTTP {result.status} from {row.url}")
+        await deps.outbox.add(
+            session,
+            VendorEndpointDisabled(
+                incident_id=case.incident_id,
+                vendor=case.vendor,
+                case_id=case.id,
+                url=row.url,
+                disabled_at=now,
+            ),
+        )
     await deps.outbox.add(
         session,
         VendorDeliveryFailed(
@@ -202,8 +284,29 @@ async def record_attempt(
             failed_at=now,
         ),
     )
+    on_commit(session, lambda: metrics.delivered("dead"))
     _log.warning("delivery_dead_lettered", delivery_id=row.id, vendor=row.vendor, attempts=row.attempts)
     return row.status
+
+
+async def replay(session: AsyncSession, deps: GatewayDeps, delivery_id: str) -> DeliveryRow:
+    """Send a delivery again with the same webhook-id (receivers dedupe on it), on a fresh schedule."""
+    row = await session.scalar(select(DeliveryRow).where(DeliveryRow.id == delivery_id).with_for_update())
+    if row is None:
+        raise NotFound(f"There is no delivery {delivery_id!r}.")
+    if row.status == "pending":
+        raise Conflict("The delivery is still being attempted.", delivery_status=row.status)
+    if not await is_enabled(session, row.vendor):
+        raise Conflict(
+            f"Vendor {row.vendor}'s endpoint is disabled; re-enable it first.", delivery_status=row.status
+        )
+    case = await session.scalar(select(CaseRow).where(CaseRow.id == row.case_id).with_for_update())
+    assert case is not None
+    now = deps.clock.now()
+    row.status, row.attempts, row.next_attempt_at, row.delivered_at = "pending", 0, now, None
+    if case.status == "failed":
+        case.status, case.updated_at = "pending", now
+    return row
 
 
 @dataclass(frozen=True)
@@ -231,35 +334,51 @@ async def apply_callback(
     case = await session.scalar(select(CaseRow).where(CaseRow.id == callback.case_id).with_for_update())
     if case is None or case.vendor != vendor:
         raise NotFound(f"Vendor {vendor} has no case {callback.case_id}.")
-    if case.status == "resolved":
-        raise Conflict("The case is already resolved.", case_status=case.status)
+    if case.status in ("resolved", "rejected"):
+        raise Conflict(f"The case is already {case.status}.", case_status=case.status)
     now = deps.clock.now()
     case.vendor_reference = callback.reference or case.vendor_reference
     case.updated_at = now
+    event: Event
     if callback.action == "resolved":
         case.status = "resolved"
-        await deps.outbox.add(
-            session,
-            VendorCaseResolved(
-                incident_id=case.incident_id,
-                vendor=vendor,
-                case_id=case.id,
-                vendor_reference=case.vendor_reference,
-                resolution=callback.resolution or callback.note,
-                resolved_at=now,
-            ),
+        event = VendorCaseResolved(
+            incident_id=case.incident_id,
+            vendor=vendor,
+            case_id=case.id,
+            vendor_reference=case.vendor_reference,
+            resolution=callback.resolution or callback.note,
+            resolved_at=now,
+        )
+    elif callback.action == "rejected":
+        case.status = "rejected"
+        event = VendorCaseRejected(
+            incident_id=case.incident_id,
+            vendor=vendor,
+            case_id=case.id,
+            vendor_reference=case.vendor_reference,
+            reason=callback.note or callback.status,
+            rejected_at=now,
+        )
+    elif callback.action == "acknowledged":
+        case.status = "acknowledged"
+        event = VendorCaseAcknowledged(
+            incident_id=case.incident_id,
+            vendor=vendor,
+            case_id=case.id,
+            vendor_reference=case.vendor_reference,
+            note=callback.note,
+            acknowledged_at=now,
         )
     else:
-        await deps.outbox.add(
-            session,
-            VendorCaseUpdated(
-                incident_id=case.incident_id,
-                vendor=vendor,
-                case_id=case.id,
-                status=callback.status or callback.action,
-                vendor_reference=case.vendor_reference,
-                note=callback.note,
-                updated_at=now,
-            ),
+        event = VendorCaseUpdated(
+            incident_id=case.incident_id,
+            vendor=vendor,
+            case_id=case.id,
+            status=callback.status or callback.action,
+            vendor_reference=case.vendor_reference,
+            note=callback.note,
+            updated_at=now,
         )
+    await deps.outbox.add(session, event)
     return True

@@ -1,0 +1,173 @@
+"""The delivery log and its levers: list attempts, replay a delivery, re-enable a vendor's endpoint."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from tierline_shared.auth import Principal, require
+from tierline_shared.errors import NotFound
+from tierline_shared.runtime import Runtime, get_runtime
+from tierline_vendor_gateway.adapters.orm import DeliveryAttemptRow, DeliveryRow, VendorStateRow
+from tierline_vendor_gateway.service_layer import cases
+
+router = APIRouter(tags=["deliveries"])
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+Reader = Annotated[Principal, Depends(require("incidents:read"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No API key, or an unknown or revoked one (problem+json)"},
+    403: {"description": "The key lacks the scope (problem+json)"},
+    404: {"description": "No such delivery or vendor (problem+json)"},
+    409: {"description": "Still being attempted, or the vendor's endpoint is disabled (problem+json)"},
+    422: {"description": "Invalid input (problem+json)"},
+}
+
+
+class AttemptOut(BaseModel):
+    attempt: int
+    status_code: int | None = Field(description="None when no HTTP answer came (timeout, refused, guard)")
+    latency_ms: float
+    error: str | None
+    response_excerpt: str = Field(description="The start of the vendor's answer (at most 2 KiB)")
+    attempted_at: datetime
+
+
+class DeliveryOut(BaseModel):
+    id: str = Field(description="The webhook-id, the same on every attempt and replay")
+    case_id: uuid.UUID
+    vendor: str
+    url: str
+    status: str = Field(description="pending, delivered or dead")
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    log: list[AttemptOut]
+
+
+class VendorStateOut(BaseModel):
+    vendor: str
+    url: str
+    enabled: bool
+    reason: str | None
+
+
+def _out(row: DeliveryRow, attempts: list[DeliveryAttemptRow]) -> DeliveryOut:
+    return DeliveryOut(
+        id=row.id,
+        case_id=row.case_id,
+        vendor=row.vendor,
+        url=row.url,
+        status=row.status,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
+        last_status_code=row.last_status_code,
+        last_error=row.last_error,
+        created_at=row.created_at,
+        delivered_at=row.delivered_at,
+        log=[AttemptOut.model_validate(a, from_attributes=True) for a in attempts],
+    )
+
+
+async def _with_log(session: Any, rows: list[DeliveryRow]) -> list[DeliveryOut]:
+    ids = [r.id for r in rows]
+    attempts = (
+        await session.scalars(
+            select(DeliveryAttemptRow)
+            .where(DeliveryAttemptRow.delivery_id.in_(ids))
+            .order_by(DeliveryAttemptRow.delivery_id, DeliveryAttemptRow.attempted_at)
+        )
+    ).all()
+    by_delivery: dict[str, list[DeliveryAttemptRow]] = {}
+    for attempt in attempts:
+        by_delivery.setdefault(attempt.delivery_id, []).append(attempt)
+    return [_out(r, by_delivery.get(r.id, [])) for r in rows]
+
+
+@router.get(
+    "/v1/deliveries", response_model=list[DeliveryOut], responses=PROBLEMS, summary="The delivery log"
+)
+async def list_deliveries(
+    rt: RuntimeDep,
+    principal: Reader,
+    vendor: Annotated[str | None, Query(max_length=100)] = None,
+    status: Annotated[Literal["pending", "delivered", "dead"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[DeliveryOut]:
+    stmt = select(DeliveryRow).order_by(DeliveryRow.created_at.desc(), DeliveryRow.id).limit(limit)
+    if vendor is not None:
+        stmt = stmt.where(DeliveryRow.vendor == vendor)
+    if status is not None:
+        stmt = stmt.where(DeliveryRow.status == status)
+    async with rt.sessions() as session:
+        return await _with_log(session, list((await session.scalars(stmt)).all()))
+
+
+@router.get(
+    "/v1/deliveries/{delivery_id}", response_model=DeliveryOut, responses=PROBLEMS, summary="One delivery"
+)
+async def get_delivery(delivery_id: str, rt: RuntimeDep, principal: Reader) -> DeliveryOut:
+    async with rt.sessions() as session:
+        row = await session.get(DeliveryRow, delivery_id)
+        if row is None:
+            raise NotFound(f"There is no delivery {delivery_id!r}.")
+        [out] = await _with_log(session, [row])
+        return out
+
+
+@router.post(
+    "/v1/deliveries/{delivery_id}/replay",
+    response_model=DeliveryOut,
+    status_code=202,
+    responses=PROBLEMS,
+    summary="Send a dead (or delivered) message again, same webhook-id, on a fresh retry schedule",
+)
+async def replay_delivery(delivery_id: str, rt: RuntimeDep, principal: Admin) -> DeliveryOut:
+    async with rt.unit_of_work() as session:
+        row = await cases.replay(session, rt.state["deps"], delivery_id)
+        [out] = await _with_log(session, [row])
+        return out
+
+
+@router.get(
+    "/v1/vendors",
+    response_model=list[VendorStateOut],
+    responses=PROBLEMS,
+    summary="Vendors and their endpoints",
+)
+async def list_vendors(rt: RuntimeDep, principal: Reader) -> list[VendorStateOut]:
+    async with rt.sessions() as session:
+        states = {s.vendor: s for s in (await session.scalars(select(VendorStateRow))).all()}
+    return [
+        VendorStateOut(
+            vendor=v.name,
+            url=str(v.webhook_url),
+            enabled=states[v.name].is_enabled if v.name in states else True,
+            reason=states[v.name].reason if v.name in states else None,
+        )
+        for v in rt.state["deps"].vendors.vendors
+    ]
+
+
+@router.post(
+    "/v1/vendors/{vendor}/enable",
+    response_model=VendorStateOut,
+    responses=PROBLEMS,
+    summary="Re-enable a vendor's endpoint after a 410 Gone (replay its dead deliveries next)",
+)
+async def enable_vendor(vendor: str, rt: RuntimeDep, principal: Admin) -> VendorStateOut:
+    deps = rt.state["deps"]
+    config = deps.vendors.vendor(vendor)
+    if config is None:
+        raise NotFound(f"No vendor named {vendor!r}.")
+    async with rt.unit_of_work() as session:
+        await cases.set_enabled(session, deps, vendor, True, None)
+    return VendorStateOut(vendor=vendor, url=str(config.webhook_url), enabled=True, reason=None)
