@@ -28,6 +28,13 @@ class VendorConfig(BaseModel):
     webhook_secret_env: str | None = None
     callback_secret: str | None = None
     callback_secret_env: str | None = None
+    rotating_webhook_secrets: list[str] = Field(
+        default_factory=list,
+        description="Further signing secrets while rotating: each delivery carries one signature per secret",
+    )
+    rotating_callback_secrets: list[str] = Field(
+        default_factory=list, description="Further secrets the vendor may sign callbacks with while rotating"
+    )
 
     def _secret(self, literal: str | None, env: str | None, what: str) -> str:
         value = (os.environ.get(env) if env else None) or literal
@@ -39,11 +46,19 @@ class VendorConfig(BaseModel):
             raise ValueError(f"vendor {self.name}: the {what} is not a whsec_ base64 secret") from exc
         return value
 
-    def signing_secret(self) -> str:
-        return self._secret(self.webhook_secret, self.webhook_secret_env, "webhook secret")
+    def signing_secrets(self) -> list[str]:
+        primary = self._secret(self.webhook_secret, self.webhook_secret_env, "webhook secret")
+        return [
+            primary,
+            *(self._secret(s, None, "rotating webhook secret") for s in self.rotating_webhook_secrets),
+        ]
 
-    def verifying_secret(self) -> str:
-        return self._secret(self.callback_secret, self.callback_secret_env, "callback secret")
+    def verifying_secrets(self) -> list[str]:
+        primary = self._secret(self.callback_secret, self.callback_secret_env, "callback secret")
+        return [
+            primary,
+            *(self._secret(s, None, "rotating callback secret") for s in self.rotating_callback_secrets),
+        ]
 
 
 class DeliveryPolicy(BaseModel):
@@ -89,8 +104,8 @@ class VendorsConfig(BaseModel):
         if len(names) != len(set(names)):
             raise ValueError("vendor names must be unique")
         for vendor in self.vendors:
-            vendor.signing_secret()
-            vendor.verifying_secret()
+            vendor.signing_secrets()
+            vendor.verifying_secrets()
         return self
 
     def vendor(self, name: str) -> VendorConfig | None:

@@ -54,3 +54,21 @@ def test_verify_refuses_stale_and_future_timestamps_and_other_keys() -> None:
     other = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
     with pytest.raises(BadSignature):
         verify(other, BODY, signed_headers(SECRET, "msg_1", datetime.now(UTC), BODY))
+
+
+def test_rotation_signs_with_every_secret_and_a_receiver_with_either_accepts() -> None:
+    new_key = secrets.token_bytes(32)
+    new_secret = "whsec_" + base64.b64encode(new_key).decode()
+    now = datetime.now(UTC)
+    headers = signed_headers([SECRET, new_secret], "msg_rot", now, BODY)
+    signed = b"msg_rot." + str(int(now.timestamp())).encode() + b"." + BODY
+    expected = [
+        "v1," + base64.b64encode(hmac.new(k, signed, hashlib.sha256).digest()).decode()
+        for k in (KEY, new_key)
+    ]
+    assert headers["webhook-signature"].split(" ") == expected
+    verify(SECRET, BODY, headers)  # a receiver still on the old secret
+    verify(new_secret, BODY, headers)  # and one already on the new
+    verify([new_secret, SECRET], BODY, signed_headers(SECRET, "msg_old", now, BODY))  # we accept either
+    with pytest.raises(BadSignature):
+        verify("whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(), BODY, headers)

@@ -14,21 +14,30 @@ class BadSignature(Unauthorized):
     title = "The webhook signature could not be verified"
 
 
-def signed_headers(secret: str, message_id: str, timestamp: datetime, body: bytes) -> dict[str, str]:
-    signature = Webhook(secret).sign(message_id, timestamp, body.decode())
+def signed_headers(
+    secrets: str | list[str], message_id: str, timestamp: datetime, body: bytes
+) -> dict[str, str]:
+    """Standard Webhooks headers; several secrets (rotation) give one space-separated signature each."""
+    keys = [secrets] if isinstance(secrets, str) else secrets
+    text = body.decode()
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(int(timestamp.timestamp())),
-        "webhook-signature": signature,
+        "webhook-signature": " ".join(Webhook(key).sign(message_id, timestamp, text) for key in keys),
         "content-type": "application/json",
     }
 
 
-def verify(secret: str, body: bytes, headers: dict[str, str]) -> None:
-    """Check signature and timestamp (5-minute tolerance); raise BadSignature on any doubt."""
-    try:
-        Webhook(secret).verify(body, headers, json_parse=False)
-    except WebhookVerificationError as exc:
-        raise BadSignature(str(exc)) from exc
-    except (ValueError, UnicodeDecodeError) as exc:  # malformed headers or body bytes
-        raise BadSignature("malformed webhook headers") from exc
+def verify(secrets: str | list[str], body: bytes, headers: dict[str, str]) -> None:
+    """Check signature and timestamp (5-minute tolerance) against any of ``secrets``, else BadSignature."""
+    keys = [secrets] if isinstance(secrets, str) else secrets
+    failure: Exception | None = None
+    for key in keys:
+        try:
+            Webhook(key).verify(body, headers, json_parse=False)
+            return
+        except WebhookVerificationError as exc:
+            failure = exc
+        except (ValueError, UnicodeDecodeError):  # malformed headers or body bytes
+            raise BadSignature("malformed webhook headers") from None
+    raise BadSignature(str(failure) if failure else "no secret to verify with")

@@ -87,7 +87,7 @@ async def callback(vendor: str, request: Request, rt: RuntimeDep) -> CallbackOut
     if config is None:
         raise NotFound(f"No vendor named {vendor!r}.")
     body = await request.body()
-    webhooks.verify(config.verifying_secret(), body, dict(request.headers))
+    webhooks.verify(config.verifying_secrets(), body, dict(request.headers))
     try:
         payload = CallbackIn.model_validate_json(body)
     except ValidationError as exc:

@@ -41,7 +41,9 @@ async def _send(
     except ssrf.Refused as exc:
         return _final(f"refused by the SSRF guard: {exc}")
     try:
-        headers = webhooks.signed_headers(vendor.signing_secret(), claimed.id, deps.clock.now(), claimed.body)
+        headers = webhooks.signed_headers(
+            vendor.signing_secrets(), claimed.id, deps.clock.now(), claimed.body
+        )
     except Exception as exc:  # noqa: BLE001 - an unusable secret fails this attempt, not the worker
         return sender.AttemptResult(None, 0.0, "", f"cannot sign: {type(exc).__name__}", None)
     return await sender.post(
