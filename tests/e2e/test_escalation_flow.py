@@ -75,6 +75,12 @@ async def test_incident_escalates_to_vendor_and_vendor_resolution_closes_it(infr
         assert delivery.body["data"]["incident"]["id"] == incident_id
         assert delivery.body["data"]["incident"]["title"] == INCIDENT["title"]
         case_id = delivery.body["data"]["case_id"]
+        # the brief carries the tier history and the latest timeline, and links back to us
+        brief = delivery.body["data"]
+        assert [step["tier"] for step in brief["incident"]["tier_history"]] == ["L1", "L2", "L3", "L4"]
+        assert brief["incident"]["timeline"][-1]["kind"] == "escalated"
+        assert brief["links"]["case"].endswith(f"/v1/cases/{case_id}")
+        assert brief["escalation"]["contract"] == {"response_seconds": 3600.0, "resolution_seconds": 28800.0}
 
         opened = await eventually(
             lambda: _when(view, lambda v: v["vendor_reference"] == "ACME-4711"),

@@ -22,7 +22,11 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
     def state(rt: Runtime) -> dict[str, object]:
         return {
             "deps": GatewayDeps(
-                outbox=rt.outbox, clock=rt.clock, vendors=vendors, public_url=settings.base_url()
+                outbox=rt.outbox,
+                clock=rt.clock,
+                vendors=vendors,
+                public_url=settings.base_url(),
+                intake_url=settings.intake_url,
             )
         }
 

@@ -17,6 +17,9 @@ class Settings(ServiceSettings):
     vendors_file: str = "vendors.yaml"
     delivery_poll_seconds: float = 0.25
     delivery_batch_size: int = 50
+    intake_url: str = Field(
+        default="http://127.0.0.1:8001", description="Intake's public URL, for incident links in handoffs"
+    )
 
 
 class VendorConfig(BaseModel):

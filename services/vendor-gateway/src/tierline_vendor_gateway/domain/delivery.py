@@ -81,6 +81,7 @@ def case_payload(
     escalation: dict[str, Any],
     callback_url: str,
     timestamp: datetime,
+    links: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The body POSTed to a vendor: Standard Webhooks' recommended {type, timestamp, data} shape."""
     return {
@@ -92,5 +93,6 @@ def case_payload(
             "incident": incident,
             "escalation": escalation,
             "callback_url": callback_url,
+            "links": links or {},
         },
     }

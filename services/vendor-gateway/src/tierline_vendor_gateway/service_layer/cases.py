@@ -17,8 +17,10 @@ from tierline_shared.db import on_commit
 from tierline_shared.errors import Conflict, NotFound
 from tierline_shared.events import (
     Event,
+    IncidentAssigned,
     IncidentCreated,
     IncidentEscalated,
+    IncidentUpdated,
     VendorCaseAcknowledged,
     VendorCaseOpened,
     VendorCaseRejected,
@@ -59,6 +61,7 @@ class GatewayDeps:
     clock: Clock
     vendors: VendorsConfig
     public_url: str
+    intake_url: str = ""  # where people open the incident (links in the handoff)
 
 
 @dataclass(frozen=True)
@@ -70,13 +73,79 @@ class ClaimedDelivery:
     attempt: int
 
 
-async def remember_incident(session: AsyncSession, event: IncidentCreated) -> None:
-    data = event.model_dump(
-        mode="json", include={"title", "description", "service", "category", "priority", "created_at"}
-    )
+BRIEF_FIELDS = {
+    "title",
+    "description",
+    "service",
+    "category",
+    "product",
+    "customer",
+    "priority",
+    "impact",
+    "urgency",
+    "channel",
+    "reporter",
+    "created_at",
+}
+TIMELINE_KEPT = 10
+
+
+async def _snapshot(session: AsyncSession, incident_id: uuid.UUID) -> IncidentSnapshotRow:
+    """The incident's brief, locked; created empty when routing events arrive before the incident's own."""
     await session.execute(
-        insert(IncidentSnapshotRow).values(incident_id=event.incident_id, data=data).on_conflict_do_nothing()
+        insert(IncidentSnapshotRow).values(incident_id=incident_id, data={}).on_conflict_do_nothing()
     )
+    row = await session.scalar(
+        select(IncidentSnapshotRow).where(IncidentSnapshotRow.incident_id == incident_id).with_for_update()
+    )
+    assert row is not None
+    return row
+
+
+async def remember_incident(session: AsyncSession, event: IncidentCreated) -> None:
+    row = await _snapshot(session, event.incident_id)
+    row.data = {**row.data, **event.model_dump(mode="json", include=BRIEF_FIELDS)}
+    _note(row, event.created_at.isoformat(), "created", f"Opened via {event.channel} by {event.reporter}")
+
+
+def _note(row: IncidentSnapshotRow, at: str, kind: str, summary: str) -> None:
+    """Keep the latest timeline entries a vendor should read first."""
+    timeline = [*row.data.get("timeline", []), {"at": at, "kind": kind, "summary": summary}]
+    row.data = {**row.data, "timeline": timeline[-TIMELINE_KEPT:]}
+
+
+async def remember_move(session: AsyncSession, event: IncidentAssigned | IncidentEscalated) -> None:
+    """Tier history for the brief: who held the incident, and why it moved."""
+    row = await _snapshot(session, event.incident_id)
+    if isinstance(event, IncidentEscalated):
+        step = {
+            "tier": event.to_tier,
+            "queue": event.queue,
+            "assignee": event.assignee,
+            "at": event.escalated_at.isoformat(),
+            "reason": event.reason,
+        }
+        summary = f"{event.from_tier} -> {event.to_tier} ({event.reason})" + (
+            f": {event.note}" if event.note else ""
+        )
+        _note(row, step["at"], "escalated" if event.direction == "up" else "de_escalated", summary)
+    else:
+        step = {
+            "tier": event.tier,
+            "queue": event.queue,
+            "assignee": event.assignee,
+            "at": event.assigned_at.isoformat(),
+            "reason": event.reason,
+        }
+        _note(row, step["at"], "assigned", f"{event.tier} {event.queue}: {event.assignee or 'waiting'}")
+    row.data = {**row.data, "tier_history": [*row.data.get("tier_history", []), step][-20:]}
+
+
+async def remember_update(session: AsyncSession, event: IncidentUpdated) -> None:
+    row = await _snapshot(session, event.incident_id)
+    changed = {k: c.new for k, c in event.changes.items() if k in BRIEF_FIELDS}
+    row.data = {**row.data, **changed}
+    _note(row, event.updated_at.isoformat(), "updated", "Changed " + ", ".join(sorted(event.changes)))
 
 
 async def open_case(session: AsyncSession, deps: GatewayDeps, event: IncidentEscalated) -> CaseRow | None:
@@ -114,14 +183,30 @@ async def open_case(session: AsyncSession, deps: GatewayDeps, event: IncidentEsc
     snapshot = await session.scalar(
         select(IncidentSnapshotRow.data).where(IncidentSnapshotRow.incident_id == event.incident_id)
     )
-    incident: dict[str, Any] = {"id": str(event.incident_id), **(snapshot or {})}
+    brief = dict(snapshot or {})
+    incident: dict[str, Any] = {
+        "id": str(event.incident_id),
+        **{k: v for k, v in brief.items() if k in BRIEF_FIELDS},
+        "tier_history": brief.get("tier_history", []),
+        "timeline": brief.get("timeline", []),
+    }
+    public = deps.public_url.rstrip("/")
+    links = {"case": f"{public}/v1/cases/{case.id}"}
+    if deps.intake_url:
+        links["incident"] = f"{deps.intake_url.rstrip('/')}/v1/incidents/{event.incident_id}"
     body = case_payload(
         case_id=str(case.id),
         vendor=vendor.name,
         incident=incident,
-        escalation={"from_tier": event.from_tier, "reason": event.reason, "note": event.note},
-        callback_url=f"{deps.public_url.rstrip('/')}/v1/vendors/{vendor.name}/callbacks",
+        escalation={
+            "from_tier": event.from_tier,
+            "reason": event.reason,
+            "note": event.note,
+            "contract": event.vendor_contract.model_dump() if event.vendor_contract else None,
+        },
+        callback_url=f"{public}/v1/vendors/{vendor.name}/callbacks",
         timestamp=now,
+        links=links,
     )
     session.add(
         DeliveryRow(
