@@ -36,6 +36,18 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class AlreadyExists(Conflict):
+    type_slug = "already-exists"
+    title = "A resource with this name exists"
+
+
+class IncompleteConfiguration(Conflict):
+    """A configuration change that would leave some incidents with nowhere to go or no target."""
+
+    type_slug = "incomplete-configuration"
+    title = "The change would leave the configuration incomplete"
+
+
 class Unauthorized(DomainError):
     status = 401
     type_slug = "unauthorized"

@@ -18,7 +18,13 @@ depends_on: str | Sequence[str] | None = None
 TS = sa.DateTime(timezone=True)
 
 
+CASE_STATES = "('pending', 'open', 'acknowledged', 'failed', 'resolved', 'rejected')"
+
+
 def upgrade() -> None:
+    # vendors acknowledge and reject cases now
+    op.drop_constraint("status", "cases", type_="check")
+    op.create_check_constraint("status", "cases", f"status IN {CASE_STATES}")
     op.create_table(
         "delivery_attempts",
         sa.Column("id", sa.Uuid, primary_key=True),
@@ -42,6 +48,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("UPDATE cases SET status = 'open' WHERE status = 'acknowledged'")
+    op.execute("UPDATE cases SET status = 'failed' WHERE status = 'rejected'")
+    op.drop_constraint("status", "cases", type_="check")
+    op.create_check_constraint("status", "cases", "status IN ('pending', 'open', 'failed', 'resolved')")
     op.drop_table("vendor_state")
     op.drop_index("ix_delivery_attempts_delivery_id", table_name="delivery_attempts")
     op.drop_table("delivery_attempts")

@@ -21,7 +21,7 @@ from tierline_router.adapters.repository import ACTIVE, Catalog
 from tierline_router.domain.model import Agent, EscalationPolicy, Queue, RoutingConfig, coverage_problem
 from tierline_router.service_layer.routing import RouterDeps, hand_out_waiting, lock_routing, reassign_held
 from tierline_shared.db import get_or_404
-from tierline_shared.errors import Conflict, InvalidInput
+from tierline_shared.errors import AlreadyExists, Conflict, IncompleteConfiguration, InvalidInput
 from tierline_shared.logging import get_logger
 
 _log = get_logger(__name__)
@@ -29,19 +29,9 @@ CONFIG, API = "config", "api"
 RANK_STEP = 10
 
 
-class AlreadyExists(Conflict):
-    type_slug = "already-exists"
-    title = "A resource with this name exists"
-
-
 class InUse(Conflict):
     type_slug = "in-use"
     title = "The resource is still in use"
-
-
-class WouldLeaveGap(Conflict):
-    type_slug = "incomplete-configuration"
-    title = "The change would leave some incidents with nowhere to go"
 
 
 def _agent_spec(agent: Agent) -> dict[str, object]:
@@ -123,7 +113,7 @@ async def _checked_catalog(session: AsyncSession) -> Catalog:
     catalog = await repo.load_catalog(session)
     problem = coverage_problem(catalog.queues, catalog.policies)
     if problem:
-        raise WouldLeaveGap(f"The change is refused: {problem}.")
+        raise IncompleteConfiguration(f"The change is refused: {problem}.")
     return catalog
 
 

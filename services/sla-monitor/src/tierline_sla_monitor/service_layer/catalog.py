@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_shared.db import advisory_xact_lock, get_or_404
-from tierline_shared.errors import Conflict, InvalidInput, NotFound
+from tierline_shared.errors import AlreadyExists, IncompleteConfiguration, InvalidInput, NotFound
 from tierline_shared.logging import get_logger
 from tierline_sla_monitor.adapters import repository as repo
 from tierline_sla_monitor.adapters.orm import CalendarRow, PolicyRow
@@ -29,16 +29,6 @@ CONFIG, API = "config", "api"
 RANK_STEP = 10
 Row = TypeVar("Row", PolicyRow, CalendarRow)
 WHAT = {PolicyRow: "SLA policy", CalendarRow: "calendar"}
-
-
-class AlreadyExists(Conflict):
-    type_slug = "already-exists"
-    title = "A resource with this name exists"
-
-
-class WouldLeaveGap(Conflict):
-    type_slug = "incomplete-configuration"
-    title = "The change would leave some incidents without a target"
 
 
 def _policy_spec(policy: SlaPolicy) -> dict[str, object]:
@@ -54,7 +44,7 @@ async def _checked(session: AsyncSession) -> repo.Catalog:
     catalog = await repo.load_catalog(session)
     problem = config_problem(catalog.calendars, catalog.policies)
     if problem:
-        raise WouldLeaveGap(f"The change is refused: {problem}.")
+        raise IncompleteConfiguration(f"The change is refused: {problem}.")
     return catalog
 
 

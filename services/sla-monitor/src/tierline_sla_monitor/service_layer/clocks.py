@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_shared.clock import Clock
@@ -329,6 +329,25 @@ async def stop_all_clocks(session: AsyncSession, deps: SlaDeps, incident_id: uui
     await _record_finish(session, catalog, incident_id, [k.value for k in ClockKind], at)
 
 
+async def _breached(
+    session: AsyncSession,
+    incident_id: uuid.UUID,
+    kinds: list[str],
+    vendor: str | None,
+    condition: ColumnElement[bool],
+) -> list[ClockRow]:
+    """Breached clocks of these kinds (and vendor) meeting ``condition``, locked."""
+    stmt = select(ClockRow).where(
+        ClockRow.incident_id == incident_id,
+        ClockRow.kind.in_(kinds),
+        ClockRow.state == ClockState.BREACHED.value,
+        condition,
+    )
+    if vendor is not None:
+        stmt = stmt.where(ClockRow.vendor == vendor)
+    return list(await session.scalars(stmt.with_for_update()))
+
+
 async def _correct_early_breaches(
     session: AsyncSession,
     deps: SlaDeps,
@@ -340,15 +359,7 @@ async def _correct_early_breaches(
     vendor: str | None = None,
 ) -> None:
     """The stop happened in time but reached us after the poller fired (consumer lag): it was met."""
-    stmt = select(ClockRow).where(
-        ClockRow.incident_id == incident_id,
-        ClockRow.kind.in_(kinds),
-        ClockRow.state == ClockState.BREACHED.value,
-        ClockRow.due_at >= at,
-    )
-    if vendor is not None:
-        stmt = stmt.where(ClockRow.vendor == vendor)
-    for row in await session.scalars(stmt.with_for_update()):
+    for row in await _breached(session, incident_id, kinds, vendor, ClockRow.due_at >= at):
         breached_at = row.stopped_at or at
         # the poller banked time up to the breach; the work ended earlier, at ``at``
         spent = (
@@ -374,15 +385,7 @@ async def _record_finish(
     vendor: str | None = None,
 ) -> None:
     """A breached clock's work finally ended: keep how long it really took, for the compliance report."""
-    stmt = select(ClockRow).where(
-        ClockRow.incident_id == incident_id,
-        ClockRow.kind.in_(kinds),
-        ClockRow.state == ClockState.BREACHED.value,
-        ClockRow.finished_seconds.is_(None),
-    )
-    if vendor is not None:
-        stmt = stmt.where(ClockRow.vendor == vendor)
-    for row in await session.scalars(stmt.with_for_update()):
+    for row in await _breached(session, incident_id, kinds, vendor, ClockRow.finished_seconds.is_(None)):
         calendar = catalog.calendar(row.calendar)
         breached_at = row.stopped_at or at
         # the stop may come after the breach, or before it when the poller ran late

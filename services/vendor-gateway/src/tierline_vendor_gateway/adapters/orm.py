@@ -36,7 +36,7 @@ class CaseRow(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     incident_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     vendor: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text)  # pending | open | failed | resolved
+    status: Mapped[str] = mapped_column(Text)  # pending | open | acknowledged | failed | resolved | rejected
     vendor_reference: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

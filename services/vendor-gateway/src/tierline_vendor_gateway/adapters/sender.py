@@ -33,7 +33,7 @@ async def post(
     return AttemptResult(
         status=response.status_code,
         latency_seconds=time.perf_counter() - started,
-        response_excerpt=response.text[:500],
+        response_excerpt=response.text[:2048],
         error=None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}",
         retry_after=response.headers.get("retry-after"),
     )

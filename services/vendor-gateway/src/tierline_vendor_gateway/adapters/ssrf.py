@@ -22,17 +22,11 @@ class Refused(Exception):
 
 
 def _is_public(address: Address) -> bool:
+    """Globally routable unicast only (not private, loopback, link-local, shared 100.64/10, reserved...)."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    return not (
-        address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_multicast
-        or address.is_reserved
-        or address.is_unspecified
-        or (isinstance(address, ipaddress.IPv6Address) and address.is_site_local)
-    )
+    site_local = isinstance(address, ipaddress.IPv6Address) and address.is_site_local  # deprecated fec0::/10
+    return address.is_global and not address.is_multicast and not site_local
 
 
 def _allowed(host: str, addresses: Sequence[Address], allow: Sequence[str]) -> bool:

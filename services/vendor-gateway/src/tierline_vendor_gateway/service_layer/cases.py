@@ -325,8 +325,11 @@ async def record_attempt(
     row.last_status_code, row.last_error = result.status, result.error
     if result.status is not None and is_success(result.status):
         row.status, row.delivered_at = "delivered", now
+        on_commit(session, lambda: metrics.delivered("delivered"))
+        case.vendor_reference = _vendor_reference(result.response_excerpt) or case.vendor_reference
+        if case.status not in ("pending", "failed"):
+            return row.status  # a replay of a case the vendor already has: it changes nothing
         case.status, case.updated_at = "open", now
-        case.vendor_reference = _vendor_reference(result.response_excerpt)
         await deps.outbox.add(
             session,
             VendorCaseOpened(
@@ -337,7 +340,6 @@ async def record_attempt(
                 opened_at=now,
             ),
         )
-        on_commit(session, lambda: metrics.delivered("delivered"))
         return row.status
     retry_at = _next_attempt_at(deps, row, result, now)
     if retry_at is not None:

@@ -1,0 +1,229 @@
+"""A migrated gateway database and a harness that runs the delivery worker's steps on a FixedClock."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import func, select
+from standardwebhooks import Webhook
+
+from tierline_launcher.procs import free_port
+from tierline_shared import db, migrations
+from tierline_shared.clock import FixedClock
+from tierline_shared.events import IncidentCreated, IncidentEscalated
+from tierline_shared.messaging import cloudevents
+from tierline_shared.messaging.outbox import Outbox
+from tierline_shared.testing import ServerThread
+from tierline_vendor_gateway.adapters.orm import CaseRow, DeliveryAttemptRow, DeliveryRow, outbox
+from tierline_vendor_gateway.config import VendorsConfig
+from tierline_vendor_gateway.entrypoints import workers
+from tierline_vendor_gateway.service_layer import cases
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+# Fixed test secrets ("whsec_" + base64 of 32 bytes); the receiver verifies our signatures with the first.
+WEBHOOK_SECRET = "whsec_dGllcmxpbmUtdGVzdC13ZWJob29rLXNlY3JldC0zMmI="
+CALLBACK_SECRET = "whsec_dGllcmxpbmUtdGVzdC1jYWxsYmFjay1zZWNyZXQtMzI="
+
+
+@dataclass
+class FaultyVendor:
+    """Answers each delivery with the next scripted (status, headers, body); the last one repeats."""
+
+    script: list[tuple[int, dict[str, str], Any]]
+    url: str = ""
+    seen: list[tuple[dict[str, str], bytes, bool]] = field(default_factory=list)
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.post("/cases")
+        async def case(request: Request) -> JSONResponse:
+            body = await request.body()
+            try:
+                Webhook(WEBHOOK_SECRET).verify(body, dict(request.headers))
+                valid = True
+            except Exception:  # noqa: BLE001 - recorded, asserted by the test
+                valid = False
+            self.seen.append((dict(request.headers), body, valid))
+            status, headers, answer = self.script[min(len(self.seen), len(self.script)) - 1]
+            return JSONResponse(answer, status_code=status, headers=headers)
+
+        return app
+
+    @property
+    def webhook_ids(self) -> list[str]:
+        return [h["webhook-id"] for h, _, _ in self.seen]
+
+
+@pytest.fixture
+def faulty_vendor() -> Iterator[Callable[..., FaultyVendor]]:
+    """Start a FaultyVendor with this script on a free port; its webhook URL is ``.url``."""
+    servers: list[ServerThread] = []
+
+    def start(*script: tuple[int, dict[str, str], Any]) -> FaultyVendor:
+        vendor = FaultyVendor(list(script))
+        port = free_port()
+        server = ServerThread(vendor.app(), port)
+        server.__enter__()
+        servers.append(server)
+        vendor.url = f"http://127.0.0.1:{port}/cases"
+        return vendor
+
+    yield start
+    for server in servers:
+        server.__exit__(None, None, None)
+
+
+def vendors_config(url: str, **delivery: Any) -> VendorsConfig:
+    policy = {"max_attempts": 5, "initial_backoff": "1s", "max_backoff": "10m", "timeout": "2s"}
+    policy["allow_hosts"] = ["127.0.0.1"]
+    return VendorsConfig.model_validate(
+        {
+            "vendors": [
+                {
+                    "name": "acme",
+                    "webhook_url": url,
+                    "webhook_secret": WEBHOOK_SECRET,
+                    "callback_secret": CALLBACK_SECRET,
+                }
+            ],
+            "delivery": {**policy, **delivery},
+        }
+    )
+
+
+class Gateway:
+    """Runs the gateway's use cases and the worker's steps, one transaction each, as the service does."""
+
+    def __init__(self, sessions: Any) -> None:
+        self.sessions = sessions
+        # Real time at the start: the receiver checks signature timestamps (5-minute tolerance).
+        self.clock = FixedClock(datetime.now(UTC))
+        self.deps = self.configure("http://127.0.0.1:9/cases")
+
+    def configure(self, url: str, **delivery: Any) -> cases.GatewayDeps:
+        self.deps = cases.GatewayDeps(
+            outbox=Outbox(outbox, "/tierline/vendor-gateway", self.clock),
+            clock=self.clock,
+            vendors=vendors_config(url, **delivery),
+            public_url="http://127.0.0.1:8004",
+        )
+        return self.deps
+
+    async def run(self, use_case: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+        async with self.sessions() as session, session.begin():
+            return await use_case(session, self.deps, *args, **kwargs)
+
+    @asynccontextmanager
+    async def _unit_of_work(self) -> AsyncIterator[Any]:
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    async def open_case(self, vendor: str = "acme") -> uuid.UUID:
+        incident_id = uuid.uuid4()
+        now = self.clock.now()
+        await self.run(
+            lambda s, _deps: cases.remember_incident(
+                s,
+                IncidentCreated(
+                    incident_id=incident_id,
+                    title="Switch down",
+                    service="network",
+                    category="network",
+                    priority="P1",
+                    channel="monitoring",
+                    reporter="zabbix",
+                    created_at=now,
+                ),
+            )
+        )
+        case = await self.run(
+            cases.open_case,
+            IncidentEscalated(
+                incident_id=incident_id,
+                from_tier="L3",
+                to_tier="L4",
+                reason="sla_breach",
+                vendor=vendor,
+                escalated_at=now,
+            ),
+        )
+        assert case is not None
+        return case.id
+
+    async def step(self, client: httpx.AsyncClient) -> int:
+        """One worker round: claim what is due and attempt each (workers._attempt); returns how many."""
+        rt = SimpleNamespace(
+            state={"deps": self.deps}, sessions=self.sessions, unit_of_work=self._unit_of_work
+        )
+        async with self.sessions() as s, s.begin():
+            claimed = await cases.claim_due_deliveries(s, self.deps, limit=50, lease=timedelta(seconds=30))
+        for c in claimed:
+            await workers._attempt(rt, client, c)  # type: ignore[arg-type]
+        return len(claimed)
+
+    async def settle(self, rounds: int = 30) -> None:
+        """Attempt until nothing is pending, jumping the clock to the next due attempt in between."""
+        async with httpx.AsyncClient() as client:
+            for _ in range(rounds):
+                await self.step(client)
+                async with self.sessions() as s:
+                    due = await s.scalar(
+                        select(func.min(DeliveryRow.next_attempt_at)).where(DeliveryRow.status == "pending")
+                    )
+                if due is None:
+                    return
+                if due > self.clock.now():
+                    self.clock.advance(due - self.clock.now())
+        raise AssertionError("deliveries still pending")
+
+    async def case(self, case_id: uuid.UUID) -> CaseRow:
+        async with self.sessions() as s:
+            row = await s.get(CaseRow, case_id)
+        assert row is not None
+        return row
+
+    async def delivery(self, case_id: uuid.UUID) -> DeliveryRow:
+        async with self.sessions() as s:
+            rows = (await s.scalars(select(DeliveryRow).where(DeliveryRow.case_id == case_id))).all()
+        assert len(rows) == 1, "one delivery per case"
+        return rows[0]
+
+    async def deliveries(self) -> list[DeliveryRow]:
+        async with self.sessions() as s:
+            return list((await s.scalars(select(DeliveryRow).order_by(DeliveryRow.created_at))).all())
+
+    async def log(self, delivery_id: str) -> list[DeliveryAttemptRow]:
+        async with self.sessions() as s:
+            rows = await s.scalars(
+                select(DeliveryAttemptRow)
+                .where(DeliveryAttemptRow.delivery_id == delivery_id)
+                .order_by(DeliveryAttemptRow.attempted_at, DeliveryAttemptRow.attempt)
+            )
+            return list(rows.all())
+
+    async def events(self) -> list[Any]:
+        """The events in the outbox, decoded as a consumer would, oldest first."""
+        async with self.sessions() as s:
+            rows = (await s.execute(select(outbox).order_by(outbox.c.seq))).all()
+        return [cloudevents.decode([(k, v.encode()) for k, v in r.headers], r.value).data for r in rows]
+
+
+@pytest.fixture
+async def gateway(new_database) -> AsyncIterator[Gateway]:
+    url = new_database("vendor_gateway")
+    migrations.upgrade(MIGRATIONS, url)
+    engine = db.create_engine(url)
+    yield Gateway(db.session_factory(engine))
+    await engine.dispose()

@@ -1,0 +1,151 @@
+"""The delivery log API on the real app: list and filter, one delivery, replay, vendors and re-enabling.
+
+The app's own worker runs: the vendors' URLs are plain http to loopback and nothing is allow-listed,
+so the SSRF guard dead-letters every delivery on its first attempt without a network call.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tierline_shared import migrations
+from tierline_shared.events import IncidentEscalated
+from tierline_shared.testing import eventually
+from tierline_vendor_gateway.bootstrap import create_app
+from tierline_vendor_gateway.config import Settings
+from tierline_vendor_gateway.service_layer import cases
+
+pytestmark = pytest.mark.integration
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+ADMIN_KEY = "tl_test-admin-key-for-vendor-gateway-api-tests"
+SECRET = "whsec_dGllcmxpbmUtdGVzdC13ZWJob29rLXNlY3JldC0zMmI="
+VENDORS = {
+    "vendors": [
+        {
+            "name": name,
+            "webhook_url": f"http://127.0.0.1:9/{name}",
+            "webhook_secret": SECRET,
+            "callback_secret": SECRET,
+        }
+        for name in ("acme", "globex")
+    ],
+    "delivery": {"allow_hosts": [], "max_attempts": 3},
+}
+
+
+@pytest.fixture
+async def app(infra, new_database, tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+    url = new_database("vendor_gateway")
+    migrations.upgrade(MIGRATIONS, url)
+    (tmp_path / "vendors.yaml").write_text(yaml.safe_dump(VENDORS))
+    settings = Settings(
+        database_url=url,
+        kafka_bootstrap_servers=infra.bootstrap_servers,
+        bootstrap_api_key=ADMIN_KEY,
+        config_dir=tmp_path,
+        kafka_topic_prefix=f"t-{uuid.uuid4().hex[:8]}.",
+        delivery_poll_seconds=0.05,
+    )
+    application = create_app(settings)
+    transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+    async with (
+        application.router.lifespan_context(application),
+        httpx.AsyncClient(
+            transport=transport,
+            base_url="http://vendor-gateway.test",
+            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        ) as http,
+    ):
+        yield http, application.state.runtime
+
+
+async def escalate(rt: Any, vendor: str) -> uuid.UUID:
+    async with rt.unit_of_work() as session:
+        case = await cases.open_case(
+            session,
+            rt.state["deps"],
+            IncidentEscalated(
+                incident_id=uuid.uuid4(),
+                from_tier="L3",
+                to_tier="L4",
+                reason="sla_breach",
+                vendor=vendor,
+                escalated_at=datetime.now(UTC),
+            ),
+        )
+    assert case is not None
+    return case.id
+
+
+def ok(response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+async def dead(http: httpx.AsyncClient, **params: str) -> list[dict[str, Any]]:
+    return ok(await http.get("/v1/deliveries", params={"status": "dead", **params}))
+
+
+async def test_the_delivery_log_and_its_levers(app) -> None:
+    http, rt = app
+    acme_case, globex_case = await escalate(rt, "acme"), await escalate(rt, "globex")
+    await eventually(lambda: _count(http, 2), what="both deliveries dead-lettered")
+
+    [acme] = await dead(http, vendor="acme")
+    assert (acme["case_id"], acme["vendor"], acme["attempts"], acme["next_attempt_at"]) == (
+        str(acme_case),
+        "acme",
+        1,
+        None,
+    )
+    [entry] = acme["log"]
+    assert entry["attempt"] == 1 and entry["status_code"] is None and "SSRF" in entry["error"]
+    assert [d["case_id"] for d in await dead(http, vendor="globex")] == [str(globex_case)]
+    assert ok(await http.get("/v1/deliveries", params={"status": "delivered"})) == []
+    assert len(ok(await http.get("/v1/deliveries", params={"limit": 1}))) == 1
+    assert ok(await http.get("/v1/deliveries", params={"vendor": "nobody"})) == []
+    assert (await http.get("/v1/deliveries", params={"status": "bogus"})).status_code == 422
+    assert ok(await http.get(f"/v1/deliveries/{acme['id']}"))["log"] == acme["log"]
+    assert (await http.get("/v1/deliveries/msg_nope")).status_code == 404
+
+    replayed = ok(await http.post(f"/v1/deliveries/{acme['id']}/replay"), 202)
+    assert (replayed["id"], replayed["status"], replayed["attempts"]) == (acme["id"], "pending", 0)
+    await eventually(lambda: _attempts(http, acme["id"], 2), what="the replay attempted")
+    assert (await http.post("/v1/deliveries/msg_nope/replay")).status_code == 404
+    anonymous = await http.post(f"/v1/deliveries/{acme['id']}/replay", headers={"Authorization": ""})
+    assert anonymous.status_code == 401
+
+    vendors = ok(await http.get("/v1/vendors"))
+    assert vendors == [
+        {"vendor": "acme", "url": "http://127.0.0.1:9/acme", "enabled": True, "reason": None},
+        {"vendor": "globex", "url": "http://127.0.0.1:9/globex", "enabled": True, "reason": None},
+    ]
+    async with rt.unit_of_work() as session:
+        await cases.set_enabled(session, rt.state["deps"], "globex", False, "HTTP 410 from x")
+    globex = ok(await http.get("/v1/vendors"))[1]
+    assert (globex["enabled"], globex["reason"]) == (False, "HTTP 410 from x")
+    [g] = await dead(http, vendor="globex")
+    conflict = await http.post(f"/v1/deliveries/{g['id']}/replay")
+    assert conflict.status_code == 409 and conflict.headers["content-type"] == "application/problem+json"
+    assert ok(await http.post("/v1/vendors/globex/enable"))["enabled"] is True
+    assert ok(await http.get("/v1/vendors"))[1] == vendors[1]
+    assert (await http.post("/v1/vendors/nobody/enable")).status_code == 404
+    ok(await http.post(f"/v1/deliveries/{g['id']}/replay"), 202)
+
+
+async def _count(http: httpx.AsyncClient, n: int) -> bool:
+    return len(await dead(http)) == n
+
+
+async def _attempts(http: httpx.AsyncClient, delivery_id: str, n: int) -> bool:
+    body = ok(await http.get(f"/v1/deliveries/{delivery_id}"))
+    return body["status"] == "dead" and len(body["log"]) == n
