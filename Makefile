@@ -64,3 +64,4 @@ clean:
 bench: kafka
 	@$(BIN)/python -m tests.bench.messaging $(BENCH_ARGS)
 	@$(BIN)/python -m tests.bench.sla_timers $(SLA_BENCH_ARGS)
+	@$(BIN)/python -m tests.bench.vendor_deliveries $(VENDOR_BENCH_ARGS)

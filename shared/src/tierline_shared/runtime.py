@@ -204,23 +204,30 @@ class Runtime:
         )
 
     async def stop(self) -> None:
+        """Stop loops and close clients, each step bounded in time: a shutdown must never hang."""
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        _, stuck = (
+            await asyncio.wait(self._tasks, timeout=STOP_STEP_SECONDS) if self._tasks else (set(), set())
+        )
+        if stuck:
+            _log.warning("loops_did_not_stop", loops=sorted(t.get_name() for t in stuck))
         self._tasks.clear()
         # Each client is closed even if another fails to, or was never started.
-        for close in (
-            self.consumer.stop if self.consumer else None,
-            self._producer.stop if self._producer else None,
-            self._admin.close if self._admin else None,
-            self.engine.dispose,
+        for name, close in (
+            ("consumer", self.consumer.stop if self.consumer else None),
+            ("producer", self._producer.stop if self._producer else None),
+            ("admin", self._admin.close if self._admin else None),
+            ("database", self.engine.dispose),
         ):
             if close is None:
                 continue
             try:
-                await close()
+                await asyncio.wait_for(close(), STOP_STEP_SECONDS)
+            except TimeoutError:
+                _log.warning("close_timed_out", client=name, seconds=STOP_STEP_SECONDS)
             except Exception:  # noqa: BLE001 - keep closing the rest
-                _log.warning("close_failed", exc_info=True)
+                _log.warning("close_failed", client=name, exc_info=True)
         _log.info("service_stopped")
 
     async def readiness(self) -> dict[str, bool]:
@@ -236,6 +243,7 @@ class Runtime:
 
 
 UNHEALTHY_AFTER_CRASHES = 5
+STOP_STEP_SECONDS = 10.0
 
 
 async def _supervise(name: str, loop: Callable[[], Awaitable[None]], crashes: dict[str, int]) -> None:
