@@ -8,6 +8,7 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import func, select
 
+from tierline_shared.logging import get_logger
 from tierline_shared.runtime import Runtime
 from tierline_vendor_gateway import metrics
 from tierline_vendor_gateway.adapters import sender, ssrf, webhooks
@@ -15,15 +16,44 @@ from tierline_vendor_gateway.adapters.orm import DeliveryRow
 from tierline_vendor_gateway.service_layer import cases
 from tierline_vendor_gateway.service_layer.cases import ClaimedDelivery, GatewayDeps
 
+_log = get_logger(__name__)
+
 
 async def _attempt(rt: Runtime, client: httpx.AsyncClient, claimed: ClaimedDelivery) -> None:
+    await _attempt_batch(rt, client, [claimed])
+
+
+async def _attempt_batch(rt: Runtime, client: httpx.AsyncClient, claimed: list[ClaimedDelivery]) -> None:
+    """Send a claimed batch concurrently, then record every outcome in one transaction.
+
+    Should that transaction fail, each outcome is recorded on its own: one that still fails is
+    retried when its lease runs out (same webhook-id), and the others are kept.
+    """
     deps: GatewayDeps = rt.state["deps"]
     async with rt.sessions() as session:
-        enabled = await cases.is_enabled(session, claimed.vendor)
-    result = await _send(deps, client, claimed) if enabled else _final("the vendor's endpoint is disabled")
-    metrics.ATTEMPT_SECONDS.labels(claimed.vendor).observe(result.latency_seconds)
-    async with rt.unit_of_work() as session:
-        await cases.record_attempt(session, deps, claimed, result)
+        disabled = await cases.disabled_vendors(session, {c.vendor for c in claimed})
+
+    async def one(c: ClaimedDelivery) -> sender.AttemptResult:
+        if c.vendor in disabled:
+            return _final("the vendor's endpoint is disabled")
+        return await _send(deps, client, c)
+
+    results = await asyncio.gather(*(one(c) for c in claimed))
+    for c, result in zip(claimed, results, strict=True):
+        metrics.ATTEMPT_SECONDS.labels(c.vendor).observe(result.latency_seconds)
+    outcomes = list(zip(claimed, results, strict=True))
+    try:
+        async with rt.unit_of_work() as session:
+            for c, result in outcomes:
+                await cases.record_attempt(session, deps, c, result)
+    except Exception:  # noqa: BLE001 - record one by one, so one bad outcome costs only itself
+        _log.warning("batch_not_recorded", deliveries=len(outcomes), exc_info=True)
+        for c, result in outcomes:
+            try:
+                async with rt.unit_of_work() as session:
+                    await cases.record_attempt(session, deps, c, result)
+            except Exception:  # noqa: BLE001 - its lease runs out and it is retried, same webhook-id
+                _log.warning("attempt_not_recorded", delivery_id=c.id, exc_info=True)
 
 
 def _final(error: str) -> sender.AttemptResult:
@@ -61,7 +91,7 @@ async def deliver_webhooks(rt: Runtime) -> None:
             async with rt.unit_of_work() as session:
                 claimed = await cases.claim_due_deliveries(session, deps, limit=batch, lease=lease)
             if claimed:
-                await asyncio.gather(*(_attempt(rt, client, c) for c in claimed))
+                await _attempt_batch(rt, client, claimed)
             if len(claimed) < batch:
                 await asyncio.sleep(rt.settings.delivery_poll_seconds)
 

@@ -264,6 +264,18 @@ async def is_enabled(session: AsyncSession, vendor: str) -> bool:
     return state is None or state.is_enabled
 
 
+async def disabled_vendors(session: AsyncSession, vendors: set[str]) -> set[str]:
+    """Which of ``vendors`` have their endpoint disabled (one query for a whole batch)."""
+    if not vendors:
+        return set()
+    rows = await session.scalars(
+        select(VendorStateRow.vendor).where(
+            VendorStateRow.vendor.in_(vendors), VendorStateRow.is_enabled.is_(False)
+        )
+    )
+    return set(rows)
+
+
 async def set_enabled(
     session: AsyncSession, deps: GatewayDeps, vendor: str, enabled: bool, reason: str | None
 ) -> None:
