@@ -10,10 +10,6 @@ story exactly once, in order.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import signal
-import sys
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
@@ -27,11 +23,11 @@ import yaml
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
-from tierline_launcher.procs import ManagedProcess, free_port
+from tests.support.replicas import ServiceReplicas, partitioned_producer, service_env
 from tierline_shared import migrations
 from tierline_shared.events import Envelope, Event, IncidentCreated, SlaBreached, topics
 from tierline_shared.messaging import cloudevents
-from tierline_shared.messaging.kafka import ensure_topics, new_admin, new_producer
+from tierline_shared.messaging.kafka import new_admin
 from tierline_shared.testing import TopicReader, eventually, query_value
 
 # About half a minute, most of it two consumer session timeouts after the SIGKILLs.
@@ -57,65 +53,17 @@ POLICY = {
 }
 
 
-class Replicas:
-    """Router processes on one database and topic prefix, each on its own HTTP port."""
-
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.env = env
-        self.log_dir = log_dir
-        self.running: dict[str, tuple[ManagedProcess, str]] = {}
-        self.stopped: list[ManagedProcess] = []
-
-    def start(self, name: str) -> None:
-        port = free_port()
-        process = ManagedProcess(
-            name,
-            [sys.executable, "-m", "tierline_router", "serve"],
-            log_path=self.log_dir / f"{name}.log",
-            env={**self.env, "TIERLINE_PORT": str(port)},
-        )
-        self.running[name] = (process, f"http://127.0.0.1:{port}")
-
-    async def ready(self, http: httpx.AsyncClient, name: str) -> None:
-        process, url = self.running[name]
-
-        async def answers() -> bool:
-            if not process.alive():
-                raise AssertionError(f"{name} exited before it was ready:\n{process.tail()}")
-            with contextlib.suppress(httpx.HTTPError):
-                return (await http.get(f"{url}/readyz")).status_code == 200
-            return False
-
-        await eventually(answers, timeout=WAIT, interval=0.2, what=f"{name} ready")
-
-    async def applied(self, http: httpx.AsyncClient, name: str, topic: str) -> float:
-        """Events from ``topic`` this process applied (duplicates skipped), by its own /metrics."""
-        text = (await http.get(f"{self.running[name][1]}/metrics")).text
-        return sum(
-            s.value
-            for family in text_string_to_metric_families(text)
-            for s in family.samples
-            if s.name == "tierline_events_consumed_total"
-            and s.labels.get("topic") == topic
-            and s.labels.get("outcome") == "processed"
-        )
-
-    async def kill(self, name: str) -> None:
-        process, _ = self.running.pop(name)
-        process.proc.send_signal(signal.SIGKILL)
-        await asyncio.to_thread(process.proc.wait, 10)
-        self.stopped.append(process)
-
-    def stop_all(self) -> None:
-        for process, _ in self.running.values():
-            process.stop()
-            self.stopped.append(process)
-        self.running.clear()
-        for process in self.stopped:
-            process.stop()  # closes the log of the ones already killed
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.tail(40)}" for p in self.stopped)
+async def applied(replicas: ServiceReplicas, http: httpx.AsyncClient, name: str, topic: str) -> float:
+    """Events from ``topic`` the process applied (duplicates skipped), by its own /metrics."""
+    text = (await http.get(f"{replicas.url(name)}/metrics")).text
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "tierline_events_consumed_total"
+        and s.labels.get("topic") == topic
+        and s.labels.get("outcome") == "processed"
+    )
 
 
 @pytest.fixture
@@ -126,23 +74,19 @@ def router_url(new_database) -> str:
 
 
 @pytest.fixture
-def replicas(infra, router_url: str, unique: str, tmp_path: Path) -> Iterator[Replicas]:
+def replicas(infra, router_url: str, unique: str, tmp_path: Path) -> Iterator[ServiceReplicas]:
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "router.yaml").write_text(yaml.safe_dump(POLICY))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TIERLINE_")}
-    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
-    env.update(
+    env = service_env(
         {
             "TIERLINE_DATABASE_URL": router_url,
             "TIERLINE_KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
             "TIERLINE_KAFKA_TOPIC_PREFIX": f"replicas-{unique}.",
             "TIERLINE_TOPIC_PARTITIONS": str(PARTITIONS),
-            "TIERLINE_HOST": "127.0.0.1",
             "TIERLINE_CONFIG_DIR": str(tmp_path / "config"),
-            "PYTHONUNBUFFERED": "1",
         }
     )
-    group = Replicas(env, tmp_path / "logs")
+    group = ServiceReplicas("tierline_router", env, tmp_path / "logs", wait=WAIT)
     try:
         yield group
     finally:
@@ -152,18 +96,8 @@ def replicas(infra, router_url: str, unique: str, tmp_path: Path) -> Iterator[Re
 
 @pytest.fixture
 async def producer(infra, unique: str) -> AsyncIterator[AIOKafkaProducer]:
-    # Partitioned topics before any replica starts, so both get a share from the first rebalance.
-    admin = new_admin(infra.bootstrap_servers, f"replicas-{unique}")
-    await admin.start()
-    try:
-        names = [f"replicas-{unique}.{t}" for t in topics.ALL]
-        await ensure_topics(admin, names, partitions=PARTITIONS, replication_factor=1)
-    finally:
-        await admin.close()
-    kafka = new_producer(infra.bootstrap_servers, f"replicas-{unique}")
-    await kafka.start()
-    yield kafka
-    await kafka.stop()
+    async with partitioned_producer(infra.bootstrap_servers, f"replicas-{unique}.", PARTITIONS) as kafka:
+        yield kafka
 
 
 async def settled_members(infra, group: str) -> frozenset[str]:
@@ -246,12 +180,17 @@ async def in_group(infra, group: str, before: frozenset[str] = frozenset()) -> f
 
 
 async def kill_once_both_worked(
-    replicas: Replicas, http: httpx.AsyncClient, topic: str, pair: tuple[str, str], victim: str, at: int
+    replicas: ServiceReplicas,
+    http: httpx.AsyncClient,
+    topic: str,
+    pair: tuple[str, str],
+    victim: str,
+    at: int,
 ) -> None:
     """Once each replica applied ``at`` events from ``topic`` (both did work), ``victim`` dies unannounced."""
 
     async def both_worked() -> bool:
-        return min([await replicas.applied(http, n, topic) for n in pair]) >= at
+        return min([await applied(replicas, http, n, topic) for n in pair]) >= at
 
     await eventually(both_worked, timeout=WAIT, what=f"{pair} both applying {topic}")
     await replicas.kill(victim)
@@ -274,7 +213,7 @@ def incident(n: int) -> Envelope:
 
 
 async def test_two_replicas_assign_each_incident_once_and_escalate_it_in_order(
-    infra, replicas: Replicas, producer: AIOKafkaProducer, router_url: str
+    infra, replicas: ServiceReplicas, producer: AIOKafkaProducer, router_url: str
 ) -> None:
     prefix = replicas.env["TIERLINE_KAFKA_TOPIC_PREFIX"]
     group = f"{prefix}tierline-router"  # the runtime's group id, prefixed like the topics

@@ -11,11 +11,7 @@ The relay publishes at least once, so the same event id may repeat; counts are o
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import signal
 import statistics
-import sys
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterator
@@ -31,11 +27,11 @@ import yaml
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.engine import make_url
 
-from tierline_launcher.procs import ManagedProcess, free_port
+from tests.support.replicas import ServiceReplicas, partitioned_producer, service_env
 from tierline_shared import migrations
 from tierline_shared.events import Envelope, IncidentCreated, SlaBreached, SlaClockStarted, topics
 from tierline_shared.messaging import cloudevents
-from tierline_shared.messaging.kafka import ensure_topics, new_admin, new_producer
+from tierline_shared.messaging.kafka import new_admin
 from tierline_shared.testing import TopicReader, eventually
 
 # About 45 s: two rounds of process starts plus the clocks' own few seconds.
@@ -53,59 +49,6 @@ POLICY = {
 }
 
 
-class Monitors:
-    """sla-monitor processes on one database and topic prefix, each on its own HTTP port."""
-
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.env = env
-        self.log_dir = log_dir
-        self.running: dict[str, tuple[ManagedProcess, str]] = {}
-        self.stopped: list[ManagedProcess] = []
-
-    def start(self, name: str) -> None:
-        port = free_port()
-        process = ManagedProcess(
-            name,
-            [sys.executable, "-m", "tierline_sla_monitor", "serve"],
-            log_path=self.log_dir / f"{name}.log",
-            env={**self.env, "TIERLINE_PORT": str(port)},
-        )
-        self.running[name] = (process, f"http://127.0.0.1:{port}")
-
-    async def ready(self, http: httpx.AsyncClient, *names: str) -> None:
-        for name in names:
-            process, url = self.running[name]
-
-            async def answers(process: ManagedProcess = process, url: str = url, name: str = name) -> bool:
-                if not process.alive():
-                    raise AssertionError(f"{name} exited before it was ready:\n{process.tail()}")
-                with contextlib.suppress(httpx.HTTPError):
-                    return (await http.get(f"{url}/readyz")).status_code == 200
-                return False
-
-            await eventually(answers, timeout=WAIT, interval=0.2, what=f"{name} ready")
-
-    async def kill(self, *names: str) -> None:
-        """SIGKILL: no shutdown hook runs, no goodbye to the consumer group, open transactions die."""
-        for name in names:
-            self.running[name][0].proc.send_signal(signal.SIGKILL)
-        for name in names:
-            process, _ = self.running.pop(name)
-            await asyncio.to_thread(process.proc.wait, 10)
-            self.stopped.append(process)
-
-    def stop_all(self) -> None:
-        for process, _ in self.running.values():
-            process.stop()
-            self.stopped.append(process)
-        self.running.clear()
-        for process in self.stopped:
-            process.stop()  # closes the log of the ones already killed
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.tail(40)}" for p in self.stopped)
-
-
 @pytest.fixture
 def sla_url(new_database) -> str:
     url = new_database("sla")
@@ -114,24 +57,20 @@ def sla_url(new_database) -> str:
 
 
 @pytest.fixture
-def monitors(infra, sla_url: str, unique: str, tmp_path: Path) -> Iterator[Monitors]:
+def monitors(infra, sla_url: str, unique: str, tmp_path: Path) -> Iterator[ServiceReplicas]:
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "sla.yaml").write_text(yaml.safe_dump(POLICY))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TIERLINE_")}
-    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
-    env.update(
+    env = service_env(
         {
             "TIERLINE_DATABASE_URL": sla_url,
             "TIERLINE_KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
             "TIERLINE_KAFKA_TOPIC_PREFIX": f"restart-{unique}.",
             "TIERLINE_TOPIC_PARTITIONS": str(PARTITIONS),
             "TIERLINE_TIMER_POLL_SECONDS": "0.1",
-            "TIERLINE_HOST": "127.0.0.1",
             "TIERLINE_CONFIG_DIR": str(tmp_path / "config"),
-            "PYTHONUNBUFFERED": "1",
         }
     )
-    group = Monitors(env, tmp_path / "logs")
+    group = ServiceReplicas("tierline_sla_monitor", env, tmp_path / "logs", wait=WAIT)
     try:
         yield group
     finally:
@@ -141,17 +80,8 @@ def monitors(infra, sla_url: str, unique: str, tmp_path: Path) -> Iterator[Monit
 
 @pytest.fixture
 async def producer(infra, unique: str) -> AsyncIterator[AIOKafkaProducer]:
-    admin = new_admin(infra.bootstrap_servers, f"restart-{unique}")
-    await admin.start()
-    try:
-        names = [f"restart-{unique}.{t}" for t in topics.ALL]
-        await ensure_topics(admin, names, partitions=PARTITIONS, replication_factor=1)
-    finally:
-        await admin.close()
-    kafka = new_producer(infra.bootstrap_servers, f"restart-{unique}")
-    await kafka.start()
-    yield kafka
-    await kafka.stop()
+    async with partitioned_producer(infra.bootstrap_servers, f"restart-{unique}.", PARTITIONS) as kafka:
+        yield kafka
 
 
 @pytest.fixture
@@ -281,7 +211,7 @@ def spread(values: list[float]) -> str:
 
 
 async def test_killed_monitors_announce_every_breach_exactly_once_and_never_early(
-    infra, monitors: Monitors, producer: AIOKafkaProducer, db: asyncpg.Connection
+    infra, monitors: ServiceReplicas, producer: AIOKafkaProducer, db: asyncpg.Connection
 ) -> None:
     prefix = monitors.env["TIERLINE_KAFKA_TOPIC_PREFIX"]
     group, sla = f"{prefix}tierline-sla-monitor", prefix + topics.SLA

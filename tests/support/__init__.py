@@ -1,0 +1,1 @@
+"""Helpers shared by tests that run Tierline's services as real processes."""
