@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -60,3 +61,10 @@ async def sessions(new_database) -> AsyncIterator:
     engine = db.create_engine(url)
     yield db.session_factory(engine)
     await engine.dispose()
+
+
+@pytest.fixture
+def prefixed(make_client: Callable[..., TestClient]) -> tuple[TestClient, str]:
+    """An intake on topics of its own, so that no other test's events are replayed into it."""
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    return make_client(kafka_topic_prefix=prefix), prefix

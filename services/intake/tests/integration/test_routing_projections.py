@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tierline_intake.adapters.orm import IncidentRow, SlaClockView, TimelineEntry, outbox
@@ -397,13 +396,6 @@ def test_every_router_event_has_a_projection() -> None:
 
 
 # -- through Kafka ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def prefixed(make_client: Callable[..., TestClient]) -> tuple[TestClient, str]:
-    """An intake on topics of its own, so that no other test's events are replayed into it."""
-    prefix = f"t{uuid.uuid4().hex[:8]}."
-    return make_client(kafka_topic_prefix=prefix), prefix
 
 
 async def test_a_running_intake_projects_the_new_router_events(infra, prefixed) -> None:

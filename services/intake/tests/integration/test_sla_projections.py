@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tierline_intake.adapters.orm import SlaClockView, TimelineEntry, outbox
@@ -394,13 +393,6 @@ def test_every_sla_event_has_a_projection() -> None:
 
 
 # -- through Kafka, read from the API ----------------------------------------------------------
-
-
-@pytest.fixture
-def prefixed(make_client: Callable[..., TestClient]) -> tuple[TestClient, str]:
-    """An intake on topics of its own, so that no other test's events are replayed into it."""
-    prefix = f"t{uuid.uuid4().hex[:8]}."
-    return make_client(kafka_topic_prefix=prefix), prefix
 
 
 async def test_a_running_intake_shows_warnings_pauses_and_vendor_clocks(infra, prefixed) -> None:
