@@ -11,7 +11,7 @@ from sqlalchemy import func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_router.adapters.orm import AgentRow, AssignmentRow, PolicyRow, QueueRow
-from tierline_router.domain.model import TIERS, Agent, EscalationPolicy, Queue
+from tierline_router.domain.model import Agent, EscalationPolicy, Queue
 from tierline_router.domain.strategies import Candidate
 from tierline_shared.errors import NotFound
 
@@ -139,10 +139,6 @@ async def queue_counts(session: AsyncSession) -> dict[str, tuple[int, int]]:
     for queue, is_waiting, count in rows:
         counts.setdefault(queue, [0, 0])[1 if is_waiting else 0] += count
     return {q: (held, waiting) for q, (held, waiting) in counts.items()}
-
-
-def tier_rank(tier: str) -> int:
-    return TIERS.index(tier)
 
 
 async def ack_overdue(session: AsyncSession, now: datetime, limit: int) -> list[AssignmentRow]:
