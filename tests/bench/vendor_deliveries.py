@@ -333,9 +333,7 @@ async def main_async(url: str, n: int, batches: list[int], poll: float, base: st
 def _vendors_file(root: Path, url: str) -> None:
     """A vendors.yaml with the one bench vendor; 127.0.0.1 allow-listed, so the SSRF guard lets it pass."""
     config = {
-        "vendors": [
-            {"name": VENDOR, "webhook_url": url, "webhook_secret": SECRET, "callback_secret": SECRET}
-        ],
+        "vendors": [{"name": VENDOR, "webhook_url": url, "secrets": [SECRET], "callback_secrets": [SECRET]}],
         "delivery": {"allow_hosts": ["127.0.0.1"], "timeout": "10s"},
     }
     (root / "vendors.yaml").write_text(json.dumps(config), encoding="utf-8")  # JSON is YAML

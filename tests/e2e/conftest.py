@@ -64,8 +64,8 @@ def _write_config(folder: Path, vendor_port: int, webhook_secret: str, callback_
             {
                 "name": "acme-networks",
                 "webhook_url": f"http://127.0.0.1:{vendor_port}/tierline/cases",
-                "webhook_secret": webhook_secret,
-                "callback_secret": callback_secret,
+                "secrets": [webhook_secret],
+                "callback_secrets": [callback_secret],
             }
         ],
         "delivery": {

@@ -11,24 +11,29 @@ from tierline_shared.runtime import create_app as create_service_app
 from tierline_vendor_gateway import __version__
 from tierline_vendor_gateway.adapters.orm import Base
 from tierline_vendor_gateway.config import Settings, load_vendors
-from tierline_vendor_gateway.entrypoints import api, deliveries_api, handlers, workers
-from tierline_vendor_gateway.service_layer.cases import GatewayDeps
+from tierline_vendor_gateway.entrypoints import api, deliveries_api, handlers, vendors_api, workers
+from tierline_vendor_gateway.service_layer import registry
+from tierline_vendor_gateway.service_layer.deps import GatewayDeps
 
 
 def build_spec(settings: Settings | None = None) -> ServiceSpec:
     settings = settings or Settings()
-    vendors = load_vendors(settings)
+    config = load_vendors(settings)
 
     def state(rt: Runtime) -> dict[str, object]:
         return {
             "deps": GatewayDeps(
                 outbox=rt.outbox,
                 clock=rt.clock,
-                vendors=vendors,
+                delivery=config.delivery,
                 public_url=settings.base_url(),
                 intake_url=settings.intake_url,
             )
         }
+
+    async def on_start(rt: Runtime) -> None:
+        async with rt.unit_of_work() as session:
+            await registry.apply_config(session, rt.state["deps"], config)
 
     return ServiceSpec(
         name="vendor-gateway",
@@ -39,15 +44,16 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
         publishes=[topics.VENDOR],
         consumes=[topics.INCIDENTS, topics.ROUTING],
         handlers=lambda rt: handlers.bind(rt.state["deps"]),
-        routers=[api.router, deliveries_api.router],
+        routers=[api.router, vendors_api.router, deliveries_api.router],
         workers=[
             ("webhook-delivery", workers.deliver_webhooks),
             ("delivery-gauges", workers.delivery_gauges),
         ],
         state=state,
+        on_start=on_start,
         openapi_tags=[
-            {"name": "vendors", "description": "L4 cases and vendor callbacks"},
-            {"name": "deliveries", "description": "The delivery log, replays, endpoint state"},
+            {"name": "vendors", "description": "The vendor registry, L4 cases and vendor callbacks"},
+            {"name": "deliveries", "description": "The delivery log and replays"},
         ],
     )
 

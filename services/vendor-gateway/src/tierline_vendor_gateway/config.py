@@ -1,15 +1,22 @@
-"""The vendor gateway's settings and vendor list (deploy/config/vendors.yaml)."""
+"""The vendor gateway's settings, and the vendors and delivery policy of deploy/config/vendors.yaml."""
 
 from __future__ import annotations
 
 import os
 from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
-from standardwebhooks import Webhook
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator, model_validator
 
 from tierline_shared.config_files import Duration, load_yaml
 from tierline_shared.settings import ServiceSettings
+from tierline_vendor_gateway.domain.vendors import (
+    MAX_TIMEOUT,
+    NAME_PATTERN,
+    Contract,
+    Vendor,
+    VendorSpec,
+    check_schedule,
+)
 
 
 class Settings(ServiceSettings):
@@ -22,46 +29,57 @@ class Settings(ServiceSettings):
     )
 
 
-class VendorConfig(BaseModel):
+class EnvSecret(BaseModel):
+    """A secret read from the environment at start; ``default`` is for local development only."""
+
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    env: str = Field(min_length=1)
+    default: str | None = None
+
+
+SecretSource = str | EnvSecret
+
+
+class VendorConfig(BaseModel):
+    """A vendor as vendors.yaml declares it; secrets may come from the environment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=63, pattern=NAME_PATTERN)
     webhook_url: HttpUrl
-    webhook_secret: str | None = None
-    webhook_secret_env: str | None = None
-    callback_secret: str | None = None
-    callback_secret_env: str | None = None
-    rotating_webhook_secrets: list[str] = Field(
-        default_factory=list,
-        description="Further signing secrets while rotating: each delivery carries one signature per secret",
-    )
-    rotating_callback_secrets: list[str] = Field(
-        default_factory=list, description="Further secrets the vendor may sign callbacks with while rotating"
-    )
+    secrets: list[SecretSource] = Field(min_length=1, max_length=5)
+    callback_secrets: list[SecretSource] = Field(min_length=1, max_length=5)
+    products: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+    contract: Contract | None = None
+    timeout: Duration | None = None
+    schedule: list[Duration] | None = None
+    enabled: bool = Field(default=True, description="false disables the vendor at every start")
 
-    def _secret(self, literal: str | None, env: str | None, what: str) -> str:
-        value = (os.environ.get(env) if env else None) or literal
-        if not value:
-            raise ValueError(f"vendor {self.name}: no {what} (set {env or 'it in the config'})")
+    def _resolve(self, sources: list[SecretSource], what: str) -> list[str]:
+        values = []
+        for source in sources:
+            value = source if isinstance(source, str) else os.environ.get(source.env) or source.default
+            if not value:
+                assert isinstance(source, EnvSecret)
+                raise ValueError(f"vendor {self.name}: no {what} (set {source.env})")
+            values.append(value)
+        return values
+
+    def to_vendor(self) -> Vendor:
+        """The registry's view, secrets resolved; ValueError naming the vendor when something is wrong."""
+        data = self.model_dump(exclude={"enabled"})
+        data["webhook_url"] = str(self.webhook_url)
+        data["secrets"] = self._resolve(self.secrets, "webhook secret")
+        data["callback_secrets"] = self._resolve(self.callback_secrets, "callback secret")
         try:
-            Webhook(value)
-        except Exception as exc:
-            raise ValueError(f"vendor {self.name}: the {what} is not a whsec_ base64 secret") from exc
-        return value
-
-    def signing_secrets(self) -> list[str]:
-        primary = self._secret(self.webhook_secret, self.webhook_secret_env, "webhook secret")
-        return [
-            primary,
-            *(self._secret(s, None, "rotating webhook secret") for s in self.rotating_webhook_secrets),
-        ]
-
-    def verifying_secrets(self) -> list[str]:
-        primary = self._secret(self.callback_secret, self.callback_secret_env, "callback secret")
-        return [
-            primary,
-            *(self._secret(s, None, "rotating callback secret") for s in self.rotating_callback_secrets),
-        ]
+            return Vendor.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False)
+            )
+            raise ValueError(f"vendor {self.name}: {problems}") from None
 
 
 class DeliveryPolicy(BaseModel):
@@ -70,7 +88,7 @@ class DeliveryPolicy(BaseModel):
     max_attempts: int = Field(default=8, ge=1, le=50)
     initial_backoff: Duration = timedelta(seconds=2)
     max_backoff: Duration = timedelta(minutes=10)
-    timeout: Duration = timedelta(seconds=10)
+    timeout: Duration = Field(default=timedelta(seconds=10), gt=timedelta(0), le=MAX_TIMEOUT)
     schedule: list[Duration] | None = Field(
         default=None,
         description="Delay before each attempt (the first is usually 0s); replaces the exponential "
@@ -81,18 +99,23 @@ class DeliveryPolicy(BaseModel):
         description="Hosts, IPs or CIDRs a webhook may reach although private or loopback, and over http",
     )
 
-    @model_validator(mode="after")
-    def _schedule(self) -> DeliveryPolicy:
-        if self.schedule is not None:
-            if not self.schedule or len(self.schedule) > 50:
-                raise ValueError("schedule needs 1 to 50 delays")
-            if any(d < timedelta(0) for d in self.schedule):
-                raise ValueError("schedule delays must not be negative")
-        return self
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, schedule: list[timedelta] | None) -> list[timedelta] | None:
+        return check_schedule(schedule)
 
     @property
     def attempts(self) -> int:
         return len(self.schedule) if self.schedule is not None else self.max_attempts
+
+    def for_vendor(self, vendor: VendorSpec) -> DeliveryPolicy:
+        """This policy with the vendor's own timeout and retry schedule, where it has them."""
+        changes: dict[str, object] = {}
+        if vendor.timeout is not None:
+            changes["timeout"] = vendor.timeout
+        if vendor.schedule is not None:
+            changes["schedule"] = vendor.schedule
+        return self.model_copy(update=changes) if changes else self
 
 
 class VendorsConfig(BaseModel):
@@ -107,12 +130,8 @@ class VendorsConfig(BaseModel):
         if len(names) != len(set(names)):
             raise ValueError("vendor names must be unique")
         for vendor in self.vendors:
-            vendor.signing_secrets()
-            vendor.verifying_secrets()
+            vendor.to_vendor()
         return self
-
-    def vendor(self, name: str) -> VendorConfig | None:
-        return next((v for v in self.vendors if v.name == name), None)
 
 
 def load_vendors(settings: Settings) -> VendorsConfig:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -28,7 +29,8 @@ from tierline_shared.testing import ServerThread
 from tierline_vendor_gateway.adapters.orm import CaseRow, DeliveryAttemptRow, DeliveryRow, outbox
 from tierline_vendor_gateway.config import VendorsConfig
 from tierline_vendor_gateway.entrypoints import workers
-from tierline_vendor_gateway.service_layer import cases
+from tierline_vendor_gateway.service_layer import cases, registry
+from tierline_vendor_gateway.service_layer.deps import GatewayDeps
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 # Fixed test secrets ("whsec_" + base64 of 32 bytes); the receiver verifies our signatures with the first.
@@ -94,8 +96,8 @@ def vendors_config(url: str, **delivery: Any) -> VendorsConfig:
                 {
                     "name": "acme",
                     "webhook_url": url,
-                    "webhook_secret": WEBHOOK_SECRET,
-                    "callback_secret": CALLBACK_SECRET,
+                    "secrets": [WEBHOOK_SECRET],
+                    "callback_secrets": [CALLBACK_SECRET],
                 }
             ],
             "delivery": {**policy, **delivery},
@@ -112,16 +114,23 @@ class Gateway:
         self.clock = FixedClock(datetime.now(UTC))
         self.deps = self.configure("http://127.0.0.1:9/cases")
 
-    def configure(self, url: str, **delivery: Any) -> cases.GatewayDeps:
-        self.deps = cases.GatewayDeps(
+    def configure(self, url: str, **delivery: Any) -> GatewayDeps:
+        """Deps for a vendors.yaml naming one vendor "acme" at ``url``; applied before the next step."""
+        self.config = vendors_config(url, **delivery)
+        self.deps = GatewayDeps(
             outbox=Outbox(outbox, "/tierline/vendor-gateway", self.clock),
             clock=self.clock,
-            vendors=vendors_config(url, **delivery),
+            delivery=self.config.delivery,
             public_url="http://127.0.0.1:8004",
         )
+        self._applied = False
         return self.deps
 
     async def run(self, use_case: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+        if not self._applied:  # as the service does at start
+            self._applied = True
+            async with self.sessions() as session, session.begin():
+                await registry.apply_config(session, self.deps, self.config)
         async with self.sessions() as session, session.begin():
             return await use_case(session, self.deps, *args, **kwargs)
 
@@ -164,6 +173,7 @@ class Gateway:
 
     async def step(self, client: httpx.AsyncClient) -> int:
         """One worker round: claim what is due and attempt each (workers._attempt); returns how many."""
+        await self.run(lambda _s, _d: asyncio.sleep(0))  # the configuration is applied
         rt = SimpleNamespace(
             state={"deps": self.deps}, sessions=self.sessions, unit_of_work=self._unit_of_work
         )

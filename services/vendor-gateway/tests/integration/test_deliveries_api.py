@@ -21,7 +21,7 @@ from tierline_shared.events import IncidentEscalated
 from tierline_shared.testing import eventually
 from tierline_vendor_gateway.bootstrap import create_app
 from tierline_vendor_gateway.config import Settings
-from tierline_vendor_gateway.service_layer import cases
+from tierline_vendor_gateway.service_layer import cases, registry
 
 pytestmark = pytest.mark.integration
 
@@ -33,8 +33,8 @@ VENDORS = {
         {
             "name": name,
             "webhook_url": f"http://127.0.0.1:9/{name}",
-            "webhook_secret": SECRET,
-            "callback_secret": SECRET,
+            "secrets": [SECRET],
+            "callback_secrets": [SECRET],
         }
         for name in ("acme", "globex")
     ],
@@ -125,19 +125,19 @@ async def test_the_delivery_log_and_its_levers(app) -> None:
     assert anonymous.status_code == 401
 
     vendors = ok(await http.get("/v1/vendors"))
-    assert vendors == [
-        {"vendor": "acme", "url": "http://127.0.0.1:9/acme", "enabled": True, "reason": None},
-        {"vendor": "globex", "url": "http://127.0.0.1:9/globex", "enabled": True, "reason": None},
+    assert [(v["name"], v["webhook_url"], v["enabled"], v["disabled_reason"]) for v in vendors] == [
+        ("acme", "http://127.0.0.1:9/acme", True, None),
+        ("globex", "http://127.0.0.1:9/globex", True, None),
     ]
     async with rt.unit_of_work() as session:
-        await cases.set_enabled(session, rt.state["deps"], "globex", False, "HTTP 410 from x")
+        await registry.set_enabled(session, rt.state["deps"], "globex", False, "HTTP 410 from x")
     globex = ok(await http.get("/v1/vendors"))[1]
-    assert (globex["enabled"], globex["reason"]) == (False, "HTTP 410 from x")
+    assert (globex["enabled"], globex["disabled_reason"]) == (False, "HTTP 410 from x")
     [g] = await dead(http, vendor="globex")
     conflict = await http.post(f"/v1/deliveries/{g['id']}/replay")
     assert conflict.status_code == 409 and conflict.headers["content-type"] == "application/problem+json"
     assert ok(await http.post("/v1/vendors/globex/enable"))["enabled"] is True
-    assert ok(await http.get("/v1/vendors"))[1] == vendors[1]
+    assert ok(await http.get("/v1/vendors"))[1] == {**vendors[1], "updated_at": globex["updated_at"]}
     assert (await http.post("/v1/vendors/nobody/enable")).status_code == 404
     ok(await http.post(f"/v1/deliveries/{g['id']}/replay"), 202)
 

@@ -27,7 +27,8 @@ from tierline_shared.testing import ServerThread
 from tierline_vendor_gateway.adapters import sender, webhooks
 from tierline_vendor_gateway.adapters.orm import CaseRow, DeliveryRow, outbox
 from tierline_vendor_gateway.config import VendorsConfig
-from tierline_vendor_gateway.service_layer import cases
+from tierline_vendor_gateway.service_layer import cases, registry
+from tierline_vendor_gateway.service_layer.deps import GatewayDeps
 
 pytestmark = pytest.mark.integration
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -68,11 +69,12 @@ async def sessions(new_database) -> AsyncIterator:
     await engine.dispose()
 
 
-def _deps(url: str, clock: FixedClock, max_attempts: int = 5) -> cases.GatewayDeps:
+async def _deps(sessions, url: str, clock: FixedClock, max_attempts: int = 5) -> GatewayDeps:
+    """Deps for one vendor "acme" at ``url``, registered as the service does at start."""
     vendors = VendorsConfig.model_validate(
         {
             "vendors": [
-                {"name": "acme", "webhook_url": url, "webhook_secret": SECRET, "callback_secret": SECRET}
+                {"name": "acme", "webhook_url": url, "secrets": [SECRET], "callback_secrets": [SECRET]}
             ],
             "delivery": {
                 "max_attempts": max_attempts,
@@ -83,15 +85,18 @@ def _deps(url: str, clock: FixedClock, max_attempts: int = 5) -> cases.GatewayDe
             },
         }
     )
-    return cases.GatewayDeps(
+    deps = GatewayDeps(
         outbox=Outbox(outbox, "/tierline/vendor-gateway", clock),
         clock=clock,
-        vendors=vendors,
+        delivery=vendors.delivery,
         public_url="http://127.0.0.1:8004",
     )
+    async with sessions() as s, s.begin():
+        await registry.apply_config(s, deps, vendors)
+    return deps
 
 
-async def _open_case(sessions, deps: cases.GatewayDeps) -> uuid.UUID:
+async def _open_case(sessions, deps: GatewayDeps) -> uuid.UUID:
     incident_id = uuid.uuid4()
     now = deps.clock.now()
     async with sessions() as s, s.begin():
@@ -124,9 +129,7 @@ async def _open_case(sessions, deps: cases.GatewayDeps) -> uuid.UUID:
     return case.id
 
 
-async def _deliver_until_settled(
-    sessions, deps: cases.GatewayDeps, clock: FixedClock, rounds: int = 20
-) -> str:
+async def _deliver_until_settled(sessions, deps: GatewayDeps, clock: FixedClock, rounds: int = 20) -> str:
     """Run the worker's steps; between rounds, time jumps past any backoff."""
     async with httpx.AsyncClient() as client:
         for _ in range(rounds):
@@ -154,7 +157,7 @@ async def test_retries_until_delivered_with_one_webhook_id(sessions) -> None:
         [(500, {}, {}), (429, {"retry-after": "5"}, {}), (202, {}, {"reference": "ACME-1"})]
     )
     clock = FixedClock(datetime.now(UTC))
-    deps = _deps(f"http://127.0.0.1:{port}/cases", clock)
+    deps = await _deps(sessions, f"http://127.0.0.1:{port}/cases", clock)
     with ServerThread(vendor.app(), port):
         case_id = await _open_case(sessions, deps)
         assert await _deliver_until_settled(sessions, deps, clock) == "delivered"
@@ -177,7 +180,7 @@ async def test_gone_endpoint_is_dead_lettered_at_once(sessions) -> None:
     port = free_port()
     vendor = FaultyVendor([(410, {}, {})])
     clock = FixedClock(datetime.now(UTC))
-    deps = _deps(f"http://127.0.0.1:{port}/cases", clock)
+    deps = await _deps(sessions, f"http://127.0.0.1:{port}/cases", clock)
     with ServerThread(vendor.app(), port):
         await _open_case(sessions, deps)
         assert await _deliver_until_settled(sessions, deps, clock) == "dead"
@@ -187,7 +190,7 @@ async def test_gone_endpoint_is_dead_lettered_at_once(sessions) -> None:
         "tierline.vendor.delivery_failed.v1",
     ]
     async with sessions() as s:
-        assert not await cases.is_enabled(s, "acme")  # 410: the endpoint is off until re-enabled
+        assert not (await registry.get(s, "acme")).is_enabled  # 410: the endpoint is off until re-enabled
     second = await _open_case(sessions, deps)  # the next case for it fails at once, without a call
     async with sessions() as s:
         assert (await s.get(CaseRow, second)).status == "failed"
@@ -196,7 +199,7 @@ async def test_gone_endpoint_is_dead_lettered_at_once(sessions) -> None:
 
 async def test_unreachable_vendor_is_retried_then_dead_lettered(sessions) -> None:
     clock = FixedClock(datetime.now(UTC))
-    deps = _deps(f"http://127.0.0.1:{free_port()}/cases", clock, max_attempts=3)
+    deps = await _deps(sessions, f"http://127.0.0.1:{free_port()}/cases", clock, max_attempts=3)
     case_id = await _open_case(sessions, deps)
     assert await _deliver_until_settled(sessions, deps, clock) == "dead"
     async with sessions() as s:
@@ -210,7 +213,7 @@ async def test_unreachable_vendor_is_retried_then_dead_lettered(sessions) -> Non
 
 async def test_a_claimed_delivery_is_invisible_to_other_workers(sessions) -> None:
     clock = FixedClock(datetime.now(UTC))
-    deps = _deps(f"http://127.0.0.1:{free_port()}/cases", clock)
+    deps = await _deps(sessions, f"http://127.0.0.1:{free_port()}/cases", clock)
     await _open_case(sessions, deps)
     async with sessions() as s, s.begin():
         first = await cases.claim_due_deliveries(s, deps, limit=10, lease=timedelta(seconds=30))

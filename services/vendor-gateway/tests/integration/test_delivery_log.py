@@ -15,7 +15,7 @@ from tierline_shared.events import (
     VendorEndpointDisabled,
 )
 from tierline_vendor_gateway.adapters.orm import VendorStateRow
-from tierline_vendor_gateway.service_layer import cases
+from tierline_vendor_gateway.service_layer import cases, registry
 
 pytestmark = pytest.mark.integration
 SCHEDULE = ["0s", "10s", "1m", "5m"]
@@ -105,20 +105,21 @@ async def test_gone_disables_the_vendor_and_replay_waits_for_it(gateway, faulty_
     assert isinstance(disabled, VendorEndpointDisabled) and isinstance(failed, VendorDeliveryFailed)
     assert (disabled.case_id, disabled.vendor, disabled.url) == (case_id, "acme", delivery.url)
     async with gateway.sessions() as s:
-        assert not await cases.is_enabled(s, "acme")
+        assert not (await registry.get(s, "acme")).is_enabled
         state = await s.get(VendorStateRow, "acme")
     assert state is not None and "410" in (state.reason or "")
 
-    later = await gateway.open_case()  # fails at once: no delivery, no call
+    later = await gateway.open_case()  # fails at once, without a call, but is kept for a replay
     assert (await gateway.case(later)).status == "failed"
     assert kinds(await gateway.events())[-1] == "VendorDeliveryFailed"
-    assert [d.case_id for d in await gateway.deliveries()] == [case_id]
+    kept = await gateway.delivery(later)
+    assert (kept.status, kept.attempts) == ("dead", 0) and "disabled" in (kept.last_error or "")
 
     with pytest.raises(Conflict, match="disabled"):
         await gateway.run(cases.replay, delivery.id)
     assert (await gateway.delivery(case_id)).status == "dead"
 
-    await gateway.run(cases.set_enabled, "acme", True, None)
+    await gateway.run(registry.set_enabled, "acme", True, None)
     gateway.clock.advance(timedelta(minutes=1))
     replayed = await gateway.run(cases.replay, delivery.id)
     assert replayed.id == delivery.id
@@ -134,6 +135,12 @@ async def test_gone_disables_the_vendor_and_replay_waits_for_it(gateway, faulty_
     assert vendor.webhook_ids == [delivery.id, delivery.id]
     assert len({body for _, body, _ in vendor.seen}) == 1, "a replay sends identical bytes"
     assert isinstance((await gateway.events())[-1], VendorCaseOpened)
+
+    await gateway.run(cases.replay, kept.id)  # the case opened while disabled reaches the vendor now
+    await gateway.settle()
+    assert (await gateway.delivery(later)).status == "delivered"
+    assert (await gateway.case(later)).status == "open"
+    assert vendor.webhook_ids == [delivery.id, delivery.id, kept.id]
 
 
 async def test_a_pending_delivery_of_a_disabled_vendor_fails_without_a_call(gateway, faulty_vendor) -> None:
@@ -189,7 +196,7 @@ async def test_a_url_refused_by_the_ssrf_guard_is_final(gateway, faulty_vendor) 
     [failed] = await gateway.events()
     assert isinstance(failed, VendorDeliveryFailed) and "SSRF" in failed.last_error
     async with gateway.sessions() as s:
-        assert await cases.is_enabled(s, "acme"), "a refusal is not a 410: the vendor stays enabled"
+        assert (await registry.get(s, "acme")).is_enabled, "a refusal is not a 410: the vendor stays enabled"
 
 
 async def test_every_message_is_delivered_or_dead_lettered_under_one_webhook_id(

@@ -100,3 +100,15 @@ class VendorStateRow(Base):
     is_enabled: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class VendorRow(Base):
+    """A registered vendor; ``spec`` is a VendorSpec document, ``managed_by`` config or api."""
+
+    __tablename__ = "vendors"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    managed_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -17,7 +17,7 @@ from tierline_shared.runtime import Runtime, get_runtime
 from tierline_shared.schemas import ApiModel
 from tierline_vendor_gateway.adapters import webhooks
 from tierline_vendor_gateway.adapters.orm import CaseRow
-from tierline_vendor_gateway.service_layer import cases
+from tierline_vendor_gateway.service_layer import cases, registry
 
 router = APIRouter(tags=["vendors"])
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -83,11 +83,12 @@ class CaseOut(BaseModel):
 )
 async def callback(vendor: str, request: Request, rt: RuntimeDep) -> CallbackOut:
     deps = rt.state["deps"]
-    config = deps.vendors.vendor(vendor)
-    if config is None:
+    async with rt.sessions() as session:
+        registered = await registry.find(session, vendor)
+    if registered is None:
         raise NotFound(f"No vendor named {vendor!r}.")
     body = await request.body()
-    webhooks.verify(config.verifying_secrets(), body, dict(request.headers))
+    webhooks.verify(registered.vendor.callback_secrets, body, dict(request.headers))
     try:
         payload = CallbackIn.model_validate_json(body)
     except ValidationError as exc:

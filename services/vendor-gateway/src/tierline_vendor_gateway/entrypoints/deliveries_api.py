@@ -1,4 +1,4 @@
-"""The delivery log and its levers: list attempts, replay a delivery, re-enable a vendor's endpoint."""
+"""The delivery log: every attempt of every delivery, and replays."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy import select
 from tierline_shared.auth import Principal, require
 from tierline_shared.errors import NotFound
 from tierline_shared.runtime import Runtime, get_runtime
-from tierline_vendor_gateway.adapters.orm import DeliveryAttemptRow, DeliveryRow, VendorStateRow
+from tierline_vendor_gateway.adapters.orm import DeliveryAttemptRow, DeliveryRow
 from tierline_vendor_gateway.service_layer import cases
 
 router = APIRouter(tags=["deliveries"])
@@ -51,13 +51,6 @@ class DeliveryOut(BaseModel):
     created_at: datetime
     delivered_at: datetime | None
     log: list[AttemptOut]
-
-
-class VendorStateOut(BaseModel):
-    vendor: str
-    url: str
-    enabled: bool
-    reason: str | None
 
 
 def _out(row: DeliveryRow, attempts: list[DeliveryAttemptRow]) -> DeliveryOut:
@@ -135,39 +128,3 @@ async def replay_delivery(delivery_id: str, rt: RuntimeDep, principal: Admin) ->
         row = await cases.replay(session, rt.state["deps"], delivery_id)
         [out] = await _with_log(session, [row])
         return out
-
-
-@router.get(
-    "/v1/vendors",
-    response_model=list[VendorStateOut],
-    responses=PROBLEMS,
-    summary="Vendors and their endpoints",
-)
-async def list_vendors(rt: RuntimeDep, principal: Reader) -> list[VendorStateOut]:
-    async with rt.sessions() as session:
-        states = {s.vendor: s for s in (await session.scalars(select(VendorStateRow))).all()}
-    return [
-        VendorStateOut(
-            vendor=v.name,
-            url=str(v.webhook_url),
-            enabled=states[v.name].is_enabled if v.name in states else True,
-            reason=states[v.name].reason if v.name in states else None,
-        )
-        for v in rt.state["deps"].vendors.vendors
-    ]
-
-
-@router.post(
-    "/v1/vendors/{vendor}/enable",
-    response_model=VendorStateOut,
-    responses=PROBLEMS,
-    summary="Re-enable a vendor's endpoint after a 410 Gone (replay its dead deliveries next)",
-)
-async def enable_vendor(vendor: str, rt: RuntimeDep, principal: Admin) -> VendorStateOut:
-    deps = rt.state["deps"]
-    config = deps.vendors.vendor(vendor)
-    if config is None:
-        raise NotFound(f"No vendor named {vendor!r}.")
-    async with rt.unit_of_work() as session:
-        await cases.set_enabled(session, deps, vendor, True, None)
-    return VendorStateOut(vendor=vendor, url=str(config.webhook_url), enabled=True, reason=None)

@@ -14,7 +14,7 @@ from tierline_shared.events import (
 )
 from tierline_shared.messaging.consumer import Handler
 from tierline_vendor_gateway.service_layer import cases
-from tierline_vendor_gateway.service_layer.cases import GatewayDeps
+from tierline_vendor_gateway.service_layer.deps import GatewayDeps
 
 
 def bind(deps: GatewayDeps) -> dict[type[Event], Handler]:

@@ -13,8 +13,10 @@ from tierline_shared.runtime import Runtime
 from tierline_vendor_gateway import metrics
 from tierline_vendor_gateway.adapters import sender, ssrf, webhooks
 from tierline_vendor_gateway.adapters.orm import DeliveryRow
-from tierline_vendor_gateway.service_layer import cases
-from tierline_vendor_gateway.service_layer.cases import ClaimedDelivery, GatewayDeps
+from tierline_vendor_gateway.domain.vendors import MAX_TIMEOUT, Vendor
+from tierline_vendor_gateway.service_layer import cases, registry
+from tierline_vendor_gateway.service_layer.cases import ClaimedDelivery
+from tierline_vendor_gateway.service_layer.deps import GatewayDeps
 
 _log = get_logger(__name__)
 
@@ -26,32 +28,40 @@ async def _attempt(rt: Runtime, client: httpx.AsyncClient, claimed: ClaimedDeliv
 async def _attempt_batch(rt: Runtime, client: httpx.AsyncClient, claimed: list[ClaimedDelivery]) -> None:
     """Send a claimed batch concurrently, then record every outcome in one transaction.
 
-    Should that transaction fail, each outcome is recorded on its own: one that still fails is
+    Vendors are read from the registry once per batch, so an edit (new endpoint, rotated
+    secret, disabled endpoint) applies from the next batch on, on every replica. Should the
+    recording transaction fail, each outcome is recorded on its own: one that still fails is
     retried when its lease runs out (same webhook-id), and the others are kept.
     """
     deps: GatewayDeps = rt.state["deps"]
     async with rt.sessions() as session:
-        disabled = await cases.disabled_vendors(session, {c.vendor for c in claimed})
+        vendors = await registry.load(session, {c.vendor for c in claimed})
 
     async def one(c: ClaimedDelivery) -> sender.AttemptResult:
-        if c.vendor in disabled:
-            return _final("the vendor's endpoint is disabled")
-        return await _send(deps, client, c)
+        registered = vendors.get(c.vendor)
+        if registered is None:
+            return _final("the vendor is no longer registered")
+        if not registered.is_enabled:
+            return _final(f"the vendor's endpoint is disabled: {registered.disabled_reason}")
+        return await _send(deps, client, c, registered.vendor)
 
     results = await asyncio.gather(*(one(c) for c in claimed))
+    outcomes = []
     for c, result in zip(claimed, results, strict=True):
         metrics.ATTEMPT_SECONDS.labels(c.vendor).observe(result.latency_seconds)
-    outcomes = list(zip(claimed, results, strict=True))
+        registered = vendors.get(c.vendor)
+        policy = deps.delivery.for_vendor(registered.vendor) if registered else deps.delivery
+        outcomes.append((c, result, policy))
     try:
         async with rt.unit_of_work() as session:
-            for c, result in outcomes:
-                await cases.record_attempt(session, deps, c, result)
+            for c, result, policy in outcomes:
+                await cases.record_attempt(session, deps, c, result, policy)
     except Exception:  # noqa: BLE001 - record one by one, so one bad outcome costs only itself
         _log.warning("batch_not_recorded", deliveries=len(outcomes), exc_info=True)
-        for c, result in outcomes:
+        for c, result, policy in outcomes:
             try:
                 async with rt.unit_of_work() as session:
-                    await cases.record_attempt(session, deps, c, result)
+                    await cases.record_attempt(session, deps, c, result, policy)
             except Exception:  # noqa: BLE001 - its lease runs out and it is retried, same webhook-id
                 _log.warning("attempt_not_recorded", delivery_id=c.id, exc_info=True)
 
@@ -61,31 +71,24 @@ def _final(error: str) -> sender.AttemptResult:
 
 
 async def _send(
-    deps: GatewayDeps, client: httpx.AsyncClient, claimed: ClaimedDelivery
+    deps: GatewayDeps, client: httpx.AsyncClient, claimed: ClaimedDelivery, vendor: Vendor
 ) -> sender.AttemptResult:
-    vendor = deps.vendors.vendor(claimed.vendor)
-    if vendor is None:
-        return _final("vendor removed from configuration")
+    """Sign and POST to the vendor's current endpoint with its current secrets."""
+    url = str(vendor.webhook_url)
     try:
-        await ssrf.check(claimed.url, deps.vendors.delivery.allow_hosts)
+        await ssrf.check(url, deps.delivery.allow_hosts)
     except ssrf.Refused as exc:
         return _final(f"refused by the SSRF guard: {exc}")
-    try:
-        headers = webhooks.signed_headers(
-            vendor.signing_secrets(), claimed.id, deps.clock.now(), claimed.body
-        )
-    except Exception as exc:  # noqa: BLE001 - an unusable secret fails this attempt, not the worker
-        return sender.AttemptResult(None, 0.0, "", f"cannot sign: {type(exc).__name__}", None)
-    return await sender.post(
-        client, claimed.url, claimed.body, headers, deps.vendors.delivery.timeout.total_seconds()
-    )
+    headers = webhooks.signed_headers(vendor.secrets, claimed.id, deps.clock.now(), claimed.body)
+    timeout = deps.delivery.for_vendor(vendor).timeout.total_seconds()
+    return await sender.post(client, url, claimed.body, headers, timeout)
 
 
 async def deliver_webhooks(rt: Runtime) -> None:
     deps: GatewayDeps = rt.state["deps"]
     batch = rt.settings.delivery_batch_size
-    # An attempt may take up to the timeout; the lease keeps others off it a while longer.
-    lease = deps.vendors.delivery.timeout + timedelta(seconds=30)
+    # An attempt may take up to the longest timeout; the lease keeps others off it a while longer.
+    lease = MAX_TIMEOUT + timedelta(seconds=30)
     async with httpx.AsyncClient(headers={"user-agent": "Tierline-Webhooks/1"}) as client:
         while True:
             async with rt.unit_of_work() as session:

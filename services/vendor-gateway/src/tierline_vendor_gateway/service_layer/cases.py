@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_shared.clock import Clock
 from tierline_shared.db import on_commit
 from tierline_shared.errors import Conflict, NotFound
 from tierline_shared.events import (
@@ -30,7 +29,6 @@ from tierline_shared.events import (
     VendorEndpointDisabled,
 )
 from tierline_shared.logging import get_logger
-from tierline_shared.messaging.outbox import Outbox
 from tierline_vendor_gateway import metrics
 from tierline_vendor_gateway.adapters.orm import (
     CaseRow,
@@ -38,10 +36,9 @@ from tierline_vendor_gateway.adapters.orm import (
     DeliveryRow,
     IncidentSnapshotRow,
     SeenCallbackRow,
-    VendorStateRow,
 )
 from tierline_vendor_gateway.adapters.sender import AttemptResult
-from tierline_vendor_gateway.config import VendorsConfig
+from tierline_vendor_gateway.config import DeliveryPolicy
 from tierline_vendor_gateway.domain.delivery import (
     GIVE_UP_STATUSES,
     case_payload,
@@ -51,17 +48,11 @@ from tierline_vendor_gateway.domain.delivery import (
     scheduled_delay,
     should_retry,
 )
+from tierline_vendor_gateway.domain.vendors import Contract
+from tierline_vendor_gateway.service_layer import registry
+from tierline_vendor_gateway.service_layer.deps import GatewayDeps
 
 _log = get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class GatewayDeps:
-    outbox: Outbox
-    clock: Clock
-    vendors: VendorsConfig
-    public_url: str
-    intake_url: str = ""  # where people open the incident (links in the handoff)
 
 
 @dataclass(frozen=True)
@@ -152,7 +143,7 @@ async def open_case(session: AsyncSession, deps: GatewayDeps, event: IncidentEsc
     """Queue a signed delivery of the case to the vendor the router chose."""
     if event.to_tier != "L4" or not event.vendor:
         return None
-    vendor = deps.vendors.vendor(event.vendor)
+    registered = await registry.find(session, event.vendor)
     now = deps.clock.now()
     case = CaseRow(
         id=uuid.uuid4(),
@@ -163,23 +154,10 @@ async def open_case(session: AsyncSession, deps: GatewayDeps, event: IncidentEsc
         updated_at=now,
     )
     session.add(case)
-    disabled = vendor is not None and not await is_enabled(session, vendor.name)
-    if vendor is None or disabled:
-        case.status = "failed"
-        await deps.outbox.add(
-            session,
-            VendorDeliveryFailed(
-                incident_id=event.incident_id,
-                vendor=event.vendor,
-                case_id=case.id,
-                attempts=0,
-                last_error="the vendor's endpoint is disabled (410 Gone)"
-                if disabled
-                else "vendor is not configured in the gateway",
-                failed_at=now,
-            ),
-        )
+    if registered is None:
+        await _fail_at_once(session, deps, case, "the vendor is not registered in the gateway")
         return case
+    vendor = registered.vendor
     snapshot = await session.scalar(
         select(IncidentSnapshotRow.data).where(IncidentSnapshotRow.incident_id == event.incident_id)
     )
@@ -202,26 +180,59 @@ async def open_case(session: AsyncSession, deps: GatewayDeps, event: IncidentEsc
             "from_tier": event.from_tier,
             "reason": event.reason,
             "note": event.note,
-            "contract": event.vendor_contract.model_dump() if event.vendor_contract else None,
+            "contract": _contract(event, vendor.contract),
         },
         callback_url=f"{public}/v1/vendors/{vendor.name}/callbacks",
         timestamp=now,
         links=links,
     )
-    session.add(
-        DeliveryRow(
-            id=f"msg_{uuid.uuid4().hex}",
-            case_id=case.id,
-            vendor=vendor.name,
-            url=str(vendor.webhook_url),
-            body=json.dumps(body, separators=(",", ":")).encode(),
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
+    delivery = DeliveryRow(
+        id=f"msg_{uuid.uuid4().hex}",
+        case_id=case.id,
+        vendor=vendor.name,
+        url=str(vendor.webhook_url),
+        body=json.dumps(body, separators=(",", ":")).encode(),
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
     )
+    session.add(delivery)
+    if not registered.is_enabled:
+        # Kept dead rather than dropped: replaying it after the endpoint is re-enabled sends the case.
+        delivery.status, delivery.last_error = (
+            "dead",
+            f"the vendor's endpoint is disabled: {registered.disabled_reason}",
+        )
+        await _fail_at_once(session, deps, case, delivery.last_error)
     return case
+
+
+def _contract(event: IncidentEscalated, registered: Contract | None) -> dict[str, Any] | None:
+    """The contract the router chose, else the vendor's own from the registry."""
+    if event.vendor_contract is not None:
+        return event.vendor_contract.model_dump()
+    if registered is None:
+        return None
+    return {
+        "response_seconds": registered.response.total_seconds() if registered.response else None,
+        "resolution_seconds": registered.resolution.total_seconds() if registered.resolution else None,
+    }
+
+
+async def _fail_at_once(session: AsyncSession, deps: GatewayDeps, case: CaseRow, error: str) -> None:
+    case.status = "failed"
+    await deps.outbox.add(
+        session,
+        VendorDeliveryFailed(
+            incident_id=case.incident_id,
+            vendor=case.vendor,
+            case_id=case.id,
+            attempts=0,
+            last_error=error,
+            failed_at=case.created_at,
+        ),
+    )
 
 
 async def claim_due_deliveries(
@@ -259,40 +270,10 @@ def _vendor_reference(excerpt: str) -> str | None:
     return cleaned or None
 
 
-async def is_enabled(session: AsyncSession, vendor: str) -> bool:
-    state = await session.get(VendorStateRow, vendor)
-    return state is None or state.is_enabled
-
-
-async def disabled_vendors(session: AsyncSession, vendors: set[str]) -> set[str]:
-    """Which of ``vendors`` have their endpoint disabled (one query for a whole batch)."""
-    if not vendors:
-        return set()
-    rows = await session.scalars(
-        select(VendorStateRow.vendor).where(
-            VendorStateRow.vendor.in_(vendors), VendorStateRow.is_enabled.is_(False)
-        )
-    )
-    return set(rows)
-
-
-async def set_enabled(
-    session: AsyncSession, deps: GatewayDeps, vendor: str, enabled: bool, reason: str | None
-) -> None:
-    now = deps.clock.now()
-    values = {"is_enabled": enabled, "reason": reason, "updated_at": now}
-    await session.execute(
-        insert(VendorStateRow)
-        .values(vendor=vendor, **values)
-        .on_conflict_do_update(index_elements=[VendorStateRow.vendor], set_=values)
-    )
-
-
 def _next_attempt_at(
-    deps: GatewayDeps, row: DeliveryRow, result: AttemptResult, now: datetime
+    policy: DeliveryPolicy, row: DeliveryRow, result: AttemptResult, now: datetime
 ) -> datetime | None:
     """When to try again, or None when the schedule is spent or the answer is final."""
-    policy = deps.vendors.delivery
     if result.final or not should_retry(result.status) or row.attempts >= policy.attempts:
         return None
     if policy.schedule is not None:
@@ -310,7 +291,11 @@ def _next_attempt_at(
 
 
 async def record_attempt(
-    session: AsyncSession, deps: GatewayDeps, claimed: ClaimedDelivery, result: AttemptResult
+    session: AsyncSession,
+    deps: GatewayDeps,
+    claimed: ClaimedDelivery,
+    result: AttemptResult,
+    policy: DeliveryPolicy | None = None,
 ) -> str:
     """Apply one attempt's outcome and log it; returns the delivery's new status."""
     row = await session.scalar(select(DeliveryRow).where(DeliveryRow.id == claimed.id).with_for_update())
@@ -353,7 +338,7 @@ async def record_attempt(
             ),
         )
         return row.status
-    retry_at = _next_attempt_at(deps, row, result, now)
+    retry_at = _next_attempt_at(policy or deps.delivery, row, result, now)
     if retry_at is not None:
         row.next_attempt_at = retry_at
         on_commit(session, lambda: metrics.delivered("retrying"))
@@ -361,7 +346,7 @@ async def record_attempt(
     row.status = "dead"
     case.status, case.updated_at = "failed", now
     if result.status in GIVE_UP_STATUSES:
-        await set_enabled(session, deps, row.vendor, False, f"HTTP {result.status} from {row.url}")
+        await registry.set_enabled(session, deps, row.vendor, False, f"HTTP {result.status} from {row.url}")
         await deps.outbox.add(
             session,
             VendorEndpointDisabled(
@@ -395,7 +380,8 @@ async def replay(session: AsyncSession, deps: GatewayDeps, delivery_id: str) -> 
         raise NotFound(f"There is no delivery {delivery_id!r}.")
     if row.status == "pending":
         raise Conflict("The delivery is still being attempted.", delivery_status=row.status)
-    if not await is_enabled(session, row.vendor):
+    registered = await registry.find(session, row.vendor)
+    if registered is not None and not registered.is_enabled:
         raise Conflict(
             f"Vendor {row.vendor}'s endpoint is disabled; re-enable it first.", delivery_status=row.status
         )

@@ -1,0 +1,222 @@
+"""The vendor registry's API: register, read, change, disable and re-enable vendors.
+
+Reading takes ``incidents:read``, changing takes ``admin``. Secrets go in and never come
+out: answers name each secret by a fingerprint, enough to tell which ones are active.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
+
+from tierline_shared.auth import Principal, require
+from tierline_shared.runtime import Runtime, get_runtime
+from tierline_shared.schemas import ApiModel
+from tierline_vendor_gateway.domain.vendors import (
+    Contract,
+    Schedule,
+    Secrets,
+    Timeout,
+    Vendor,
+    fingerprint,
+)
+from tierline_vendor_gateway.service_layer import registry
+from tierline_vendor_gateway.service_layer.registry import Registered
+
+router = APIRouter(tags=["vendors"])
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+Reader = Annotated[Principal, Depends(require("incidents:read"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No API key, or an unknown or revoked one (problem+json)"},
+    403: {"description": "The key lacks the scope (problem+json)"},
+    404: {"description": "No such vendor (problem+json)"},
+    409: {"description": "A vendor of that name exists (problem+json)"},
+    422: {"description": "Invalid input, naming the field (problem+json)"},
+}
+EXAMPLE_SECRET = "whsec_RiZLIxYIZfrqWljtaeavQ4YgK1rVr86K"
+
+
+class VendorIn(ApiModel, Vendor):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "initech-storage",
+                    "webhook_url": "https://hooks.initech.example/tierline",
+                    "secrets": [EXAMPLE_SECRET],
+                    "callback_secrets": ["whsec_mYOztMVrDDw9i0BW9/xISgmDoYDcz3TI"],
+                    "products": ["SAN-9000"],
+                    "categories": ["storage"],
+                    "contract": {"response": "1h", "resolution": "8h"},
+                    "timeout": "10s",
+                    "schedule": ["0s", "5s", "5m", "30m", "2h", "5h", "10h", "10h"],
+                }
+            ]
+        },
+    )
+
+    enabled: bool = True
+
+
+class VendorPatch(ApiModel):
+    """Only the fields sent change; send ``null`` to drop a contract, timeout or schedule."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"secrets": ["whsec_new...", "whsec_old..."]}]},
+    )
+
+    webhook_url: HttpUrl | None = None
+    secrets: Secrets | None = None
+    callback_secrets: Secrets | None = None
+    products: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        default=None, max_length=200
+    )
+    categories: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        default=None, max_length=200
+    )
+    contract: Contract | None = None
+    timeout: Timeout = None
+    schedule: Schedule = None
+
+
+class DisableIn(ApiModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "contract ended"}]})
+
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class SecretOut(BaseModel):
+    fingerprint: str = Field(description="sha256 of the secret, shortened; the secret itself is never shown")
+
+
+class ContractOut(BaseModel):
+    response_seconds: float | None
+    resolution_seconds: float | None
+
+
+class VendorOut(BaseModel):
+    name: str
+    webhook_url: str
+    secrets: list[SecretOut]
+    callback_secrets: list[SecretOut]
+    products: list[str]
+    categories: list[str]
+    contract: ContractOut | None
+    timeout_seconds: float | None = Field(description="None: the gateway's default")
+    schedule_seconds: list[float] | None = Field(description="None: the gateway's delivery policy")
+    enabled: bool
+    disabled_reason: str | None
+    managed_by: str = Field(description="config (vendors.yaml, re-applied at every start) or api")
+    created_at: datetime
+    updated_at: datetime
+
+
+def _seconds(value: timedelta | None) -> float | None:
+    return None if value is None else value.total_seconds()
+
+
+def _out(registered: Registered) -> VendorOut:
+    vendor = registered.vendor
+    return VendorOut(
+        name=vendor.name,
+        webhook_url=str(vendor.webhook_url),
+        secrets=[SecretOut(fingerprint=fingerprint(s)) for s in vendor.secrets],
+        callback_secrets=[SecretOut(fingerprint=fingerprint(s)) for s in vendor.callback_secrets],
+        products=vendor.products,
+        categories=vendor.categories,
+        contract=ContractOut(
+            response_seconds=_seconds(vendor.contract.response),
+            resolution_seconds=_seconds(vendor.contract.resolution),
+        )
+        if vendor.contract
+        else None,
+        timeout_seconds=_seconds(vendor.timeout),
+        schedule_seconds=[d.total_seconds() for d in vendor.schedule]
+        if vendor.schedule is not None
+        else None,
+        enabled=registered.is_enabled,
+        disabled_reason=registered.disabled_reason,
+        managed_by=registered.managed_by,
+        created_at=registered.created_at,
+        updated_at=registered.updated_at,
+    )
+
+
+def _merged(current: Vendor, patch: VendorPatch) -> Vendor:
+    try:
+        return Vendor.model_validate({**current.model_dump(), **patch.model_dump(exclude_unset=True)})
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from None
+
+
+@router.get("/v1/vendors", response_model=list[VendorOut], responses=PROBLEMS, summary="Every vendor")
+async def list_vendors(rt: RuntimeDep, principal: Reader) -> list[VendorOut]:
+    async with rt.sessions() as session:
+        return [_out(r) for r in (await registry.load(session)).values()]
+
+
+@router.post(
+    "/v1/vendors", response_model=VendorOut, status_code=201, responses=PROBLEMS, summary="Register a vendor"
+)
+async def create_vendor(body: VendorIn, rt: RuntimeDep, principal: Admin, response: Response) -> VendorOut:
+    vendor = Vendor.model_validate(body.model_dump(exclude={"enabled"}))
+    async with rt.unit_of_work() as session:
+        registered = await registry.create(session, rt.state["deps"], vendor, enabled=body.enabled)
+    response.headers["Location"] = f"/v1/vendors/{vendor.name}"
+    return _out(registered)
+
+
+@router.get("/v1/vendors/{name}", response_model=VendorOut, responses=PROBLEMS, summary="One vendor")
+async def get_vendor(name: str, rt: RuntimeDep, principal: Reader) -> VendorOut:
+    async with rt.sessions() as session:
+        return _out(await registry.get(session, name))
+
+
+@router.patch(
+    "/v1/vendors/{name}",
+    response_model=VendorOut,
+    responses=PROBLEMS,
+    summary="Change a vendor (endpoint, secrets, products, contract, timeout, schedule)",
+    description="Pending deliveries go to the new endpoint, signed with the new secrets. To rotate a "
+    "signing secret, send the new and the old one, let the vendor switch, then send the new one alone. "
+    "A vendor from vendors.yaml gets the file's values back at the next start.",
+)
+async def patch_vendor(name: str, body: VendorPatch, rt: RuntimeDep, principal: Admin) -> VendorOut:
+    async with rt.unit_of_work() as session:
+        current = await registry.get(session, name)
+        registered = await registry.update(session, rt.state["deps"], _merged(current.vendor, body))
+    return _out(registered)
+
+
+@router.post(
+    "/v1/vendors/{name}/disable",
+    response_model=VendorOut,
+    responses=PROBLEMS,
+    summary="Stop delivering to a vendor: new cases go back to L3 at once, pending ones are dead-lettered",
+)
+async def disable_vendor(
+    name: str, rt: RuntimeDep, principal: Admin, body: DisableIn | None = None
+) -> VendorOut:
+    reason = body.reason if body else None
+    async with rt.unit_of_work() as session:
+        return _out(await registry.switch(session, rt.state["deps"], name, enabled=False, reason=reason))
+
+
+@router.post(
+    "/v1/vendors/{name}/enable",
+    response_model=VendorOut,
+    responses=PROBLEMS,
+    summary="Re-enable a vendor's endpoint (after a 410 Gone or a disable); replay its dead deliveries next",
+)
+async def enable_vendor(name: str, rt: RuntimeDep, principal: Admin) -> VendorOut:
+    async with rt.unit_of_work() as session:
+        return _out(await registry.switch(session, rt.state["deps"], name, enabled=True))

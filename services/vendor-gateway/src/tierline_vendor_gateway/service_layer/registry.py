@@ -1,0 +1,147 @@
+"""The vendor registry: vendors from vendors.yaml at start or the admin API, and their endpoint state.
+
+A vendor's description (endpoint, secrets, products, contract, retry policy) lives in
+``vendors``; whether its endpoint is enabled lives in ``vendor_state``, because a 410 Gone,
+an operator or the file may switch it off independently of edits to the description.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy import update as update_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tierline_shared.db import advisory_xact_lock, get_or_404
+from tierline_shared.errors import AlreadyExists
+from tierline_shared.logging import get_logger
+from tierline_vendor_gateway.adapters.orm import DeliveryRow, VendorRow, VendorStateRow
+from tierline_vendor_gateway.config import VendorsConfig
+from tierline_vendor_gateway.domain.vendors import Vendor, VendorSpec
+from tierline_vendor_gateway.service_layer.deps import GatewayDeps
+
+_log = get_logger(__name__)
+CONFIG, API = "config", "api"
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A vendor as the registry holds it, with its endpoint's state."""
+
+    vendor: Vendor
+    is_enabled: bool
+    disabled_reason: str | None
+    managed_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+def _spec(vendor: VendorSpec) -> dict[str, Any]:
+    return vendor.model_dump(mode="json", exclude={"name"})
+
+
+def _registered(row: VendorRow, state: VendorStateRow | None) -> Registered:
+    return Registered(
+        vendor=Vendor.model_validate({**row.spec, "name": row.name}),
+        is_enabled=state is None or state.is_enabled,
+        disabled_reason=None if state is None or state.is_enabled else state.reason,
+        managed_by=row.managed_by,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+async def load(session: AsyncSession, names: Iterable[str] | None = None) -> dict[str, Registered]:
+    """Registered vendors by name (all, or those named), with their state, in one query."""
+    stmt = select(VendorRow, VendorStateRow).outerjoin(
+        VendorStateRow, VendorStateRow.vendor == VendorRow.name
+    )
+    if names is not None:
+        stmt = stmt.where(VendorRow.name.in_(set(names)))
+    stmt = stmt.order_by(VendorRow.name).execution_options(populate_existing=True)
+    rows = (await session.execute(stmt)).all()
+    return {row.name: _registered(row, state) for row, state in rows}
+
+
+async def find(session: AsyncSession, name: str) -> Registered | None:
+    return (await load(session, [name])).get(name)
+
+
+async def get(session: AsyncSession, name: str) -> Registered:
+    row = await get_or_404(session, VendorRow, name, "vendor")
+    # populate_existing: set_enabled writes the state with a Core statement the session has not seen
+    return _registered(row, await session.get(VendorStateRow, name, populate_existing=True))
+
+
+async def set_enabled(
+    session: AsyncSession, deps: GatewayDeps, vendor: str, enabled: bool, reason: str | None
+) -> None:
+    now = deps.clock.now()
+    values = {"is_enabled": enabled, "reason": reason, "updated_at": now}
+    await session.execute(
+        insert(VendorStateRow)
+        .values(vendor=vendor, **values)
+        .on_conflict_do_update(index_elements=[VendorStateRow.vendor], set_=values)
+    )
+
+
+async def apply_config(session: AsyncSession, deps: GatewayDeps, config: VendorsConfig) -> None:
+    """Make the registry hold the file's vendors (vendors made through the API stay).
+
+    ``enabled: false`` in the file disables a vendor at every start; ``true`` never re-enables
+    an endpoint a 410 Gone or an operator switched off.
+    """
+    await advisory_xact_lock(session, "tierline.vendor-gateway.registry")  # replicas starting together
+    now = deps.clock.now()
+    for declared in config.vendors:
+        spec = _spec(declared.to_vendor())
+        await session.execute(
+            insert(VendorRow)
+            .values(name=declared.name, spec=spec, managed_by=CONFIG, created_at=now, updated_at=now)
+            .on_conflict_do_update(
+                index_elements=[VendorRow.name], set_={"spec": spec, "managed_by": CONFIG, "updated_at": now}
+            )
+        )
+        if not declared.enabled:
+            await set_enabled(session, deps, declared.name, False, "disabled in vendors.yaml")
+    _log.info("vendors_config_applied", vendors=len(config.vendors))
+
+
+async def create(session: AsyncSession, deps: GatewayDeps, vendor: Vendor, *, enabled: bool) -> Registered:
+    if await session.get(VendorRow, vendor.name) is not None:
+        raise AlreadyExists(f"A vendor named {vendor.name!r} exists.", name=vendor.name)
+    now = deps.clock.now()
+    session.add(
+        VendorRow(name=vendor.name, spec=_spec(vendor), managed_by=API, created_at=now, updated_at=now)
+    )
+    await set_enabled(session, deps, vendor.name, enabled, None if enabled else "disabled when registered")
+    await session.flush()
+    return await get(session, vendor.name)
+
+
+async def update(session: AsyncSession, deps: GatewayDeps, vendor: Vendor) -> Registered:
+    """Replace a vendor's description; pending deliveries go to the new endpoint with the new secrets."""
+    row = await get_or_404(session, VendorRow, vendor.name, "vendor", lock=True)
+    row.spec, row.updated_at = _spec(vendor), deps.clock.now()
+    await session.execute(
+        update_(DeliveryRow)
+        .where(DeliveryRow.vendor == vendor.name, DeliveryRow.status == "pending")
+        .values(url=str(vendor.webhook_url))
+    )
+    await session.flush()
+    return await get(session, vendor.name)
+
+
+async def switch(
+    session: AsyncSession, deps: GatewayDeps, name: str, *, enabled: bool, reason: str | None = None
+) -> Registered:
+    """Enable or disable a vendor's endpoint by hand."""
+    await get_or_404(session, VendorRow, name, "vendor", lock=True)
+    await set_enabled(session, deps, name, enabled, None if enabled else reason or "disabled by an operator")
+    _log.info("vendor_switched", vendor=name, enabled=enabled, reason=reason)
+    return await get(session, name)
