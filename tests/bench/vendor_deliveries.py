@@ -2,7 +2,9 @@
 
 Queues N pending deliveries (~2 KB case bodies, COPY) for one vendor whose webhook is a local
 receiver running in its own process (uvicorn), POSTs the same bodies there with a bare
-httpx.AsyncClient in batches of the worker's size (the baseline), then runs the gateway's delivery
+httpx.AsyncClient in batches of the worker's size (the baseline the target is set against), and
+again with a bare aiohttp session (the worker's own client: what the worker adds on top of it),
+then runs the gateway's delivery
 worker (entrypoints.workers.deliver_webhooks, through the service Runtime) until every delivery is
 claimed, signed, sent and recorded. The receiver counts webhook-ids: each must arrive exactly once.
 Figures are ratios to the baseline, same receiver, same PostgreSQL, same run (noisy machines).
@@ -27,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
@@ -172,29 +175,45 @@ async def _stats(client: httpx.AsyncClient, base: str, reset: bool = True) -> di
     return stats
 
 
-async def post_raw(url: str, rows: list[tuple[Any, ...]], batch: int) -> tuple[float, float]:
-    """The baseline: the same bodies and webhook-ids POSTed by a bare client, batch by batch.
+async def post_raw(
+    url: str, rows: list[tuple[Any, ...]], batch: int, *, library: str = "httpx"
+) -> tuple[float, float]:
+    """A baseline: the same bodies and webhook-ids POSTed by a bare client, batch by batch.
 
-    Returns posts/s and this process's CPU milliseconds per post.
+    ``library`` is httpx (the baseline the target is set against) or aiohttp (the client the
+    worker uses, so the ratio shows what the worker adds). Returns posts/s and this process's
+    CPU milliseconds per post.
     """
-    async with httpx.AsyncClient(headers={"user-agent": "Tierline-Webhooks/1"}) as client:
+    headers = {"user-agent": "Tierline-Webhooks/1"}
+    if library == "httpx":
+        client: Any = httpx.AsyncClient(headers=headers)
+
+        async def post(r: tuple[Any, ...]) -> int:
+            answer = await client.post(
+                url, content=r[4], headers={"webhook-id": r[0], "content-type": "application/json"}
+            )
+            return answer.status_code
+    else:
+        client = aiohttp.ClientSession(headers=headers)
+
+        async def post(r: tuple[Any, ...]) -> int:
+            async with client.post(
+                url, data=r[4], headers={"webhook-id": r[0], "content-type": "application/json"}
+            ) as answer:
+                await answer.read()
+                return answer.status
+
+    async with client:
         started, cpu, done, shown = time.perf_counter(), time.process_time(), 0, 0.0
         for i in range(0, len(rows), batch):
             chunk = rows[i : i + batch]
-            answers = await asyncio.gather(
-                *(
-                    client.post(
-                        url, content=r[4], headers={"webhook-id": r[0], "content-type": "application/json"}
-                    )
-                    for r in chunk
-                )
-            )
-            assert all(a.status_code == 200 for a in answers), "the receiver accepts every post"
+            answers = await asyncio.gather(*(post(r) for r in chunk))
+            assert all(a == 200 for a in answers), "the receiver accepts every post"
             done += len(chunk)
             elapsed = time.perf_counter() - started
             if elapsed - shown >= 1 or done == len(rows):
                 shown = elapsed
-                say(f"    raw: {done:>6,} posted in {elapsed:5.1f}s ({done / elapsed:,.0f}/s)")
+                say(f"    raw {library}: {done:>6,} posted in {elapsed:5.1f}s ({done / elapsed:,.0f}/s)")
     n = len(rows)
     return n / (time.perf_counter() - started), (time.process_time() - cpu) * 1000 / n
 
@@ -205,6 +224,8 @@ async def deliver_ours(settings: Settings, conn: asyncpg.Connection, n: int) -> 
     Returns deliveries/s and this process's CPU milliseconds per delivery.
     """
     rt = Runtime(build_spec(settings))
+    assert rt.spec.on_start is not None
+    await rt.spec.on_start(rt)  # vendors.yaml into the registry, as at service start
     started, cpu, shown = time.perf_counter(), time.process_time(), 0.0
     worker = asyncio.create_task(workers.deliver_webhooks(rt))
     try:
@@ -266,16 +287,19 @@ async def run_batch(
     base: str,
     n: int,
     rng: random.Random,
-) -> tuple[tuple[float, float], tuple[float, float], list[str]]:
-    """Raw POSTs, then the worker, over the same n bodies at one batch size: (ours, raw, problems)."""
+) -> tuple[tuple[float, float], dict[str, tuple[float, float]], list[str]]:
+    """Raw POSTs (httpx, then aiohttp), then the worker, over the same n bodies at one batch size."""
     batch = settings.delivery_batch_size
     case_rows, rows = _deliveries(n, f"{base}/cases", rng)
-    say(f"batch {batch}: {n:,} raw httpx POSTs of the bodies about to be queued")
-    raw = await asyncio.wait_for(post_raw(f"{base}/cases", rows, batch), PHASE_LIMIT_SECONDS)
-    baseline = await _stats(client, base)
-    problems = (
-        [] if baseline["posts"] == len(baseline["ids"]) == n else ["the baseline did not arrive once each"]
-    )
+    raw, problems = {}, []
+    for library in ("httpx", "aiohttp"):
+        say(f"batch {batch}: {n:,} raw {library} POSTs of the bodies about to be queued")
+        raw[library] = await asyncio.wait_for(
+            post_raw(f"{base}/cases", rows, batch, library=library), PHASE_LIMIT_SECONDS
+        )
+        baseline = await _stats(client, base)
+        if not baseline["posts"] == len(baseline["ids"]) == n:
+            problems.append(f"the raw {library} baseline did not arrive once each")
     await conn.copy_records_to_table("cases", records=case_rows, columns=CASE_COLUMNS)
     await conn.copy_records_to_table("deliveries", records=rows, columns=DELIVERY_COLUMNS)
     outbox = await conn.fetchval("SELECT count(*) FROM outbox")
@@ -305,17 +329,18 @@ async def main_async(url: str, n: int, batches: list[int], poll: float, base: st
                     delivery_poll_seconds=poll,
                     log_level="WARNING",
                 )
-                (ours, ours_cpu), (raw, raw_cpu), found = await run_batch(
-                    conn, client, settings, base, n, rng
-                )
+                (ours, ours_cpu), raw, found = await run_batch(conn, client, settings, base, n, rng)
                 rates.append((ours, batch))
                 problems += [f"  batch {batch}: {p}" for p in found]
+                (hx, hx_cpu), (ah, ah_cpu) = raw["httpx"], raw["aiohttp"]
                 lines.append(
-                    f"  batch {batch:>4}: ours {ours:>7,.0f}/s   raw {raw:>7,.0f}/s   ratio {ours / raw:5.2f}"
-                    f"   each delivered exactly once, signatures verify: {'yes' if not found else 'NO'}"
+                    f"  batch {batch:>4}: ours {ours:>7,.0f}/s   raw httpx {hx:>7,.0f}/s"
+                    f"   ratio {ours / hx:5.2f}   (raw aiohttp {ah:>7,.0f}/s, ratio {ours / ah:4.2f})"
                 )
                 lines.append(
-                    f"{'':14}CPU in this process per delivery: ours {ours_cpu:.2f} ms, raw {raw_cpu:.2f} ms"
+                    f"{'':14}each delivered exactly once, signatures verify: {'yes' if not found else 'NO'};"
+                    f" CPU here per delivery: ours {ours_cpu:.2f} ms, raw httpx {hx_cpu:.2f} ms,"
+                    f" raw aiohttp {ah_cpu:.2f} ms"
                 )
     finally:
         await conn.close()

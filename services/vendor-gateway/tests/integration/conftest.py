@@ -12,7 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import httpx
+import aiohttp
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -26,6 +26,7 @@ from tierline_shared.events import IncidentCreated, IncidentEscalated
 from tierline_shared.messaging import cloudevents
 from tierline_shared.messaging.outbox import Outbox
 from tierline_shared.testing import ServerThread
+from tierline_vendor_gateway.adapters import sender
 from tierline_vendor_gateway.adapters.orm import CaseRow, DeliveryAttemptRow, DeliveryRow, outbox
 from tierline_vendor_gateway.config import VendorsConfig
 from tierline_vendor_gateway.entrypoints import workers
@@ -171,7 +172,11 @@ class Gateway:
         assert case is not None
         return case.id
 
-    async def step(self, client: httpx.AsyncClient) -> int:
+    def client(self) -> aiohttp.ClientSession:
+        """The worker's HTTP client, SSRF-guarded with the configured allow-list."""
+        return sender.client(self.deps.delivery.allow_hosts)
+
+    async def step(self, client: aiohttp.ClientSession) -> int:
         """One worker round: claim what is due and attempt each (workers._attempt); returns how many."""
         await self.run(lambda _s, _d: asyncio.sleep(0))  # the configuration is applied
         rt = SimpleNamespace(
@@ -185,7 +190,7 @@ class Gateway:
 
     async def settle(self, rounds: int = 30) -> None:
         """Attempt until nothing is pending, jumping the clock to the next due attempt in between."""
-        async with httpx.AsyncClient() as client:
+        async with self.client() as client:
             for _ in range(rounds):
                 await self.step(client)
                 async with self.sessions() as s:

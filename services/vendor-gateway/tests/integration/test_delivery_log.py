@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-import httpx
 import pytest
 
 from tierline_shared.errors import Conflict, NotFound
@@ -34,7 +33,7 @@ async def test_each_attempt_is_logged_in_order_and_follows_the_schedule(gateway,
     gateway.configure(vendor.url, schedule=SCHEDULE)
     case_id = await gateway.open_case()
     t0 = gateway.clock.now()
-    async with httpx.AsyncClient() as client:
+    async with gateway.client() as client:
         assert await gateway.step(client) == 1  # 500
         first = await gateway.delivery(case_id)
         # schedule[1] = 10s, stretched by up to 10 %
@@ -73,7 +72,7 @@ async def test_retry_after_shorter_than_the_schedule_does_not_shorten_it(gateway
     vendor = faulty_vendor((503, {"retry-after": "1"}, {}))
     gateway.configure(vendor.url, schedule=SCHEDULE)
     case_id = await gateway.open_case()
-    async with httpx.AsyncClient() as client:
+    async with gateway.client() as client:
         await gateway.step(client)
     delivery = await gateway.delivery(case_id)
     now = gateway.clock.now()

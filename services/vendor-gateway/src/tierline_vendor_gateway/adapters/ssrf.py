@@ -2,8 +2,11 @@
 
 Vendors' URLs come from configuration and the admin API; without this guard a URL (or a DNS
 name later pointed) at 127.0.0.1, 10.0.0.0/8, 169.254.169.254 (cloud metadata) or the like
-would make the gateway a tool against its own network. Hosts are resolved right before each
-attempt and every address must be public; redirects are never followed (sender.py).
+would make the gateway a tool against its own network. The URL is checked before each attempt
+(``check_url``), and host names are checked inside the HTTP client's resolver
+(``GuardedResolver``), so the connection goes to exactly the addresses that passed: a DNS answer
+that changes between a check and the connection cannot slip through. Redirects are never
+followed (sender.py). Plain http is for hosts allow-listed by name, or IPs in an allowed CIDR.
 """
 
 from __future__ import annotations
@@ -14,11 +17,17 @@ import socket
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
+
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-class Refused(Exception):
-    """The URL may not be called; retrying will not change that."""
+class Refused(OSError):
+    """The URL may not be called; retrying will not change that.
+
+    An OSError, so the HTTP client's connector carries it out of its resolver.
+    """
 
 
 def _is_public(address: Address) -> bool:
@@ -59,19 +68,65 @@ async def resolve(host: str) -> list[Address]:
     return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
 
 
-async def check(url: str, allow: Sequence[str]) -> None:
-    """Raise Refused unless ``url`` is https to public addresses, or its host is allow-listed."""
+def _literal(host: str) -> Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+def _named(host: str, allow: Sequence[str]) -> bool:
+    return host.lower() in {a.lower() for a in allow if not _is_network(a)}
+
+
+def check_url(url: str, allow: Sequence[str]) -> None:
+    """What can be known without DNS: scheme, host, and IP literals (which no resolver sees)."""
     parts = urlsplit(url)
     host = parts.hostname
     if parts.scheme not in ("http", "https") or not host:
         raise Refused(f"{url!r} is not an http(s) URL")
-    addresses = await resolve(host)
+    literal = _literal(host)
+    allowed = _named(host, allow) or (literal is not None and _allowed(host, [literal], allow))
+    if not allowed and parts.scheme != "https":
+        raise Refused(f"{host} is not allow-listed, so its webhook must use https")
+    if literal is not None:
+        check_addresses(host, [literal], allow)
+
+
+def check_addresses(host: str, addresses: Sequence[Address], allow: Sequence[str]) -> None:
+    """Every address ``host`` resolved to is public, unless the host or all its addresses are allowed."""
     if _allowed(host, addresses, allow):
         return
-    if parts.scheme != "https":
-        raise Refused(f"{host} is not allow-listed, so its webhook must use https")
     private = [str(a) for a in addresses if not _is_public(a)]
     if private:
         raise Refused(
             f"{host} resolves to non-public addresses ({', '.join(private)}); allow-list it to call it"
         )
+
+
+async def check(url: str, allow: Sequence[str]) -> None:
+    """Raise Refused unless ``url`` is https to public addresses, or its host is allow-listed."""
+    check_url(url, allow)
+    host = urlsplit(url).hostname
+    assert host is not None
+    if _literal(host) is None:
+        check_addresses(host, await resolve(host), allow)
+
+
+class GuardedResolver(AbstractResolver):
+    """aiohttp's resolver, refusing names that resolve to non-public addresses (unless allowed)."""
+
+    def __init__(self, allow: Sequence[str]) -> None:
+        self._allow = list(allow)
+        self._inner = ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        addresses = [ipaddress.ip_address(r["host"].split("%", 1)[0]) for r in results]
+        check_addresses(host, addresses, self._allow)
+        return results
+
+    async def close(self) -> None:
+        await self._inner.close()

@@ -192,7 +192,7 @@ async def get_vendor(name: str, rt: RuntimeDep, principal: Reader) -> VendorOut:
 )
 async def patch_vendor(name: str, body: VendorPatch, rt: RuntimeDep, principal: Admin) -> VendorOut:
     async with rt.unit_of_work() as session:
-        current = await registry.get(session, name)
+        current = await registry.get(session, name, lock=True)  # concurrent edits apply one after the other
         registered = await registry.update(session, rt.state["deps"], _merged(current.vendor, body))
     return _out(registered)
 

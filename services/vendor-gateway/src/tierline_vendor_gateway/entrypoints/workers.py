@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-import httpx
+import aiohttp
 from sqlalchemy import func, select
 
 from tierline_shared.logging import get_logger
@@ -21,11 +21,11 @@ from tierline_vendor_gateway.service_layer.deps import GatewayDeps
 _log = get_logger(__name__)
 
 
-async def _attempt(rt: Runtime, client: httpx.AsyncClient, claimed: ClaimedDelivery) -> None:
+async def _attempt(rt: Runtime, client: aiohttp.ClientSession, claimed: ClaimedDelivery) -> None:
     await _attempt_batch(rt, client, [claimed])
 
 
-async def _attempt_batch(rt: Runtime, client: httpx.AsyncClient, claimed: list[ClaimedDelivery]) -> None:
+async def _attempt_batch(rt: Runtime, client: aiohttp.ClientSession, claimed: list[ClaimedDelivery]) -> None:
     """Send a claimed batch concurrently, then record every outcome in one transaction.
 
     Vendors are read from the registry once per batch, so an edit (new endpoint, rotated
@@ -51,19 +51,18 @@ async def _attempt_batch(rt: Runtime, client: httpx.AsyncClient, claimed: list[C
         metrics.ATTEMPT_SECONDS.labels(c.vendor).observe(result.latency_seconds)
         registered = vendors.get(c.vendor)
         policy = deps.delivery.for_vendor(registered.vendor) if registered else deps.delivery
-        outcomes.append((c, result, policy))
+        outcomes.append(cases.Outcome(c, result, policy))
     try:
         async with rt.unit_of_work() as session:
-            for c, result, policy in outcomes:
-                await cases.record_attempt(session, deps, c, result, policy)
+            await cases.record_attempts(session, deps, outcomes)
     except Exception:  # noqa: BLE001 - record one by one, so one bad outcome costs only itself
         _log.warning("batch_not_recorded", deliveries=len(outcomes), exc_info=True)
-        for c, result, policy in outcomes:
+        for outcome in outcomes:
             try:
                 async with rt.unit_of_work() as session:
-                    await cases.record_attempt(session, deps, c, result, policy)
+                    await cases.record_attempts(session, deps, [outcome])
             except Exception:  # noqa: BLE001 - its lease runs out and it is retried, same webhook-id
-                _log.warning("attempt_not_recorded", delivery_id=c.id, exc_info=True)
+                _log.warning("attempt_not_recorded", delivery_id=outcome.claimed.id, exc_info=True)
 
 
 def _final(error: str) -> sender.AttemptResult:
@@ -71,12 +70,12 @@ def _final(error: str) -> sender.AttemptResult:
 
 
 async def _send(
-    deps: GatewayDeps, client: httpx.AsyncClient, claimed: ClaimedDelivery, vendor: Vendor
+    deps: GatewayDeps, client: aiohttp.ClientSession, claimed: ClaimedDelivery, vendor: Vendor
 ) -> sender.AttemptResult:
     """Sign and POST to the vendor's current endpoint with its current secrets."""
     url = str(vendor.webhook_url)
     try:
-        await ssrf.check(url, deps.delivery.allow_hosts)
+        ssrf.check_url(url, deps.delivery.allow_hosts)  # names are checked as they resolve (sender.client)
     except ssrf.Refused as exc:
         return _final(f"refused by the SSRF guard: {exc}")
     headers = webhooks.signed_headers(vendor.secrets, claimed.id, deps.clock.now(), claimed.body)
@@ -89,7 +88,7 @@ async def deliver_webhooks(rt: Runtime) -> None:
     batch = rt.settings.delivery_batch_size
     # An attempt may take up to the longest timeout; the lease keeps others off it a while longer.
     lease = MAX_TIMEOUT + timedelta(seconds=30)
-    async with httpx.AsyncClient(headers={"user-agent": "Tierline-Webhooks/1"}) as client:
+    async with sender.client(deps.delivery.allow_hosts) as client:
         while True:
             async with rt.unit_of_work() as session:
                 claimed = await cases.claim_due_deliveries(session, deps, limit=batch, lease=lease)

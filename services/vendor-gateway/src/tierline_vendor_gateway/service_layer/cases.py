@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -240,19 +240,23 @@ async def claim_due_deliveries(
 ) -> list[ClaimedDelivery]:
     """Take due deliveries for one attempt; the lease hides them from other workers meanwhile."""
     now = deps.clock.now()
-    rows = await session.scalars(
-        select(DeliveryRow)
+    due = (
+        select(DeliveryRow.id)
         .where(DeliveryRow.status == "pending", DeliveryRow.next_attempt_at <= now)
         .order_by(DeliveryRow.next_attempt_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    claimed = []
-    for row in rows:
-        row.attempts += 1
-        row.next_attempt_at = now + lease
-        claimed.append(ClaimedDelivery(row.id, row.vendor, row.url, row.body, row.attempts))
-    return claimed
+    rows = await session.execute(
+        update(DeliveryRow)
+        .where(DeliveryRow.id.in_(due.scalar_subquery()))
+        .values(attempts=DeliveryRow.attempts + 1, next_attempt_at=now + lease)
+        .returning(
+            DeliveryRow.id, DeliveryRow.vendor, DeliveryRow.url, DeliveryRow.body, DeliveryRow.attempts
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return [ClaimedDelivery(*row) for row in rows]
 
 
 def _vendor_reference(excerpt: str) -> str | None:
@@ -290,6 +294,15 @@ def _next_attempt_at(
     )
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """One attempt's result, with the retry policy of the delivery's vendor."""
+
+    claimed: ClaimedDelivery
+    result: AttemptResult
+    policy: DeliveryPolicy | None = None
+
+
 async def record_attempt(
     session: AsyncSession,
     deps: GatewayDeps,
@@ -298,67 +311,103 @@ async def record_attempt(
     policy: DeliveryPolicy | None = None,
 ) -> str:
     """Apply one attempt's outcome and log it; returns the delivery's new status."""
-    row = await session.scalar(select(DeliveryRow).where(DeliveryRow.id == claimed.id).with_for_update())
-    if row is None or row.status != "pending":
-        return row.status if row else "missing"
-    if row.attempts != claimed.attempt:
-        return row.status  # a newer attempt owns this delivery now (our lease ran out)
-    case = await session.scalar(select(CaseRow).where(CaseRow.id == row.case_id).with_for_update())
-    assert case is not None
-    now = deps.clock.now()
-    session.add(
-        DeliveryAttemptRow(
-            id=uuid.uuid4(),
-            delivery_id=row.id,
-            vendor=row.vendor,
-            attempt=row.attempts,
-            status_code=result.status,
-            latency_ms=round(result.latency_seconds * 1000, 3),
-            error=result.error,
-            response_excerpt=result.response_excerpt,
-            attempted_at=now,
-        )
+    [status] = await record_attempts(session, deps, [Outcome(claimed, result, policy)])
+    return status
+
+
+async def record_attempts(session: AsyncSession, deps: GatewayDeps, outcomes: list[Outcome]) -> list[str]:
+    """Apply a batch of attempts' outcomes in a few set-based statements; returns each new status.
+
+    One query locks every delivery and its case; the log rows go in one INSERT, the events in
+    one outbox INSERT, and the updates are flushed together.
+    """
+    rows = await session.execute(
+        select(DeliveryRow, CaseRow)
+        .join(CaseRow, CaseRow.id == DeliveryRow.case_id)
+        .where(DeliveryRow.id.in_([o.claimed.id for o in outcomes]))
+        .order_by(DeliveryRow.id)
+        .with_for_update()
     )
+    found = {delivery.id: (delivery, case) for delivery, case in rows}
+    now = deps.clock.now()
+    log: list[dict[str, Any]] = []
+    events: list[Event] = []
+    statuses = []
+    for outcome in outcomes:
+        pair = found.get(outcome.claimed.id)
+        if pair is None:
+            statuses.append("missing")
+            continue
+        delivery, case = pair
+        if delivery.status != "pending" or delivery.attempts != outcome.claimed.attempt:
+            # Done already, or a newer attempt owns this delivery now (our lease ran out).
+            statuses.append(delivery.status)
+            continue
+        log.append(_log_row(delivery, outcome.result, now))
+        events.extend(await _apply(session, deps, delivery, case, outcome, now))
+        statuses.append(delivery.status)
+    if log:
+        await session.execute(insert(DeliveryAttemptRow), log)
+    await deps.outbox.add_many(session, events)
+    return statuses
+
+
+def _log_row(delivery: DeliveryRow, result: AttemptResult, now: datetime) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "delivery_id": delivery.id,
+        "vendor": delivery.vendor,
+        "attempt": delivery.attempts,
+        "status_code": result.status,
+        "latency_ms": round(result.latency_seconds * 1000, 3),
+        "error": result.error,
+        "response_excerpt": result.response_excerpt,
+        "attempted_at": now,
+    }
+
+
+async def _apply(
+    session: AsyncSession, deps: GatewayDeps, row: DeliveryRow, case: CaseRow, outcome: Outcome, now: datetime
+) -> list[Event]:
+    """Move the delivery and its case on after one attempt; the events that announces."""
+    result = outcome.result
     row.last_status_code, row.last_error = result.status, result.error
     if result.status is not None and is_success(result.status):
         row.status, row.delivered_at = "delivered", now
         on_commit(session, lambda: metrics.delivered("delivered"))
         case.vendor_reference = _vendor_reference(result.response_excerpt) or case.vendor_reference
         if case.status not in ("pending", "failed"):
-            return row.status  # a replay of a case the vendor already has: it changes nothing
+            return []  # a replay of a case the vendor already has: it changes nothing
         case.status, case.updated_at = "open", now
-        await deps.outbox.add(
-            session,
+        return [
             VendorCaseOpened(
                 incident_id=case.incident_id,
                 vendor=case.vendor,
                 case_id=case.id,
                 vendor_reference=case.vendor_reference,
                 opened_at=now,
-            ),
-        )
-        return row.status
-    retry_at = _next_attempt_at(policy or deps.delivery, row, result, now)
+            )
+        ]
+    retry_at = _next_attempt_at(outcome.policy or deps.delivery, row, result, now)
     if retry_at is not None:
         row.next_attempt_at = retry_at
         on_commit(session, lambda: metrics.delivered("retrying"))
-        return row.status
+        return []
     row.status = "dead"
     case.status, case.updated_at = "failed", now
+    events: list[Event] = []
     if result.status in GIVE_UP_STATUSES:
         await registry.set_enabled(session, deps, row.vendor, False, f"HTTP {result.status} from {row.url}")
-        await deps.outbox.add(
-            session,
+        events.append(
             VendorEndpointDisabled(
                 incident_id=case.incident_id,
                 vendor=case.vendor,
                 case_id=case.id,
                 url=row.url,
                 disabled_at=now,
-            ),
+            )
         )
-    await deps.outbox.add(
-        session,
+    events.append(
         VendorDeliveryFailed(
             incident_id=case.incident_id,
             vendor=case.vendor,
@@ -366,11 +415,11 @@ async def record_attempt(
             attempts=row.attempts,
             last_error=result.error or "unknown error",
             failed_at=now,
-        ),
+        )
     )
     on_commit(session, lambda: metrics.delivered("dead"))
     _log.warning("delivery_dead_lettered", delivery_id=row.id, vendor=row.vendor, attempts=row.attempts)
-    return row.status
+    return events
 
 
 async def replay(session: AsyncSession, deps: GatewayDeps, delivery_id: str) -> DeliveryRow:

@@ -72,8 +72,9 @@ async def find(session: AsyncSession, name: str) -> Registered | None:
     return (await load(session, [name])).get(name)
 
 
-async def get(session: AsyncSession, name: str) -> Registered:
-    row = await get_or_404(session, VendorRow, name, "vendor")
+async def get(session: AsyncSession, name: str, *, lock: bool = False) -> Registered:
+    """One vendor; ``lock`` holds its row until the transaction ends (read, merge, then update)."""
+    row = await get_or_404(session, VendorRow, name, "vendor", lock=lock)
     # populate_existing: set_enabled writes the state with a Core statement the session has not seen
     return _registered(row, await session.get(VendorStateRow, name, populate_existing=True))
 
@@ -113,14 +114,16 @@ async def apply_config(session: AsyncSession, deps: GatewayDeps, config: Vendors
 
 
 async def create(session: AsyncSession, deps: GatewayDeps, vendor: Vendor, *, enabled: bool) -> Registered:
-    if await session.get(VendorRow, vendor.name) is not None:
-        raise AlreadyExists(f"A vendor named {vendor.name!r} exists.", name=vendor.name)
     now = deps.clock.now()
-    session.add(
-        VendorRow(name=vendor.name, spec=_spec(vendor), managed_by=API, created_at=now, updated_at=now)
+    created = await session.scalar(
+        insert(VendorRow)
+        .values(name=vendor.name, spec=_spec(vendor), managed_by=API, created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=[VendorRow.name])
+        .returning(VendorRow.name)
     )
+    if created is None:  # also when another request registered the name a moment ago
+        raise AlreadyExists(f"A vendor named {vendor.name!r} exists.", name=vendor.name)
     await set_enabled(session, deps, vendor.name, enabled, None if enabled else "disabled when registered")
-    await session.flush()
     return await get(session, vendor.name)
 
 

@@ -1,0 +1,195 @@
+"""The worker reads the vendor registry live, and vendors.yaml is re-applied at every start."""
+
+from __future__ import annotations
+
+import base64
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
+
+from tierline_vendor_gateway.config import VendorsConfig
+from tierline_vendor_gateway.domain.vendors import Vendor
+from tierline_vendor_gateway.service_layer import registry
+from tierline_vendor_gateway.service_layer.registry import Registered
+
+from .conftest import CALLBACK_SECRET, WEBHOOK_SECRET, Gateway
+
+pytestmark = pytest.mark.integration
+SECOND_SECRET = "whsec_" + base64.b64encode(b"tierline-test-second-webhook-secret-32").decode()
+UNLISTED_SECRET = "whsec_" + base64.b64encode(b"u" * 32).decode()
+
+
+async def registered(gateway: Gateway, name: str = "acme") -> Registered:
+    return await gateway.run(lambda s, _d: registry.get(s, name))
+
+
+async def vendors(gateway: Gateway) -> dict[str, Registered]:
+    return await gateway.run(lambda s, _d: registry.load(s))
+
+
+async def change(gateway: Gateway, name: str = "acme", **fields: Any) -> Registered:
+    """registry.update, as PATCH /v1/vendors/{name} calls it."""
+    current = (await registered(gateway, name)).vendor
+    return await gateway.run(registry.update, Vendor.model_validate({**current.model_dump(), **fields}))
+
+
+def declare(gateway: Gateway, url: str, *extra: dict[str, Any], **acme: Any) -> VendorsConfig:
+    """A vendors.yaml naming "acme" at ``url`` (with ``acme`` fields) and ``extra``; applied next step."""
+    gateway.configure(url)
+    acme_declared = {
+        "name": "acme",
+        "webhook_url": url,
+        "secrets": [WEBHOOK_SECRET],
+        "callback_secrets": [CALLBACK_SECRET],
+        **acme,
+    }
+    gateway.config = VendorsConfig.model_validate(
+        {
+            "vendors": [acme_declared, *extra],
+            "delivery": gateway.config.delivery.model_dump(mode="json"),
+        }
+    )
+    return gateway.config
+
+
+def only(headers: dict[str, str], signature: str) -> dict[str, str]:
+    return {**headers, "webhook-signature": signature}
+
+
+async def test_an_update_sends_the_next_attempt_to_the_new_url_signed_with_every_secret(
+    gateway, faulty_vendor
+) -> None:
+    old, new = faulty_vendor((503, {}, {"error": "down"})), faulty_vendor((202, {}, {"reference": "ACME-7"}))
+    gateway.configure(old.url)
+    case_id = await gateway.open_case()
+    async with gateway.client() as client:
+        assert await gateway.step(client) == 1
+        assert len(old.seen) == 1 and old.seen[0][2], "first attempt: old URL, old secret"
+        assert old.seen[0][0]["webhook-signature"].count("v1,") == 1
+
+        updated = await change(gateway, webhook_url=new.url, secrets=[SECOND_SECRET, WEBHOOK_SECRET])
+        assert (str(updated.vendor.webhook_url), updated.vendor.secrets) == (
+            new.url,
+            [SECOND_SECRET, WEBHOOK_SECRET],
+        )
+        pending = await gateway.delivery(case_id)
+        assert (pending.status, pending.url) == ("pending", new.url), "the pending delivery follows"
+
+        gateway.clock.advance(pending.next_attempt_at - gateway.clock.now())
+        assert await gateway.step(client) == 1
+    assert len(old.seen) == 1, "the old URL is not called again"
+    [(headers, body, valid)] = new.seen
+    assert valid, "the receiver still verifies with the old secret"
+    assert headers["webhook-id"] == old.seen[0][0]["webhook-id"] and body == old.seen[0][1]
+    signatures = headers["webhook-signature"].split(" ")
+    assert len(signatures) == 2 and all(s.startswith("v1,") for s in signatures)
+    assert signatures[0] != signatures[1]
+    for secret, signature in zip([SECOND_SECRET, WEBHOOK_SECRET], signatures, strict=True):
+        Webhook(secret).verify(body, only(headers, signature))
+    with pytest.raises(WebhookVerificationError):
+        Webhook(SECOND_SECRET).verify(body, only(headers, signatures[1]))
+    with pytest.raises(WebhookVerificationError):
+        Webhook(UNLISTED_SECRET).verify(body, headers)
+
+    delivery = await gateway.delivery(case_id)
+    assert (delivery.status, delivery.attempts) == ("delivered", 2)
+    assert (await gateway.case(case_id)).vendor_reference == "ACME-7"
+
+
+async def test_the_vendors_schedule_decides_attempts_and_delays(gateway, faulty_vendor) -> None:
+    receiver = faulty_vendor((500, {}, {"error": "boom"}))
+    declare(gateway, receiver.url, schedule=["0s", "3s"])  # the gateway's own: 5 attempts, 1s backoff
+    assert gateway.config.delivery.attempts == 5
+    case_id = await gateway.open_case()
+    t0 = gateway.clock.now()
+    async with gateway.client() as client:
+        assert await gateway.step(client) == 1
+        first = await gateway.delivery(case_id)
+        assert first.status == "pending"
+        assert t0 + timedelta(seconds=3) <= first.next_attempt_at <= t0 + timedelta(seconds=3.3)
+        gateway.clock.advance(timedelta(seconds=2.9))
+        assert await gateway.step(client) == 0, "not due before the vendor's schedule says"
+        gateway.clock.advance(first.next_attempt_at - gateway.clock.now())
+        assert await gateway.step(client) == 1
+        gateway.clock.advance(timedelta(hours=1))
+        assert await gateway.step(client) == 0, "no third attempt"
+    delivery = await gateway.delivery(case_id)
+    assert (delivery.status, delivery.attempts, len(receiver.seen)) == ("dead", 2, 2)
+    assert [a.attempt for a in await gateway.log(delivery.id)] == [1, 2]
+    assert (await gateway.case(case_id)).status == "failed"
+
+
+async def test_a_schedule_set_through_the_registry_applies_to_a_pending_delivery(
+    gateway, faulty_vendor
+) -> None:
+    receiver = faulty_vendor((500, {}, {}))
+    gateway.configure(receiver.url)
+    case_id = await gateway.open_case()
+    await change(gateway, schedule=["0s", "1m"])
+    t0 = gateway.clock.now()
+    async with gateway.client() as client:
+        assert await gateway.step(client) == 1
+    first = await gateway.delivery(case_id)
+    assert t0 + timedelta(minutes=1) <= first.next_attempt_at <= t0 + timedelta(seconds=66)
+    await gateway.settle()
+    assert ((await gateway.delivery(case_id)).attempts, len(receiver.seen)) == (2, 2)
+
+
+async def test_applying_the_file_again_keeps_api_vendors_and_restores_file_vendors(gateway) -> None:
+    url = "http://127.0.0.1:9/cases"
+    declare(gateway, url)
+    initech = Vendor.model_validate(
+        {
+            "name": "initech",
+            "webhook_url": "https://hooks.initech.example/tierline",
+            "secrets": [SECOND_SECRET],
+            "callback_secrets": [CALLBACK_SECRET],
+            "schedule": ["0s", "5s"],
+        }
+    )
+    await gateway.run(registry.create, initech, enabled=True)
+    await change(gateway, webhook_url="https://elsewhere.example/")
+    for _ in range(2):  # two starts
+        declare(gateway, url)
+        held = await vendors(gateway)
+        assert {n: r.managed_by for n, r in held.items()} == {"acme": "config", "initech": "api"}
+        assert held["initech"].vendor == initech and held["initech"].is_enabled
+        assert str(held["acme"].vendor.webhook_url) == url, "the file's values come back"
+
+
+async def test_enabled_false_in_the_file_disables_at_every_start(gateway) -> None:
+    url = "http://127.0.0.1:9/cases"
+    globex = {
+        "name": "globex",
+        "webhook_url": "http://127.0.0.1:9/globex",
+        "secrets": [SECOND_SECRET],
+        "callback_secrets": [CALLBACK_SECRET],
+    }
+    declare(gateway, url, {**globex, "enabled": False})
+    off = await registered(gateway, "globex")
+    assert (off.is_enabled, off.disabled_reason) == (False, "disabled in vendors.yaml")
+    assert (await registered(gateway, "acme")).is_enabled, "only the vendor the file disables"
+
+    await gateway.run(registry.switch, "globex", enabled=True)
+    assert (await registered(gateway, "globex")).is_enabled
+    declare(gateway, url, {**globex, "enabled": False})
+    assert not (await registered(gateway, "globex")).is_enabled, "disabled again at the next start"
+
+
+async def test_an_endpoint_gone_410_stays_disabled_when_the_file_says_enabled(gateway, faulty_vendor) -> None:
+    receiver = faulty_vendor((410, {}, {"error": "gone"}))
+    declare(gateway, receiver.url, enabled=True)
+    case_id = await gateway.open_case()
+    await gateway.settle()
+    assert (await gateway.delivery(case_id)).status == "dead"
+    gone = await registered(gateway)
+    assert not gone.is_enabled and "410" in (gone.disabled_reason or "")
+
+    declare(gateway, receiver.url, enabled=True)  # the next start
+    again = await registered(gateway)
+    assert (again.is_enabled, again.disabled_reason) == (False, gone.disabled_reason)
+    later = await gateway.open_case()
+    assert (await gateway.delivery(later)).status == "dead", "nothing is sent to it"
+    assert len(receiver.seen) == 1

@@ -1,0 +1,310 @@
+"""The vendor registry's admin API on the real app: register, read, change, disable, re-enable.
+
+Secrets go in and never come out; every answer here is checked for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tierline_shared import migrations
+from tierline_shared.auth import apply_key_created, hash_key
+from tierline_shared.events import ApiKeyCreated, Envelope
+from tierline_vendor_gateway.bootstrap import create_app
+from tierline_vendor_gateway.config import Settings
+from tierline_vendor_gateway.domain.vendors import fingerprint
+
+pytestmark = pytest.mark.integration
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+ADMIN_KEY = "tl_test-admin-key-for-vendor-registry-api-tests"
+
+
+def _secret(fill: bytes) -> str:
+    return "whsec_" + base64.b64encode(fill * 32).decode()
+
+
+SECRET, CALLBACK, NEW, NEWER = _secret(b"s"), _secret(b"c"), _secret(b"n"), _secret(b"m")
+SECRETS = (SECRET, CALLBACK, NEW, NEWER)
+VENDORS = {
+    "vendors": [
+        {
+            "name": name,
+            "webhook_url": f"http://127.0.0.1:9/{name}",
+            "secrets": [SECRET],
+            "callback_secrets": [CALLBACK],
+        }
+        for name in ("acme", "globex")
+    ],
+    "delivery": {"allow_hosts": [], "max_attempts": 3},
+}
+INITECH = {
+    "name": "initech",
+    "webhook_url": "https://hooks.initech.example/tierline",
+    "secrets": [NEW],
+    "callback_secrets": [CALLBACK],
+    "products": ["SAN-9000"],
+    "categories": ["storage"],
+    "contract": {"response": "1h", "resolution": "8h"},
+    "timeout": "5s",
+    "schedule": ["0s", "5s", "5m"],
+}
+
+
+@pytest.fixture
+async def app(infra, new_database, tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+    url = new_database("vendor_gateway")
+    migrations.upgrade(MIGRATIONS, url)
+    (tmp_path / "vendors.yaml").write_text(yaml.safe_dump(VENDORS))
+    settings = Settings(
+        database_url=url,
+        kafka_bootstrap_servers=infra.bootstrap_servers,
+        bootstrap_api_key=ADMIN_KEY,
+        config_dir=tmp_path,
+        kafka_topic_prefix=f"t-{uuid.uuid4().hex[:8]}.",
+        delivery_poll_seconds=0.05,
+    )
+    application = create_app(settings)
+    transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+    async with (
+        application.router.lifespan_context(application),
+        httpx.AsyncClient(
+            transport=transport,
+            base_url="http://vendor-gateway.test",
+            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        ) as http,
+    ):
+        yield http, application.state.runtime
+
+
+def _no_secrets(response: httpx.Response) -> None:
+    for secret in SECRETS:
+        assert secret not in response.text and secret.removeprefix("whsec_") not in response.text
+
+
+def ok(response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    _no_secrets(response)
+    return response.json()
+
+
+def problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    _no_secrets(response)
+    body = response.json()
+    assert body["status"] == status
+    return body
+
+
+async def names(http: httpx.AsyncClient) -> list[str]:
+    return [v["name"] for v in ok(await http.get("/v1/vendors"))]
+
+
+async def issue_key(rt: Any, scopes: list[str]) -> dict[str, str]:
+    """A key as intake would announce it, applied the way the gateway's consumer applies it."""
+    key = f"tl_{uuid.uuid4().hex}"
+    event = ApiKeyCreated(
+        key_id=uuid.uuid4(), name="test", key_hash=hash_key(key), scopes=scopes, created_at=datetime.now(UTC)
+    )
+    async with rt.unit_of_work() as session:
+        await apply_key_created(rt.access.api_keys, session, Envelope(event, "/tierline/intake"))
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def test_the_files_vendors_are_listed_with_fingerprints_only(app) -> None:
+    http, _ = app
+    vendors = ok(await http.get("/v1/vendors"))
+    assert [(v["name"], v["managed_by"], v["enabled"], v["disabled_reason"]) for v in vendors] == [
+        ("acme", "config", True, None),
+        ("globex", "config", True, None),
+    ]
+    acme = vendors[0]
+    assert acme["webhook_url"] == "http://127.0.0.1:9/acme"
+    assert acme["secrets"] == [{"fingerprint": fingerprint(SECRET)}]
+    assert acme["callback_secrets"] == [{"fingerprint": fingerprint(CALLBACK)}]
+    assert (acme["timeout_seconds"], acme["schedule_seconds"], acme["contract"]) == (None, None, None)
+    assert ok(await http.get("/v1/vendors/acme")) == acme
+
+
+async def test_a_vendor_is_registered_once(app) -> None:
+    http, _ = app
+    response = await http.post("/v1/vendors", json=INITECH)
+    created = ok(response, 201)
+    assert response.headers["location"] == "/v1/vendors/initech"
+    assert {k: created[k] for k in ("name", "webhook_url", "products", "categories", "managed_by")} == {
+        "name": "initech",
+        "webhook_url": "https://hooks.initech.example/tierline",
+        "products": ["SAN-9000"],
+        "categories": ["storage"],
+        "managed_by": "api",
+    }
+    assert created["secrets"] == [{"fingerprint": fingerprint(NEW)}]
+    assert created["contract"] == {"response_seconds": 3600.0, "resolution_seconds": 28800.0}
+    assert (created["timeout_seconds"], created["schedule_seconds"]) == (5.0, [0.0, 5.0, 300.0])
+    assert (created["enabled"], created["disabled_reason"]) == (True, None)
+    assert ok(await http.get(response.headers["location"])) == created
+
+    again = problem(
+        await http.post("/v1/vendors", json={**INITECH, "webhook_url": "https://x.example/"}), 409
+    )
+    assert again["type"].endswith("/already-exists")
+    problem(await http.post("/v1/vendors", json={**INITECH, "name": "acme"}), 409)
+    assert ok(await http.get("/v1/vendors/initech")) == created, "the refused POST changed nothing"
+    assert ok(await http.get("/v1/vendors/acme"))["webhook_url"] == "http://127.0.0.1:9/acme"
+
+    off = ok(await http.post("/v1/vendors", json={**INITECH, "name": "hooli", "enabled": False}), 201)
+    assert (off["enabled"], off["disabled_reason"]) == (False, "disabled when registered")
+    assert await names(http) == ["acme", "globex", "hooli", "initech"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"secrets": ["not-a-secret"]}, "secrets.0"),
+        ({"secrets": [NEW, "whsec_c2hvcnQ="]}, "secrets.1"),
+        ({"secrets": [NEW, NEW]}, "secrets"),
+        ({"secrets": []}, "secrets"),
+        ({"callback_secrets": []}, "callback_secrets"),
+        ({"webhook_url": "not a url"}, "webhook_url"),
+        ({"schedule": []}, "schedule"),
+        ({"schedule": ["0s", "soon"]}, "schedule.1"),
+        ({"timeout": "0s"}, "timeout"),
+        ({"timeout": "61s"}, "timeout"),
+        ({"name": "Not A Slug"}, "name"),
+        ({"contract": {"respond": "1h"}}, "contract.respond"),
+        ({"favourite_colour": "red"}, "favourite_colour"),
+        ({"products": ["bad\x00"]}, "body"),
+    ],
+)
+async def test_an_invalid_vendor_is_a_422_naming_the_field_and_writes_nothing(
+    app, change: dict[str, Any], field: str
+) -> None:
+    http, _ = app
+    body = problem(await http.post("/v1/vendors", json={**INITECH, **change}), 422)
+    assert field in [e["field"] for e in body["errors"]], body
+    assert "whsec_c2hvcnQ=" not in str(body)
+    assert await names(http) == ["acme", "globex"]
+    problem(await http.get("/v1/vendors/initech"), 404)
+
+
+async def test_unknown_vendors_are_404_problems(app) -> None:
+    http, _ = app
+    for response in (
+        await http.get("/v1/vendors/nobody"),
+        await http.patch("/v1/vendors/nobody", json={"timeout": "5s"}),
+        await http.post("/v1/vendors/nobody/disable", json={"reason": "x"}),
+        await http.post("/v1/vendors/nobody/enable"),
+    ):
+        assert problem(response, 404)["type"].endswith("/not-found")
+    assert await names(http) == ["acme", "globex"]
+
+
+async def test_patch_changes_only_the_fields_sent(app) -> None:
+    http, _ = app
+    before = ok(await http.post("/v1/vendors", json=INITECH), 201)
+
+    rotated = ok(await http.patch("/v1/vendors/initech", json={"secrets": [NEWER, NEW]}))
+    assert rotated["secrets"] == [{"fingerprint": fingerprint(NEWER)}, {"fingerprint": fingerprint(NEW)}]
+    unchanged = {"secrets", "updated_at"}
+    assert {k: v for k, v in rotated.items() if k not in unchanged} == {
+        k: v for k, v in before.items() if k not in unchanged
+    }
+    assert rotated["updated_at"] >= before["updated_at"]
+
+    dropped = ok(await http.patch("/v1/vendors/initech", json={"timeout": None, "contract": None}))
+    assert (dropped["timeout_seconds"], dropped["contract"]) == (None, None)
+    assert dropped["schedule_seconds"] == [0.0, 5.0, 300.0] and dropped["secrets"] == rotated["secrets"]
+
+    moved = ok(await http.patch("/v1/vendors/initech", json={"webhook_url": "https://new.initech.example/"}))
+    assert moved["webhook_url"] == "https://new.initech.example/"
+    assert ok(await http.get("/v1/vendors/initech")) == moved
+
+    for bad, field in (
+        ({"secrets": ["whsec_c2hvcnQ="]}, "secrets.0"),
+        ({"webhook_url": None}, "webhook_url"),
+        ({"secrets": None}, "secrets"),
+        ({"schedule": []}, "schedule"),
+        ({"enabled": False}, "enabled"),
+        ({"name": "renamed"}, "name"),
+    ):
+        body = problem(await http.patch("/v1/vendors/initech", json=bad), 422)
+        assert field in [e["field"] for e in body["errors"]], (bad, body)
+    assert ok(await http.get("/v1/vendors/initech")) == moved, "refused patches changed nothing"
+
+    config = ok(await http.patch("/v1/vendors/acme", json={"products": ["edge-router"]}))
+    assert (config["products"], config["managed_by"]) == (["edge-router"], "config")
+
+
+async def test_a_vendor_is_disabled_with_a_reason_and_enabled_again(app) -> None:
+    http, _ = app
+    off = ok(await http.post("/v1/vendors/acme/disable", json={"reason": "contract ended"}))
+    assert (off["enabled"], off["disabled_reason"]) == (False, "contract ended")
+    assert ok(await http.get("/v1/vendors/acme"))["disabled_reason"] == "contract ended"
+    assert ok(await http.get("/v1/vendors/globex"))["enabled"] is True, "only acme"
+
+    on = ok(await http.post("/v1/vendors/acme/enable"))
+    assert (on["enabled"], on["disabled_reason"]) == (True, None)
+    assert ok(await http.get("/v1/vendors"))[0]["enabled"] is True
+
+    bare = ok(await http.post("/v1/vendors/globex/disable"))
+    assert (bare["enabled"], bare["disabled_reason"]) == (False, "disabled by an operator")
+    problem(await http.post("/v1/vendors/globex/disable", json={"reason": "x" * 501}), 422)
+    problem(await http.post("/v1/vendors/globex/disable", json={"why": "x"}), 422)
+
+
+async def test_reading_takes_incidents_read_and_changing_takes_admin(app) -> None:
+    http, rt = app
+    for scopes in (["incidents:read"], ["incidents:write"]):
+        key = await issue_key(rt, scopes)
+        assert [v["name"] for v in ok(await http.get("/v1/vendors", headers=key))] == ["acme", "globex"]
+        assert ok(await http.get("/v1/vendors/acme", headers=key))["name"] == "acme"
+        for write in (
+            http.post("/v1/vendors", json=INITECH, headers=key),
+            http.patch("/v1/vendors/acme", json={"secrets": [NEW]}, headers=key),
+            http.post("/v1/vendors/acme/disable", json={"reason": "x"}, headers=key),
+            http.post("/v1/vendors/acme/enable", headers=key),
+        ):
+            assert problem(await write, 403)["required_scope"] == "admin"
+    for anonymous in (
+        http.get("/v1/vendors", headers={"Authorization": ""}),
+        http.get("/v1/vendors/acme", headers={"Authorization": ""}),
+        http.post("/v1/vendors", json=INITECH, headers={"Authorization": ""}),
+        http.get("/v1/vendors", headers={"Authorization": "Bearer tl_unknown"}),
+    ):
+        problem(await anonymous, 401)
+    acme = ok(await http.get("/v1/vendors/acme"))
+    assert (acme["secrets"], acme["enabled"]) == ([{"fingerprint": fingerprint(SECRET)}], True)
+    assert await names(http) == ["acme", "globex"]
+
+
+async def test_concurrent_edits_and_registrations_are_serialized(app) -> None:
+    http, _ = app
+    for _ in range(3):  # a lost update needs an interleaving; three rounds make one likely
+        products, categories = [uuid.uuid4().hex], [uuid.uuid4().hex]
+        first, second = await asyncio.gather(
+            http.patch("/v1/vendors/acme", json={"products": products}),
+            http.patch("/v1/vendors/acme", json={"categories": categories}),
+        )
+        assert (first.status_code, second.status_code) == (200, 200)
+        acme = ok(await http.get("/v1/vendors/acme"))
+        assert (acme["products"], acme["categories"]) == (products, categories), "an edit was lost"
+
+    name = f"v-{uuid.uuid4().hex[:8]}"
+    answers = await asyncio.gather(
+        *(http.post("/v1/vendors", json={**INITECH, "name": name}) for _ in range(3))
+    )
+    assert sorted(a.status_code for a in answers) == [201, 409, 409]
+    for answer in answers:
+        if answer.status_code == 409:
+            problem(answer, 409)
