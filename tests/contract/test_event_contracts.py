@@ -17,6 +17,9 @@ REQUIRED = {
     "tierline.vendor.case_resolved.v1",
 }
 
+# State of a vendor rather than of an incident: ordered per vendor, keyed by its name.
+KEYED_BY_VENDOR = {"tierline.vendor.changed.v1"}
+
 
 def test_the_skeleton_events_exist_and_are_versioned() -> None:
     types = registered_types()
@@ -24,8 +27,16 @@ def test_the_skeleton_events_exist_and_are_versioned() -> None:
     for event_type, cls in types.items():
         assert event_type.rsplit(".", 1)[-1].startswith("v"), event_type
         assert cls.topic in topics.ALL
-        if cls.topic != topics.ACCESS:
+        if cls.topic != topics.ACCESS and event_type not in KEYED_BY_VENDOR:
             assert issubclass(cls, IncidentEvent), event_type
+
+
+def test_vendor_announcements_are_keyed_by_the_vendor_and_carry_no_secret() -> None:
+    types = registered_types()
+    for event_type in KEYED_BY_VENDOR:
+        cls = types[event_type]
+        assert not issubclass(cls, IncidentEvent) and "vendor" in cls.model_fields
+        assert not {"secrets", "callback_secrets", "webhook_url"} & set(cls.model_fields)
 
 
 def test_each_topic_has_one_publisher() -> None:

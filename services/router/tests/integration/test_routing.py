@@ -6,9 +6,11 @@ import asyncio
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tierline_router.adapters import repository as repo
 from tierline_router.domain.model import BottomOfLadder, NoVendor, TopOfLadder
 from tierline_router.service_layer import routing
 from tierline_shared.errors import Conflict, InvalidInput
@@ -19,6 +21,7 @@ from tierline_shared.events import (
     IncidentEscalationBlocked,
     IncidentRenotified,
     IncidentUpdated,
+    VendorChanged,
 )
 
 from .conftest import T0, Harness, created
@@ -335,3 +338,38 @@ async def test_shipped_policy_ladder_for_every_priority(router_db, priority: str
     assert {e.reason for e in climbs} == {"sla_breach"}
     assert climbs[-1].vendor == "acme-networks"
     assert [e.queue for e in climbs[:-1]] == ["network-ops", "sre-experts"][-len(climbs[:-1]) :]
+
+
+def listed(vendor: str, at: timedelta, **fields: Any) -> VendorChanged:
+    return VendorChanged(vendor=vendor, changed_at=T0 + at, **{"is_enabled": True, **fields})
+
+
+async def test_the_gateways_vendor_listing_decides_when_no_rule_does(harness: Harness) -> None:
+    event = created(service="laptops", category="hardware")
+    await harness.run(routing.assign_new_incident, event)
+    for _ in range(2):
+        await harness.run(routing.escalate, event.incident_id, reason="manual")
+    with pytest.raises(NoVendor):  # no rule, nobody listed yet
+        await harness.run(routing.escalate, event.incident_id, reason="manual")
+
+    contract = {"response_seconds": 7200.0, "resolution_seconds": None}
+    fresh = listed("globex", timedelta(minutes=2), categories=["hardware"], contract=contract)
+    stale = listed("globex", timedelta(minutes=1), categories=[], is_enabled=False)
+    async with harness.sessions() as session, session.begin():
+        await repo.list_vendor(session, fresh)
+        await repo.list_vendor(session, stale)  # older news arriving late changes nothing
+    await harness.run(routing.escalate, event.incident_id, reason="manual")
+    up = (await harness.published(IncidentEscalated))[-1]
+    assert (up.to_tier, up.vendor, up.vendor_contract.model_dump()) == ("L4", "globex", contract)
+
+
+async def test_a_vendor_that_takes_no_cases_is_passed_over(harness: Harness) -> None:
+    async with harness.sessions() as session, session.begin():
+        await repo.list_vendor(session, listed("acme", timedelta(0), is_enabled=False))
+    event = created(service="vpn", category="network")
+    await harness.run(routing.assign_new_incident, event)
+    for _ in range(3):
+        await harness.run(routing.escalate, event.incident_id, reason="manual")
+    assert (
+        await harness.row(event.incident_id)
+    ).vendor == "initech"  # acme's rule comes first, but it is off

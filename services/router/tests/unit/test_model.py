@@ -18,6 +18,7 @@ from tierline_router.domain.model import (
     Agent,
     AgentSpec,
     EscalationPolicy,
+    ListedVendor,
     PolicySpec,
     QueueSpec,
     Subject,
@@ -232,3 +233,32 @@ def test_vendor_for_takes_the_first_match_not_already_turned_away() -> None:
     assert vendor_for(rules, vpn, excluded=["acme"]).vendor == "globex"
     assert vendor_for(rules, vpn, excluded=("acme", "globex")) is None
     assert vendor_for(rules, _subject("db", "storage")) is None
+
+
+def test_listed_vendors_take_only_what_they_list_and_rules_come_first() -> None:
+    rules = [VendorRule(vendor="acme", services=["vpn"])]
+    directory = {
+        "globex": ListedVendor(vendor="globex", categories=["hardware"], contract={"response": 3600}),
+        "initech": ListedVendor(vendor="initech", products=["san-9000"]),
+        "umbrella": ListedVendor(vendor="umbrella"),  # lists nothing: takes nothing
+    }
+    assert vendor_for(rules, _subject("vpn", "hardware"), directory=directory).vendor == "acme"
+    chosen = vendor_for(rules, _subject("laptops", "hardware"), directory=directory)
+    assert (chosen.vendor, chosen.contract.response) == ("globex", timedelta(hours=1))
+    san = _subject("storage", "storage", product="san-9000")
+    assert vendor_for(rules, san, directory=directory).vendor == "initech"
+    assert vendor_for(rules, _subject("mail", "email"), directory=directory) is None
+    assert (
+        vendor_for(rules, _subject("laptops", "hardware"), excluded=["globex"], directory=directory) is None
+    )
+
+
+def test_vendors_that_take_no_cases_are_passed_over_and_rules_borrow_listed_contracts() -> None:
+    rules = [VendorRule(vendor="acme", services=["vpn"]), VendorRule(vendor="globex", services=["vpn"])]
+    vpn = _subject("vpn", "network")
+    off = {"acme": ListedVendor(vendor="acme", is_enabled=False)}
+    assert vendor_for(rules, vpn, directory=off).vendor == "globex"
+    listed = {"acme": ListedVendor(vendor="acme", contract={"resolution": "8h"})}
+    assert vendor_for(rules, vpn, directory=listed).contract.resolution == timedelta(hours=8)
+    own = [VendorRule(vendor="acme", services=["vpn"], contract={"resolution": "2h"})]
+    assert vendor_for(own, vpn, directory=listed).contract.resolution == timedelta(hours=2)

@@ -22,7 +22,7 @@ from standardwebhooks import Webhook
 from tierline_launcher.procs import free_port
 from tierline_shared import db, migrations
 from tierline_shared.clock import FixedClock
-from tierline_shared.events import IncidentCreated, IncidentEscalated
+from tierline_shared.events import IncidentCreated, IncidentEscalated, VendorChanged
 from tierline_shared.messaging import cloudevents
 from tierline_shared.messaging.outbox import Outbox
 from tierline_shared.testing import ServerThread
@@ -228,11 +228,12 @@ class Gateway:
             )
             return list(rows.all())
 
-    async def events(self) -> list[Any]:
-        """The events in the outbox, decoded as a consumer would, oldest first."""
+    async def events(self, *, vendors: bool = False) -> list[Any]:
+        """The case events in the outbox (or, with ``vendors``, the vendor.changed ones), oldest first."""
         async with self.sessions() as s:
             rows = (await s.execute(select(outbox).order_by(outbox.c.seq))).all()
-        return [cloudevents.decode([(k, v.encode()) for k, v in r.headers], r.value).data for r in rows]
+        decoded = [cloudevents.decode([(k, v.encode()) for k, v in r.headers], r.value).data for r in rows]
+        return [e for e in decoded if isinstance(e, VendorChanged) == vendors]
 
 
 @pytest.fixture

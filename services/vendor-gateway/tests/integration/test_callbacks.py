@@ -172,3 +172,13 @@ async def test_replaying_a_delivered_message_does_not_reopen_a_resolved_case(gat
     assert case is not None
     assert (case.status, case.vendor_reference) == ("resolved", "ACME-1")
     assert [type(e) for e in await gateway.events()].count(VendorCaseOpened) == 1
+
+
+async def test_a_callbacks_text_is_cleaned_before_it_is_stored_or_announced(gateway) -> None:
+    case_id = await open_delivered_case(gateway)
+    await callback(
+        gateway, case_id, "updated", reference="ACME\u202e-9", status="wait\x1bing", note="a\x00b\nc"
+    )
+    event = await last_event(gateway)
+    assert (event.vendor_reference, event.status, event.note) == ("ACME-9", "waiting", "ab\nc")
+    assert (await gateway.case(case_id)).vendor_reference == "ACME-9"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from datetime import timedelta
 from typing import Any
@@ -193,3 +194,29 @@ async def test_an_endpoint_gone_410_stays_disabled_when_the_file_says_enabled(ga
     later = await gateway.open_case()
     assert (await gateway.delivery(later)).status == "dead", "nothing is sent to it"
     assert len(receiver.seen) == 1
+
+
+async def test_every_change_is_announced_without_secrets_or_endpoint(gateway, faulty_vendor) -> None:
+    receiver = faulty_vendor((410, {}, {}))
+    declare(gateway, receiver.url, categories=["network"], contract={"response": "1h"})
+    await gateway.run(lambda _s, _d: asyncio.sleep(0))  # the file is applied: its vendor announced
+    [start] = await gateway.events(vendors=True)
+    assert (start.vendor, start.categories, start.is_enabled) == ("acme", ["network"], True)
+    assert start.contract.response_seconds == 3600 and start.contract.resolution_seconds is None
+
+    await change(gateway, products=["edge-router"])
+    await gateway.run(registry.switch, "acme", enabled=False, reason="audit")
+    await gateway.run(registry.switch, "acme", enabled=True)
+    await gateway.open_case()
+    await gateway.settle()  # 410 Gone
+    announced = await gateway.events(vendors=True)
+    assert [(e.products, e.is_enabled) for e in announced[1:]] == [
+        (["edge-router"], True),
+        (["edge-router"], False),
+        (["edge-router"], True),
+        (["edge-router"], False),
+    ]
+    assert announced == sorted(announced, key=lambda e: e.changed_at)
+    for event in announced:
+        text = event.model_dump_json()
+        assert WEBHOOK_SECRET not in text and CALLBACK_SECRET not in text and receiver.url not in text

@@ -72,3 +72,10 @@ def test_rotation_signs_with_every_secret_and_a_receiver_with_either_accepts() -
     verify([new_secret, SECRET], BODY, signed_headers(SECRET, "msg_old", now, BODY))  # we accept either
     with pytest.raises(BadSignature):
         verify("whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(), BODY, headers)
+
+
+def test_an_overlong_webhook_id_is_refused_before_anything_is_stored() -> None:
+    long_id = "msg_" + "x" * 300
+    headers = signed_headers(SECRET, long_id, datetime.now(UTC), b"{}")
+    with pytest.raises(BadSignature, match="longer than 256"):
+        verify(SECRET, b"{}", headers)

@@ -43,6 +43,7 @@ from tierline_shared.events.vendor import (
     VendorCaseRejected,
     VendorCaseResolved,
     VendorCaseUpdated,
+    VendorChanged,
     VendorDeliveryFailed,
     VendorEndpointDisabled,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "VendorCaseRejected",
     "VendorCaseResolved",
     "VendorCaseUpdated",
+    "VendorChanged",
     "VendorContract",
     "VendorDeliveryFailed",
     "VendorEndpointDisabled",

@@ -1,12 +1,15 @@
-"""Events the vendor gateway publishes about L4 cases."""
+"""Events the vendor gateway publishes about L4 cases and its vendors."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
+from pydantic import Field
+
 from tierline_shared.events import topics
-from tierline_shared.events.base import IncidentEvent, contract
+from tierline_shared.events.base import Event, IncidentEvent, contract
+from tierline_shared.events.routing import VendorContract
 
 
 @contract("tierline.vendor.case_opened.v1", topics.VENDOR)
@@ -75,3 +78,22 @@ class VendorDeliveryFailed(IncidentEvent):
     attempts: int
     last_error: str
     failed_at: datetime
+
+
+@contract("tierline.vendor.changed.v1", topics.VENDOR)
+class VendorChanged(Event):
+    """A vendor's registry entry as it now stands, sent on every change (and at the gateway's start).
+
+    The router chooses L4 vendors from these when its own rules name none, and passes over a
+    vendor that does not take cases. Secrets and endpoints never leave the gateway.
+    """
+
+    vendor: str
+    products: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+    contract: VendorContract | None = None
+    is_enabled: bool
+    changed_at: datetime
+
+    def subject(self) -> str:
+        return self.vendor

@@ -87,3 +87,16 @@ class AssignmentRow(Base):
     escalations: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ListedVendorRow(Base):
+    """What the vendor gateway last said about a vendor: what it serves, its contract, if it takes cases."""
+
+    __tablename__ = "vendor_directory"
+
+    vendor: Mapped[str] = mapped_column(Text, primary_key=True)
+    products: Mapped[list[str]] = mapped_column(JSONB)
+    categories: Mapped[list[str]] = mapped_column(JSONB)
+    contract: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # response_seconds, resolution_seconds
+    is_enabled: Mapped[bool] = mapped_column(Boolean)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, literal_column, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_router.adapters.orm import AgentRow, AssignmentRow, PolicyRow, QueueRow
-from tierline_router.domain.model import Agent, EscalationPolicy, Queue
+from tierline_router.adapters.orm import AgentRow, AssignmentRow, ListedVendorRow, PolicyRow, QueueRow
+from tierline_router.domain.model import Agent, EscalationPolicy, ListedVendor, Queue, VendorContract
 from tierline_router.domain.strategies import Candidate
 from tierline_shared.errors import NotFound
+from tierline_shared.events import VendorChanged
 
 ACTIVE, RELEASED = "active", "released"
 # in queries meant for a partial index: a literal, so a cached generic plan still matches the index
@@ -154,3 +156,39 @@ async def ack_overdue(session: AsyncSession, now: datetime, limit: int) -> list[
         .with_for_update(skip_locked=True)
     )
     return list((await session.scalars(stmt)).all())
+
+
+async def vendor_directory(session: AsyncSession) -> dict[str, ListedVendor]:
+    rows = (await session.scalars(select(ListedVendorRow))).all()
+    return {
+        row.vendor: ListedVendor(
+            vendor=row.vendor,
+            products=row.products,
+            categories=row.categories,
+            contract=VendorContract(
+                response=(row.contract or {}).get("response_seconds"),
+                resolution=(row.contract or {}).get("resolution_seconds"),
+            ),
+            is_enabled=row.is_enabled,
+        )
+        for row in rows
+    }
+
+
+async def list_vendor(session: AsyncSession, event: VendorChanged) -> None:
+    """Keep the latest word on a vendor; an older announcement arriving late changes nothing."""
+    values = {
+        "products": event.products,
+        "categories": event.categories,
+        "contract": event.contract.model_dump() if event.contract else None,
+        "is_enabled": event.is_enabled,
+        "changed_at": event.changed_at,
+    }
+    statement = insert(ListedVendorRow).values(vendor=event.vendor, **values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[ListedVendorRow.vendor],
+            set_=values,
+            where=ListedVendorRow.changed_at <= statement.excluded.changed_at,
+        )
+    )

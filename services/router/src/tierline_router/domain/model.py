@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Annotated, Literal
 
@@ -246,12 +246,51 @@ def policy_for(policies: Sequence[EscalationPolicy], subject: Subject) -> Escala
     return next(p for p in policies if p.matches(subject))
 
 
+class ListedVendor(_Strict):
+    """A vendor as the gateway's registry describes it (the vendor.changed events)."""
+
+    vendor: str
+    products: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+    contract: VendorContract = Field(default_factory=VendorContract)
+    is_enabled: bool = True
+
+    def takes(self, subject: Subject) -> bool:
+        """Only what it lists: a listing without products or categories is never a catch-all."""
+        return subject.category in self.categories or (
+            subject.product is not None and subject.product in self.products
+        )
+
+
 def vendor_for(
-    rules: Sequence[VendorRule], subject: Subject, excluded: Iterable[str] = ()
+    rules: Sequence[VendorRule],
+    subject: Subject,
+    excluded: Iterable[str] = (),
+    directory: Mapping[str, ListedVendor] | None = None,
 ) -> VendorRule | None:
-    """The first matching vendor that has not already turned this incident away."""
-    skip = set(excluded)
-    return next((r for r in rules if r.vendor not in skip and r.matches(subject)), None)
+    """Who takes this incident at L4: the first matching rule, else a listed vendor serving it.
+
+    Vendors that already turned the incident away, and vendors the gateway says take no
+    cases (disabled, or gone), are passed over. A rule without a contract borrows the one
+    the vendor's listing carries.
+    """
+    directory = directory or {}
+    skip = set(excluded) | {name for name, listed in directory.items() if not listed.is_enabled}
+    rule = next((r for r in rules if r.vendor not in skip and r.matches(subject)), None)
+    if rule is not None:
+        listed = directory.get(rule.vendor)
+        if listed is not None and rule.contract == VendorContract():
+            return rule.model_copy(update={"contract": listed.contract})
+        return rule
+    for listed in sorted(directory.values(), key=lambda v: v.vendor):
+        if listed.vendor not in skip and listed.takes(subject):
+            return VendorRule(
+                vendor=listed.vendor,
+                products=listed.products,
+                categories=listed.categories,
+                contract=listed.contract,
+            )
+    return None
 
 
 def next_tier(tier: str) -> str:

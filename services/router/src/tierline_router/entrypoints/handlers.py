@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline_router.adapters import repository as repo
 from tierline_router.service_layer import routing
 from tierline_router.service_layer.routing import RouterDeps
 from tierline_shared.events import (
@@ -16,6 +17,7 @@ from tierline_shared.events import (
     IncidentUpdated,
     SlaBreached,
     VendorCaseRejected,
+    VendorChanged,
     VendorDeliveryFailed,
 )
 from tierline_shared.messaging.consumer import Handler
@@ -66,6 +68,10 @@ def bind(deps: RouterDeps) -> dict[type[Event], Handler]:
             note=f"Delivery failed after {e.attempts} attempts: {e.last_error}",
         )
 
+    async def on_vendor_changed(session: AsyncSession, envelope: Envelope) -> None:
+        assert isinstance(envelope.data, VendorChanged)
+        await repo.list_vendor(session, envelope.data)
+
     return {
         IncidentCreated: on_created,
         SlaBreached: on_breached,
@@ -75,4 +81,5 @@ def bind(deps: RouterDeps) -> dict[type[Event], Handler]:
         IncidentReopened: on_reopened,
         VendorCaseRejected: on_vendor_rejected,
         VendorDeliveryFailed: on_delivery_failed,
+        VendorChanged: on_vendor_changed,
     }

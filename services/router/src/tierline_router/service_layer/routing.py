@@ -184,7 +184,8 @@ async def _move(
     now = deps.clock.now()
     contract: VendorContract | None = None
     if target == "L4":
-        rule = vendor_for(deps.vendors, subject, excluded=row.rejected_by)
+        directory = await repo.vendor_directory(session)
+        rule = vendor_for(deps.vendors, subject, excluded=row.rejected_by, directory=directory)
         if rule is None:
             raise NoVendor(
                 f"No vendor takes service {row.service!r}, category {row.category!r}"

@@ -8,6 +8,8 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from tierline_shared.errors import Unauthorized
 
+MAX_ID_LENGTH = 256  # ids are remembered to refuse replays; an unbounded one could not be stored
+
 
 class BadSignature(Unauthorized):
     type_slug = "bad-signature"
@@ -31,6 +33,8 @@ def signed_headers(
 def verify(secrets: str | list[str], body: bytes, headers: dict[str, str]) -> None:
     """Check signature and timestamp (5-minute tolerance) against any of ``secrets``, else BadSignature."""
     keys = [secrets] if isinstance(secrets, str) else secrets
+    if len(headers.get("webhook-id", "")) > MAX_ID_LENGTH:
+        raise BadSignature(f"webhook-id is longer than {MAX_ID_LENGTH} characters")
     failure: Exception | None = None
     for key in keys:
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,6 +48,7 @@ from tierline_vendor_gateway.domain.delivery import (
     scheduled_delay,
     should_retry,
 )
+from tierline_vendor_gateway.domain.text import clean_text
 from tierline_vendor_gateway.domain.vendors import Contract
 from tierline_vendor_gateway.service_layer import registry
 from tierline_vendor_gateway.service_layer.deps import GatewayDeps
@@ -269,9 +270,7 @@ def _vendor_reference(excerpt: str) -> str | None:
     ref = answer.get("reference") or answer.get("vendor_reference")
     if ref is None:
         return None
-    # The vendor's text goes into our events and tables: printable characters only, bounded.
-    cleaned = "".join(ch for ch in str(ref) if ch.isprintable())[:200]
-    return cleaned or None
+    return clean_text(str(ref), limit=200)
 
 
 def _next_attempt_at(
@@ -398,6 +397,7 @@ async def _apply(
     events: list[Event] = []
     if result.status in GIVE_UP_STATUSES:
         await registry.set_enabled(session, deps, row.vendor, False, f"HTTP {result.status} from {row.url}")
+        await registry.announce(session, deps, row.vendor)
         events.append(
             VendorEndpointDisabled(
                 incident_id=case.incident_id,
@@ -465,6 +465,13 @@ async def apply_callback(
     )
     if fresh is None:
         return False
+    callback = replace(
+        callback,
+        reference=clean_text(callback.reference, limit=200),
+        status=clean_text(callback.status, limit=80),
+        note=clean_text(callback.note, multiline=True),
+        resolution=clean_text(callback.resolution, multiline=True),
+    )
     case = await session.scalar(select(CaseRow).where(CaseRow.id == callback.case_id).with_for_update())
     if case is None or case.vendor != vendor:
         raise NotFound(f"Vendor {vendor} has no case {callback.case_id}.")

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_shared.db import advisory_xact_lock, get_or_404
 from tierline_shared.errors import AlreadyExists
+from tierline_shared.events import VendorChanged
+from tierline_shared.events.routing import VendorContract
 from tierline_shared.logging import get_logger
 from tierline_vendor_gateway.adapters.orm import DeliveryRow, VendorRow, VendorStateRow
 from tierline_vendor_gateway.config import VendorsConfig
@@ -91,6 +93,29 @@ async def set_enabled(
     )
 
 
+async def announce(session: AsyncSession, deps: GatewayDeps, name: str) -> Registered:
+    """Tell the other services what the vendor serves and whether it takes cases (never secrets)."""
+    registered = await get(session, name)
+    vendor, contract = registered.vendor, registered.vendor.contract
+    await deps.outbox.add(
+        session,
+        VendorChanged(
+            vendor=vendor.name,
+            products=vendor.products,
+            categories=vendor.categories,
+            contract=VendorContract(
+                response_seconds=contract.response.total_seconds() if contract.response else None,
+                resolution_seconds=contract.resolution.total_seconds() if contract.resolution else None,
+            )
+            if contract
+            else None,
+            is_enabled=registered.is_enabled,
+            changed_at=deps.clock.now(),
+        ),
+    )
+    return registered
+
+
 async def apply_config(session: AsyncSession, deps: GatewayDeps, config: VendorsConfig) -> None:
     """Make the registry hold the file's vendors (vendors made through the API stay).
 
@@ -110,6 +135,7 @@ async def apply_config(session: AsyncSession, deps: GatewayDeps, config: Vendors
         )
         if not declared.enabled:
             await set_enabled(session, deps, declared.name, False, "disabled in vendors.yaml")
+        await announce(session, deps, declared.name)  # also brings a router that missed events up to date
     _log.info("vendors_config_applied", vendors=len(config.vendors))
 
 
@@ -124,7 +150,7 @@ async def create(session: AsyncSession, deps: GatewayDeps, vendor: Vendor, *, en
     if created is None:  # also when another request registered the name a moment ago
         raise AlreadyExists(f"A vendor named {vendor.name!r} exists.", name=vendor.name)
     await set_enabled(session, deps, vendor.name, enabled, None if enabled else "disabled when registered")
-    return await get(session, vendor.name)
+    return await announce(session, deps, vendor.name)
 
 
 async def update(session: AsyncSession, deps: GatewayDeps, vendor: Vendor) -> Registered:
@@ -137,7 +163,7 @@ async def update(session: AsyncSession, deps: GatewayDeps, vendor: Vendor) -> Re
         .values(url=str(vendor.webhook_url))
     )
     await session.flush()
-    return await get(session, vendor.name)
+    return await announce(session, deps, vendor.name)
 
 
 async def switch(
@@ -147,4 +173,4 @@ async def switch(
     await get_or_404(session, VendorRow, name, "vendor", lock=True)
     await set_enabled(session, deps, name, enabled, None if enabled else reason or "disabled by an operator")
     _log.info("vendor_switched", vendor=name, enabled=enabled, reason=reason)
-    return await get(session, name)
+    return await announce(session, deps, name)
