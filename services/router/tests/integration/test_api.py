@@ -23,12 +23,18 @@ from tierline_router.bootstrap import create_app
 from tierline_router.config import Settings
 from tierline_router.service_layer import routing
 from tierline_shared import migrations
-from tierline_shared.auth import apply_key_created, hash_key
-from tierline_shared.events import ApiKeyCreated, Envelope, IncidentCreated, topics
+from tierline_shared.events import Envelope, IncidentCreated, topics
 from tierline_shared.messaging import cloudevents
 from tierline_shared.messaging.kafka import new_producer
 from tierline_shared.runtime import Runtime
-from tierline_shared.testing import TopicReader, eventually
+from tierline_shared.testing import (
+    TopicReader,
+    app_client,
+    app_settings,
+    asgi_client,
+    eventually,
+    issue_api_key,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -118,23 +124,12 @@ async def router(infra, new_database, tmp_path: Path) -> AsyncIterator[Router]:
     url = new_database("router")
     migrations.upgrade(MIGRATIONS, url)
     (tmp_path / "router.yaml").write_text(yaml.safe_dump(POLICY))
-    settings = Settings(
-        database_url=url,
-        kafka_bootstrap_servers=infra.bootstrap_servers,
-        bootstrap_api_key=ADMIN_KEY,
-        config_dir=tmp_path,
-        kafka_topic_prefix=f"t-{uuid.uuid4().hex[:8]}.",
-    )
+    settings = app_settings(Settings, infra, url, tmp_path, api_key=ADMIN_KEY)
     app = create_app(settings)
-    # as a server would: an error escaping the app is answered (500), not raised into the test
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     base = "http://router.test"
     async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=transport, base_url=base, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
-        ) as http,
-        httpx.AsyncClient(transport=transport, base_url=base) as anonymous,
+        app_client(app, ADMIN_KEY, base_url=base) as http,
+        asgi_client(app, base_url=base) as anonymous,
     ):
         yield Router(http, anonymous, app.state.runtime, settings.kafka_topic_prefix)
 
@@ -479,7 +474,7 @@ async def test_writes_need_a_key_with_the_scope_and_reads_work_with_the_admin_ke
         assert (await router.http.get(path)).status_code == 200, path
 
     # an incidents:write key may sign agents off and move incidents, not change the configuration
-    writer = await _issue_key(router, ["incidents:write"])
+    writer = await issue_api_key(router.runtime, ["incidents:write"])
     away = await router.anonymous.put(
         "/v1/agents/zoe/availability", json={"available": False}, headers=writer
     )
@@ -487,22 +482,11 @@ async def test_writes_need_a_key_with_the_scope_and_reads_work_with_the_admin_ke
     assert ok(await router.anonymous.get("/v1/queues", headers=writer))
     forbidden = await router.anonymous.patch("/v1/agents/zoe", json={"capacity": 5}, headers=writer)
     assert problem(forbidden, 403, "forbidden")["required_scope"] == "admin"
-    reader = await _issue_key(router, ["incidents:read"])
+    reader = await issue_api_key(router.runtime, ["incidents:read"])
     problem(await router.anonymous.post(f"/v1/incidents/{incident}/escalate", headers=reader), 403)
     assert (await router.assignment(incident))["tier"] == "L1"
     up = await router.anonymous.post(f"/v1/incidents/{incident}/escalate", headers=writer)
     assert ok(up)["tier"] == "L2"
-
-
-async def _issue_key(router: Router, scopes: list[str]) -> dict[str, str]:
-    """A key as intake would announce it, applied the way the router's consumer applies it."""
-    key = f"tl_{uuid.uuid4().hex}"
-    event = ApiKeyCreated(
-        key_id=uuid.uuid4(), name="test", key_hash=hash_key(key), scopes=scopes, created_at=datetime.now(UTC)
-    )
-    async with router.runtime.unit_of_work() as session:
-        await apply_key_created(router.runtime.access.api_keys, session, Envelope(event, "/tierline/intake"))
-    return {"Authorization": f"Bearer {key}"}
 
 
 # --- operations -----------------------------------------------------------------------------------

@@ -21,12 +21,12 @@ import yaml
 from sqlalchemy import select
 
 from tierline_shared import db, migrations
-from tierline_shared.auth import apply_key_created, hash_key
 from tierline_shared.clock import FixedClock
-from tierline_shared.events import ApiKeyCreated, Envelope, Event, IncidentCreated
+from tierline_shared.events import Event, IncidentCreated
 from tierline_shared.messaging import cloudevents
 from tierline_shared.messaging.outbox import Outbox
 from tierline_shared.runtime import Runtime
+from tierline_shared.testing import app_client, app_settings, asgi_client, issue_api_key
 from tierline_sla_monitor.adapters.orm import ClockRow, outbox
 from tierline_sla_monitor.bootstrap import create_app
 from tierline_sla_monitor.config import Settings
@@ -229,19 +229,7 @@ class Monitor:
 
     async def read_only_key(self) -> dict[str, str]:
         """Headers with a key that may read but not administer."""
-        key = f"tl_{uuid.uuid4().hex}"
-        event = ApiKeyCreated(
-            key_id=uuid.uuid4(),
-            name="reader",
-            key_hash=hash_key(key),
-            scopes=["incidents:read"],
-            created_at=self.now,
-        )
-        async with self.runtime.unit_of_work() as session:
-            await apply_key_created(
-                self.runtime.access.api_keys, session, Envelope(event, "/tierline/intake")
-            )
-        return {"Authorization": f"Bearer {key}"}
+        return await issue_api_key(self.runtime, ["incidents:read"])
 
 
 @pytest.fixture
@@ -249,22 +237,11 @@ async def monitor(infra, new_database, tmp_path: Path) -> AsyncIterator[Monitor]
     url = new_database("sla")
     migrations.upgrade(MIGRATIONS, url)
     (tmp_path / "sla.yaml").write_text(yaml.safe_dump(API_POLICY_FILE))
-    settings = Settings(
-        database_url=url,
-        kafka_bootstrap_servers=infra.bootstrap_servers,
-        bootstrap_api_key=ADMIN_KEY,
-        config_dir=tmp_path,
-        kafka_topic_prefix=f"t-{uuid.uuid4().hex[:8]}.",
-    )
+    settings = app_settings(Settings, infra, url, tmp_path, api_key=ADMIN_KEY)
     app = create_app(settings, clock=FixedClock(API_NOW))
-    # as a server would: an error escaping the app is answered (500), not raised into the test
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     base = "http://sla.test"
     async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=transport, base_url=base, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
-        ) as http,
-        httpx.AsyncClient(transport=transport, base_url=base) as anonymous,
+        app_client(app, ADMIN_KEY, base_url=base) as http,
+        asgi_client(app, base_url=base) as anonymous,
     ):
         yield Monitor(http, anonymous, app.state.runtime, API_NOW)

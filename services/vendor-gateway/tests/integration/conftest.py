@@ -1,11 +1,12 @@
-"""A migrated gateway database and a harness that runs the delivery worker's steps on a FixedClock."""
+"""A migrated gateway database and a harness that runs the delivery worker's steps on a FixedClock;
+or the real app, started on its own database with a given vendors.yaml."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +14,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
+import httpx
 import pytest
+import yaml
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
@@ -25,10 +28,11 @@ from tierline_shared.clock import FixedClock
 from tierline_shared.events import IncidentCreated, IncidentEscalated, VendorChanged
 from tierline_shared.messaging import cloudevents
 from tierline_shared.messaging.outbox import Outbox
-from tierline_shared.testing import ServerThread
+from tierline_shared.testing import ServerThread, app_client, app_settings
 from tierline_vendor_gateway.adapters import sender
 from tierline_vendor_gateway.adapters.orm import CaseRow, DeliveryAttemptRow, DeliveryRow, outbox
-from tierline_vendor_gateway.config import VendorsConfig
+from tierline_vendor_gateway.bootstrap import create_app
+from tierline_vendor_gateway.config import Settings, VendorsConfig
 from tierline_vendor_gateway.entrypoints import workers
 from tierline_vendor_gateway.service_layer import cases, registry
 from tierline_vendor_gateway.service_layer.deps import GatewayDeps
@@ -37,6 +41,8 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 # Fixed test secrets ("whsec_" + base64 of 32 bytes); the receiver verifies our signatures with the first.
 WEBHOOK_SECRET = "whsec_dGllcmxpbmUtdGVzdC13ZWJob29rLXNlY3JldC0zMmI="
 CALLBACK_SECRET = "whsec_dGllcmxpbmUtdGVzdC1jYWxsYmFjay1zZWNyZXQtMzI="
+ADMIN_KEY = "tl_test-admin-key-for-vendor-gateway-api-tests"
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
 @dataclass
@@ -106,6 +112,38 @@ def vendors_config(url: str, **delivery: Any) -> VendorsConfig:
     )
 
 
+async def open_l4_case(session: Any, deps: GatewayDeps, vendor: str = "acme") -> uuid.UUID:
+    """An incident the gateway has seen created, escalated to L4 for ``vendor``: its case's id."""
+    incident_id, now = uuid.uuid4(), deps.clock.now()
+    await cases.remember_incident(
+        session,
+        IncidentCreated(
+            incident_id=incident_id,
+            title="Switch down",
+            service="network",
+            category="network",
+            priority="P1",
+            channel="monitoring",
+            reporter="zabbix",
+            created_at=now,
+        ),
+    )
+    case = await cases.open_case(
+        session,
+        deps,
+        IncidentEscalated(
+            incident_id=incident_id,
+            from_tier="L3",
+            to_tier="L4",
+            reason="sla_breach",
+            vendor=vendor,
+            escalated_at=now,
+        ),
+    )
+    assert case is not None
+    return case.id
+
+
 class Gateway:
     """Runs the gateway's use cases and the worker's steps, one transaction each, as the service does."""
 
@@ -141,36 +179,7 @@ class Gateway:
             yield session
 
     async def open_case(self, vendor: str = "acme") -> uuid.UUID:
-        incident_id = uuid.uuid4()
-        now = self.clock.now()
-        await self.run(
-            lambda s, _deps: cases.remember_incident(
-                s,
-                IncidentCreated(
-                    incident_id=incident_id,
-                    title="Switch down",
-                    service="network",
-                    category="network",
-                    priority="P1",
-                    channel="monitoring",
-                    reporter="zabbix",
-                    created_at=now,
-                ),
-            )
-        )
-        case = await self.run(
-            cases.open_case,
-            IncidentEscalated(
-                incident_id=incident_id,
-                from_tier="L3",
-                to_tier="L4",
-                reason="sla_breach",
-                vendor=vendor,
-                escalated_at=now,
-            ),
-        )
-        assert case is not None
-        return case.id
+        return await self.run(open_l4_case, vendor)
 
     def client(self) -> aiohttp.ClientSession:
         """The worker's HTTP client, SSRF-guarded with the configured allow-list."""
@@ -243,3 +252,27 @@ async def gateway(new_database) -> AsyncIterator[Gateway]:
     engine = db.create_engine(url)
     yield Gateway(db.session_factory(engine))
     await engine.dispose()
+
+
+@pytest.fixture
+def gateway_app(
+    infra, new_database, tmp_path: Path
+) -> Callable[..., AbstractAsyncContextManager[tuple[httpx.AsyncClient, Any]]]:
+    """Start the real app with this vendors.yaml: a client (with the admin key unless not ``admin``)
+    and the app's runtime; its own worker polls every 50 ms."""
+
+    @asynccontextmanager
+    async def start(
+        vendors: dict[str, Any], *, admin: bool = True
+    ) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+        url = new_database("vendor_gateway")
+        migrations.upgrade(MIGRATIONS, url)
+        (tmp_path / "vendors.yaml").write_text(yaml.safe_dump(vendors))
+        app = create_app(
+            app_settings(Settings, infra, url, tmp_path, api_key=ADMIN_KEY, delivery_poll_seconds=0.05)
+        )
+        key = ADMIN_KEY if admin else None
+        async with app_client(app, key, base_url="http://vendor-gateway.test") as http:
+            yield http, app.state.runtime
+
+    return start

@@ -12,28 +12,20 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 from sqlalchemy import select
 from standardwebhooks import Webhook
 
-from tierline_shared import migrations
-from tierline_shared.events import IncidentCreated, IncidentEscalated
 from tierline_shared.messaging import cloudevents
 from tierline_shared.testing import eventually
 from tierline_vendor_gateway.adapters.orm import CaseRow, outbox
-from tierline_vendor_gateway.bootstrap import create_app
-from tierline_vendor_gateway.config import Settings
-from tierline_vendor_gateway.service_layer import cases
+
+from .conftest import ADMIN, open_l4_case
 
 pytestmark = pytest.mark.integration
-
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
-ADMIN = {"Authorization": "Bearer tl_test-admin-key-for-vendor-callback-api-tests"}
 
 
 def _secret(fill: bytes) -> str:
@@ -58,25 +50,9 @@ VENDORS = {
 
 
 @pytest.fixture
-async def app(infra, new_database, tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
-    url = new_database("vendor_gateway")
-    migrations.upgrade(MIGRATIONS, url)
-    (tmp_path / "vendors.yaml").write_text(yaml.safe_dump(VENDORS))
-    settings = Settings(
-        database_url=url,
-        kafka_bootstrap_servers=infra.bootstrap_servers,
-        bootstrap_api_key=ADMIN["Authorization"].removeprefix("Bearer "),
-        config_dir=tmp_path,
-        kafka_topic_prefix=f"t-{uuid.uuid4().hex[:8]}.",
-        delivery_poll_seconds=0.05,
-    )
-    application = create_app(settings)
-    transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
-    async with (
-        application.router.lifespan_context(application),
-        httpx.AsyncClient(transport=transport, base_url="http://vendor-gateway.test") as http,
-    ):
-        yield http, application.state.runtime  # vendors call without a bearer key: the signature is all
+async def app(gateway_app) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+    async with gateway_app(VENDORS, admin=False) as started:
+        yield started  # vendors call without a bearer key: the signature is all
 
 
 def signed(
@@ -124,30 +100,8 @@ def problem(response: httpx.Response, status: int) -> dict[str, Any]:
 
 async def open_case(rt: Any, vendor: str = "acme") -> uuid.UUID:
     """An L4 case for ``vendor``; waits until the worker has dead-lettered its delivery (status failed)."""
-    incident_id, now = uuid.uuid4(), datetime.now(UTC)
-    created = IncidentCreated(
-        incident_id=incident_id,
-        title="Switch down",
-        service="network",
-        category="network",
-        priority="P1",
-        channel="monitoring",
-        reporter="zabbix",
-        created_at=now,
-    )
-    escalated = IncidentEscalated(
-        incident_id=incident_id,
-        from_tier="L3",
-        to_tier="L4",
-        reason="sla_breach",
-        vendor=vendor,
-        escalated_at=now,
-    )
     async with rt.unit_of_work() as session:
-        await cases.remember_incident(session, created)
-        case = await cases.open_case(session, rt.state["deps"], escalated)
-        assert case is not None
-        case_id = case.id
+        case_id = await open_l4_case(session, rt.state["deps"], vendor)
     await eventually(lambda: _status_is(rt, case_id, "failed"), what="the delivery dead-lettered")
     return case_id
 

@@ -8,25 +8,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 
-from tierline_shared import migrations
-from tierline_shared.events import IncidentEscalated
 from tierline_shared.testing import eventually
-from tierline_vendor_gateway.bootstrap import create_app
-from tierline_vendor_gateway.config import Settings
-from tierline_vendor_gateway.service_layer import cases, registry
+from tierline_vendor_gateway.service_layer import registry
+
+from .conftest import open_l4_case
 
 pytestmark = pytest.mark.integration
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
-ADMIN_KEY = "tl_test-admin-key-for-vendor-gateway-api-tests"
 SECRET = "whsec_dGllcmxpbmUtdGVzdC13ZWJob29rLXNlY3JldC0zMmI="
 VENDORS = {
     "vendors": [
@@ -43,47 +36,14 @@ VENDORS = {
 
 
 @pytest.fixture
-async def app(infra, new_database, tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
-    url = new_database("vendor_gateway")
-    migrations.upgrade(MIGRATIONS, url)
-    (tmp_path / "vendors.yaml").write_text(yaml.safe_dump(VENDORS))
-    settings = Settings(
-        database_url=url,
-        kafka_bootstrap_servers=infra.bootstrap_servers,
-        bootstrap_api_key=ADMIN_KEY,
-        config_dir=tmp_path,
-        kafka_topic_prefix=f"t-{uuid.uuid4().hex[:8]}.",
-        delivery_poll_seconds=0.05,
-    )
-    application = create_app(settings)
-    transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
-    async with (
-        application.router.lifespan_context(application),
-        httpx.AsyncClient(
-            transport=transport,
-            base_url="http://vendor-gateway.test",
-            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        ) as http,
-    ):
-        yield http, application.state.runtime
+async def app(gateway_app) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+    async with gateway_app(VENDORS) as started:
+        yield started
 
 
 async def escalate(rt: Any, vendor: str) -> uuid.UUID:
     async with rt.unit_of_work() as session:
-        case = await cases.open_case(
-            session,
-            rt.state["deps"],
-            IncidentEscalated(
-                incident_id=uuid.uuid4(),
-                from_tier="L3",
-                to_tier="L4",
-                reason="sla_breach",
-                vendor=vendor,
-                escalated_at=datetime.now(UTC),
-            ),
-        )
-    assert case is not None
-    return case.id
+        return await open_l4_case(session, rt.state["deps"], vendor)
 
 
 def ok(response: httpx.Response, status: int = 200) -> Any:

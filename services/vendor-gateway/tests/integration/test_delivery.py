@@ -20,7 +20,6 @@ from standardwebhooks import Webhook
 from tierline_launcher.procs import free_port
 from tierline_shared import db, migrations
 from tierline_shared.clock import FixedClock
-from tierline_shared.events import IncidentCreated, IncidentEscalated
 from tierline_shared.messaging.outbox import Outbox
 from tierline_shared.testing import ServerThread
 from tierline_vendor_gateway.adapters import sender, webhooks
@@ -28,6 +27,8 @@ from tierline_vendor_gateway.adapters.orm import CaseRow, DeliveryRow, outbox
 from tierline_vendor_gateway.config import VendorsConfig
 from tierline_vendor_gateway.service_layer import cases, registry
 from tierline_vendor_gateway.service_layer.deps import GatewayDeps
+
+from .conftest import open_l4_case
 
 pytestmark = pytest.mark.integration
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -96,36 +97,8 @@ async def _deps(sessions, url: str, clock: FixedClock, max_attempts: int = 5) ->
 
 
 async def _open_case(sessions, deps: GatewayDeps) -> uuid.UUID:
-    incident_id = uuid.uuid4()
-    now = deps.clock.now()
     async with sessions() as s, s.begin():
-        await cases.remember_incident(
-            s,
-            IncidentCreated(
-                incident_id=incident_id,
-                title="Switch down",
-                service="network",
-                category="network",
-                priority="P1",
-                channel="monitoring",
-                reporter="zabbix",
-                created_at=now,
-            ),
-        )
-        case = await cases.open_case(
-            s,
-            deps,
-            IncidentEscalated(
-                incident_id=incident_id,
-                from_tier="L3",
-                to_tier="L4",
-                reason="sla_breach",
-                vendor="acme",
-                escalated_at=now,
-            ),
-        )
-    assert case is not None
-    return case.id
+        return await open_l4_case(s, deps)
 
 
 async def _deliver_until_settled(sessions, deps: GatewayDeps, clock: FixedClock, rounds: int = 20) -> str:

@@ -9,25 +9,15 @@ import asyncio
 import base64
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 
-from tierline_shared import migrations
-from tierline_shared.auth import apply_key_created, hash_key
-from tierline_shared.events import ApiKeyCreated, Envelope
-from tierline_vendor_gateway.bootstrap import create_app
-from tierline_vendor_gateway.config import Settings
+from tierline_shared.testing import issue_api_key
 from tierline_vendor_gateway.domain.vendors import fingerprint
 
 pytestmark = pytest.mark.integration
-
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
-ADMIN_KEY = "tl_test-admin-key-for-vendor-registry-api-tests"
 
 
 def _secret(fill: bytes) -> str:
@@ -62,29 +52,9 @@ INITECH = {
 
 
 @pytest.fixture
-async def app(infra, new_database, tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
-    url = new_database("vendor_gateway")
-    migrations.upgrade(MIGRATIONS, url)
-    (tmp_path / "vendors.yaml").write_text(yaml.safe_dump(VENDORS))
-    settings = Settings(
-        database_url=url,
-        kafka_bootstrap_servers=infra.bootstrap_servers,
-        bootstrap_api_key=ADMIN_KEY,
-        config_dir=tmp_path,
-        kafka_topic_prefix=f"t-{uuid.uuid4().hex[:8]}.",
-        delivery_poll_seconds=0.05,
-    )
-    application = create_app(settings)
-    transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
-    async with (
-        application.router.lifespan_context(application),
-        httpx.AsyncClient(
-            transport=transport,
-            base_url="http://vendor-gateway.test",
-            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        ) as http,
-    ):
-        yield http, application.state.runtime
+async def app(gateway_app) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+    async with gateway_app(VENDORS) as started:
+        yield started
 
 
 def _no_secrets(response: httpx.Response) -> None:
@@ -109,17 +79,6 @@ def problem(response: httpx.Response, status: int) -> dict[str, Any]:
 
 async def names(http: httpx.AsyncClient) -> list[str]:
     return [v["name"] for v in ok(await http.get("/v1/vendors"))]
-
-
-async def issue_key(rt: Any, scopes: list[str]) -> dict[str, str]:
-    """A key as intake would announce it, applied the way the gateway's consumer applies it."""
-    key = f"tl_{uuid.uuid4().hex}"
-    event = ApiKeyCreated(
-        key_id=uuid.uuid4(), name="test", key_hash=hash_key(key), scopes=scopes, created_at=datetime.now(UTC)
-    )
-    async with rt.unit_of_work() as session:
-        await apply_key_created(rt.access.api_keys, session, Envelope(event, "/tierline/intake"))
-    return {"Authorization": f"Bearer {key}"}
 
 
 async def test_the_files_vendors_are_listed_with_fingerprints_only(app) -> None:
@@ -266,7 +225,7 @@ async def test_a_vendor_is_disabled_with_a_reason_and_enabled_again(app) -> None
 async def test_reading_takes_incidents_read_and_changing_takes_admin(app) -> None:
     http, rt = app
     for scopes in (["incidents:read"], ["incidents:write"]):
-        key = await issue_key(rt, scopes)
+        key = await issue_api_key(rt, scopes)
         assert [v["name"] for v in ok(await http.get("/v1/vendors", headers=key))] == ["acme", "globex"]
         assert ok(await http.get("/v1/vendors/acme", headers=key))["name"] == "acme"
         for write in (
