@@ -370,6 +370,10 @@ async def test_a_vendor_that_takes_no_cases_is_passed_over(harness: Harness) -> 
     await harness.run(routing.assign_new_incident, event)
     for _ in range(3):
         await harness.run(routing.escalate, event.incident_id, reason="manual")
-    assert (
-        await harness.row(event.incident_id)
-    ).vendor == "initech"  # acme's rule comes first, but it is off
+    row = await harness.row(event.incident_id)
+    assert row.vendor == "initech", "acme's rule comes first, but acme takes no cases"
+    await harness.run(
+        routing.return_from_vendor, event.incident_id, vendor="initech", reason="vendor_rejected", note="x"
+    )
+    with pytest.raises(NoVendor, match=r"turned away by initech\) \(disabled: acme\)"):
+        await harness.run(routing.escalate, event.incident_id, reason="manual")

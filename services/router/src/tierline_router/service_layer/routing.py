@@ -22,6 +22,7 @@ from tierline_router.domain.model import (
     TIERS,
     BottomOfLadder,
     EscalationPolicy,
+    ListedVendor,
     NoVendor,
     Queue,
     Subject,
@@ -168,6 +169,10 @@ async def assign_new_incident(session: AsyncSession, deps: RouterDeps, event: In
     await _announce_assigned(session, deps, row, policy, "routed", now)
 
 
+def _disabled(directory: dict[str, ListedVendor]) -> list[str]:
+    return [name for name, listed in directory.items() if not listed.is_enabled]
+
+
 async def _move(
     session: AsyncSession,
     deps: RouterDeps,
@@ -191,6 +196,7 @@ async def _move(
                 f"No vendor takes service {row.service!r}, category {row.category!r}"
                 + (f" or product {row.product!r}" if row.product else "")
                 + (f" (turned away by {', '.join(row.rejected_by)})" if row.rejected_by else "")
+                + (f" (disabled: {', '.join(sorted(off))})" if (off := _disabled(directory)) else "")
                 + f"; the incident stays at {row.tier}.",
                 service=row.service,
                 category=row.category,
