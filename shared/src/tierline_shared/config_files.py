@@ -27,7 +27,11 @@ def load_yaml(path: Path, model: type[M]) -> M:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+        # where and why, never the values: a config file may hold secrets
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in exc.errors(include_url=False)
+        )
+        raise ConfigError(f"{path}: {problems}") from None
 
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -35,6 +39,13 @@ _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 def parse_duration(value: object) -> timedelta:
     """'90s', '15m', '4h', '2d', '1h30m', a number of seconds, or ISO 8601 ('PT4H')."""
+    try:
+        return _parse_duration(value)
+    except OverflowError:
+        raise ValueError("duration is too long") from None
+
+
+def _parse_duration(value: object) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):

@@ -340,8 +340,8 @@ async def test_shipped_policy_ladder_for_every_priority(router_db, priority: str
     assert [e.queue for e in climbs[:-1]] == ["network-ops", "sre-experts"][-len(climbs[:-1]) :]
 
 
-def listed(vendor: str, at: timedelta, **fields: Any) -> VendorChanged:
-    return VendorChanged(vendor=vendor, changed_at=T0 + at, **{"is_enabled": True, **fields})
+def listed(vendor: str, revision: int, **fields: Any) -> VendorChanged:
+    return VendorChanged(vendor=vendor, revision=revision, changed_at=T0, **{"is_enabled": True, **fields})
 
 
 async def test_the_gateways_vendor_listing_decides_when_no_rule_does(harness: Harness) -> None:
@@ -353,8 +353,8 @@ async def test_the_gateways_vendor_listing_decides_when_no_rule_does(harness: Ha
         await harness.run(routing.escalate, event.incident_id, reason="manual")
 
     contract = {"response_seconds": 7200.0, "resolution_seconds": None}
-    fresh = listed("globex", timedelta(minutes=2), categories=["hardware"], contract=contract)
-    stale = listed("globex", timedelta(minutes=1), categories=[], is_enabled=False)
+    fresh = listed("globex", 2, categories=["hardware"], contract=contract)
+    stale = listed("globex", 1, categories=[], is_enabled=False)
     async with harness.sessions() as session, session.begin():
         await repo.list_vendor(session, fresh)
         await repo.list_vendor(session, stale)  # older news arriving late changes nothing
@@ -365,7 +365,7 @@ async def test_the_gateways_vendor_listing_decides_when_no_rule_does(harness: Ha
 
 async def test_a_vendor_that_takes_no_cases_is_passed_over(harness: Harness) -> None:
     async with harness.sessions() as session, session.begin():
-        await repo.list_vendor(session, listed("acme", timedelta(0), is_enabled=False))
+        await repo.list_vendor(session, listed("acme", 1, is_enabled=False))
     event = created(service="vpn", category="network")
     await harness.run(routing.assign_new_incident, event)
     for _ in range(3):

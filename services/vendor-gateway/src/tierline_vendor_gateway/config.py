@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, fie
 from tierline_shared.config_files import Duration, load_yaml
 from tierline_shared.settings import ServiceSettings
 from tierline_vendor_gateway.domain.vendors import (
+    MAX_DELAY,
     MAX_TIMEOUT,
     NAME_PATTERN,
     Contract,
@@ -86,8 +87,8 @@ class DeliveryPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_attempts: int = Field(default=8, ge=1, le=50)
-    initial_backoff: Duration = timedelta(seconds=2)
-    max_backoff: Duration = timedelta(minutes=10)
+    initial_backoff: Duration = Field(default=timedelta(seconds=2), ge=timedelta(0), le=MAX_DELAY)
+    max_backoff: Duration = Field(default=timedelta(minutes=10), ge=timedelta(0), le=MAX_DELAY)
     timeout: Duration = Field(default=timedelta(seconds=10), gt=timedelta(0), le=MAX_TIMEOUT)
     schedule: list[Duration] | None = Field(
         default=None,

@@ -76,7 +76,7 @@ async def test_an_update_sends_the_next_attempt_to_the_new_url_signed_with_every
             [SECOND_SECRET, WEBHOOK_SECRET],
         )
         pending = await gateway.delivery(case_id)
-        assert (pending.status, pending.url) == ("pending", new.url), "the pending delivery follows"
+        assert (pending.status, pending.url) == ("pending", old.url), "the URL last attempted"
 
         gateway.clock.advance(pending.next_attempt_at - gateway.clock.now())
         assert await gateway.step(client) == 1
@@ -95,7 +95,7 @@ async def test_an_update_sends_the_next_attempt_to_the_new_url_signed_with_every
         Webhook(UNLISTED_SECRET).verify(body, headers)
 
     delivery = await gateway.delivery(case_id)
-    assert (delivery.status, delivery.attempts) == ("delivered", 2)
+    assert (delivery.status, delivery.attempts, delivery.url) == ("delivered", 2, new.url)
     assert (await gateway.case(case_id)).vendor_reference == "ACME-7"
 
 

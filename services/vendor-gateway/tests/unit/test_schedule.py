@@ -74,7 +74,7 @@ def test_attempts_is_max_attempts_without_a_schedule() -> None:
         (["1s"] * 51, "1 to 50"),
         (["0s", "-5s"], "not a duration"),
         ([-1], "negative"),
-        ([timedelta(0), timedelta(seconds=-5)], "schedule delays must not be negative"),
+        ([timedelta(0), timedelta(seconds=-5)], "schedule delays are between 0 and 7 days"),
     ],
 )
 def test_invalid_schedules_are_rejected(schedule: list, message: str) -> None:

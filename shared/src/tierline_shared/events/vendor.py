@@ -93,6 +93,7 @@ class VendorChanged(Event):
     categories: list[str] = Field(default_factory=list)
     contract: VendorContract | None = None
     is_enabled: bool
+    revision: int = Field(description="Grows with every announcement of this vendor: the highest is current")
     changed_at: datetime
 
     def subject(self) -> str:

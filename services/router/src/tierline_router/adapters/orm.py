@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, Text, Uuid, text
+from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, Text, Uuid, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -99,4 +99,5 @@ class ListedVendorRow(Base):
     categories: Mapped[list[str]] = mapped_column(JSONB)
     contract: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # response_seconds, resolution_seconds
     is_enabled: Mapped[bool] = mapped_column(Boolean)
+    revision: Mapped[int] = mapped_column(BigInteger)  # the gateway's order of announcements
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -182,6 +182,7 @@ async def list_vendor(session: AsyncSession, event: VendorChanged) -> None:
         "categories": event.categories,
         "contract": event.contract.model_dump() if event.contract else None,
         "is_enabled": event.is_enabled,
+        "revision": event.revision,
         "changed_at": event.changed_at,
     }
     statement = insert(ListedVendorRow).values(vendor=event.vendor, **values)
@@ -189,6 +190,6 @@ async def list_vendor(session: AsyncSession, event: VendorChanged) -> None:
         statement.on_conflict_do_update(
             index_elements=[ListedVendorRow.vendor],
             set_=values,
-            where=ListedVendorRow.changed_at <= statement.excluded.changed_at,
+            where=ListedVendorRow.revision < statement.excluded.revision,
         )
     )

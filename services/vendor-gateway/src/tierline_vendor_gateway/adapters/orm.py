@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Float, Index, Integer, LargeBinary, Text, Uuid, text
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, Index, Integer, LargeBinary, Text, Uuid, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -110,5 +110,7 @@ class VendorRow(Base):
     name: Mapped[str] = mapped_column(Text, primary_key=True)
     spec: Mapped[dict[str, Any]] = mapped_column(JSONB)
     managed_by: Mapped[str] = mapped_column(Text)
+    # bumped, under the row's lock, by every announcement: orders vendor.changed events
+    revision: Mapped[int] = mapped_column(BigInteger, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -45,7 +45,8 @@ async def _excerpt(response: aiohttp.ClientResponse) -> str:
         data += chunk
     if not response.content.at_eof():
         response.close()
-    return data.decode("utf-8", errors="replace")
+    # PostgreSQL text cannot hold NUL: a vendor's answer with one must still be logged
+    return data.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
 
 
 async def post(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+MAX_RETRY_AFTER_SECONDS = 7 * 86400  # a vendor's Retry-After is read up to a week (the cap still applies)
 # 410 Gone tells a Standard Webhooks sender the endpoint is gone: stop trying.
 GIVE_UP_STATUSES = frozenset({410})
 
@@ -40,12 +41,14 @@ def retry_after(value: str | None, now: datetime) -> timedelta | None:
         return None
     value = value.strip()
     if value.isdigit():
-        return timedelta(seconds=int(value))
+        return timedelta(seconds=min(int(value), MAX_RETRY_AFTER_SECONDS))
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return max(when - now, timedelta(0))
+    if when.tzinfo is None:  # "-0000": UTC with no claim about the zone
+        when = when.replace(tzinfo=UTC)
+    return min(max(when - now, timedelta(0)), timedelta(seconds=MAX_RETRY_AFTER_SECONDS))
 
 
 def next_attempt_delay(

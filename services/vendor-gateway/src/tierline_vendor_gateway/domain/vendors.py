@@ -14,6 +14,9 @@ from tierline_shared.config_files import Duration
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 MAX_TIMEOUT = timedelta(seconds=60)
+MAX_URL_LENGTH = 2000
+MAX_DELAY = timedelta(days=7)  # between two attempts
+MAX_TARGET = timedelta(days=365)  # a contract's response or resolution target
 
 
 def check_secret(value: str) -> str:
@@ -44,21 +47,38 @@ Secret = Annotated[str, AfterValidator(check_secret)]
 Secrets = Annotated[list[Secret], Field(min_length=1, max_length=5), AfterValidator(_distinct)]
 
 
+def check_url(url: HttpUrl) -> HttpUrl:
+    if len(str(url)) > MAX_URL_LENGTH:  # as normalized (a "/" may be added): what is stored and read back
+        raise ValueError(f"a webhook URL has at most {MAX_URL_LENGTH} characters")
+    if url.username or url.password:
+        raise ValueError("credentials do not belong in the URL; the signature authenticates us")
+    return url
+
+
+def check_target(target: timedelta | None) -> timedelta | None:
+    if target is not None and not timedelta(0) < target <= MAX_TARGET:
+        raise ValueError(f"a contract target is above 0 and at most {MAX_TARGET.days} days")
+    return target
+
+
+Target = Annotated[Duration | None, AfterValidator(check_target)]
+
+
 class Contract(BaseModel):
     """The vendor's SLA: how soon it acknowledges a case, and resolves it."""
 
     model_config = ConfigDict(extra="forbid")
 
-    response: Duration | None = None
-    resolution: Duration | None = None
+    response: Target = None
+    resolution: Target = None
 
 
 def check_schedule(schedule: list[timedelta] | None) -> list[timedelta] | None:
     if schedule is not None:
         if not 1 <= len(schedule) <= 50:
             raise ValueError("a schedule has 1 to 50 delays")
-        if any(d < timedelta(0) for d in schedule):
-            raise ValueError("schedule delays must not be negative")
+        if any(not timedelta(0) <= d <= MAX_DELAY for d in schedule):
+            raise ValueError(f"schedule delays are between 0 and {MAX_DELAY.days} days")
     return schedule
 
 
@@ -77,12 +97,15 @@ class VendorSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    webhook_url: HttpUrl = Field(description="Where cases are POSTed")
+    webhook_url: Annotated[HttpUrl, AfterValidator(check_url)] = Field(description="Where cases are POSTed")
     secrets: Secrets = Field(
+        repr=False,
         description="Signing secrets (whsec_...); every delivery carries one signature per secret, "
-        "so a new secret can be added before the old one is dropped"
+        "so a new secret can be added before the old one is dropped",
     )
-    callback_secrets: Secrets = Field(description="Secrets the vendor may sign its callbacks with")
+    callback_secrets: Secrets = Field(
+        repr=False, description="Secrets the vendor may sign its callbacks with"
+    )
     products: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
         default_factory=list, max_length=200, description="Products the vendor supports"
     )

@@ -64,13 +64,25 @@ class VendorIn(ApiModel, Vendor):
     enabled: bool = True
 
 
+NOT_NULLABLE = ("webhook_url", "secrets", "callback_secrets", "products", "categories")
+
+
+def _patch_schema(schema: dict[str, Any]) -> None:
+    """Optional but not nullable (null is refused), so the schema offers no null for these."""
+    for name in NOT_NULLABLE:
+        field = schema["properties"][name]
+        options = [o for o in field.pop("anyOf", []) if o.get("type") != "null"]
+        if len(options) == 1:
+            field.update(options[0])
+        elif options:
+            field["anyOf"] = options
+    schema["examples"] = [{"secrets": ["whsec_new...", "whsec_old..."]}]
+
+
 class VendorPatch(ApiModel):
     """Only the fields sent change; send ``null`` to drop a contract, timeout or schedule."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"secrets": ["whsec_new...", "whsec_old..."]}]},
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra=lambda schema, _: _patch_schema(schema))
 
     webhook_url: HttpUrl | None = None
     secrets: Secrets | None = None
@@ -201,7 +213,8 @@ async def patch_vendor(name: str, body: VendorPatch, rt: RuntimeDep, principal: 
     "/v1/vendors/{name}/disable",
     response_model=VendorOut,
     responses=PROBLEMS,
-    summary="Stop delivering to a vendor: new cases go back to L3 at once, pending ones are dead-lettered",
+    summary="Stop delivering to a vendor: new cases go back to L3 at once; pending deliveries are "
+    "dead-lettered as they come due",
 )
 async def disable_vendor(
     name: str, rt: RuntimeDep, principal: Admin, body: DisableIn | None = None

@@ -295,11 +295,12 @@ def _next_attempt_at(
 
 @dataclass(frozen=True)
 class Outcome:
-    """One attempt's result, with the retry policy of the delivery's vendor."""
+    """One attempt's result, with the retry policy of the delivery's vendor and the URL it went to."""
 
     claimed: ClaimedDelivery
     result: AttemptResult
     policy: DeliveryPolicy | None = None
+    url: str | None = None  # None: no request was made (vendor unknown or disabled)
 
 
 async def record_attempt(
@@ -310,7 +311,7 @@ async def record_attempt(
     policy: DeliveryPolicy | None = None,
 ) -> str:
     """Apply one attempt's outcome and log it; returns the delivery's new status."""
-    [status] = await record_attempts(session, deps, [Outcome(claimed, result, policy)])
+    [status] = await record_attempts(session, deps, [Outcome(claimed, result, policy, claimed.url)])
     return status
 
 
@@ -318,7 +319,8 @@ async def record_attempts(session: AsyncSession, deps: GatewayDeps, outcomes: li
     """Apply a batch of attempts' outcomes in a few set-based statements; returns each new status.
 
     One query locks every delivery and its case; the log rows go in one INSERT, the events in
-    one outbox INSERT, and the updates are flushed together.
+    one outbox INSERT, and the updates are flushed together. A vendor whose endpoint answered
+    410 Gone is disabled (and announced) once, however many of its deliveries said so.
     """
     rows = await session.execute(
         select(DeliveryRow, CaseRow)
@@ -328,9 +330,11 @@ async def record_attempts(session: AsyncSession, deps: GatewayDeps, outcomes: li
         .with_for_update()
     )
     found = {delivery.id: (delivery, case) for delivery, case in rows}
+    current = await registry.load(session, {o.claimed.vendor for o in outcomes})
     now = deps.clock.now()
     log: list[dict[str, Any]] = []
     events: list[Event] = []
+    gone: set[str] = set()
     statuses = []
     for outcome in outcomes:
         pair = found.get(outcome.claimed.id)
@@ -342,11 +346,18 @@ async def record_attempts(session: AsyncSession, deps: GatewayDeps, outcomes: li
             # Done already, or a newer attempt owns this delivery now (our lease ran out).
             statuses.append(delivery.status)
             continue
+        if outcome.url is not None:
+            delivery.url = outcome.url
         log.append(_log_row(delivery, outcome.result, now))
-        events.extend(await _apply(session, deps, delivery, case, outcome, now))
+        registered = current.get(delivery.vendor)
+        endpoint = str(registered.vendor.webhook_url) if registered else None
+        events.extend(_apply(session, deps, delivery, case, outcome, now, endpoint, gone))
         statuses.append(delivery.status)
     if log:
         await session.execute(insert(DeliveryAttemptRow), log)
+    for vendor in sorted(gone):  # one lock order for every worker
+        await registry.set_enabled(session, deps, vendor, False, "HTTP 410 Gone from its endpoint")
+        await registry.announce(session, deps, vendor)
     await deps.outbox.add_many(session, events)
     return statuses
 
@@ -365,15 +376,25 @@ def _log_row(delivery: DeliveryRow, result: AttemptResult, now: datetime) -> dic
     }
 
 
-async def _apply(
-    session: AsyncSession, deps: GatewayDeps, row: DeliveryRow, case: CaseRow, outcome: Outcome, now: datetime
+def _apply(
+    session: AsyncSession,
+    deps: GatewayDeps,
+    row: DeliveryRow,
+    case: CaseRow,
+    outcome: Outcome,
+    now: datetime,
+    endpoint: str | None,
+    gone: set[str],
 ) -> list[Event]:
-    """Move the delivery and its case on after one attempt; the events that announces."""
+    """Move the delivery and its case on after one attempt; the events that announces.
+
+    ``endpoint`` is the vendor's URL now; a vendor whose endpoint is gone is added to ``gone``.
+    """
     result = outcome.result
     row.last_status_code, row.last_error = result.status, result.error
     if result.status is not None and is_success(result.status):
         row.status, row.delivered_at = "delivered", now
-        on_commit(session, lambda: metrics.delivered("delivered"))
+        _count(session, "delivered")
         case.vendor_reference = _vendor_reference(result.response_excerpt) or case.vendor_reference
         if case.status not in ("pending", "failed"):
             return []  # a replay of a case the vendor already has: it changes nothing
@@ -387,17 +408,21 @@ async def _apply(
                 opened_at=now,
             )
         ]
+    is_gone = result.status in GIVE_UP_STATUSES
+    if is_gone and outcome.url is not None and outcome.url != endpoint:
+        # The endpoint that is gone is not the vendor's any more (it was changed meanwhile):
+        # try the new one at once rather than disable it.
+        row.next_attempt_at = now
+        _count(session, "retrying")
+        return []
     retry_at = _next_attempt_at(outcome.policy or deps.delivery, row, result, now)
     if retry_at is not None:
         row.next_attempt_at = retry_at
-        on_commit(session, lambda: metrics.delivered("retrying"))
+        _count(session, "retrying")
         return []
-    row.status = "dead"
-    case.status, case.updated_at = "failed", now
     events: list[Event] = []
-    if result.status in GIVE_UP_STATUSES:
-        await registry.set_enabled(session, deps, row.vendor, False, f"HTTP {result.status} from {row.url}")
-        await registry.announce(session, deps, row.vendor)
+    if is_gone:
+        gone.add(row.vendor)
         events.append(
             VendorEndpointDisabled(
                 incident_id=case.incident_id,
@@ -407,19 +432,51 @@ async def _apply(
                 disabled_at=now,
             )
         )
-    events.append(
-        VendorDeliveryFailed(
-            incident_id=case.incident_id,
-            vendor=case.vendor,
-            case_id=case.id,
-            attempts=row.attempts,
-            last_error=result.error or "unknown error",
-            failed_at=now,
-        )
-    )
-    on_commit(session, lambda: metrics.delivered("dead"))
-    _log.warning("delivery_dead_lettered", delivery_id=row.id, vendor=row.vendor, attempts=row.attempts)
+    events.append(_dead(session, row, case, result.error or "unknown error", now))
     return events
+
+
+def _dead(
+    session: AsyncSession, row: DeliveryRow, case: CaseRow, error: str, now: datetime
+) -> VendorDeliveryFailed:
+    row.status = "dead"
+    case.status, case.updated_at = "failed", now
+    _count(session, "dead")
+    _log.warning("delivery_dead_lettered", delivery_id=row.id, vendor=row.vendor, attempts=row.attempts)
+    return VendorDeliveryFailed(
+        incident_id=case.incident_id,
+        vendor=case.vendor,
+        case_id=case.id,
+        attempts=row.attempts,
+        last_error=error,
+        failed_at=now,
+    )
+
+
+def _count(session: AsyncSession, outcome: str) -> None:
+    """Count the outcome once the transaction that records it commits."""
+    on_commit(session, lambda: metrics.delivered(outcome))
+
+
+async def dead_letter_unrecorded(
+    session: AsyncSession, deps: GatewayDeps, claimed: ClaimedDelivery, reason: str
+) -> bool:
+    """Give up on a delivery whose attempt cannot be recorded, rather than resend it for ever."""
+    rows = await session.execute(
+        select(DeliveryRow, CaseRow)
+        .join(CaseRow, CaseRow.id == DeliveryRow.case_id)
+        .where(DeliveryRow.id == claimed.id)
+        .with_for_update()
+    )
+    pair = rows.first()
+    if pair is None:
+        return False
+    row, case = pair
+    if row.status != "pending" or row.attempts != claimed.attempt:
+        return False
+    row.last_error = f"the attempt could not be recorded: {reason}"
+    await deps.outbox.add(session, _dead(session, row, case, row.last_error, deps.clock.now()))
+    return True
 
 
 async def replay(session: AsyncSession, deps: GatewayDeps, delivery_id: str) -> DeliveryRow:

@@ -13,16 +13,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy import update as update_
+from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_shared.db import advisory_xact_lock, get_or_404
-from tierline_shared.errors import AlreadyExists
+from tierline_shared.errors import AlreadyExists, NotFound
 from tierline_shared.events import VendorChanged
 from tierline_shared.events.routing import VendorContract
 from tierline_shared.logging import get_logger
-from tierline_vendor_gateway.adapters.orm import DeliveryRow, VendorRow, VendorStateRow
+from tierline_vendor_gateway.adapters.orm import VendorRow, VendorStateRow
 from tierline_vendor_gateway.config import VendorsConfig
 from tierline_vendor_gateway.domain.vendors import Vendor, VendorSpec
 from tierline_vendor_gateway.service_layer.deps import GatewayDeps
@@ -94,7 +94,20 @@ async def set_enabled(
 
 
 async def announce(session: AsyncSession, deps: GatewayDeps, name: str) -> Registered:
-    """Tell the other services what the vendor serves and whether it takes cases (never secrets)."""
+    """Tell the other services what the vendor serves and whether it takes cases (never secrets).
+
+    The revision is bumped under the vendor's row lock before its state is read, so of two
+    transactions announcing one vendor the later to commit carries the higher revision and
+    the state it saw is the latest: the router keeps the highest.
+    """
+    revision = await session.scalar(
+        sql_update(VendorRow)
+        .where(VendorRow.name == name)
+        .values(revision=VendorRow.revision + 1)
+        .returning(VendorRow.revision)
+    )
+    if revision is None:
+        raise NotFound(f"There is no vendor {name!r}.", name=name)
     registered = await get(session, name)
     vendor, contract = registered.vendor, registered.vendor.contract
     await deps.outbox.add(
@@ -110,6 +123,7 @@ async def announce(session: AsyncSession, deps: GatewayDeps, name: str) -> Regis
             if contract
             else None,
             is_enabled=registered.is_enabled,
+            revision=revision,
             changed_at=deps.clock.now(),
         ),
     )
@@ -135,7 +149,9 @@ async def apply_config(session: AsyncSession, deps: GatewayDeps, config: Vendors
         )
         if not declared.enabled:
             await set_enabled(session, deps, declared.name, False, "disabled in vendors.yaml")
-        await announce(session, deps, declared.name)  # also brings a router that missed events up to date
+    # Every vendor, the API's too: a router that missed events (retention, a rebuilt database) catches up.
+    for name in sorted(await load(session)):
+        await announce(session, deps, name)
     _log.info("vendors_config_applied", vendors=len(config.vendors))
 
 
@@ -154,14 +170,9 @@ async def create(session: AsyncSession, deps: GatewayDeps, vendor: Vendor, *, en
 
 
 async def update(session: AsyncSession, deps: GatewayDeps, vendor: Vendor) -> Registered:
-    """Replace a vendor's description; pending deliveries go to the new endpoint with the new secrets."""
+    """Replace a vendor's description; pending deliveries' next attempts use the new endpoint and secrets."""
     row = await get_or_404(session, VendorRow, vendor.name, "vendor", lock=True)
     row.spec, row.updated_at = _spec(vendor), deps.clock.now()
-    await session.execute(
-        update_(DeliveryRow)
-        .where(DeliveryRow.vendor == vendor.name, DeliveryRow.status == "pending")
-        .values(url=str(vendor.webhook_url))
-    )
     await session.flush()
     return await announce(session, deps, vendor.name)
 
