@@ -267,7 +267,9 @@ async def check_once(
         "SELECT count(*) FROM deliveries WHERE id = ANY($1) AND status = 'delivered' AND attempts = 1", ids
     )
     logged = await conn.fetchval("SELECT count(*) FROM delivery_attempts WHERE delivery_id = ANY($1)", ids)
-    events = await conn.fetchval("SELECT count(*) FROM outbox") - outbox
+    # case events only: the worker's start also announces the vendor (vendor.changed)
+    case_events = "SELECT count(*) FROM outbox WHERE event_type <> 'tierline.vendor.changed.v1'"
+    events = await conn.fetchval(case_events) - outbox
     if (delivered, logged, events) != (n, n, n):
         problems.append(
             f"{delivered} delivered at the first attempt, {logged} attempts logged, {events} events"
@@ -302,7 +304,9 @@ async def run_batch(
             problems.append(f"the raw {library} baseline did not arrive once each")
     await conn.copy_records_to_table("cases", records=case_rows, columns=CASE_COLUMNS)
     await conn.copy_records_to_table("deliveries", records=rows, columns=DELIVERY_COLUMNS)
-    outbox = await conn.fetchval("SELECT count(*) FROM outbox")
+    outbox = await conn.fetchval(
+        "SELECT count(*) FROM outbox WHERE event_type <> 'tierline.vendor.changed.v1'"
+    )
     say(f"batch {batch}: {n:,} deliveries queued; the gateway's delivery worker")
     ours = await asyncio.wait_for(deliver_ours(settings, conn, n), PHASE_LIMIT_SECONDS)
     problems += await check_once(conn, [r[0] for r in rows], await _stats(client, base), outbox)
