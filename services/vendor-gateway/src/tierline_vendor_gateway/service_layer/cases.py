@@ -356,8 +356,7 @@ async def record_attempts(session: AsyncSession, deps: GatewayDeps, outcomes: li
     if log:
         await session.execute(insert(DeliveryAttemptRow), log)
     for vendor in sorted(gone):  # one lock order for every worker
-        await registry.set_enabled(session, deps, vendor, False, "HTTP 410 Gone from its endpoint")
-        await registry.announce(session, deps, vendor)
+        await registry.switch(session, deps, vendor, enabled=False, reason="HTTP 410 Gone from its endpoint")
     await deps.outbox.add_many(session, events)
     return statuses
 

@@ -180,7 +180,11 @@ async def update(session: AsyncSession, deps: GatewayDeps, vendor: Vendor) -> Re
 async def switch(
     session: AsyncSession, deps: GatewayDeps, name: str, *, enabled: bool, reason: str | None = None
 ) -> Registered:
-    """Enable or disable a vendor's endpoint by hand."""
+    """Enable or disable a vendor's endpoint (by hand, or on a 410 Gone) and announce it.
+
+    The vendor's row is locked first, as every change to a vendor does, so two changes to
+    one vendor never wait on each other in opposite orders.
+    """
     await get_or_404(session, VendorRow, name, "vendor", lock=True)
     await set_enabled(session, deps, name, enabled, None if enabled else reason or "disabled by an operator")
     _log.info("vendor_switched", vendor=name, enabled=enabled, reason=reason)
