@@ -23,7 +23,11 @@ def load_yaml(path: Path, model: type[M]) -> M:
     except FileNotFoundError as exc:
         raise ConfigError(f"config file not found: {path}") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        # the line and the parser's complaint, not its snippet of the text (a secret may be on it)
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -59,7 +63,7 @@ def _parse_duration(value: object) -> timedelta:
         parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)", text)
         if parts and "".join(n + u for n, u in parts) == text.replace(" ", ""):
             return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
-    raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 15m, 4h, 2d)")
+    raise ValueError("not a duration (use e.g. 30s, 15m, 4h, 2d)")
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import base64
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from tierline_shared.events import VendorEndpointDisabled
 from tierline_vendor_gateway.config import VendorsConfig
 from tierline_vendor_gateway.domain.vendors import Vendor
-from tierline_vendor_gateway.service_layer import registry
+from tierline_vendor_gateway.entrypoints import workers
+from tierline_vendor_gateway.service_layer import cases, registry
 from tierline_vendor_gateway.service_layer.registry import Registered
 
 from .conftest import CALLBACK_SECRET, WEBHOOK_SECRET, Gateway
@@ -220,3 +223,94 @@ async def test_every_change_is_announced_without_secrets_or_endpoint(gateway, fa
     for event in announced:
         text = event.model_dump_json()
         assert WEBHOOK_SECRET not in text and CALLBACK_SECRET not in text and receiver.url not in text
+
+
+async def test_several_410s_in_one_batch_disable_and_announce_the_vendor_once(gateway, faulty_vendor) -> None:
+    receiver = faulty_vendor((410, {}, {"error": "gone"}))
+    gateway.configure(receiver.url)
+    case_ids = [await gateway.open_case() for _ in range(3)]
+    rt = SimpleNamespace(
+        state={"deps": gateway.deps}, sessions=gateway.sessions, unit_of_work=gateway._unit_of_work
+    )
+    async with gateway.sessions() as s, s.begin():
+        claimed = await cases.claim_due_deliveries(s, gateway.deps, limit=50, lease=timedelta(seconds=30))
+    assert len(claimed) == 3
+    async with gateway.client() as client:
+        await workers._attempt_batch(rt, client, claimed)  # one batch, recorded in one transaction
+
+    assert len(receiver.seen) == 3
+    assert {(await gateway.delivery(c)).status for c in case_ids} == {"dead"}
+    assert {(await gateway.case(c)).status for c in case_ids} == {"failed"}
+    gone = await registered(gateway)
+    assert (gone.is_enabled, gone.disabled_reason) == (False, "HTTP 410 Gone from its endpoint")
+    announced = await gateway.events(vendors=True)
+    assert [(e.is_enabled, e.revision) for e in announced] == [(True, 1), (False, 2)], "start, then once"
+    events = await gateway.events()
+    for case_id in case_ids:
+        mine = [type(e).__name__ for e in events if e.case_id == case_id]
+        assert mine == ["VendorEndpointDisabled", "VendorDeliveryFailed"], (case_id, mine)
+    assert {e.url for e in events if isinstance(e, VendorEndpointDisabled)} == {receiver.url}
+
+
+async def test_every_announcement_carries_a_growing_revision_per_vendor(gateway) -> None:
+    url = "http://127.0.0.1:9/cases"
+    declare(gateway, url)
+    initech = Vendor.model_validate(
+        {
+            "name": "initech",
+            "webhook_url": "https://hooks.initech.example/tierline",
+            "secrets": [SECOND_SECRET],
+            "callback_secrets": [CALLBACK_SECRET],
+        }
+    )
+    await gateway.run(registry.create, initech, enabled=True)  # after the file's: acme 1, initech 1
+    await change(gateway, products=["edge-router"])  # acme 2
+    await gateway.run(registry.switch, "initech", enabled=False, reason="audit")  # initech 2
+    await gateway.run(registry.switch, "acme", enabled=False)  # acme 3
+    announced = await gateway.events(vendors=True)
+    assert [(e.vendor, e.revision, e.is_enabled) for e in announced] == [
+        ("acme", 1, True),
+        ("initech", 1, True),
+        ("acme", 2, True),
+        ("initech", 2, False),
+        ("acme", 3, False),
+    ]
+    assert len({e.changed_at for e in announced}) == 1, "the clock did not move: only the revision orders"
+
+
+async def test_a_start_announces_every_registered_vendor_the_apis_too(gateway) -> None:
+    url = "http://127.0.0.1:9/cases"
+    declare(gateway, url)
+    initech = Vendor.model_validate(
+        {
+            "name": "initech",
+            "webhook_url": "https://hooks.initech.example/tierline",
+            "secrets": [SECOND_SECRET],
+            "callback_secrets": [CALLBACK_SECRET],
+            "categories": ["storage"],
+        }
+    )
+    await gateway.run(registry.create, initech, enabled=False)
+    before = len(await gateway.events(vendors=True))
+
+    declare(gateway, url)  # the next start
+    await gateway.run(lambda _s, _d: asyncio.sleep(0))
+    at_start = (await gateway.events(vendors=True))[before:]
+    assert [(e.vendor, e.revision, e.is_enabled, e.categories) for e in at_start] == [
+        ("acme", 2, True, []),
+        ("initech", 2, False, ["storage"]),
+    ]
+
+
+async def test_concurrent_announcements_of_a_vendor_get_distinct_revisions_the_last_one_current(
+    gateway,
+) -> None:
+    declare(gateway, "http://127.0.0.1:9/cases")
+    await gateway.run(lambda _s, _d: asyncio.sleep(0))  # the start: revision 1
+    await asyncio.gather(
+        *(gateway.run(registry.switch, "acme", enabled=bool(i % 2), reason="flap") for i in range(8))
+    )
+    announced = await gateway.events(vendors=True)
+    assert sorted(e.revision for e in announced) == list(range(1, 10))
+    newest = max(announced, key=lambda e: e.revision)
+    assert newest.is_enabled == (await registered(gateway)).is_enabled, "the highest revision is the truth"

@@ -29,6 +29,14 @@ class Receiver:
             raise web.HTTPFound("/elsewhere")
         if request.path == "/big":
             return web.Response(body=b"x" * 1_000_000)
+        if request.path == "/nul":
+            return web.Response(body=b'{"reference":"x"}\x00', status=202, content_type="application/json")
+        if request.path == "/nul-split":  # the NUL in the second chunk the excerpt reads
+            response = web.StreamResponse(status=500)
+            await response.prepare(request)
+            await response.write(b"\x00err")
+            await response.write(b"or\x00\x00")
+            return response
         if request.path == "/latin1":
             return web.Response(body=b"caf\xe9 ok", content_type="text/plain")
         if request.path == "/slow":
@@ -77,6 +85,14 @@ async def test_a_long_answer_is_cut_to_the_excerpt(receiver: Receiver) -> None:
 async def test_bytes_that_are_not_utf8_are_replaced(receiver: Receiver) -> None:
     result = await _post(f"http://127.0.0.1:{receiver.port}/latin1", ["127.0.0.1"])
     assert result.response_excerpt == "caf\ufffd ok"
+
+
+async def test_a_nul_in_the_answer_is_replaced_as_postgresql_text_cannot_hold_it(receiver: Receiver) -> None:
+    result = await _post(f"http://127.0.0.1:{receiver.port}/nul", ["127.0.0.1"])
+    assert (result.status, result.error) == (202, None)
+    assert result.response_excerpt == '{"reference":"x"}\ufffd'
+    split = await _post(f"http://127.0.0.1:{receiver.port}/nul-split", ["127.0.0.1"])
+    assert (split.status, split.response_excerpt) == (500, "\ufffderror\ufffd\ufffd")
 
 
 async def test_a_stalled_answer_times_out_and_may_be_retried(receiver: Receiver) -> None:

@@ -267,3 +267,31 @@ async def test_concurrent_edits_and_registrations_are_serialized(app) -> None:
     for answer in answers:
         if answer.status_code == 409:
             problem(answer, 409)
+
+
+LONG_HOST = "https://" + "a" * 2067 + ".example"  # 2083 characters, 2084 once normalized with a "/"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"webhook_url": LONG_HOST}, "webhook_url"),  # was a 500: stored, then unreadable
+        ({"webhook_url": "https://" + "a" * 1984 + ".example"}, "webhook_url"),  # 2000, 2001 normalized
+        ({"webhook_url": "https://user:hunter2@hooks.acme.example/cases"}, "webhook_url"),
+        ({"schedule": ["0s", "8d"]}, "schedule"),
+        ({"schedule": ["0s", "99999999999d"]}, "schedule.1"),  # was an OverflowError: a 500
+        ({"contract": {"response": "0s"}}, "contract.response"),
+        ({"contract": {"resolution": "366d"}}, "contract.resolution"),
+        ({"contract": {"response": 1e20}}, "contract.response"),
+        ({"timeout": "99999999999d"}, "timeout"),
+    ],
+)
+async def test_patch_with_values_out_of_bounds_is_a_422_naming_the_field_and_changes_nothing(
+    app, change: dict[str, Any], field: str
+) -> None:
+    http, _ = app
+    before = ok(await http.get("/v1/vendors/acme"))
+    body = problem(await http.patch("/v1/vendors/acme", json=change), 422)
+    assert field in [e["field"] for e in body["errors"]], body
+    assert "hunter2" not in str(body)
+    assert ok(await http.get("/v1/vendors/acme")) == before

@@ -5,7 +5,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tierline_vendor_gateway.domain.delivery import backoff, next_attempt_delay, retry_after, should_retry
+from tierline_vendor_gateway.domain.delivery import (
+    MAX_RETRY_AFTER_SECONDS,
+    backoff,
+    next_attempt_delay,
+    retry_after,
+    should_retry,
+)
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 INITIAL, CAP = timedelta(seconds=2), timedelta(minutes=10)
@@ -63,3 +69,70 @@ def test_vendor_retry_after_wins_for_429_but_is_capped() -> None:
     assert next_attempt_delay(1, 429, "99999", NOW, initial=INITIAL, cap=CAP) == CAP
     # a 500's Retry-After is not a throttling signal; backoff applies
     assert next_attempt_delay(1, 500, "300", NOW, initial=INITIAL, cap=CAP) <= INITIAL
+
+
+# -- Retry-After bounds (a vendor's header must not wedge or overflow a delivery) ---------------
+
+WEEK = timedelta(seconds=MAX_RETRY_AFTER_SECONDS)
+
+
+def test_the_retry_after_cap_is_a_week() -> None:
+    assert timedelta(days=7) == WEEK
+
+
+@pytest.mark.parametrize(
+    ("value", "delay"),
+    [
+        ("604799", WEEK - timedelta(seconds=1)),
+        ("604800", WEEK),
+        ("604801", WEEK),
+        ("99999999999", WEEK),  # ~3,000 years: representable, but no vendor means it
+        ("9" * 30, WEEK),  # beyond timedelta: used to raise OverflowError
+    ],
+)
+def test_retry_after_in_seconds_is_read_up_to_a_week(value: str, delay: timedelta) -> None:
+    assert retry_after(value, NOW) == delay
+
+
+def test_a_retry_after_date_in_minus_0000_is_read_as_utc() -> None:
+    # RFC 5322 "-0000": UTC, no claim about the local zone; parsedate_to_datetime makes it naive
+    assert retry_after("Mon, 23 Nov 2026 12:01:00 -0000", NOW) == timedelta(minutes=1)
+    assert retry_after("Mon, 23 Nov 2026 11:00:00 -0000", NOW) == timedelta(0)
+    assert retry_after("Mon, 23 Nov 2026 13:00:00 +0100", NOW) == timedelta(0), "aware dates unchanged"
+
+
+@pytest.mark.parametrize(
+    ("value", "delay"),
+    [
+        ("Mon, 30 Nov 2026 11:59:59 GMT", WEEK - timedelta(seconds=1)),
+        ("Mon, 30 Nov 2026 12:00:01 GMT", WEEK),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", WEEK),
+        ("Fri, 31 Dec 9999 23:59:59 -0000", WEEK),
+    ],
+)
+def test_a_retry_after_date_is_capped_at_a_week(value: str, delay: timedelta) -> None:
+    assert retry_after(value, NOW) == delay
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Mon, 23 Nov 2026 12:00:00 +99999999999999999999",  # OverflowError inside the parser
+        "Mon, 23 Nov 2026 12:00:00 +9999999999",  # an offset of more than a day
+        "Mon, 23 Nov 99999 12:00:00 GMT",  # year out of range
+        "Mon, 32 Nov 2026 12:00:00 GMT",
+    ],
+)
+def test_an_unreadable_retry_after_date_is_ignored(value: str) -> None:
+    assert retry_after(value, NOW) is None
+
+
+def test_a_retry_after_of_digits_int_cannot_read_is_ignored() -> None:
+    assert retry_after("²", NOW) is None
+
+
+def test_a_huge_retry_after_on_429_stays_within_the_cap_and_a_representable_date() -> None:
+    for header in ("9" * 30, "Fri, 31 Dec 9999 23:59:59 -0000"):
+        delay = next_attempt_delay(1, 429, header, NOW, initial=INITIAL, cap=timedelta(days=30))
+        assert delay == WEEK
+        assert NOW + delay == NOW + timedelta(days=7)

@@ -111,3 +111,60 @@ async def test_literals_are_not_looked_up() -> None:
 async def test_shared_address_space_is_refused(url: str) -> None:
     with pytest.raises(ssrf.Refused):
         await ssrf.check(url, [])
+
+
+# -- IPv6 addresses that carry an IPv4 one are judged by it --------------------------------------
+
+
+def _carried(ip: ssrf.ipaddress.IPv6Address) -> ssrf.ipaddress.IPv4Address:
+    """The IPv4 address the test data says ``ip`` carries, read with the standard library."""
+    if ip.teredo:
+        return ip.teredo[1]
+    return ip.ipv4_mapped or ip.sixtofour or ssrf.ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+
+
+@pytest.mark.parametrize(
+    ("address", "carried"),
+    [
+        ("64:ff9b::a00:1", "10.0.0.1"),  # NAT64 well-known prefix
+        ("64:ff9b::7f00:1", "127.0.0.1"),
+        ("64:ff9b::a9fe:a9fe", "169.254.169.254"),
+        ("64:ff9b::6440:1", "100.64.0.1"),
+        ("2002:a9fe:a9fe::", "169.254.169.254"),  # 6to4
+        ("2002:a00:1::1", "10.0.0.1"),
+        ("2002:7f00:1::", "127.0.0.1"),
+        ("2001:0:4136:e378:8000:63bf:f5ff:fffe", "10.0.0.1"),  # Teredo: the client's, bits inverted
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", "127.0.0.1"),
+        ("::7f00:1", "127.0.0.1"),  # IPv4-compatible (deprecated)
+        ("::a00:1", "10.0.0.1"),
+        ("::a9fe:a9fe", "169.254.169.254"),
+        ("::ffff:a9fe:a9fe", "169.254.169.254"),  # IPv4-mapped, written in hex
+        ("::ffff:100.64.0.1", "100.64.0.1"),
+    ],
+)
+async def test_ipv6_carrying_a_non_public_ipv4_is_refused(address: str, carried: str) -> None:
+    ip = ssrf.ipaddress.IPv6Address(address)
+    assert _carried(ip) == ssrf.ipaddress.IPv4Address(carried), "the test's own arithmetic"
+    with pytest.raises(ssrf.Refused, match="non-public"):
+        await ssrf.check(f"https://[{address}]/hook", [])
+    # as a name resolving to it (DNS64 synthesizes such AAAA records), checked as the resolver does
+    with pytest.raises(ssrf.Refused, match="non-public"):
+        ssrf.check_addresses("hooks.vendor.example", [ip], [])
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::808:808", "::ffff:8.8.8.8", "2002:808:808::1"])
+async def test_ipv6_carrying_a_public_ipv4_is_allowed(address: str) -> None:
+    await ssrf.check(f"https://[{address}]/hook", [])
+    ssrf.check_addresses("hooks.vendor.example", [ssrf.ipaddress.ip_address(address)], [])
+
+
+async def test_a_carrying_address_may_still_be_allow_listed() -> None:
+    await ssrf.check("http://[64:ff9b::a00:1]:9100/cases", ["64:ff9b::/96"])
+    with pytest.raises(ssrf.Refused):  # allow-listing the IPv4 does not allow the IPv6 that carries it
+        await ssrf.check("https://[64:ff9b::a00:1]/cases", ["10.0.0.0/8"])
+
+
+async def test_the_unspecified_and_loopback_ipv6_are_not_read_as_ipv4() -> None:
+    for address in ("::", "::1"):  # ::/96 holds them too; they are refused as themselves
+        with pytest.raises(ssrf.Refused, match="non-public"):
+            await ssrf.check(f"https://[{address}]/hook", [])

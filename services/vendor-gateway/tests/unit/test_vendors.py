@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from tierline_shared.config_files import load_yaml
+from tierline_shared.config_files import ConfigError, load_yaml
 from tierline_vendor_gateway.config import DeliveryPolicy, VendorConfig, VendorsConfig
 from tierline_vendor_gateway.domain.vendors import Vendor, VendorSpec, check_secret, fingerprint
 
@@ -220,3 +220,136 @@ def test_the_shipped_vendors_file_loads_and_every_vendor_resolves(monkeypatch) -
     assert (acme.timeout, len(acme.schedule or [])) == (timedelta(seconds=10), 8)
     assert config.delivery.for_vendor(acme).attempts == 8
     assert set(config.delivery.allow_hosts) >= {"127.0.0.1"}
+
+
+# -- bounds: schedule delays, contract targets, webhook URLs; secrets out of repr -----------------
+
+
+def _url_of_length(n: int, *, path: str = "") -> str:
+    """An https URL of ``n`` characters: a long host name, then ``path``."""
+    return "https://" + "a" * (n - len("https://.example") - len(path)) + ".example" + path
+
+
+@pytest.mark.parametrize("delay", ["0s", "7d", "604800s", "6d23h59m59s"])
+def test_a_schedule_delay_of_up_to_7_days_is_accepted(delay: str) -> None:
+    assert Vendor.model_validate(vendor(schedule=["0s", delay])).schedule is not None
+
+
+@pytest.mark.parametrize("delay", ["7d1s", "8d", "604801s", "99999999999d", 1e300])
+def test_a_schedule_delay_above_7_days_is_refused(delay: Any) -> None:
+    with pytest.raises(ValidationError) as info:
+        Vendor.model_validate(vendor(schedule=["0s", delay]))
+    [error] = info.value.errors()
+    assert error["loc"][0] == "schedule"
+    assert "between 0 and 7 days" in error["msg"] or "duration is too long" in error["msg"]
+
+
+@pytest.mark.parametrize("field", ["initial_backoff", "max_backoff"])
+def test_the_gateways_backoff_is_at_most_7_days(field: str) -> None:
+    assert getattr(DeliveryPolicy.model_validate({field: "7d"}), field) == timedelta(days=7)
+    for bad in ("7d1s", "99999999999d"):
+        with pytest.raises(ValidationError) as info:
+            DeliveryPolicy.model_validate({field: bad})
+        assert [e["loc"] for e in info.value.errors()] == [(field,)]
+    with pytest.raises(ValidationError, match="between 0 and 7 days"):
+        DeliveryPolicy.model_validate({"schedule": ["0s", "8d"]})
+
+
+@pytest.mark.parametrize("target", ["1ms", "1h", "365d"])
+@pytest.mark.parametrize("field", ["response", "resolution"])
+def test_a_contract_target_above_0_up_to_365_days_is_accepted(field: str, target: str) -> None:
+    contract = Vendor.model_validate(vendor(contract={field: target})).contract
+    assert contract is not None and getattr(contract, field) is not None
+
+
+@pytest.mark.parametrize("target", ["0s", 0, "365d1s", "366d", "99999999999d", 1e20])
+@pytest.mark.parametrize("field", ["response", "resolution"])
+def test_a_contract_target_outside_0_to_365_days_is_refused(field: str, target: Any) -> None:
+    with pytest.raises(ValidationError) as info:
+        Vendor.model_validate(vendor(contract={field: target}))
+    [error] = info.value.errors()
+    assert error["loc"][:2] == ("contract", field), error
+
+
+def test_a_webhook_url_has_at_most_2000_characters_as_normalized() -> None:
+    with_path = _url_of_length(2000, path="/cases")
+    assert str(Vendor.model_validate(vendor(webhook_url=with_path)).webhook_url) == with_path
+    no_path = Vendor.model_validate(vendor(webhook_url=_url_of_length(1999))).webhook_url
+    assert len(str(no_path)) == 2000, "a bare host is stored with its '/'"
+    # 2000 (and 2075-char host names, 2083 in all) become 2001 and more once the "/" is added:
+    # accepted before, then unreadable when the registry read them back
+    for url in (_url_of_length(2000), _url_of_length(2083), _url_of_length(2001, path="/cases")):
+        with pytest.raises(ValidationError, match="at most 2000 characters") as info:
+            Vendor.model_validate(vendor(webhook_url=url))
+        assert [e["loc"] for e in info.value.errors()] == [("webhook_url",)]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user:hunter2@hooks.acme.example/cases",
+        "https://user@hooks.acme.example/cases",
+        "https://:hunter2@hooks.acme.example/cases",
+        "http://user:hunter2@127.0.0.1:9/cases",
+    ],
+)
+def test_credentials_in_a_webhook_url_are_refused(url: str) -> None:
+    with pytest.raises(ValidationError, match="credentials do not belong in the URL") as info:
+        Vendor.model_validate(vendor(webhook_url=url))
+    assert [e["loc"] for e in info.value.errors()] == [("webhook_url",)]
+    with pytest.raises(ValueError, match="vendor acme: webhook_url") as declared_info:
+        VendorConfig.model_validate(vendor(webhook_url=url)).to_vendor()
+    assert "hunter2" not in str(declared_info.value)
+
+
+def test_a_vendors_secrets_are_not_in_its_repr() -> None:
+    full = Vendor.model_validate(vendor(contract={"response": "1h"}))
+    spec = VendorSpec.model_validate(vendor(name=None))
+    for text in (repr(full), str(full), repr(spec), str(spec), f"{full!r}"):
+        for value in (SECRET, OTHER):
+            assert value not in text and value.removeprefix("whsec_")[:12] not in text, text
+    assert "acme" in repr(full) and "hooks.acme.example" in repr(full), "the rest is still shown"
+    assert full.secrets == [SECRET] and full.callback_secrets == [OTHER], "only hidden from repr"
+
+
+@pytest.mark.parametrize(
+    ("delivery", "where"),
+    [
+        ("", "vendor acme: callback_secrets.1"),  # the vendor is checked once every field is valid
+        ("delivery:\n  max_attempts: 4242\n", "delivery.max_attempts"),
+    ],
+)
+def test_a_bad_vendors_file_names_where_and_why_but_not_its_values(
+    tmp_path: Path, delivery: str, where: str
+) -> None:
+    short = "whsec_c2hvcnQ="
+    path = tmp_path / "vendors.yaml"
+    path.write_text(
+        "vendors:\n"
+        "  - name: acme\n"
+        "    webhook_url: https://hooks.acme.example/cases\n"
+        f"    secrets: ['{SECRET}']\n"
+        f"    callback_secrets: ['{OTHER}', '{short}']\n" + delivery
+    )
+    with pytest.raises(ConfigError) as info:
+        load_yaml(path, VendorsConfig)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and where in message, message
+    for value in (SECRET, OTHER, short, "4242"):
+        assert value.removeprefix("whsec_") not in message, value
+    assert info.value.__cause__ is None and info.value.__suppress_context__, "no chained error to print"
+
+
+def test_credentials_in_a_declared_webhook_url_are_not_echoed(tmp_path: Path) -> None:
+    path = tmp_path / "vendors.yaml"
+    path.write_text(
+        "vendors:\n"
+        "  - name: acme\n"
+        "    webhook_url: https://admin:hunter2-pw@hooks.acme.example/cases\n"
+        f"    secrets: ['{SECRET}']\n"
+        f"    callback_secrets: ['{OTHER}']\n"
+    )
+    with pytest.raises(ConfigError, match=r"vendor acme: webhook_url: .*credentials") as info:
+        load_yaml(path, VendorsConfig)
+    assert "hunter2" not in str(info.value) and "admin" not in str(info.value)
+    assert SECRET.removeprefix("whsec_") not in str(info.value)

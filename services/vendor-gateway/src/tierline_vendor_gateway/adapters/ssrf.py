@@ -31,6 +31,8 @@ class Refused(OSError):
 
 
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
+LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: a site's own translators
+SIIT = ipaddress.ip_network("::ffff:0:0:0/96")  # IPv4-translated (RFC 2765)
 IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 
 
@@ -42,15 +44,18 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
         return address.sixtofour
     if address.teredo is not None:
         return address.teredo[1]
-    if address in NAT64 or (address in IPV4_COMPATIBLE and int(address) > 1):
+    if address in NAT64 or address in SIIT or (address in IPV4_COMPATIBLE and int(address) > 1):
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
 
 
 def _is_public(address: Address) -> bool:
     """Globally routable unicast only (not private, loopback, link-local, shared 100.64/10, reserved...)."""
-    if isinstance(address, ipaddress.IPv6Address) and (inner := _embedded_ipv4(address)) is not None:
-        return _is_public(inner)  # judged by where it really leads
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in LOCAL_NAT64:
+            return False
+        if (inner := _embedded_ipv4(address)) is not None:
+            return _is_public(inner)  # judged by where it really leads
     site_local = isinstance(address, ipaddress.IPv6Address) and address.is_site_local  # deprecated fec0::/10
     return address.is_global and not address.is_multicast and not site_local
 

@@ -40,7 +40,7 @@ def retry_after(value: str | None, now: datetime) -> timedelta | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # isdigit alone takes "²", which int() refuses
         return timedelta(seconds=min(int(value), MAX_RETRY_AFTER_SECONDS))
     try:
         when = parsedate_to_datetime(value)
