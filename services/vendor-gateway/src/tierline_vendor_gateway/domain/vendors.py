@@ -72,6 +72,13 @@ class Contract(BaseModel):
     response: Target = None
     resolution: Target = None
 
+    def in_seconds(self) -> dict[str, float | None]:
+        """As events and handoffs carry it: response_seconds, resolution_seconds."""
+        return {
+            "response_seconds": self.response.total_seconds() if self.response else None,
+            "resolution_seconds": self.resolution.total_seconds() if self.resolution else None,
+        }
+
 
 def check_schedule(schedule: list[timedelta] | None) -> list[timedelta] | None:
     if schedule is not None:

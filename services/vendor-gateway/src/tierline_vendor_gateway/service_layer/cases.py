@@ -213,12 +213,7 @@ def _contract(event: IncidentEscalated, registered: Contract | None) -> dict[str
     """The contract the router chose, else the vendor's own from the registry."""
     if event.vendor_contract is not None:
         return event.vendor_contract.model_dump()
-    if registered is None:
-        return None
-    return {
-        "response_seconds": registered.response.total_seconds() if registered.response else None,
-        "resolution_seconds": registered.resolution.total_seconds() if registered.resolution else None,
-    }
+    return registered.in_seconds() if registered else None
 
 
 async def _fail_at_once(session: AsyncSession, deps: GatewayDeps, case: CaseRow, error: str) -> None:

@@ -116,12 +116,7 @@ async def announce(session: AsyncSession, deps: GatewayDeps, name: str) -> Regis
             vendor=vendor.name,
             products=vendor.products,
             categories=vendor.categories,
-            contract=VendorContract(
-                response_seconds=contract.response.total_seconds() if contract.response else None,
-                resolution_seconds=contract.resolution.total_seconds() if contract.resolution else None,
-            )
-            if contract
-            else None,
+            contract=VendorContract(**contract.in_seconds()) if contract else None,
             is_enabled=registered.is_enabled,
             revision=revision,
             changed_at=deps.clock.now(),
