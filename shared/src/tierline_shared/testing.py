@@ -1,18 +1,23 @@
-"""Test helpers: wait on conditions with a deadline, read topics from the start, call apps in-process."""
+"""Test helpers: wait on conditions with a deadline, read topics from the start, call apps in-process,
+fuzz an app's OpenAPI with schemathesis."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
+import io
+import logging
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import structlog
 import uvicorn
 from aiokafka import AIOKafkaConsumer
 
@@ -23,7 +28,12 @@ from tierline_shared.messaging import cloudevents
 
 if TYPE_CHECKING:
     import httpx
+    import hypothesis
+    import pytest
+    import requests
     from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from schemathesis import Case, CheckContext, Response
 
     from tierline_shared.runtime import Runtime
 
@@ -182,3 +192,141 @@ async def issue_api_key(runtime: Runtime, scopes: list[str]) -> dict[str, str]:
     async with runtime.unit_of_work() as session:
         await apply_key_created(runtime.access.api_keys, session, Envelope(event, "/tierline/intake"))
     return {"Authorization": f"Bearer {key}"}
+
+
+# --- OpenAPI fuzzing (schemathesis, hypothesis and requests are test dependencies, imported when used) ---
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def served_openapi(create_app: Callable[[Any], FastAPI], settings: Callable[..., Any]) -> dict[str, Any]:
+    """The document an app serves at /openapi.json, read without a lifespan (so no servers needed):
+    the app of ``settings(database_url=..., kafka_bootstrap_servers=...)``, naming neither server.
+
+    This runs while pytest collects, so the logging that create_app sets up is put back afterwards.
+    """
+    from fastapi.testclient import TestClient
+
+    root = logging.getLogger()
+    handlers, level, structlog_config = root.handlers[:], root.level, structlog.get_config()
+    unreachable = settings(
+        database_url="postgresql+asyncpg://unused@127.0.0.1:1/unused", kafka_bootstrap_servers="127.0.0.1:1"
+    )
+    try:
+        app = contextvars.copy_context().run(create_app, unreachable)
+        response = TestClient(app).get("/openapi.json")
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        structlog.configure(**structlog_config)
+    response.raise_for_status()
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def in_process_adapter(
+    client: TestClient, prepare: Callable[[requests.PreparedRequest, bytes | None], None] | None = None
+) -> requests.adapters.HTTPAdapter:
+    """A requests transport that answers from a Starlette TestClient instead of a socket, so the app
+    runs in-process; ``prepare``, if given, sees each request and the bytes of its body first."""
+    import requests
+    import urllib3
+
+    class TestClientAdapter(requests.adapters.HTTPAdapter):
+        def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+            body = request.body.encode() if isinstance(request.body, str) else request.body
+            if prepare is not None:
+                prepare(request, body)
+            answer = client.request(
+                str(request.method),
+                str(request.url),
+                # latin-1 bytes, the octets on the wire (TestClient passes non-ASCII ones on as UTF-8)
+                headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in request.headers.items()],
+                content=body,
+                follow_redirects=False,
+            )
+            raw = urllib3.HTTPResponse(
+                body=io.BytesIO(answer.content),
+                headers=list(answer.headers.multi_items()),
+                status=answer.status_code,
+                reason=answer.reason_phrase,
+                version=11,
+                preload_content=False,
+                decode_content=False,  # httpx has decoded it already
+                request_method=request.method,
+            )
+            return self.build_response(request, raw)
+
+    return TestClientAdapter()
+
+
+def problem_json_check(
+    exempt: Collection[tuple[str, str, int]] = (),
+) -> Callable[[CheckContext, Response, Case], bool | None]:
+    """A schemathesis check: every 4xx is RFC 9457 problem+json, but for ``exempt`` (method, path
+    template, status) whose body is not problem+json by design."""
+
+    def problem_json_for_client_errors(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+        """Every 4xx is RFC 9457 problem+json (bar the exempt ones)."""
+        if not 400 <= response.status_code < 500:
+            return None
+        if (case.method.upper(), case.path, response.status_code) in exempt:
+            return None
+        content_type = (response.headers.get("content-type") or [""])[0]
+        assert content_type.split(";")[0].strip() == PROBLEM_JSON, (
+            f"{response.status_code} answered with content-type {content_type!r}, not {PROBLEM_JSON}"
+        )
+        return None
+
+    return problem_json_for_client_errors
+
+
+def fuzz_marks() -> list[pytest.MarkDecorator]:
+    """The marks of an OpenAPI fuzz test module: it is an integration test, and Hypothesis's warning
+    that the app's own threads (Kafka clients, retries) use `random` while it draws is expected."""
+    import pytest
+
+    return [
+        pytest.mark.integration,
+        pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies"),
+    ]
+
+
+def fuzz_settings() -> hypothesis.settings:
+    """Hypothesis settings for an OpenAPI fuzz test: 40 examples an operation, the same every run."""
+    from hypothesis import HealthCheck, settings
+
+    return settings(
+        max_examples=40,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.filter_too_much,
+        ],
+    )
+
+
+def check_fuzzable(case: Case, openapi: Mapping[str, Any], known_bugs: Mapping[str, str]) -> None:
+    """Skip an operation with a known bug; fail one whose declared body schemathesis cannot generate."""
+    import pytest
+
+    operation = case.operation.label
+    if operation in known_bugs:
+        pytest.skip(f"known bug: {known_bugs[operation]}")
+    declared = openapi["paths"][case.operation.path][case.operation.method.lower()]
+    if "requestBody" in declared and not list(case.operation.body):
+        pytest.fail(f"{operation} declares a request body schemathesis cannot generate (unresolvable $ref?)")
+
+
+def naming_existing(case: Case, existing: Mapping[str, str]) -> Case | None:
+    """The case again, its path parameters that ``existing`` has a value for naming that value (random
+    ones mostly reach the 404 path); None when it has none of them."""
+    found = {name: existing[name] for name in case.path_parameters or {} if name in existing}
+    if not found:
+        return None
+    twin = case.derive(keep_auth=True)
+    twin.path_parameters = {**case.path_parameters, **found}
+    return twin

@@ -13,9 +13,6 @@ or integration is sent a second time naming one that exists, to reach the code b
 
 from __future__ import annotations
 
-import contextvars
-import io
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,28 +20,29 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-import structlog
-import urllib3
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, settings
-from schemathesis import Case, CheckContext, Response
+from schemathesis import Case
 from schemathesis.checks import not_a_server_error
 
 from tierline_intake.bootstrap import create_app
 from tierline_intake.config import Settings
 from tierline_shared import migrations
+from tierline_shared.testing import (
+    check_fuzzable,
+    fuzz_marks,
+    fuzz_settings,
+    in_process_adapter,
+    naming_existing,
+    problem_json_check,
+    served_openapi,
+)
 
-pytestmark = [
-    pytest.mark.integration,
-    # Hypothesis notices the app's own threads (Kafka clients, retries) using `random` while it draws.
-    pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies"),
-]
+pytestmark = fuzz_marks()
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 CONFIG_DIR = Path(__file__).resolve().parents[4] / "deploy" / "config"
 ADMIN_KEY = "tl_test-admin-key-for-intake-openapi-fuzz"
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 BASE_URL = "http://testserver"
-PROBLEM_JSON = "application/problem+json"
 # (method, path template, status) whose 4xx body is not problem+json by design.
 NOT_PROBLEM_JSON = {("POST", "/v2/enqueue", 400)}  # PagerDuty's {"status": "invalid event", ...}
 
@@ -62,61 +60,10 @@ def _settings(**overrides: Any) -> Settings:
     return Settings(**values)
 
 
-def _served_openapi() -> dict[str, Any]:
-    """The document intake serves at /openapi.json, read without a lifespan (so no servers needed).
-
-    This runs while pytest collects, so the logging that create_app sets up is put back afterwards.
-    """
-    root = logging.getLogger()
-    handlers, level, structlog_config = root.handlers[:], root.level, structlog.get_config()
-    settings = _settings(
-        database_url="postgresql+asyncpg://unused@127.0.0.1:1/unused", kafka_bootstrap_servers="127.0.0.1:1"
-    )
-    try:
-        app = contextvars.copy_context().run(create_app, settings)
-        response = TestClient(app).get("/openapi.json")
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
-        structlog.configure(**structlog_config)
-    response.raise_for_status()
-    return response.json()
-
-
 # Loaded at import, so that pytest collects one test per operation.
-OPENAPI = _served_openapi()
+OPENAPI = served_openapi(create_app, _settings)
 schema = schemathesis.openapi.from_dict(OPENAPI)
 schema.config.update(headers=AUTH)
-
-
-class _TestClientAdapter(requests.adapters.HTTPAdapter):
-    """A requests transport that answers from a Starlette TestClient instead of a socket."""
-
-    def __init__(self, client: TestClient) -> None:
-        super().__init__()
-        self.client = client
-
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        body = request.body.encode() if isinstance(request.body, str) else request.body
-        answer = self.client.request(
-            str(request.method),
-            str(request.url),
-            # latin-1 bytes, the octets on the wire (TestClient passes non-ASCII ones on as UTF-8)
-            headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in request.headers.items()],
-            content=body,
-            follow_redirects=False,
-        )
-        raw = urllib3.HTTPResponse(
-            body=io.BytesIO(answer.content),
-            headers=list(answer.headers.multi_items()),
-            status=answer.status_code,
-            reason=answer.reason_phrase,
-            version=11,
-            preload_content=False,
-            decode_content=False,  # httpx has decoded it already
-            request_method=request.method,
-        )
-        return self.build_response(request, raw)
 
 
 class Api(requests.Session):
@@ -124,7 +71,7 @@ class Api(requests.Session):
 
     def __init__(self, client: TestClient) -> None:
         super().__init__()
-        self.mount("http://", _TestClientAdapter(client))
+        self.mount("http://", in_process_adapter(client))
         self.existing: dict[str, str] = {}
 
 
@@ -169,44 +116,14 @@ def api(infra, new_database) -> Iterator[Api]:
         yield session
 
 
-def problem_json_for_client_errors(ctx: CheckContext, response: Response, case: Case) -> bool | None:
-    """Every 4xx is RFC 9457 problem+json (bar the documented PagerDuty exception)."""
-    if not 400 <= response.status_code < 500:
-        return None
-    if (case.method.upper(), case.path, response.status_code) in NOT_PROBLEM_JSON:
-        return None
-    content_type = (response.headers.get("content-type") or [""])[0]
-    assert content_type.split(";")[0].strip() == PROBLEM_JSON, (
-        f"{response.status_code} answered with content-type {content_type!r}, not {PROBLEM_JSON}"
-    )
-    return None
-
-
-CHECKS = [not_a_server_error, problem_json_for_client_errors]
+# Every 4xx is RFC 9457 problem+json (bar the documented PagerDuty exception).
+CHECKS = [not_a_server_error, problem_json_check(exempt=NOT_PROBLEM_JSON)]
 
 
 @schema.parametrize()
-@settings(
-    max_examples=40,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.filter_too_much,
-    ],
-)
+@fuzz_settings()
 def test_no_server_errors_and_problem_json(case: Case, api: Api) -> None:
-    operation = case.operation.label
-    if operation in KNOWN_BUGS:
-        pytest.skip(f"known bug: {KNOWN_BUGS[operation]}")
-    declared = OPENAPI["paths"][case.operation.path][case.operation.method.lower()]
-    if "requestBody" in declared and not list(case.operation.body):
-        pytest.fail(f"{operation} declares a request body schemathesis cannot generate (unresolvable $ref?)")
+    check_fuzzable(case, OPENAPI, KNOWN_BUGS)
     case.call_and_validate(base_url=BASE_URL, session=api, checks=CHECKS)
-    existing = {name: api.existing[name] for name in case.path_parameters or {} if name in api.existing}
-    if existing:
-        twin = case.derive(keep_auth=True)
-        twin.path_parameters = {**case.path_parameters, **existing}
+    if (twin := naming_existing(case, api.existing)) is not None:
         twin.call_and_validate(base_url=BASE_URL, session=api, checks=CHECKS)

@@ -4,6 +4,7 @@ or the real app, started on its own database with a given vendors.yaml."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -17,6 +18,7 @@ import aiohttp
 import httpx
 import pytest
 import yaml
+from aiohttp import web
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
@@ -43,6 +45,28 @@ WEBHOOK_SECRET = "whsec_dGllcmxpbmUtdGVzdC13ZWJob29rLXNlY3JldC0zMmI="
 CALLBACK_SECRET = "whsec_dGllcmxpbmUtdGVzdC1jYWxsYmFjay1zZWNyZXQtMzI="
 ADMIN_KEY = "tl_test-admin-key-for-vendor-gateway-api-tests"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+def whsec(fill: bytes) -> str:
+    """A valid webhook secret: "whsec_" and the base64 of 32 bytes of ``fill``."""
+    return "whsec_" + base64.b64encode(fill * 32).decode()
+
+
+def offline_vendors(secret: str, callback_secrets: dict[str, list[str]], max_attempts: int) -> dict[str, Any]:
+    """A vendors.yaml: each vendor (name -> its callback secrets) at http://127.0.0.1:9/<name>, signed
+    with ``secret``, and nothing allow-listed, so every delivery dead-letters at the SSRF guard."""
+    return {
+        "vendors": [
+            {
+                "name": name,
+                "webhook_url": f"http://127.0.0.1:9/{name}",
+                "secrets": [secret],
+                "callback_secrets": callback,
+            }
+            for name, callback in callback_secrets.items()
+        ],
+        "delivery": {"allow_hosts": [], "max_attempts": max_attempts},
+    }
 
 
 @dataclass
@@ -92,6 +116,22 @@ def faulty_vendor() -> Iterator[Callable[..., FaultyVendor]]:
     yield start
     for server in servers:
         server.__exit__(None, None, None)
+
+
+@asynccontextmanager
+async def serve_in_loop(
+    handle: Callable[[web.Request], Awaitable[web.StreamResponse]], port: int
+) -> AsyncIterator[None]:
+    """Answer every method and path on 127.0.0.1:``port`` with ``handle``, in the test's own event loop."""
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        yield
+    finally:
+        await runner.cleanup()
 
 
 def vendors_config(url: str, **delivery: Any) -> VendorsConfig:

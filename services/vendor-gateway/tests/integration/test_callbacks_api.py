@@ -7,7 +7,6 @@ leaves its case as it was; no answer carries a secret, nor the signature the gat
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -23,30 +22,16 @@ from tierline_shared.messaging import cloudevents
 from tierline_shared.testing import eventually
 from tierline_vendor_gateway.adapters.orm import CaseRow, outbox
 
-from .conftest import ADMIN, open_l4_case
+from .conftest import ADMIN, offline_vendors, open_l4_case, whsec
 
 pytestmark = pytest.mark.integration
 
 
-def _secret(fill: bytes) -> str:
-    return "whsec_" + base64.b64encode(fill * 32).decode()
-
-
 # acme signs callbacks with OLD or NEW (a rotation under way); STRANGER is valid but nobody's.
-WEBHOOK, OLD, NEW, GLOBEX, STRANGER = (_secret(b) for b in (b"w", b"o", b"n", b"g", b"x"))
+WEBHOOK, OLD, NEW, GLOBEX, STRANGER = (whsec(b) for b in (b"w", b"o", b"n", b"g", b"x"))
 SECRETS = (WEBHOOK, OLD, NEW, GLOBEX)
-VENDORS = {
-    "vendors": [
-        {
-            "name": name,
-            "webhook_url": f"http://127.0.0.1:9/{name}",
-            "secrets": [WEBHOOK],
-            "callback_secrets": cb,
-        }
-        for name, cb in (("acme", [OLD, NEW]), ("globex", [GLOBEX]))
-    ],
-    "delivery": {"allow_hosts": [], "max_attempts": 1},  # deliveries dead-letter at once, no network
-}
+# Deliveries dead-letter at once, with no network call.
+VENDORS = offline_vendors(WEBHOOK, {"acme": [OLD, NEW], "globex": [GLOBEX]}, max_attempts=1)
 
 
 @pytest.fixture

@@ -16,23 +16,12 @@ import pytest
 from tierline_shared.testing import eventually
 from tierline_vendor_gateway.service_layer import registry
 
-from .conftest import open_l4_case
+from .conftest import offline_vendors, open_l4_case
 
 pytestmark = pytest.mark.integration
 
 SECRET = "whsec_dGllcmxpbmUtdGVzdC13ZWJob29rLXNlY3JldC0zMmI="
-VENDORS = {
-    "vendors": [
-        {
-            "name": name,
-            "webhook_url": f"http://127.0.0.1:9/{name}",
-            "secrets": [SECRET],
-            "callback_secrets": [SECRET],
-        }
-        for name in ("acme", "globex")
-    ],
-    "delivery": {"allow_hosts": [], "max_attempts": 3},
-}
+VENDORS = offline_vendors(SECRET, {"acme": [SECRET], "globex": [SECRET]}, max_attempts=3)
 
 
 @pytest.fixture

@@ -26,10 +26,7 @@ fuzzed webhook_url never gets a delivery, and replays keep working against an en
 
 from __future__ import annotations
 
-import base64
-import contextvars
-import io
-import logging
+import functools
 import tempfile
 import time
 import uuid
@@ -41,50 +38,40 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-import structlog
-import urllib3
 import yaml
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, settings
 from schemathesis import Case, CheckContext, Response
 from schemathesis.checks import not_a_server_error
 from standardwebhooks import Webhook
 
 from tierline_shared import migrations
-from tierline_shared.events import IncidentCreated, IncidentEscalated
+from tierline_shared.testing import (
+    check_fuzzable,
+    fuzz_marks,
+    fuzz_settings,
+    in_process_adapter,
+    naming_existing,
+    problem_json_check,
+    served_openapi,
+)
 from tierline_vendor_gateway.bootstrap import create_app
 from tierline_vendor_gateway.config import Settings
-from tierline_vendor_gateway.service_layer import cases
 
-pytestmark = [
-    pytest.mark.integration,
-    # Hypothesis notices the app's own threads (Kafka clients, retries) using `random` while it draws.
-    pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies"),
-]
+from .conftest import offline_vendors, open_l4_case, whsec
+
+pytestmark = fuzz_marks()
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 ADMIN_KEY = "tl_test-admin-key-for-vendor-gateway-openapi-fuzz"
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 BASE_URL = "http://testserver"
-PROBLEM_JSON = "application/problem+json"
 CALLBACKS = "/v1/vendors/{vendor}/callbacks"
 # Fixed test secrets ("whsec_" + base64 of 32 bytes).
 SECRET = "whsec_dGllcmxpbmUtZnV6ei13ZWJob29rLXNlY3JldC0zMmJ5dGU="
 CALLBACK_SECRET = "whsec_dGllcmxpbmUtZnV6ei1jYWxsYmFjay1zZWNyZXQtMzJieXQ="
 # Valid secrets put in place of generated ones (which are never valid), distinct within a list.
-VALID_SECRETS = ["whsec_" + base64.b64encode(bytes([65 + i]) * 32).decode() for i in range(5)]
+VALID_SECRETS = [whsec(bytes([65 + i])) for i in range(5)]
 SECRET_FIELDS = ("secrets", "callback_secrets")
-VENDORS = {
-    "vendors": [
-        {
-            "name": name,
-            "webhook_url": f"http://127.0.0.1:9/{name}",
-            "secrets": [SECRET],
-            "callback_secrets": [CALLBACK_SECRET],
-        }
-        for name in ("acme", "globex")
-    ],
-    "delivery": {"allow_hosts": [], "max_attempts": 3},
-}
+VENDORS = offline_vendors(SECRET, {"acme": [CALLBACK_SECRET], "globex": [CALLBACK_SECRET]}, max_attempts=3)
 
 # Operations skipped until their bug is fixed: remove an entry once its fix lands.
 KNOWN_BUGS: dict[str, str] = {}  # operation -> why it is skipped; empty: everything is fuzzed
@@ -106,27 +93,9 @@ def _write_config(config_dir: Path) -> Path:
 
 
 def _served_openapi() -> dict[str, Any]:
-    """The document the gateway serves at /openapi.json, read without a lifespan (so no servers needed).
-
-    This runs while pytest collects, so the logging that create_app sets up is put back afterwards.
-    """
-    root = logging.getLogger()
-    handlers, level, structlog_config = root.handlers[:], root.level, structlog.get_config()
-    try:
-        with tempfile.TemporaryDirectory(prefix="vendor-gateway-fuzz-") as config_dir:
-            settings = _settings(
-                _write_config(Path(config_dir)),
-                database_url="postgresql+asyncpg://unused@127.0.0.1:1/unused",
-                kafka_bootstrap_servers="127.0.0.1:1",
-            )
-            app = contextvars.copy_context().run(create_app, settings)
-            response = TestClient(app).get("/openapi.json")
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
-        structlog.configure(**structlog_config)
-    response.raise_for_status()
-    return response.json()
+    """The document the gateway serves at /openapi.json, with the vendors.yaml of these tests."""
+    with tempfile.TemporaryDirectory(prefix="vendor-gateway-fuzz-") as config_dir:
+        return served_openapi(create_app, functools.partial(_settings, _write_config(Path(config_dir))))
 
 
 # Loaded at import, so that pytest collects one test per operation.
@@ -135,8 +104,8 @@ schema = schemathesis.openapi.from_dict(OPENAPI)
 schema.config.update(headers=AUTH)
 
 
-class _TestClientAdapter(requests.adapters.HTTPAdapter):
-    """A requests transport that answers from a Starlette TestClient instead of a socket.
+class Api(requests.Session):
+    """The running app, reached through requests, and names and ids of resources that exist in it.
 
     With ``sign_with`` set, each request is first signed with that Standard Webhooks secret, over
     the exact bytes sent (the signature headers stay on the request, so reproductions show them).
@@ -146,50 +115,21 @@ class _TestClientAdapter(requests.adapters.HTTPAdapter):
         super().__init__()
         self.client = client
         self.sign_with: str | None = None
-
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        body = request.body.encode() if isinstance(request.body, str) else request.body
-        if self.sign_with is not None:
-            try:
-                text = (body or b"").decode()
-            except UnicodeDecodeError:
-                text = None  # not text: it cannot be signed as Standard Webhooks sign (sent unsigned)
-            if text is not None:
-                msg_id, now = f"msg_{uuid.uuid4().hex}", datetime.now(UTC)
-                request.headers["webhook-id"] = msg_id
-                request.headers["webhook-timestamp"] = str(int(now.timestamp()))
-                request.headers["webhook-signature"] = Webhook(self.sign_with).sign(msg_id, now, text)
-        answer = self.client.request(
-            str(request.method),
-            str(request.url),
-            # latin-1 bytes, the octets on the wire (TestClient passes non-ASCII ones on as UTF-8)
-            headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in request.headers.items()],
-            content=body,
-            follow_redirects=False,
-        )
-        raw = urllib3.HTTPResponse(
-            body=io.BytesIO(answer.content),
-            headers=list(answer.headers.multi_items()),
-            status=answer.status_code,
-            reason=answer.reason_phrase,
-            version=11,
-            preload_content=False,
-            decode_content=False,  # httpx has decoded it already
-            request_method=request.method,
-        )
-        return self.build_response(request, raw)
-
-
-class Api(requests.Session):
-    """The running app, reached through requests, and names and ids of resources that exist in it."""
-
-    def __init__(self, client: TestClient) -> None:
-        super().__init__()
-        self.client = client
-        self.adapter = _TestClientAdapter(client)
-        self.mount("http://", self.adapter)
+        self.mount("http://", in_process_adapter(client, prepare=self._sign))
         self.existing: dict[str, str] = {}  # path parameter -> a value naming something that exists
         self.callback_case = ""  # an open case of "acme" that signed callbacks name
+
+    def _sign(self, request: requests.PreparedRequest, body: bytes | None) -> None:
+        if self.sign_with is None:
+            return
+        try:
+            text = (body or b"").decode()
+        except UnicodeDecodeError:
+            return  # not text: it cannot be signed as Standard Webhooks sign (sent unsigned)
+        msg_id, now = f"msg_{uuid.uuid4().hex}", datetime.now(UTC)
+        request.headers["webhook-id"] = msg_id
+        request.headers["webhook-timestamp"] = str(int(now.timestamp()))
+        request.headers["webhook-signature"] = Webhook(self.sign_with).sign(msg_id, now, text)
 
     def open_case(self, vendor: str = "acme") -> str:
         """An L4 case for ``vendor``, opened as the gateway's consumer opens one (its delivery queued)."""
@@ -200,38 +140,6 @@ class Api(requests.Session):
                 return await open_l4_case(session, runtime.state["deps"], vendor)
 
         return str(self.client.portal.call(open_))  # type: ignore[union-attr]
-
-
-async def open_l4_case(session: Any, deps: Any, vendor: str) -> uuid.UUID:
-    """An incident the gateway has seen created, escalated to L4 for ``vendor``: its case's id."""
-    incident_id, now = uuid.uuid4(), deps.clock.now()
-    await cases.remember_incident(
-        session,
-        IncidentCreated(
-            incident_id=incident_id,
-            title="Switch down",
-            service="network",
-            category="network",
-            priority="P1",
-            channel="monitoring",
-            reporter="zabbix",
-            created_at=now,
-        ),
-    )
-    case = await cases.open_case(
-        session,
-        deps,
-        IncidentEscalated(
-            incident_id=incident_id,
-            from_tier="L3",
-            to_tier="L4",
-            reason="sla_breach",
-            vendor=vendor,
-            escalated_at=now,
-        ),
-    )
-    assert case is not None
-    return case.id
 
 
 def _dead_delivery(client: TestClient, case_id: str, timeout: float = 15.0) -> str:
@@ -274,17 +182,6 @@ def api(infra, new_database, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield session
 
 
-def problem_json_for_client_errors(ctx: CheckContext, response: Response, case: Case) -> bool | None:
-    """Every 4xx is RFC 9457 problem+json."""
-    if not 400 <= response.status_code < 500:
-        return None
-    content_type = (response.headers.get("content-type") or [""])[0]
-    assert content_type.split(";")[0].strip() == PROBLEM_JSON, (
-        f"{response.status_code} answered with content-type {content_type!r}, not {PROBLEM_JSON}"
-    )
-    return None
-
-
 def unsigned_callback_refused(ctx: CheckContext, response: Response, case: Case) -> bool | None:
     """An unsigned callback is refused: 401, or 404 when no vendor has that name."""
     assert response.status_code in (401, 404), (
@@ -315,7 +212,7 @@ def no_secrets_in_answers(ctx: CheckContext, response: Response, case: Case) -> 
     return None
 
 
-CHECKS = [not_a_server_error, problem_json_for_client_errors, no_secrets_in_answers]
+CHECKS = [not_a_server_error, problem_json_check(), no_secrets_in_answers]
 
 
 def _made_valid(body: Any) -> dict[str, Any] | None:
@@ -358,49 +255,31 @@ def _callback(case: Case, api: Api) -> None:
             pass  # an invalid id stays invalid: it is what the body validation gets
         else:
             signed.body = {**body, "case_id": api.callback_case}
-    api.adapter.sign_with = CALLBACK_SECRET
+    api.sign_with = CALLBACK_SECRET
     try:
         response = signed.call_and_validate(
             base_url=BASE_URL, session=api, checks=[*CHECKS, signed_callback_not_401]
         )
     finally:
-        api.adapter.sign_with = None
+        api.sign_with = None
     closed = isinstance(signed.body, dict) and signed.body.get("action") in ("resolved", "rejected")
     if response.status_code == 202 and closed:  # further callbacks naming that case would get 409
         api.callback_case = api.open_case()
 
 
 @schema.parametrize()
-@settings(
-    max_examples=40,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.filter_too_much,
-    ],
-)
+@fuzz_settings()
 def test_no_server_errors_and_problem_json(case: Case, api: Api) -> None:
-    operation = case.operation.label
-    if operation in KNOWN_BUGS:
-        pytest.skip(f"known bug: {KNOWN_BUGS[operation]}")
-    declared = OPENAPI["paths"][case.operation.path][case.operation.method.lower()]
-    if "requestBody" in declared and not list(case.operation.body):
-        pytest.fail(f"{operation} declares a request body schemathesis cannot generate (unresolvable $ref?)")
+    check_fuzzable(case, OPENAPI, KNOWN_BUGS)
     if case.operation.path == CALLBACKS and case.method.upper() == "POST":
         _callback(case, api)
         return
     case.call_and_validate(base_url=BASE_URL, session=api, checks=CHECKS)
-    existing = {name: api.existing[name] for name in case.path_parameters or {} if name in api.existing}
-    twin = case
-    if existing:
-        twin = case.derive(keep_auth=True)
-        twin.path_parameters = {**case.path_parameters, **existing}
+    if (twin := naming_existing(case, api.existing)) is not None:
         twin.call_and_validate(base_url=BASE_URL, session=api, checks=CHECKS)
-    # Sent again with what the schema cannot constrain made valid, to get past that validation
-    if case.method.upper() in ("POST", "PATCH") and (body := _made_valid(twin.body)) is not None:
-        keyed = twin.derive(keep_auth=True)
+    # The last one sent again with what the schema cannot constrain made valid, to get past that validation
+    last = case if twin is None else twin
+    if case.method.upper() in ("POST", "PATCH") and (body := _made_valid(last.body)) is not None:
+        keyed = last.derive(keep_auth=True)
         keyed.body = body
         keyed.call_and_validate(base_url=BASE_URL, session=api, checks=CHECKS)

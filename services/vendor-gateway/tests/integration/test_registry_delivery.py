@@ -18,11 +18,12 @@ from tierline_vendor_gateway.entrypoints import workers
 from tierline_vendor_gateway.service_layer import cases, registry
 from tierline_vendor_gateway.service_layer.registry import Registered
 
-from .conftest import CALLBACK_SECRET, WEBHOOK_SECRET, Gateway
+from .conftest import CALLBACK_SECRET, WEBHOOK_SECRET, Gateway, whsec
 
 pytestmark = pytest.mark.integration
 SECOND_SECRET = "whsec_" + base64.b64encode(b"tierline-test-second-webhook-secret-32").decode()
-UNLISTED_SECRET = "whsec_" + base64.b64encode(b"u" * 32).decode()
+UNLISTED_SECRET = whsec(b"u")
+NOWHERE = "http://127.0.0.1:9/cases"  # acme's endpoint where a test delivers nothing
 
 
 async def registered(gateway: Gateway, name: str = "acme") -> Registered:
@@ -56,6 +57,21 @@ def declare(gateway: Gateway, url: str, *extra: dict[str, Any], **acme: Any) -> 
         }
     )
     return gateway.config
+
+
+async def register_initech(gateway: Gateway, *, enabled: bool = True, **fields: Any) -> Vendor:
+    """Vendor "initech" (with ``fields``), registered through the API's use case, not in vendors.yaml."""
+    initech = Vendor.model_validate(
+        {
+            "name": "initech",
+            "webhook_url": "https://hooks.initech.example/tierline",
+            "secrets": [SECOND_SECRET],
+            "callback_secrets": [CALLBACK_SECRET],
+            **fields,
+        }
+    )
+    await gateway.run(registry.create, initech, enabled=enabled)
+    return initech
 
 
 def only(headers: dict[str, str], signature: str) -> dict[str, str]:
@@ -142,43 +158,32 @@ async def test_a_schedule_set_through_the_registry_applies_to_a_pending_delivery
 
 
 async def test_applying_the_file_again_keeps_api_vendors_and_restores_file_vendors(gateway) -> None:
-    url = "http://127.0.0.1:9/cases"
-    declare(gateway, url)
-    initech = Vendor.model_validate(
-        {
-            "name": "initech",
-            "webhook_url": "https://hooks.initech.example/tierline",
-            "secrets": [SECOND_SECRET],
-            "callback_secrets": [CALLBACK_SECRET],
-            "schedule": ["0s", "5s"],
-        }
-    )
-    await gateway.run(registry.create, initech, enabled=True)
+    declare(gateway, NOWHERE)
+    initech = await register_initech(gateway, schedule=["0s", "5s"])
     await change(gateway, webhook_url="https://elsewhere.example/")
     for _ in range(2):  # two starts
-        declare(gateway, url)
+        declare(gateway, NOWHERE)
         held = await vendors(gateway)
         assert {n: r.managed_by for n, r in held.items()} == {"acme": "config", "initech": "api"}
         assert held["initech"].vendor == initech and held["initech"].is_enabled
-        assert str(held["acme"].vendor.webhook_url) == url, "the file's values come back"
+        assert str(held["acme"].vendor.webhook_url) == NOWHERE, "the file's values come back"
 
 
 async def test_enabled_false_in_the_file_disables_at_every_start(gateway) -> None:
-    url = "http://127.0.0.1:9/cases"
     globex = {
         "name": "globex",
         "webhook_url": "http://127.0.0.1:9/globex",
         "secrets": [SECOND_SECRET],
         "callback_secrets": [CALLBACK_SECRET],
     }
-    declare(gateway, url, {**globex, "enabled": False})
+    declare(gateway, NOWHERE, {**globex, "enabled": False})
     off = await registered(gateway, "globex")
     assert (off.is_enabled, off.disabled_reason) == (False, "disabled in vendors.yaml")
     assert (await registered(gateway, "acme")).is_enabled, "only the vendor the file disables"
 
     await gateway.run(registry.switch, "globex", enabled=True)
     assert (await registered(gateway, "globex")).is_enabled
-    declare(gateway, url, {**globex, "enabled": False})
+    declare(gateway, NOWHERE, {**globex, "enabled": False})
     assert not (await registered(gateway, "globex")).is_enabled, "disabled again at the next start"
 
 
@@ -253,17 +258,8 @@ async def test_several_410s_in_one_batch_disable_and_announce_the_vendor_once(ga
 
 
 async def test_every_announcement_carries_a_growing_revision_per_vendor(gateway) -> None:
-    url = "http://127.0.0.1:9/cases"
-    declare(gateway, url)
-    initech = Vendor.model_validate(
-        {
-            "name": "initech",
-            "webhook_url": "https://hooks.initech.example/tierline",
-            "secrets": [SECOND_SECRET],
-            "callback_secrets": [CALLBACK_SECRET],
-        }
-    )
-    await gateway.run(registry.create, initech, enabled=True)  # after the file's: acme 1, initech 1
+    declare(gateway, NOWHERE)
+    await register_initech(gateway)  # after the file's: acme 1, initech 1
     await change(gateway, products=["edge-router"])  # acme 2
     await gateway.run(registry.switch, "initech", enabled=False, reason="audit")  # initech 2
     await gateway.run(registry.switch, "acme", enabled=False)  # acme 3
@@ -279,21 +275,11 @@ async def test_every_announcement_carries_a_growing_revision_per_vendor(gateway)
 
 
 async def test_a_start_announces_every_registered_vendor_the_apis_too(gateway) -> None:
-    url = "http://127.0.0.1:9/cases"
-    declare(gateway, url)
-    initech = Vendor.model_validate(
-        {
-            "name": "initech",
-            "webhook_url": "https://hooks.initech.example/tierline",
-            "secrets": [SECOND_SECRET],
-            "callback_secrets": [CALLBACK_SECRET],
-            "categories": ["storage"],
-        }
-    )
-    await gateway.run(registry.create, initech, enabled=False)
+    declare(gateway, NOWHERE)
+    await register_initech(gateway, enabled=False, categories=["storage"])
     before = len(await gateway.events(vendors=True))
 
-    declare(gateway, url)  # the next start
+    declare(gateway, NOWHERE)  # the next start
     await gateway.run(lambda _s, _d: asyncio.sleep(0))
     at_start = (await gateway.events(vendors=True))[before:]
     assert [(e.vendor, e.revision, e.is_enabled, e.categories) for e in at_start] == [
@@ -305,7 +291,7 @@ async def test_a_start_announces_every_registered_vendor_the_apis_too(gateway) -
 async def test_concurrent_announcements_of_a_vendor_get_distinct_revisions_the_last_one_current(
     gateway,
 ) -> None:
-    declare(gateway, "http://127.0.0.1:9/cases")
+    declare(gateway, NOWHERE)
     await gateway.run(lambda _s, _d: asyncio.sleep(0))  # the start: revision 1
     await asyncio.gather(
         *(gateway.run(registry.switch, "acme", enabled=bool(i % 2), reason="flap") for i in range(8))

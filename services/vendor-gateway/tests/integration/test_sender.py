@@ -14,6 +14,8 @@ from aiohttp import web
 from tierline_launcher.procs import free_port
 from tierline_vendor_gateway.adapters import sender, ssrf
 
+from .conftest import serve_in_loop
+
 pytestmark = pytest.mark.integration
 
 
@@ -51,13 +53,8 @@ class Receiver:
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
     receiver = Receiver()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", receiver.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", receiver.port).start()
-    yield receiver
-    await runner.cleanup()
+    async with serve_in_loop(receiver.handle, receiver.port):
+        yield receiver
 
 
 async def _post(url: str, allow: list[str], timeout: float = 2) -> sender.AttemptResult:

@@ -6,7 +6,6 @@ Secrets go in and never come out; every answer here is checked for them.
 from __future__ import annotations
 
 import asyncio
-import base64
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,27 +16,14 @@ import pytest
 from tierline_shared.testing import issue_api_key
 from tierline_vendor_gateway.domain.vendors import fingerprint
 
+from .conftest import offline_vendors, whsec
+
 pytestmark = pytest.mark.integration
 
 
-def _secret(fill: bytes) -> str:
-    return "whsec_" + base64.b64encode(fill * 32).decode()
-
-
-SECRET, CALLBACK, NEW, NEWER = _secret(b"s"), _secret(b"c"), _secret(b"n"), _secret(b"m")
+SECRET, CALLBACK, NEW, NEWER = whsec(b"s"), whsec(b"c"), whsec(b"n"), whsec(b"m")
 SECRETS = (SECRET, CALLBACK, NEW, NEWER)
-VENDORS = {
-    "vendors": [
-        {
-            "name": name,
-            "webhook_url": f"http://127.0.0.1:9/{name}",
-            "secrets": [SECRET],
-            "callback_secrets": [CALLBACK],
-        }
-        for name in ("acme", "globex")
-    ],
-    "delivery": {"allow_hosts": [], "max_attempts": 3},
-}
+VENDORS = offline_vendors(SECRET, {"acme": [CALLBACK], "globex": [CALLBACK]}, max_attempts=3)
 INITECH = {
     "name": "initech",
     "webhook_url": "https://hooks.initech.example/tierline",

@@ -27,7 +27,7 @@ from tierline_vendor_gateway.domain.vendors import Vendor
 from tierline_vendor_gateway.entrypoints import workers
 from tierline_vendor_gateway.service_layer import cases, registry
 
-from .conftest import CALLBACK_SECRET, Gateway
+from .conftest import CALLBACK_SECRET, Gateway, serve_in_loop
 
 pytestmark = pytest.mark.integration
 GLOBEX_SECRET = "whsec_" + base64.b64encode(b"tierline-test-globex-webhook-secret-32b").decode()
@@ -67,14 +67,9 @@ class Receiver:
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
     receiver = Receiver()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", receiver.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", receiver.port).start()
-    yield receiver
-    receiver.release.set()  # held answers finish, so the server stops at once
-    await runner.cleanup()
+    async with serve_in_loop(receiver.handle, receiver.port):
+        yield receiver
+        receiver.release.set()  # held answers finish, so the server stops at once
 
 
 def runtime(gateway: Gateway, **settings: Any) -> Any:

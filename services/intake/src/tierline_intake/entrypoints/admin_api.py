@@ -15,8 +15,9 @@ from tierline_intake.entrypoints.admin_schemas import (
     IntegrationIn,
     IntegrationOut,
 )
-from tierline_intake.entrypoints.common import AUTH_PROBLEMS, Admin, RuntimeDep, deps
+from tierline_intake.entrypoints.common import AUTH_PROBLEMS, deps
 from tierline_intake.service_layer import access, integrations
+from tierline_shared.api import Admin, RuntimeDep
 
 router = APIRouter(tags=["admin"])
 PROBLEMS = {

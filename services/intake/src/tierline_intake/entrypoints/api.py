@@ -13,9 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tierline_intake.entrypoints.common import (
     IDEMPOTENCY_HEADER,
     PROBLEMS,
-    Reader,
-    RuntimeDep,
-    Writer,
     deps,
     idempotent_write,
     render,
@@ -38,6 +35,7 @@ from tierline_intake.entrypoints.schemas import (
 )
 from tierline_intake.service_layer import incidents, lifecycle, queries
 from tierline_intake.service_layer.commands import CreateIncident, ResolveIncident, UpdateIncident
+from tierline_shared.api import Reader, RuntimeDep, Writer
 from tierline_shared.idempotency import Outcome
 from tierline_shared.schemas import unstorable
 

@@ -1,11 +1,10 @@
-"""What every intake route shares: the runtime, auth, rendering and idempotent writes."""
+"""What every intake route shares: the problem responses, rendering and idempotent writes."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,18 +20,13 @@ from tierline_intake.entrypoints.schemas import (
 from tierline_intake.service_layer import queries
 from tierline_intake.service_layer.incidents import IntakeDeps
 from tierline_shared import idempotency
-from tierline_shared.auth import Principal, require
+from tierline_shared.api import KEY_PROBLEMS
+from tierline_shared.auth import Principal
 from tierline_shared.idempotency import Outcome
-from tierline_shared.runtime import Runtime, get_runtime
-
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-Reader = Annotated[Principal, Depends(require("incidents:read"))]
-Writer = Annotated[Principal, Depends(require("incidents:write"))]
-Admin = Annotated[Principal, Depends(require("admin"))]
+from tierline_shared.runtime import Runtime
 
 AUTH_PROBLEMS = {
-    401: {"description": "No API key, or an unknown or revoked one (problem+json)"},
-    403: {"description": "The key lacks the scope (problem+json)"},
+    **KEY_PROBLEMS,
     429: {"description": "Rate limit exceeded; see Retry-After (problem+json)"},
 }
 PROBLEMS = {

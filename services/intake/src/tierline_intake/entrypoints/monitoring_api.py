@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from tierline_intake.domain.alerts import alertmanager_signals, pagerduty_signal
 from tierline_intake.entrypoints.alertmanager import AlertmanagerWebhook
-from tierline_intake.entrypoints.common import RuntimeDep, deps
+from tierline_intake.entrypoints.common import deps
 from tierline_intake.entrypoints.pagerduty import (
     PagerDutyAccepted,
     PagerDutyEvent,
@@ -24,6 +24,7 @@ from tierline_intake.entrypoints.pagerduty import (
     invalid_event_body,
 )
 from tierline_intake.service_layer import integrations
+from tierline_shared.api import RuntimeDep
 from tierline_shared.errors import DomainError
 
 router = APIRouter(tags=["monitoring"])

@@ -8,8 +8,9 @@ from fastapi import APIRouter
 
 from tierline_intake.adapters.orm import ProblemRow
 from tierline_intake.entrypoints.admin_schemas import ProblemIn, ProblemLinkIn, ProblemOut, ProblemPatch
-from tierline_intake.entrypoints.common import PROBLEMS, Reader, RuntimeDep, Writer, deps
+from tierline_intake.entrypoints.common import PROBLEMS, deps
 from tierline_intake.service_layer import problems
+from tierline_shared.api import Reader, RuntimeDep, Writer
 
 router = APIRouter(prefix="/v1/problems", tags=["problems"])
 

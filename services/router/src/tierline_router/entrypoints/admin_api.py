@@ -8,9 +8,9 @@ sign themselves off without an admin key.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tierline_router.adapters import repository as repo
@@ -24,18 +24,12 @@ from tierline_router.domain.model import (
     Step,
 )
 from tierline_router.service_layer import admin
-from tierline_shared.auth import Principal, require
-from tierline_shared.runtime import Runtime, get_runtime
+from tierline_shared.api import KEY_PROBLEMS, Admin, Reader, RuntimeDep, Writer
 from tierline_shared.schemas import ApiModel
 
 router = APIRouter(tags=["configuration"])
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-Reader = Annotated[Principal, Depends(require("incidents:read"))]
-Writer = Annotated[Principal, Depends(require("incidents:write"))]
-Admin = Annotated[Principal, Depends(require("admin"))]
 PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No API key, or an unknown or revoked one (problem+json)"},
-    403: {"description": "The key lacks the scope (problem+json)"},
+    **KEY_PROBLEMS,
     404: {"description": "No such agent, queue or policy (problem+json)"},
     409: {"description": "The name is taken, it is in use, or the change leaves a gap (problem+json)"},
     422: {"description": "Invalid input, naming the field (problem+json)"},

@@ -6,23 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field
 
 from tierline_router.adapters import repository as repo
 from tierline_router.adapters.orm import AssignmentRow
 from tierline_router.service_layer import routing
-from tierline_shared.auth import Principal, require
-from tierline_shared.runtime import Runtime, get_runtime
+from tierline_shared.api import KEY_PROBLEMS, Reader, RuntimeDep, Writer
 from tierline_shared.schemas import ApiModel
 
 router = APIRouter(tags=["routing"])
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-Reader = Annotated[Principal, Depends(require("incidents:read"))]
-Writer = Annotated[Principal, Depends(require("incidents:write"))]
 PROBLEMS = {
-    401: {"description": "No API key, or an unknown or revoked one (problem+json)"},
-    403: {"description": "The key lacks the scope (problem+json)"},
+    **KEY_PROBLEMS,
     404: {"description": "The router holds no such incident (problem+json)"},
     409: {
         "description": "Resolved, at the top or bottom of the ladder, or no vendor takes it (problem+json)"

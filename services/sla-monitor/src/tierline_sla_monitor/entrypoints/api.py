@@ -6,13 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from tierline_shared.auth import Principal, require
+from tierline_shared.api import KEY_PROBLEMS, Admin, Reader, RuntimeDep
 from tierline_shared.errors import InvalidInput
-from tierline_shared.runtime import Runtime, get_runtime
 from tierline_shared.schemas import ApiModel
 from tierline_sla_monitor.adapters import repository as repo
 from tierline_sla_monitor.adapters.orm import CalendarRow, ClockRow, PolicyRow
@@ -22,12 +21,8 @@ from tierline_sla_monitor.service_layer import catalog, compliance
 from tierline_sla_monitor.service_layer.clocks import run_of
 
 router = APIRouter(prefix="/v1/sla", tags=["sla"])
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-Reader = Annotated[Principal, Depends(require("incidents:read"))]
-Admin = Annotated[Principal, Depends(require("admin"))]
 PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No API key, or an unknown or revoked one (problem+json)"},
-    403: {"description": "The key lacks the scope (problem+json)"},
+    **KEY_PROBLEMS,
     404: {"description": "No such policy or calendar (problem+json)"},
     409: {
         "description": "The name is taken, or the change leaves a priority without a target (problem+json)"

@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
-from tierline_shared.auth import Principal, require
+from tierline_shared.api import Reader, RuntimeDep
 from tierline_shared.errors import NotFound
-from tierline_shared.runtime import Runtime, get_runtime
 from tierline_shared.schemas import ApiModel
 from tierline_vendor_gateway.adapters import webhooks
 from tierline_vendor_gateway.adapters.orm import CaseRow
 from tierline_vendor_gateway.service_layer import cases, registry
 
 router = APIRouter(tags=["vendors"])
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-Reader = Annotated[Principal, Depends(require("incidents:read"))]
 
 
 class CallbackIn(ApiModel):

@@ -6,23 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from tierline_shared.auth import Principal, require
+from tierline_shared.api import KEY_PROBLEMS, Admin, Reader, RuntimeDep
 from tierline_shared.errors import NotFound
-from tierline_shared.runtime import Runtime, get_runtime
 from tierline_vendor_gateway.adapters.orm import DeliveryAttemptRow, DeliveryRow
 from tierline_vendor_gateway.service_layer import cases
 
 router = APIRouter(tags=["deliveries"])
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-Reader = Annotated[Principal, Depends(require("incidents:read"))]
-Admin = Annotated[Principal, Depends(require("admin"))]
 PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No API key, or an unknown or revoked one (problem+json)"},
-    403: {"description": "The key lacks the scope (problem+json)"},
+    **KEY_PROBLEMS,
     404: {"description": "No such delivery or vendor (problem+json)"},
     409: {"description": "Still being attempted, or the vendor's endpoint is disabled (problem+json)"},
     422: {"description": "Invalid input (problem+json)"},

@@ -9,12 +9,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
 
-from tierline_shared.auth import Principal, require
-from tierline_shared.runtime import Runtime, get_runtime
+from tierline_shared.api import KEY_PROBLEMS, Admin, Reader, RuntimeDep
 from tierline_shared.schemas import ApiModel
 from tierline_vendor_gateway.domain.vendors import (
     Contract,
@@ -28,12 +27,8 @@ from tierline_vendor_gateway.service_layer import registry
 from tierline_vendor_gateway.service_layer.registry import Registered
 
 router = APIRouter(tags=["vendors"])
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-Reader = Annotated[Principal, Depends(require("incidents:read"))]
-Admin = Annotated[Principal, Depends(require("admin"))]
 PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No API key, or an unknown or revoked one (problem+json)"},
-    403: {"description": "The key lacks the scope (problem+json)"},
+    **KEY_PROBLEMS,
     404: {"description": "No such vendor (problem+json)"},
     409: {"description": "A vendor of that name exists (problem+json)"},
     422: {"description": "Invalid input, naming the field (problem+json)"},
