@@ -25,7 +25,6 @@ def upgrade() -> None:
         sa.Column("categories", JSONB, nullable=False),
         sa.Column("contract", JSONB, nullable=True),
         sa.Column("is_enabled", sa.Boolean, nullable=False),
-        sa.Column("revision", sa.BigInteger, nullable=False),
         sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
     )
 

@@ -25,7 +25,6 @@ def upgrade() -> None:
         sa.Column("name", sa.Text, primary_key=True),
         sa.Column("spec", JSONB, nullable=False),
         sa.Column("managed_by", sa.Text, nullable=False),
-        sa.Column("revision", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
         sa.CheckConstraint("managed_by IN ('config', 'api')", name="managed_by"),

@@ -99,5 +99,7 @@ class ListedVendorRow(Base):
     categories: Mapped[list[str]] = mapped_column(JSONB)
     contract: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # response_seconds, resolution_seconds
     is_enabled: Mapped[bool] = mapped_column(Boolean)
-    revision: Mapped[int] = mapped_column(BigInteger)  # the gateway's order of announcements
+    revision: Mapped[int] = mapped_column(
+        BigInteger, server_default="0"
+    )  # the gateway's order of announcements
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
