@@ -49,6 +49,7 @@ async def _sends(rt: Runtime, client: aiohttp.ClientSession, claimed: list[Claim
     deps: GatewayDeps = rt.state["deps"]
     async with rt.sessions() as session:
         vendors = await registry.load(session, {c.vendor for c in claimed})
+    policies = {name: deps.delivery.for_vendor(r.vendor) for name, r in vendors.items()}
     sends: list[Send] = []
     for c in claimed:
         registered = vendors.get(c.vendor)
@@ -58,10 +59,9 @@ async def _sends(rt: Runtime, client: aiohttp.ClientSession, claimed: list[Claim
             reason = f"the vendor's endpoint is disabled: {registered.disabled_reason}"
             sends.append((c, deps.delivery, None, _final(reason)))
         else:
-            vendor = registered.vendor
-            sends.append(
-                (c, deps.delivery.for_vendor(vendor), str(vendor.webhook_url), _send(deps, client, c, vendor))
-            )
+            vendor, policy = registered.vendor, policies[c.vendor]
+            send = _send(deps, client, c, vendor, policy.timeout.total_seconds())
+            sends.append((c, policy, str(vendor.webhook_url), send))
     return sends
 
 
@@ -103,14 +103,13 @@ async def _final(error: str) -> sender.AttemptResult:
 
 
 async def _send(
-    deps: GatewayDeps, client: aiohttp.ClientSession, claimed: ClaimedDelivery, vendor: Vendor
+    deps: GatewayDeps, client: aiohttp.ClientSession, claimed: ClaimedDelivery, vendor: Vendor, timeout: float
 ) -> sender.AttemptResult:
     """Sign and POST to the vendor's current endpoint with its current secrets."""
     url = str(vendor.webhook_url)
     try:
         ssrf.check_url(url, deps.delivery.allow_hosts)  # names are checked as they resolve (sender.client)
         headers = webhooks.signed_headers(vendor.secrets, claimed.id, deps.clock.now(), claimed.body)
-        timeout = deps.delivery.for_vendor(vendor).timeout.total_seconds()
         return await sender.post(client, url, claimed.body, headers, timeout)
     except ssrf.Refused as exc:
         return await _final(f"refused by the SSRF guard: {exc}")

@@ -217,17 +217,19 @@ def _contract(event: IncidentEscalated, registered: Contract | None) -> dict[str
 
 
 async def _fail_at_once(session: AsyncSession, deps: GatewayDeps, case: CaseRow, error: str) -> None:
-    case.status = "failed"
-    await deps.outbox.add(
-        session,
-        VendorDeliveryFailed(
-            incident_id=case.incident_id,
-            vendor=case.vendor,
-            case_id=case.id,
-            attempts=0,
-            last_error=error,
-            failed_at=case.created_at,
-        ),
+    await deps.outbox.add(session, _failed(case, 0, error, case.created_at))
+
+
+def _failed(case: CaseRow, attempts: int, error: str, now: datetime) -> VendorDeliveryFailed:
+    """The case goes back: failed here, and the router returns the incident to L3 on the event."""
+    case.status, case.updated_at = "failed", now
+    return VendorDeliveryFailed(
+        incident_id=case.incident_id,
+        vendor=case.vendor,
+        case_id=case.id,
+        attempts=attempts,
+        last_error=error,
+        failed_at=now,
     )
 
 
@@ -434,17 +436,9 @@ def _dead(
     session: AsyncSession, row: DeliveryRow, case: CaseRow, error: str, now: datetime
 ) -> VendorDeliveryFailed:
     row.status = "dead"
-    case.status, case.updated_at = "failed", now
     _count(session, "dead")
     _log.warning("delivery_dead_lettered", delivery_id=row.id, vendor=row.vendor, attempts=row.attempts)
-    return VendorDeliveryFailed(
-        incident_id=case.incident_id,
-        vendor=case.vendor,
-        case_id=case.id,
-        attempts=row.attempts,
-        last_error=error,
-        failed_at=now,
-    )
+    return _failed(case, row.attempts, error, now)
 
 
 def _count(session: AsyncSession, outcome: str) -> None:
