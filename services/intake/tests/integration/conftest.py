@@ -5,21 +5,27 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from tierline_intake.adapters.orm import outbox
 from tierline_intake.bootstrap import create_app
-from tierline_intake.config import Settings
+from tierline_intake.config import DEFAULT_MATRIX, Settings
+from tierline_intake.service_layer.commands import CreateIncident
+from tierline_intake.service_layer.incidents import IntakeDeps, create_incident
 from tierline_shared import db, migrations
-from tierline_shared.clock import Clock
+from tierline_shared.clock import Clock, FixedClock
+from tierline_shared.messaging.outbox import Outbox
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 CONFIG_DIR = Path(__file__).resolve().parents[4] / "deploy" / "config"
 # the tests' modules name the same key (ADMIN_KEY) to build their own requests
 ADMIN_KEY = "tl_test-admin-key-for-intake-integration-tests"
+PROJECTION_T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # the projection tests' T0, the same instant
 
 
 @pytest.fixture
@@ -51,6 +57,32 @@ def make_client(infra, new_database) -> Iterator[Callable[..., TestClient]]:
 @pytest.fixture
 def client(make_client: Callable[..., TestClient]) -> TestClient:
     return make_client()
+
+
+@pytest.fixture
+def deps() -> IntakeDeps:
+    """Use-case dependencies on a clock fixed at PROJECTION_T0, for tests that apply projections directly."""
+    clock = FixedClock(PROJECTION_T0)
+    return IntakeDeps(
+        outbox=Outbox(outbox, "/tierline/intake", clock), clock=clock, priority_matrix=DEFAULT_MATRIX.matrix
+    )
+
+
+@pytest.fixture
+async def incident_id(sessions, deps: IntakeDeps) -> uuid.UUID:
+    """A P2 incident created through the use case, for projections to act on."""
+    cmd = CreateIncident(
+        title="VPN down",
+        description="",
+        service="vpn",
+        category="network",
+        channel="web",
+        reporter="alice@example.com",
+        priority="P2",
+    )
+    async with sessions() as session, session.begin():
+        row, _ = await create_incident(session, deps, cmd)
+    return row.id
 
 
 @pytest.fixture

@@ -14,12 +14,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tierline_intake.adapters.orm import SlaClockView, TimelineEntry, outbox
-from tierline_intake.config import DEFAULT_MATRIX
+from tierline_intake.adapters.orm import SlaClockView, TimelineEntry
 from tierline_intake.entrypoints.handlers import PROJECTIONS
-from tierline_intake.service_layer.commands import CreateIncident
-from tierline_intake.service_layer.incidents import IntakeDeps, create_incident
-from tierline_shared.clock import FixedClock
+from tierline_intake.service_layer.incidents import IntakeDeps
 from tierline_shared.errors import NotFound
 from tierline_shared.events import (
     Envelope,
@@ -37,7 +34,6 @@ from tierline_shared.events import (
 )
 from tierline_shared.messaging import cloudevents
 from tierline_shared.messaging.kafka import new_producer
-from tierline_shared.messaging.outbox import Outbox
 from tierline_shared.testing import eventually
 
 pytestmark = pytest.mark.integration
@@ -45,30 +41,6 @@ T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 SLA_MONITOR = "/tierline/sla-monitor"
 ROUTER = "/tierline/router"
 DUE = T0 + timedelta(hours=4)
-
-
-@pytest.fixture
-def deps() -> IntakeDeps:
-    clock = FixedClock(T0)
-    return IntakeDeps(
-        outbox=Outbox(outbox, "/tierline/intake", clock), clock=clock, priority_matrix=DEFAULT_MATRIX.matrix
-    )
-
-
-@pytest.fixture
-async def incident_id(sessions, deps: IntakeDeps) -> uuid.UUID:
-    cmd = CreateIncident(
-        title="VPN down",
-        description="",
-        service="vpn",
-        category="network",
-        channel="web",
-        reporter="alice@example.com",
-        priority="P2",
-    )
-    async with sessions() as session, session.begin():
-        row, _ = await create_incident(session, deps, cmd)
-    return row.id
 
 
 async def _apply(sessions, deps: IntakeDeps, event: Event, source: str = SLA_MONITOR) -> Envelope:
