@@ -7,10 +7,12 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import yaml
 from aiokafka import AIOKafkaProducer
 
 from tierline_launcher.procs import ManagedProcess, free_port
@@ -24,6 +26,31 @@ def service_env(settings: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIERLINE_")}
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     return {**env, "TIERLINE_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1", **settings}
+
+
+@contextlib.contextmanager
+def replica_group(
+    module: str,
+    folder: Path,
+    *,
+    config: dict[str, Any],
+    settings: dict[str, str],
+    wait: float,
+) -> Iterator[ServiceReplicas]:
+    """A ServiceReplicas with its YAML ``config`` files written under ``folder``; stopped however it ends.
+
+    The group's logs are printed at the end, which pytest shows when the test failed.
+    """
+    (folder / "config").mkdir()
+    for name, content in config.items():
+        (folder / "config" / name).write_text(yaml.safe_dump(content))
+    env = service_env({**settings, "TIERLINE_CONFIG_DIR": str(folder / "config")})
+    group = ServiceReplicas(module, env, folder / "logs", wait=wait)
+    try:
+        yield group
+    finally:
+        group.stop_all()
+        print(group.logs())
 
 
 class ServiceReplicas:

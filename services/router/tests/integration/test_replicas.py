@@ -19,11 +19,10 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.replicas import ServiceReplicas, partitioned_producer, service_env
+from tests.support.replicas import ServiceReplicas, partitioned_producer, replica_group
 from tierline_shared import migrations
 from tierline_shared.events import Envelope, Event, IncidentCreated, SlaBreached, topics
 from tierline_shared.messaging import cloudevents
@@ -75,23 +74,15 @@ def router_url(new_database) -> str:
 
 @pytest.fixture
 def replicas(infra, router_url: str, unique: str, tmp_path: Path) -> Iterator[ServiceReplicas]:
-    (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "router.yaml").write_text(yaml.safe_dump(POLICY))
-    env = service_env(
-        {
-            "TIERLINE_DATABASE_URL": router_url,
-            "TIERLINE_KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
-            "TIERLINE_KAFKA_TOPIC_PREFIX": f"replicas-{unique}.",
-            "TIERLINE_TOPIC_PARTITIONS": str(PARTITIONS),
-            "TIERLINE_CONFIG_DIR": str(tmp_path / "config"),
-        }
-    )
-    group = ServiceReplicas("tierline_router", env, tmp_path / "logs", wait=WAIT)
-    try:
+    settings = {
+        "TIERLINE_DATABASE_URL": router_url,
+        "TIERLINE_KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
+        "TIERLINE_KAFKA_TOPIC_PREFIX": f"replicas-{unique}.",
+        "TIERLINE_TOPIC_PARTITIONS": str(PARTITIONS),
+    }
+    config = {"router.yaml": POLICY}
+    with replica_group("tierline_router", tmp_path, config=config, settings=settings, wait=WAIT) as group:
         yield group
-    finally:
-        group.stop_all()
-        print(group.logs())  # shown by pytest when the test failed
 
 
 @pytest.fixture

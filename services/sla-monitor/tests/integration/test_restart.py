@@ -23,11 +23,10 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-import yaml
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.engine import make_url
 
-from tests.support.replicas import ServiceReplicas, partitioned_producer, service_env
+from tests.support.replicas import ServiceReplicas, partitioned_producer, replica_group
 from tierline_shared import migrations
 from tierline_shared.events import Envelope, IncidentCreated, SlaBreached, SlaClockStarted, topics
 from tierline_shared.messaging import cloudevents
@@ -58,24 +57,18 @@ def sla_url(new_database) -> str:
 
 @pytest.fixture
 def monitors(infra, sla_url: str, unique: str, tmp_path: Path) -> Iterator[ServiceReplicas]:
-    (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "sla.yaml").write_text(yaml.safe_dump(POLICY))
-    env = service_env(
-        {
-            "TIERLINE_DATABASE_URL": sla_url,
-            "TIERLINE_KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
-            "TIERLINE_KAFKA_TOPIC_PREFIX": f"restart-{unique}.",
-            "TIERLINE_TOPIC_PARTITIONS": str(PARTITIONS),
-            "TIERLINE_TIMER_POLL_SECONDS": "0.1",
-            "TIERLINE_CONFIG_DIR": str(tmp_path / "config"),
-        }
-    )
-    group = ServiceReplicas("tierline_sla_monitor", env, tmp_path / "logs", wait=WAIT)
-    try:
+    settings = {
+        "TIERLINE_DATABASE_URL": sla_url,
+        "TIERLINE_KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
+        "TIERLINE_KAFKA_TOPIC_PREFIX": f"restart-{unique}.",
+        "TIERLINE_TOPIC_PARTITIONS": str(PARTITIONS),
+        "TIERLINE_TIMER_POLL_SECONDS": "0.1",
+    }
+    config = {"sla.yaml": POLICY}
+    with replica_group(
+        "tierline_sla_monitor", tmp_path, config=config, settings=settings, wait=WAIT
+    ) as group:
         yield group
-    finally:
-        group.stop_all()
-        print(group.logs())  # shown by pytest when the test failed
 
 
 @pytest.fixture
