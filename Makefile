@@ -9,12 +9,12 @@ PYTEST_ARGS ?=
 DISTS := shared deploy/launcher $(sort $(wildcard services/*))
 PYPROJECTS := $(addsuffix /pyproject.toml,$(DISTS))
 
-.PHONY: help install kafka run test lint format unit integration e2e bench clean
+.PHONY: help install kafka run test lint format unit integration e2e bench clean docs
 
 help:
 	@echo "make run   - start Kafka, PostgreSQL and the four services locally (Ctrl-C stops)"
 	@echo "make test  - install everything pinned, run ruff and the whole test suite"
-	@echo "make lint | format | unit | integration | e2e | clean"
+	@echo "make lint | format | unit | integration | e2e | docs | bench | clean"
 
 $(STAMP): requirements/constraints.txt requirements/dev.txt $(PYPROJECTS)
 	@echo "[tierline] installing Python dependencies into $(VENV) (first run takes a minute)"
@@ -56,6 +56,10 @@ integration: kafka
 
 e2e: kafka
 	$(call run_pytest,-m e2e)
+
+# The README's configuration table, regenerated from the services' settings classes.
+docs: $(STAMP)
+	@$(BIN)/python -m tierline_launcher settings-doc
 
 clean:
 	rm -rf $(VENV) .run .pytest_cache .ruff_cache

@@ -18,33 +18,45 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092",
         validation_alias=AliasChoices("TIERLINE_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
+        description="Kafka brokers, comma-separated host:port.",
     )
-    host: str = "127.0.0.1"
-    port: int = 8000
-    log_level: str = "INFO"
+    host: str = Field(default="127.0.0.1", description="Address the HTTP API listens on.")
+    port: int = Field(default=8000, description="Port the HTTP API listens on.")
+    log_level: str = Field(
+        default="INFO", description="DEBUG, INFO, WARNING or ERROR (JSON lines on stdout)."
+    )
     config_dir: Path = Field(
         default=Path("deploy/config"),
         description="Folder of the YAML configuration (config as code).",
     )
     public_url: str | None = Field(default=None, description="Base URL clients use to reach this service.")
     bootstrap_api_key: str | None = Field(
-        default=None, description="An admin API key accepted from the start (TIERLINE_BOOTSTRAP_API_KEY)."
+        default=None,
+        description="An admin API key every service accepts from the start (to create the real keys).",
     )
     rate_limit_per_minute: int = Field(
         default=600, description="Requests a minute per API key; 0 = unlimited."
     )
     max_body_bytes: int = Field(default=256 * 1024, description="Larger request bodies are refused with 413.")
-    outbox_batch_size: int = 200
-    outbox_idle_seconds: float = 0.2
-    consumer_max_attempts: int = 5
-    consumer_retry_initial_seconds: float = 0.05
-    consumer_retry_max_seconds: float = 2.0
+    outbox_batch_size: int = Field(default=200, description="Events the outbox relay publishes per batch.")
+    outbox_idle_seconds: float = Field(
+        default=0.2, description="How often the relay looks for events when nothing woke it."
+    )
+    consumer_max_attempts: int = Field(
+        default=5, description="Tries of a failing event before it goes to the topic's .dlq."
+    )
+    consumer_retry_initial_seconds: float = Field(
+        default=0.05, description="First pause between tries (doubles, with jitter)."
+    )
+    consumer_retry_max_seconds: float = Field(default=2.0, description="Longest pause between tries.")
     kafka_topic_prefix: str = Field(
         default="",
         description="Prepended to every topic name, so several environments can share one cluster.",
     )
-    topic_partitions: int = 6
-    topic_replication_factor: int = 1
+    topic_partitions: int = Field(default=6, description="Partitions of the topics a service creates.")
+    topic_replication_factor: int = Field(
+        default=1, description="Replication factor of the topics a service creates (3 in production)."
+    )
 
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"

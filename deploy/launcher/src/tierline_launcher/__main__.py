@@ -13,8 +13,8 @@ from types import FrameType
 
 from tierline_launcher.kafka import ensure_jars
 from tierline_launcher.paths import repo_root, run_dir
-from tierline_launcher.procs import port_is_free, say
-from tierline_launcher.system import RUN_PORTS, SERVICES, Infra, Services
+from tierline_launcher.procs import Supervisor, port_is_free, say
+from tierline_launcher.system import RUN_PORTS, SERVICES, Infra, Services, service_ports
 
 BANNER = """
 Tierline is running (Ctrl-C stops everything).
@@ -33,8 +33,10 @@ Try:
   export TIERLINE_KEY={api_key}
   curl -s -X POST {intake}/v1/incidents -H "Authorization: Bearer $TIERLINE_KEY" \\
     -H 'content-type: application/json' \\
-    -d '{{"title":"VPN down for sales","service":"vpn","category":"network","impact":"high",\\
-         "urgency":"high","channel":"web","reporter":"alice@example.com"}}'
+    -d '{{"title": "VPN down for sales", "service": "vpn", "category": "network",
+         "impact": "high", "urgency": "high", "channel": "web", "reporter": "alice@example.com"}}'
+
+A service that exits is restarted (with backoff); its log is in the service logs folder.
 """
 
 
@@ -53,9 +55,8 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def run() -> int:
-    wanted = {s.name: s.default_port for s in SERVICES} | {
-        name: port for name, port in RUN_PORTS.items() if port is not None
-    }
+    ports = service_ports()
+    wanted = dict(ports) | {name: port for name, port in RUN_PORTS.items() if port is not None}
     busy = [f"{port} ({name})" for name, port in wanted.items() if not port_is_free(port)]
     if busy:
         say("port(s) in use: " + ", ".join(busy) + " - is Tierline already running?")
@@ -71,7 +72,7 @@ def run() -> int:
         key_file, api_key = dev_api_key(root)
         services = Services(
             infra,
-            ports={s.name: s.default_port for s in SERVICES},
+            ports=ports,
             log_dir=root / "logs",
             config_dir=repo_root() / "deploy" / "config",
             extra_env={"TIERLINE_BOOTSTRAP_API_KEY": os.environ.get("TIERLINE_BOOTSTRAP_API_KEY", api_key)},
@@ -89,13 +90,11 @@ def run() -> int:
             flush=True,
         )
         say(f"service logs: {root / 'logs'}")
-        while services.all_alive():
+        # Like compose's `restart: unless-stopped`: whatever exits is started again, with backoff.
+        supervisor = Supervisor({**infra.procs(), **services.procs})
+        while True:
+            supervisor.check()
             time.sleep(0.5)
-        dead = [n for n, p in services.procs.items() if not p.alive()]
-        say(f"stopped unexpectedly: {', '.join(dead)}")
-        for name in dead:
-            print(services.procs[name].tail(), file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         say("stopping")
         return 0
@@ -111,9 +110,23 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("fetch", help="download the Kafka broker jars (cached)")
     sub.add_parser("run", help="start Kafka, PostgreSQL and the four services in the foreground")
+    doc = sub.add_parser("settings-doc", help="the README's configuration table, from the settings classes")
+    doc.add_argument("readme", nargs="?", type=Path, default=repo_root() / "README.md")
+    doc.add_argument("--check", action="store_true", help="fail when the README's table is out of date")
     args = parser.parse_args(argv)
     if args.command == "fetch":
         ensure_jars()
+        return 0
+    if args.command == "settings-doc":
+        from tierline_launcher import settings_doc
+
+        if args.check:
+            if settings_doc.is_current(args.readme):
+                return 0
+            say(f"{args.readme}: the configuration table is out of date; run `make docs`")
+            return 1
+        changed = settings_doc.write(args.readme)
+        say(f"{args.readme}: configuration table {'updated' if changed else 'already current'}")
         return 0
     return run()
 

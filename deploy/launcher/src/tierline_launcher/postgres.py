@@ -6,10 +6,13 @@ drive initdb/postgres directly, as an unprivileged user when we are root.
 
 from __future__ import annotations
 
+import grp
+import hashlib
 import os
 import pwd
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 from pathlib import Path
@@ -38,11 +41,50 @@ def _run_as() -> str | None:
     raise RuntimeError("running as root and no unprivileged 'postgres' or 'nobody' account exists")
 
 
-def _usable_install(user: str | None) -> Path:
+def can_traverse(path: Path, user: str) -> bool:
+    """Whether ``user`` may reach ``path``: search permission on every existing directory above it.
+
+    Mode bits only (no ACLs): a false "no" merely costs a copy or a relocation.
+    """
+    entry = pwd.getpwnam(user)
+    groups = {entry.pw_gid, *(g.gr_gid for g in grp.getgrall() if user in g.gr_mem)}
+    for directory in path.absolute().parents:
+        try:
+            info = directory.stat()
+        except FileNotFoundError:
+            continue  # created later by us, with the default mode
+        if info.st_uid == entry.pw_uid:
+            bit = stat.S_IXUSR
+        elif info.st_gid in groups:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not info.st_mode & bit:
+            return False
+    return True
+
+
+def _runs_as(binary: Path, user: str) -> bool:
+    if not can_traverse(binary, user):
+        return False
+    try:
+        probe = subprocess.run(
+            [str(binary), "--version"],
+            user=user,
+            group=pwd.getpwnam(user).pw_gid,
+            extra_groups=[],
+            capture_output=True,
+            cwd="/",
+        )
+    except OSError:  # e.g. PermissionError: the binary is out of the user's reach
+        return False
+    return probe.returncode == 0
+
+
+def _usable_install(user: str | None, install: Path | None = None) -> Path:
     """The binaries, copied where ``user`` can execute them if the venv is out of its reach."""
-    install = _pg_install()
-    probe = [str(install / "bin" / "postgres"), "--version"]
-    if user is None or subprocess.run(probe, user=user, capture_output=True).returncode == 0:
+    install = install or _pg_install()
+    if user is None or _runs_as(install / "bin" / "postgres", user):
         return install
     copy = Path(tempfile.gettempdir()) / f"tierline-pginstall-{os.stat(install).st_ino}"
     if not copy.exists():
@@ -54,14 +96,29 @@ def _usable_install(user: str | None) -> Path:
     return copy
 
 
+def reachable_data_root(data_root: Path, user: str | None) -> Path:
+    """Where the data can live: ``data_root``, or a stable folder ``user`` can reach.
+
+    A checkout under a private (0700) directory, such as root's home, is out of reach
+    of the unprivileged account PostgreSQL runs as; its data then lives under /var/tmp
+    (kept across reboots), named after the checkout's path so every run finds it again.
+    """
+    if user is None or can_traverse(data_root, user):
+        return data_root
+    digest = hashlib.sha256(str(data_root.absolute()).encode()).hexdigest()[:12]
+    return Path("/var/tmp") / f"tierline-postgres-{digest}"
+
+
 class PostgresServer:
     def __init__(self, data_root: Path, *, port: int | None = None, durable: bool = True) -> None:
-        self.data_root = data_root
-        self.data_dir = data_root / "data"
         self.port = port or free_port()
         self.durable = durable
         self.user = _run_as()
         self.install = _usable_install(self.user)
+        self.data_root = reachable_data_root(data_root, self.user)
+        if self.data_root != data_root:
+            say(f"{data_root} is out of reach of '{self.user}'; PostgreSQL's data is in {self.data_root}")
+        self.data_dir = self.data_root / "data"
         self.proc: ManagedProcess | None = None
 
     def _bin(self, name: str) -> str:
@@ -95,6 +152,7 @@ class PostgresServer:
                 check=True,
                 capture_output=True,
                 user=self.user,
+                cwd=self.data_root,  # the caller's folder may be out of the server account's reach
             )
         argv = [
             self._bin("postgres"),
@@ -118,6 +176,7 @@ class PostgresServer:
             argv,
             log_path=self.data_root / "postgres.log",
             user=self.user,
+            cwd=self.data_root,
             stop_signal=signal.SIGINT,  # "fast" shutdown
         )
         wait_until(self._accepts, timeout=timeout, what="PostgreSQL", alive=self.proc.alive)

@@ -78,23 +78,40 @@ class ManagedProcess:
         stop_signal: int = signal.SIGTERM,
     ) -> None:
         self.name = name
+        self.argv = list(argv)
+        self.env = env
+        self.cwd = cwd
+        self.user = user
         self.log_path = log_path
         self.stop_signal = stop_signal
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            list(argv),
+        self.proc = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            self.argv,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=env,
-            cwd=cwd,
-            user=user,
-            group=_primary_group(user) if user else None,
-            extra_groups=[] if user else None,
+            env=self.env,
+            cwd=self.cwd,
+            user=self.user,
+            group=_primary_group(self.user) if self.user else None,
+            extra_groups=[] if self.user else None,
             start_new_session=True,  # Ctrl-C reaches the launcher, which stops us in order
             preexec_fn=_die_with_parent,
         )
+
+    def respawn(self) -> None:
+        """Start the same command again once it has exited (its log goes on in the same file)."""
+        if self.alive():
+            raise RuntimeError(f"{self.name} is still running")
+        self.proc = self._spawn()
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.poll()
 
     @property
     def pid(self) -> int:
@@ -131,3 +148,57 @@ def _primary_group(user: str) -> int:
     import pwd
 
     return pwd.getpwnam(user).pw_gid
+
+
+class Supervisor:
+    """Restarts processes that exit, with backoff, like compose's ``restart: unless-stopped``.
+
+    ``check()`` is called from the launcher's main loop; it never blocks. A process that
+    stays up for ``healthy_after`` seconds has its backoff reset.
+    """
+
+    def __init__(
+        self,
+        procs: dict[str, ManagedProcess],
+        *,
+        initial_delay: float = 1.0,
+        max_delay: float = 30.0,
+        healthy_after: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.procs = procs
+        self.initial_delay = initial_delay
+        self.max_delay = max_delay
+        self.healthy_after = healthy_after
+        self.clock = clock
+        now = clock()
+        self._delay = dict.fromkeys(procs, initial_delay)
+        self._started = dict.fromkeys(procs, now)
+        self._due: dict[str, float] = {}
+        self.restarts = dict.fromkeys(procs, 0)
+
+    def check(self) -> list[str]:
+        """Schedule a restart for every process that exited; restart those whose time has come."""
+        now = self.clock()
+        restarted = []
+        for name, proc in self.procs.items():
+            if proc.alive():
+                if now - self._started[name] >= self.healthy_after:
+                    self._delay[name] = self.initial_delay
+                continue
+            if name not in self._due:
+                delay = self._delay[name]
+                self._due[name] = now + delay
+                self._delay[name] = min(delay * 2, self.max_delay)
+                say(f"{name} exited with code {proc.returncode}; restarting it in {delay:.0f}s")
+                tail = proc.tail(20)
+                if tail:
+                    print(f"--- last lines of {proc.log_path} ---\n{tail}", file=sys.stderr, flush=True)
+            elif now >= self._due[name]:
+                del self._due[name]
+                proc.respawn()
+                self._started[name] = now
+                self.restarts[name] += 1
+                restarted.append(name)
+                say(f"restarted {name} (pid {proc.pid}, restart #{self.restarts[name]})")
+        return restarted

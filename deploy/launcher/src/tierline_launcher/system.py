@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +89,68 @@ RUN_PORTS: dict[str, int | None] = {
 }
 
 
+def service_ports() -> dict[str, int]:
+    """Each service's port for `make run`: its default, or TIERLINE_RUN_<SERVICE>_PORT."""
+    return {s.name: _port_env(f"TIERLINE_RUN_{s.env_name}_PORT", s.default_port) for s in SERVICES}
+
+
+# Variables the launcher reads itself; they are not handed to the services.
+LAUNCHER_VARIABLES: dict[str, str] = {
+    "TIERLINE_RUN_DIR": "Where `make run` keeps its data, logs and development key (default `.run/`).",
+    "TIERLINE_CACHE_DIR": "Download cache (Kafka jars; default `.cache/`).",
+    "TIERLINE_HOME": "The checkout, when the launcher cannot find it from its own location.",
+    "TIERLINE_RUN_POSTGRES_PORT": "PostgreSQL's port for `make run` (55432).",
+    "TIERLINE_RUN_KAFKA_PORT": "Kafka's port for `make run` (9092).",
+    "TIERLINE_RUN_KAFKA_CONTROLLER_PORT": "The KRaft controller's port for `make run` (9093).",
+    **{
+        f"TIERLINE_RUN_{s.env_name}_PORT": f"{s.name}'s port for `make run` ({s.default_port})."
+        for s in SERVICES
+    },
+    **{
+        f"TIERLINE_{s.env_name}_DATABASE_URL": f"Use this database for {s.name} instead of creating one."
+        for s in SERVICES
+    },
+    "TIERLINE_DATABASE_URL": "A PostgreSQL server to use instead of the embedded one "
+    "(one database per service is created on it).",
+    "KAFKA_BOOTSTRAP_SERVERS": "A Kafka cluster to use instead of the embedded broker "
+    "(`TIERLINE_KAFKA_BOOTSTRAP_SERVERS` works too).",
+}
+# Settings the launcher decides for every service, whatever the environment says.
+LAUNCHER_OWNED = frozenset(
+    {
+        "TIERLINE_DATABASE_URL",
+        "TIERLINE_KAFKA_BOOTSTRAP_SERVERS",
+        "KAFKA_BOOTSTRAP_SERVERS",
+        "TIERLINE_PORT",
+        "TIERLINE_PUBLIC_URL",
+        "TIERLINE_INTAKE_URL",
+        "TIERLINE_VENDOR_GATEWAY_URL",
+    }
+)
+PER_SERVICE_SEPARATOR = "__"
+
+
+def settings_from_environment(environ: Mapping[str, str], service: ServiceDef) -> dict[str, str]:
+    """The user's TIERLINE_* settings for one service, in the services' own spelling.
+
+    ``TIERLINE_X`` applies to every service; ``TIERLINE_<SERVICE>__X`` (e.g.
+    ``TIERLINE_ROUTER__LOG_LEVEL``) to that service only, and wins. The launcher's own
+    variables and what it must decide itself (database URLs, ports, Kafka) are left out.
+    """
+    own_prefixes = tuple(f"TIERLINE_{s.env_name}{PER_SERVICE_SEPARATOR}" for s in SERVICES)
+    shared, scoped = {}, {}
+    mine = f"TIERLINE_{service.env_name}{PER_SERVICE_SEPARATOR}"
+    for key, value in environ.items():
+        if not key.startswith("TIERLINE_") or key in LAUNCHER_VARIABLES:
+            continue
+        if key.startswith(mine):
+            scoped["TIERLINE_" + key[len(mine) :]] = value
+        elif not key.startswith(own_prefixes):
+            shared[key] = value
+    merged = shared | scoped
+    return {k: v for k, v in merged.items() if k not in LAUNCHER_OWNED}
+
+
 class Infra:
     """Kafka and PostgreSQL: from the environment when given, else started here."""
 
@@ -138,6 +201,15 @@ class Infra:
         self.postgres.create_database(database)
         return self.postgres.url(database)
 
+    def procs(self) -> dict[str, ManagedProcess]:
+        """The servers started here (none when both are external)."""
+        procs = {}
+        if isinstance(self.postgres, PostgresServer) and self.postgres.proc:
+            procs["postgres"] = self.postgres.proc
+        if self.kafka and self.kafka.proc:
+            procs["kafka"] = self.kafka.proc
+        return procs
+
     def stop(self) -> None:
         if self.kafka:
             say("stopping Kafka")
@@ -183,18 +255,20 @@ class Services:
         return f"http://127.0.0.1:{self.ports[service]}"
 
     def env_for(self, service: ServiceDef) -> dict[str, str]:
+        """The environment of one service: the user's settings, then what the launcher decides."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("TIERLINE_")}
         env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+        env.update({"TIERLINE_HOST": "127.0.0.1", "TIERLINE_CONFIG_DIR": str(self.config_dir)})
+        env.update(settings_from_environment(os.environ, service))
         own_url = os.environ.get(f"TIERLINE_{service.env_name}_DATABASE_URL")
         database_url = own_url or self.infra.create_database(self.database_prefix + service.database)
         env.update(
             {
                 "TIERLINE_DATABASE_URL": database_url,
                 "TIERLINE_KAFKA_BOOTSTRAP_SERVERS": self.infra.bootstrap_servers,
-                "TIERLINE_HOST": "127.0.0.1",
                 "TIERLINE_PORT": str(self.ports[service.name]),
-                "TIERLINE_CONFIG_DIR": str(self.config_dir),
                 "TIERLINE_PUBLIC_URL": self.url(service.name),
+                "TIERLINE_INTAKE_URL": self.url("intake"),
                 "TIERLINE_VENDOR_GATEWAY_URL": self.url("vendor-gateway"),
                 "PYTHONUNBUFFERED": "1",
             }
@@ -234,6 +308,9 @@ class Services:
 
     def all_alive(self) -> bool:
         return all(p.alive() for p in self.procs.values())
+
+    def pid(self, service: str) -> int:
+        return self.procs[service].pid
 
     def stop(self) -> None:
         for name in reversed(list(self.procs)):

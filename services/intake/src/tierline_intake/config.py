@@ -13,10 +13,14 @@ from tierline_shared.settings import ServiceSettings
 
 class Settings(ServiceSettings):
     port: int = 8001
-    priority_file: str = "priority.yaml"
-    knowledge_file: str = "knowledge.yaml"
+    priority_file: str = Field(
+        default="priority.yaml", description="Impact and urgency to priority matrix, in the config folder."
+    )
+    knowledge_file: str = Field(
+        default="knowledge.yaml", description="Runbook links per category, in the config folder."
+    )
     reopen_window_seconds: float = Field(
-        default=7 * 86400, gt=0, description="How long a resolved incident may reopen"
+        default=7 * 86400, gt=0, description="How long a resolved incident may reopen (seconds)."
     )
 
 

@@ -11,12 +11,18 @@ from tierline_shared.settings import ServiceSettings
 
 class Settings(ServiceSettings):
     port: int = 8002
-    routing_file: str = "router.yaml"
-    ack_poll_seconds: float = Field(
-        default=1.0, gt=0, description="How often unacknowledged incidents are checked"
+    routing_file: str = Field(
+        default="router.yaml", description="Agents, queues and escalation policies, in the config folder."
     )
-    ack_batch_size: int = Field(default=200, ge=1)
-    gauge_refresh_seconds: float = Field(default=5.0, gt=0)
+    ack_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often unacknowledged incidents are checked."
+    )
+    ack_batch_size: int = Field(
+        default=200, ge=1, description="Acknowledgement timeouts handled per transaction."
+    )
+    gauge_refresh_seconds: float = Field(
+        default=5.0, gt=0, description="How often the queue gauges of /metrics are recomputed."
+    )
 
 
 def load_routing(settings: Settings) -> RoutingConfig:

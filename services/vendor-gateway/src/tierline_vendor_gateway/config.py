@@ -22,9 +22,13 @@ from tierline_vendor_gateway.domain.vendors import (
 
 class Settings(ServiceSettings):
     port: int = 8004
-    vendors_file: str = "vendors.yaml"
-    delivery_poll_seconds: float = 0.25
-    delivery_batch_size: int = 50
+    vendors_file: str = Field(
+        default="vendors.yaml", description="Vendors and delivery policy, in the config folder."
+    )
+    delivery_poll_seconds: float = Field(
+        default=0.25, description="How often webhook deliveries falling due are looked for."
+    )
+    delivery_batch_size: int = Field(default=50, description="Webhook deliveries claimed per batch.")
     intake_url: str = Field(
         default="http://127.0.0.1:8001", description="Intake's public URL, for incident links in handoffs"
     )
