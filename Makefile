@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 DISTS := shared deploy/launcher $(sort $(wildcard services/*))
 PYPROJECTS := $(addsuffix /pyproject.toml,$(DISTS))
 
-.PHONY: help install kafka run test lint format unit integration e2e bench clean docs
+.PHONY: help install kafka system-packages run test lint format unit integration e2e bench clean docs
 
 help:
 	@echo "make run   - start Kafka, PostgreSQL and the four services locally (Ctrl-C stops)"
@@ -29,6 +29,10 @@ install: $(STAMP)
 kafka: $(STAMP)
 	@$(BIN)/python -m tierline_launcher fetch
 
+# Debian packages some tests run for real (prometheus, promtool); fast when they are present.
+system-packages:
+	@deploy/scripts/install-system-packages.sh
+
 run: install kafka
 	@$(BIN)/python -m tierline_launcher run
 
@@ -45,7 +49,7 @@ define run_pytest
 	@$(BIN)/python -m pytest $(1) $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 endef
 
-test: lint kafka
+test: lint kafka system-packages
 	$(call run_pytest,)
 
 unit: $(STAMP)

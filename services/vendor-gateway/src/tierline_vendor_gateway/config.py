@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    HttpUrl,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tierline_shared.config_files import Duration, load_yaml
 from tierline_shared.settings import ServiceSettings
@@ -34,16 +46,36 @@ class Settings(ServiceSettings):
     )
 
 
-class EnvSecret(BaseModel):
-    """A secret read from the environment at start; ``default`` is for local development only."""
+class FromEnv(BaseModel):
+    """A value vendors.yaml takes from the environment at start; ``default`` is for local development only.
+
+    Secrets come this way, and so may a webhook URL or extra SSRF allow-hosts, so one file
+    serves `make run` (the defaults) and a container deployment (its environment).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     env: str = Field(min_length=1)
     default: str | None = None
 
+    def resolve(self) -> str | None:
+        """The variable's value when set and not empty, else the default."""
+        return os.environ.get(self.env) or self.default
 
-SecretSource = str | EnvSecret
+
+EnvSecret = FromEnv  # the name secrets were declared with first
+
+SecretSource = str | FromEnv
+
+
+def _source_kind(value: Any) -> str:
+    return "env" if isinstance(value, dict | FromEnv) else "value"
+
+
+# A URL written out, or {env: NAME, default: URL}; the discriminator keeps errors to the form used.
+UrlSource = Annotated[
+    Annotated[HttpUrl, Tag("value")] | Annotated[FromEnv, Tag("env")], Discriminator(_source_kind)
+]
 
 
 class VendorConfig(BaseModel):
@@ -52,7 +84,7 @@ class VendorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=63, pattern=NAME_PATTERN)
-    webhook_url: HttpUrl
+    webhook_url: UrlSource
     secrets: list[SecretSource] = Field(min_length=1, max_length=5)
     callback_secrets: list[SecretSource] = Field(min_length=1, max_length=5)
     products: list[str] = Field(default_factory=list)
@@ -65,17 +97,25 @@ class VendorConfig(BaseModel):
     def _resolve(self, sources: list[SecretSource], what: str) -> list[str]:
         values = []
         for source in sources:
-            value = source if isinstance(source, str) else os.environ.get(source.env) or source.default
+            value = source if isinstance(source, str) else source.resolve()
             if not value:
-                assert isinstance(source, EnvSecret)
+                assert isinstance(source, FromEnv)
                 raise ValueError(f"vendor {self.name}: no {what} (set {source.env})")
             values.append(value)
         return values
 
+    def _webhook_url(self) -> str:
+        if not isinstance(self.webhook_url, FromEnv):
+            return str(self.webhook_url)
+        url = self.webhook_url.resolve()
+        if not url:
+            raise ValueError(f"vendor {self.name}: no webhook_url (set {self.webhook_url.env})")
+        return url
+
     def to_vendor(self) -> Vendor:
         """The registry's view, secrets resolved; ValueError naming the vendor when something is wrong."""
         data = self.model_dump(exclude={"enabled"})
-        data["webhook_url"] = str(self.webhook_url)
+        data["webhook_url"] = self._webhook_url()
         data["secrets"] = self._resolve(self.secrets, "webhook secret")
         data["callback_secrets"] = self._resolve(self.callback_secrets, "callback secret")
         try:
@@ -101,8 +141,23 @@ class DeliveryPolicy(BaseModel):
     )
     allow_hosts: list[str] = Field(
         default_factory=list,
-        description="Hosts, IPs or CIDRs a webhook may reach although private or loopback, and over http",
+        description="Hosts, IPs or CIDRs a webhook may reach although private or loopback, and over http; "
+        "an entry {env: NAME} adds the comma-separated hosts of that variable (none when it is unset)",
     )
+
+    @field_validator("allow_hosts", mode="before")
+    @classmethod
+    def _allow_hosts_from_env(cls, entries: Any) -> Any:
+        if not isinstance(entries, list):
+            return entries  # the field's own validation says what is wrong
+        hosts: list[Any] = []
+        for entry in entries:
+            if isinstance(entry, dict | FromEnv):
+                value = FromEnv.model_validate(entry).resolve() or ""
+                hosts.extend(host for host in re.split(r"[,\s]+", value) if host)
+            else:
+                hosts.append(entry)
+        return hosts
 
     @field_validator("schedule")
     @classmethod
