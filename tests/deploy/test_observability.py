@@ -43,7 +43,7 @@ ALERTS = {
     "TierlineVendorDeliveriesDead",
 }
 PANELS = {
-    "Open incidents by tier and priority": "tierline_router_queue",
+    "Open incidents by tier and priority": "tierline_router_open_incidents",
     "SLA warnings and breaches": "tierline_sla_outcomes_total",
     "Consumer lag": "tierline_consumer_lag",
     "Outbox lag": "tierline_outbox_unpublished",

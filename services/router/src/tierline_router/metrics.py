@@ -26,6 +26,13 @@ QUEUE_DEPTH = Gauge(
     "tierline_router_queue_depth", "Incidents waiting for an agent, per queue", ["queue", "tier"]
 )
 UNASSIGNED = Gauge("tierline_router_unassigned", "Open incidents no agent holds yet (all queues)")
+OPEN = Gauge(
+    "tierline_router_open_incidents",
+    "Open incidents the router holds, by tier (L1-L4) and priority",
+    ["tier", "priority"],
+)
+TIERS = ("L1", "L2", "L3", "L4")
+PRIORITIES = ("P1", "P2", "P3", "P4")
 
 
 def assigned(tier: str, reason: str, *, waiting: bool) -> None:
@@ -49,3 +56,11 @@ def observe_queues(tiers: dict[str, str], counts: dict[str, tuple[int, int]]) ->
         QUEUE_HELD.labels(queue, tier).set(held)
         QUEUE_DEPTH.labels(queue, tier).set(waiting)
     UNASSIGNED.set(sum(waiting for _, waiting in counts.values()))
+
+
+def observe_open(counts: dict[tuple[str, str], int]) -> None:
+    """Set the open-incident gauge; every tier and priority gets a value, even zero."""
+    OPEN.clear()
+    keys = {(tier, priority) for tier in TIERS for priority in PRIORITIES} | set(counts)
+    for tier, priority in sorted(keys):
+        OPEN.labels(tier, priority).set(counts.get((tier, priority), 0))

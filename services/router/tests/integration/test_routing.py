@@ -377,3 +377,23 @@ async def test_a_vendor_that_takes_no_cases_is_passed_over(harness: Harness) -> 
     )
     with pytest.raises(NoVendor, match=r"turned away by initech\) \(disabled: acme\)"):
         await harness.run(routing.escalate, event.incident_id, reason="manual")
+
+
+async def test_open_incidents_are_counted_by_tier_and_priority_for_the_dashboard(harness: Harness) -> None:
+    from prometheus_client import REGISTRY
+
+    from tierline_router import metrics
+
+    for priority in ("P1", "P3", "P3"):
+        await harness.run(routing.assign_new_incident, created(priority=priority))
+    async with harness.sessions() as session:
+        counts = await repo.open_by_tier_and_priority(session)
+    assert counts == {("L2", "P1"): 1, ("L1", "P3"): 2}  # this config's P1 ladder starts at L2
+    metrics.observe_open(counts)
+
+    def gauge(tier: str, priority: str) -> float | None:
+        return REGISTRY.get_sample_value(
+            "tierline_router_open_incidents", {"tier": tier, "priority": priority}
+        )
+
+    assert (gauge("L2", "P1"), gauge("L1", "P3"), gauge("L1", "P1"), gauge("L4", "P4")) == (1, 2, 0, 0)

@@ -143,6 +143,16 @@ async def queue_counts(session: AsyncSession) -> dict[str, tuple[int, int]]:
     return {q: (held, waiting) for q, (held, waiting) in counts.items()}
 
 
+async def open_by_tier_and_priority(session: AsyncSession) -> dict[tuple[str, str], int]:
+    """Open incidents per (tier, priority), vendor-held (L4) included."""
+    rows = await session.execute(
+        select(AssignmentRow.tier, AssignmentRow.priority, func.count())
+        .where(IS_ACTIVE)
+        .group_by(AssignmentRow.tier, AssignmentRow.priority)
+    )
+    return {(tier, priority): count for tier, priority, count in rows}
+
+
 async def ack_overdue(session: AsyncSession, now: datetime, limit: int) -> list[AssignmentRow]:
     stmt = (
         select(AssignmentRow)

@@ -24,5 +24,7 @@ async def queue_gauges(rt: Runtime) -> None:
         async with rt.sessions() as session:
             catalog = await repo.load_catalog(session)
             counts = await repo.queue_counts(session)
+            open_counts = await repo.open_by_tier_and_priority(session)
         metrics.observe_queues({q.name: q.tier for q in catalog.queues}, counts)
+        metrics.observe_open(open_counts)
         await asyncio.sleep(rt.settings.gauge_refresh_seconds)
