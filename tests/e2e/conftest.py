@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import secrets
 import shutil
@@ -79,8 +80,9 @@ def _write_config(folder: Path, vendor_port: int, webhook_secret: str, callback_
     (folder / "vendors.yaml").write_text(yaml.safe_dump(vendors))
 
 
-@pytest.fixture(scope="module")
-def system(infra) -> Iterator[System]:
+@contextlib.contextmanager
+def running_system(infra, extra_env: dict[str, str] | None = None) -> Iterator[System]:
+    """The four services as processes on their own databases and topics; ``extra_env`` reaches each."""
     root = infra.root / f"e2e-{uuid.uuid4().hex[:8]}"
     config = root / "config"
     config.mkdir(parents=True)
@@ -101,6 +103,7 @@ def system(infra) -> Iterator[System]:
             "TIERLINE_DELIVERY_POLL_SECONDS": "0.1",
             "TIERLINE_KAFKA_TOPIC_PREFIX": prefix,
             "TIERLINE_BOOTSTRAP_API_KEY": ADMIN_KEY,
+            **(extra_env or {}),
         },
     )
     with ServerThread(receiver.app(), vendor_port):
@@ -112,3 +115,9 @@ def system(infra) -> Iterator[System]:
             if os.environ.get("TIERLINE_E2E_SHOW_LOGS"):
                 for log in sorted((root / "logs").glob("*.log")):
                     print(f"--- {log.name}\n{log.read_text()[-5000:]}")
+
+
+@pytest.fixture(scope="module")
+def system(infra) -> Iterator[System]:
+    with running_system(infra) as running:
+        yield running

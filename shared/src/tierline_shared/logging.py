@@ -1,4 +1,8 @@
-"""Structured JSON logs for our code and for the libraries that log through stdlib."""
+"""Structured JSON logs for our code and for the libraries that log through stdlib.
+
+A line written while a span is current carries its ``trace_id`` and ``span_id`` (hex, as trace
+backends show them), so a log line leads to its trace and a trace to its log lines.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,25 @@ import logging
 import sys
 
 import structlog
+from opentelemetry import trace
+
+
+def add_trace_ids(
+    logger: object, method: str, event_dict: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    """A structlog processor: the current span's ids, when there is a valid one."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict.setdefault("trace_id", format(context.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(context.span_id, "016x"))
+    return event_dict
+
 
 _SHARED_PROCESSORS: list[structlog.typing.Processor] = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
+    add_trace_ids,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
 ]
 

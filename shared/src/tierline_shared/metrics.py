@@ -13,3 +13,8 @@ EVENTS_CONSUMED = Counter(
 OUTBOX_LAG = Gauge("tierline_outbox_unpublished", "Outbox rows not yet published")
 HANDLER_SECONDS = Histogram("tierline_event_handler_seconds", "Time to apply one consumed event", ["type"])
 HTTP_REQUESTS = Counter("tierline_http_requests_total", "HTTP requests served", ["method", "route", "status"])
+CONSUMER_LAG = Gauge(
+    "tierline_consumer_lag",
+    "Records between a consumer's position and its partition's high watermark, after its last fetch",
+    ["group", "topic", "partition"],
+)

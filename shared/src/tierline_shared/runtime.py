@@ -2,7 +2,8 @@
 
 Each service's bootstrap describes itself with a ``ServiceSpec``; ``create_app``
 turns that into a FastAPI app whose lifespan starts everything once and stops it
-cleanly, with health, readiness, metrics and problem+json handlers installed.
+cleanly, with health, readiness, metrics and problem+json handlers installed, and
+traced (``tierline_shared.tracing``): requests, SQL and consumed events.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from tierline_shared import db
+from tierline_shared import db, tracing
 from tierline_shared.auth import Access, apply_key_created, apply_key_revoked
 from tierline_shared.clock import Clock, SystemClock
 from tierline_shared.events import ApiKeyCreated, ApiKeyRevoked, topics
@@ -74,6 +75,7 @@ class Runtime:
         self.settings = spec.settings
         self.clock = clock or SystemClock()
         self.engine: AsyncEngine = db.create_engine(spec.settings.database_url)
+        tracing.instrument_engine(self.engine)
         self.sessions: async_sessionmaker[AsyncSession] = db.session_factory(self.engine)
         self.outbox_table: Table = spec.metadata.tables[OUTBOX]
         self.inbox_table: Table = spec.metadata.tables[INBOX]
@@ -228,6 +230,8 @@ class Runtime:
                 _log.warning("close_timed_out", client=name, seconds=STOP_STEP_SECONDS)
             except Exception:  # noqa: BLE001 - keep closing the rest
                 _log.warning("close_failed", client=name, exc_info=True)
+        if not await tracing.flush():
+            _log.warning("trace_flush_timed_out", seconds=tracing.FLUSH_SECONDS)
         _log.info("service_stopped")
 
     async def readiness(self) -> dict[str, bool]:
@@ -277,6 +281,7 @@ def get_runtime(request: Request) -> Runtime:
 
 def create_app(spec: ServiceSpec, *, clock: Clock | None = None) -> FastAPI:
     configure_logging(spec.name, spec.settings.log_level)
+    tracing.configure(spec.name, spec.version)
     runtime = Runtime(spec, clock=clock)
 
     @contextlib.asynccontextmanager
@@ -293,7 +298,9 @@ def create_app(spec: ServiceSpec, *, clock: Clock | None = None) -> FastAPI:
         description=spec.description,
         lifespan=lifespan,
         openapi_tags=[*spec.openapi_tags, {"name": "operations", "description": "Health and metrics"}],
+        telemetry=tracing.FASTAPI_TELEMETRY_OFF,
     )
+    tracing.instrument_app(app)
     app.state.runtime = runtime
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=spec.settings.max_body_bytes)
@@ -310,6 +317,9 @@ def create_app(spec: ServiceSpec, *, clock: Clock | None = None) -> FastAPI:
             response.headers.setdefault(
                 "Server-Timing", f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
             )
+            traceparent, _ = tracing.current_context()
+            if traceparent is not None:  # W3C Trace Context Level 2: the caller can find its trace
+                response.headers.setdefault("traceresponse", traceparent)
             return response
         finally:
             route = request.scope.get("route")

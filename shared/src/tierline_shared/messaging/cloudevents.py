@@ -3,6 +3,10 @@
 Context attributes travel as ``ce_``-prefixed headers, ``data`` is the record
 value as JSON, ``content-type`` says so, and the record key is the incident id so
 one incident's events stay ordered in one partition.
+
+The distributed-tracing extension travels along as ``ce_traceparent`` / ``ce_tracestate`` (W3C
+trace context, see ``tierline_shared.tracing``); it describes the delivery, not the event, so
+``decode`` leaves it out of the envelope.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from tierline_shared.events.base import Envelope, parse_event
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
 _REQUIRED = ("ce_specversion", "ce_id", "ce_source", "ce_type")
+TRACEPARENT = "ce_traceparent"
+TRACESTATE = "ce_tracestate"
+TRACING_EXTENSION = (TRACEPARENT, TRACESTATE)
 
 
 class MalformedCloudEvent(ValueError):
@@ -52,6 +59,8 @@ def read_headers(raw: Any) -> dict[str, str]:
         try:
             headers[name] = value.decode() if isinstance(value, bytes | bytearray) else str(value)
         except UnicodeDecodeError as exc:
+            if name in TRACING_EXTENSION:
+                continue  # trace context is advisory: a garbled one is dropped, the event still applies
             raise MalformedCloudEvent(f"header {name} is not UTF-8") from exc
     return headers
 

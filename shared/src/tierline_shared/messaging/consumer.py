@@ -3,6 +3,9 @@
 Redelivery is normal: an event id already in the inbox is skipped. A record that
 keeps failing after bounded retries goes to ``<topic>.dlq`` with the error, and
 the consumer moves on.
+
+Each record is applied inside a CONSUMER span whose parent is the trace context the
+event carries (``ce_traceparent``), so what the handler stages continues that trace.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, StatusCode
 from pydantic import ValidationError
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert
@@ -24,15 +29,18 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from tierline_shared import tracing
 from tierline_shared.errors import DomainError
 from tierline_shared.events import topics
-from tierline_shared.events.base import Envelope, Event, UnknownEventType
+from tierline_shared.events.base import Envelope, Event, UnknownEventType, registered_types
 from tierline_shared.logging import get_logger
 from tierline_shared.messaging import cloudevents
-from tierline_shared.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
+from tierline_shared.metrics import CONSUMER_LAG, EVENTS_CONSUMED, HANDLER_SECONDS
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
 _log = get_logger(__name__)
+# The headers a record's span reads: its trace context and what names the event.
+_SPAN_HEADERS = frozenset({"ce_id", "ce_type", "ce_subject", cloudevents.TRACEPARENT, cloudevents.TRACESTATE})
 
 
 def is_deterministic(exc: BaseException) -> bool:
@@ -72,6 +80,8 @@ class EventConsumer:
         self.group_id = group_id
         self.topics = topics
         self.handlers = {cls.event_type: fn for cls, fn in handlers.items()}
+        # Current contracts this consumer has no handler for: skipped, and not worth a span.
+        self._unhandled = frozenset(registered_types().keys() - self.handlers.keys())
         self.sessions = sessions
         self.inbox = inbox
         self.producer = producer
@@ -89,6 +99,8 @@ class EventConsumer:
             isolation_level="read_committed",
         )
         self.started = asyncio.Event()
+        self._tracer = trace.get_tracer(__name__)
+        self._lag: dict[TopicPartition, Any] = {}  # the gauge's child per assigned partition
 
     async def start(self) -> None:
         await self.consumer.start()
@@ -101,6 +113,7 @@ class EventConsumer:
         pause = self.retry_max
         while True:
             batches = await self.consumer.getmany(timeout_ms=500, max_records=200)
+            await self._record_lag()
             # first offset not yet applied, per partition of this batch
             pending = {tp: records[0].offset for tp, records in batches.items()}
             try:
@@ -133,8 +146,69 @@ class EventConsumer:
                     {TopicPartition(tp.topic, tp.partition): OffsetAndMetadata(done, "")}
                 )
 
+    async def _record_lag(self) -> None:
+        """tierline_consumer_lag of each assigned partition, from what the last fetch said (no request)."""
+        assigned = self.consumer.assignment()
+        for tp in [tp for tp in self._lag if tp not in assigned]:  # revoked: its series goes
+            del self._lag[tp]
+            with contextlib.suppress(KeyError):
+                CONSUMER_LAG.remove(self.group_id, tp.topic, str(tp.partition))
+        try:
+            for tp in assigned:
+                highwater = self.consumer.highwater(tp)
+                if highwater is None:  # not fetched yet: its position may still be resolving
+                    continue
+                position = await self.consumer.position(tp)
+                gauge = self._lag.get(tp)
+                if gauge is None:
+                    gauge = self._lag[tp] = CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition))
+                gauge.set(max(highwater - position, 0))
+        except Exception:  # noqa: BLE001 - a rebalance took a partition meanwhile; a gauge never stops us
+            _log.debug("consumer_lag_not_recorded", exc_info=True)
+
     async def process(self, record: ConsumerRecord[Any, Any]) -> str:
-        """Apply one record; returns the outcome (processed, duplicate, ignored, dead_lettered)."""
+        """Apply one record; returns the outcome (processed, duplicate, ignored, dead_lettered).
+
+        Each record is applied in a CONSUMER span, but for one of a type this consumer has no
+        handler for (most records on a shared topic): skipped at once, a span would cost more.
+        """
+        found: dict[str, str] = {}
+        for key, value in record.headers or ():
+            if key in _SPAN_HEADERS and isinstance(value, bytes | bytearray):
+                found[key] = value.decode("utf-8", "replace")
+        if found.get("ce_type") in self._unhandled:
+            return await self._process(record)
+        with self._span(record, found) as span:
+            outcome = await self._process(record)
+            span.set_attribute("tierline.outcome", outcome)
+            return outcome
+
+    def _span(self, record: ConsumerRecord[Any, Any], found: dict[str, str]) -> Any:
+        """``process <topic>``, a child of the context the event carries (a new trace without one)."""
+        attributes = {
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.operation.name": "process",
+            "messaging.destination.name": record.topic,
+            "messaging.destination.partition.id": str(record.partition),
+            "messaging.kafka.offset": record.offset,
+            "messaging.consumer.group.name": self.group_id,
+        }
+        if "ce_id" in found:
+            attributes["messaging.message.id"] = found["ce_id"]
+        if "ce_type" in found:
+            attributes["cloudevents.event_type"] = found["ce_type"]
+        if "ce_subject" in found:
+            attributes["tierline.incident.id"] = found["ce_subject"]
+        parent = tracing.context_from(found.get(cloudevents.TRACEPARENT), found.get(cloudevents.TRACESTATE))
+        return self._tracer.start_as_current_span(
+            f"process {record.topic}",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            attributes=attributes,
+        )
+
+    async def _process(self, record: ConsumerRecord[Any, Any]) -> str:
         try:
             envelope = cloudevents.decode(record.headers, record.value)
         except UnknownEventType as exc:
@@ -187,7 +261,9 @@ class EventConsumer:
         return "processed"
 
     async def _dead_letter(self, record: ConsumerRecord[Any, Any], error: str) -> None:
+        trace.get_current_span().set_status(StatusCode.ERROR, error[:200])
         origin = f"{record.topic}/{record.partition}/{record.offset}"
+        # The record's own headers stay, its ce_traceparent too: a replay continues the trace.
         headers = [
             *(record.headers or ()),
             ("tierline_dlq_error", error[:2000].encode()),

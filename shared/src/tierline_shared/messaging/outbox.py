@@ -1,7 +1,8 @@
 """Transactional outbox: events are stored with the state change, then relayed to Kafka.
 
 No request handler or consumer publishes directly; they call ``add_event`` inside
-their unit of work, and the relay publishes committed rows with acks=all.
+their unit of work, and the relay publishes committed rows with acks=all. Each row keeps
+the trace context it was staged in (``ce_traceparent``), so its consumers continue that trace.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tierline_shared import tracing
 from tierline_shared.clock import Clock, SystemClock
 from tierline_shared.events.base import Envelope, Event
 from tierline_shared.logging import get_logger
@@ -41,6 +43,7 @@ class Outbox:
         if not events:
             return []
         envelopes = [Envelope(data=event, source=self.source, time=self.clock.now()) for event in events]
+        trace_headers = [[k, v.decode()] for k, v in tracing.event_headers()]  # one context for the batch
         rows = []
         for envelope in envelopes:
             record = cloudevents.encode(envelope)
@@ -50,7 +53,7 @@ class Outbox:
                     "topic": record.topic,
                     "key": record.key.decode(),
                     "event_type": envelope.type,
-                    "headers": [[k, v.decode()] for k, v in record.headers],
+                    "headers": [*([k, v.decode()] for k, v in record.headers), *trace_headers],
                     "value": record.value,
                 }
             )
