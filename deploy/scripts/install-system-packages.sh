@@ -11,9 +11,9 @@ set -euo pipefail
 # installed. Add a package by adding a line.
 REQUIRED=(
   "prometheus: prometheus promtool"           # the e2e scrape test and the alert rule tests
+  "chromium: chromium"                        # pages rendered in a real headless browser
+  "chromium-driver: chromedriver"             # Selenium's driver for that browser
   # "prometheus-alertmanager: prometheus-alertmanager amtool"
-  # "chromium: chromium"
-  # "chromium-driver: chromedriver"
 )
 
 say() { echo "[system-packages] $*" >&2; }

@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -246,6 +247,7 @@ class Runtime:
         return checks
 
 
+DOCS_ASSETS = "/docs/assets"
 UNHEALTHY_AFTER_CRASHES = 5
 STOP_STEP_SECONDS = 10.0
 
@@ -292,7 +294,10 @@ def create_app(spec: ServiceSpec, *, clock: Clock | None = None) -> FastAPI:
         finally:
             await runtime.stop()
 
-    app = FastAPI(
+    # Swagger UI (/docs) and ReDoc (/redoc) from assets the service serves itself (pinned in the
+    # fastapi-offline wheel): the docs work offline and behind strict proxies, with no CDN.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
         title=f"Tierline {spec.name}",
         version=spec.version,
         description=spec.description,
