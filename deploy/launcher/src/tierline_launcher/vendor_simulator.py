@@ -13,14 +13,23 @@ answer with ``POST /control`` (JSON body, every field optional):
      "stall_seconds": 15, "retry_after": 5, "callbacks": ["acknowledged", "resolved"]}
 
 ``times`` limits the mode to that many deliveries, after which it answers "ok" again;
-``callbacks`` are sent, signed with the callback secret, to each accepted case's
-``callback_url``. ``GET /received`` lists what arrived and whether each signature verified.
+``callbacks`` are sent, signed with the callback secret, to the ``callback_url`` of each case
+it accepts (once per ``webhook-id``, as a receiver dedupes) and outlast ``times``: with
+``{"mode": "throttle", "times": 2, "callbacks": ["acknowledged", "resolved"]}`` the delivery
+accepted after the two 429s is called back. Each ``POST /control`` replaces the previous one.
+``GET /received`` lists what arrived and whether each signature verified.
+
+Secrets must be real Standard Webhooks secrets; the simulator refuses to start with another
+(such as a documentation placeholder). Make one with:
+
+    python3 -c "import base64, secrets; print('whsec_' + base64.b64encode(secrets.token_bytes(32)).decode())"
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -36,6 +45,27 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 Mode = Literal["ok", "fail", "stall", "gone", "throttle"]
 Action = Literal["acknowledged", "updated", "resolved", "rejected"]
+MAKE_A_SECRET = (
+    'python3 -c "import base64, secrets; '
+    "print('whsec_' + base64.b64encode(secrets.token_bytes(32)).decode())\""
+)
+
+
+def check_secret(value: str) -> str:
+    """A Standard Webhooks secret: whsec_ and the base64 of 24 to 64 bytes; ValueError saying what is wrong.
+
+    The gateway checks its secrets the same way; the simulator has its own copy because its image
+    carries only the launcher, not the gateway.
+    """
+    if not value.startswith("whsec_"):
+        raise ValueError("it does not start with whsec_")
+    try:
+        key = base64.b64decode(value.removeprefix("whsec_"), validate=True)
+    except ValueError:  # binascii.Error, or characters outside ASCII (a placeholder's "…")
+        raise ValueError("what follows whsec_ is not base64") from None
+    if not 24 <= len(key) <= 64:
+        raise ValueError(f"it holds {len(key)} bytes, not 24 to 64")
+    return value
 
 
 class Control(BaseModel):
@@ -67,6 +97,13 @@ class VendorSimulator:
     received: list[Received] = field(default_factory=list)
     control: Control = field(default_factory=Control)
     callbacks_sent: list[dict[str, Any]] = field(default_factory=list)
+    called_back: set[str] = field(default_factory=set)  # webhook-ids whose case was called back
+
+    def __post_init__(self) -> None:
+        for secret in [self.secret] if isinstance(self.secret, str) else self.secret:
+            check_secret(secret)
+        if self.callback_secret is not None:
+            check_secret(self.callback_secret)
 
     def verifies(self, raw: bytes, headers: dict[str, str]) -> bool:
         """Any of our secrets verifies one of the signatures (Tierline signs with each secret it rotates)."""
@@ -79,10 +116,15 @@ class VendorSimulator:
         return False
 
     def _next_mode(self) -> Control:
+        """The instructions for this delivery; a mode limited by ``times`` gives way to ok, callbacks kept."""
         current = self.control
         if current.times is not None:
             left = current.times - 1
-            self.control = current.model_copy(update={"times": left}) if left > 0 else Control()
+            self.control = (
+                current.model_copy(update={"times": left})
+                if left > 0
+                else Control(callbacks=current.callbacks)
+            )
         return current
 
     async def call_back(self, case: dict[str, Any], actions: list[str]) -> None:
@@ -136,7 +178,13 @@ class VendorSimulator:
             if mode.mode == "stall":
                 await asyncio.sleep(mode.stall_seconds)
             entry.answered = 202
-            if mode.callbacks and isinstance(entry.body.get("data"), dict):
+            message_id = headers.get("webhook-id", "")
+            if (
+                mode.callbacks
+                and isinstance(entry.body.get("data"), dict)
+                and message_id not in self.called_back
+            ):
+                self.called_back.add(message_id)  # a retry or replay of an accepted message is not news
                 task = asyncio.create_task(self.call_back(entry.body["data"], list(mode.callbacks)))
                 app.state.tasks = {*getattr(app.state, "tasks", set()), task}
             return JSONResponse({"reference": self.reference}, status_code=202)
@@ -161,7 +209,7 @@ class VendorSimulator:
         return app
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="tierline-vendor-simulator", description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=9100)
     parser.add_argument("--host", default="127.0.0.1")
@@ -170,7 +218,18 @@ def main() -> None:
     )
     parser.add_argument("--callback-secret", default=None, help="whsec_... to sign callbacks with")
     parser.add_argument("--vendor", default="acme-networks")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    named = [("--webhook-secret", s) for s in args.webhook_secret]
+    named += [("--callback-secret", args.callback_secret)] if args.callback_secret is not None else []
+    for option, secret in named:
+        try:
+            check_secret(secret)
+        except ValueError as exc:  # one line, never the secret itself
+            parser.exit(
+                2,
+                f"{parser.prog}: {option} is not a Standard Webhooks secret ({exc}); make one with: "
+                f"{MAKE_A_SECRET}\n",
+            )
     simulator = VendorSimulator(
         secret=args.webhook_secret, callback_secret=args.callback_secret, vendor=args.vendor
     )
