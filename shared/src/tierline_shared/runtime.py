@@ -35,7 +35,13 @@ from tierline_shared.events.base import Event
 from tierline_shared.limits import BodySizeLimit
 from tierline_shared.logging import configure_logging, get_logger
 from tierline_shared.messaging.consumer import EventConsumer, Handler
-from tierline_shared.messaging.kafka import ensure_topics, kafka_is_ready, new_admin, new_producer
+from tierline_shared.messaging.kafka import (
+    ensure_topics,
+    kafka_is_ready,
+    new_admin,
+    new_producer,
+    wait_until_usable,
+)
 from tierline_shared.messaging.outbox import Outbox, OutboxRelay
 from tierline_shared.messaging.tables import INBOX, OUTBOX
 from tierline_shared.metrics import HTTP_REQUESTS
@@ -150,12 +156,11 @@ class Runtime:
                 async with self.engine.connect() as conn:
                     await conn.execute(text("SELECT 1"))
                 await self.admin.start()
+        touched = sorted({s.kafka_topic_prefix + t for t in (*self.spec.publishes, *self.consumed_topics())})
         await ensure_topics(
-            self.admin,
-            sorted({s.kafka_topic_prefix + t for t in (*self.spec.publishes, *self.consumed_topics())}),
-            partitions=s.topic_partitions,
-            replication_factor=s.topic_replication_factor,
+            self.admin, touched, partitions=s.topic_partitions, replication_factor=s.topic_replication_factor
         )
+        await wait_until_usable(self.admin, touched, self.group_id)
         await self.producer.start()
         if self.spec.on_start is not None:
             await self.spec.on_start(self)
@@ -170,7 +175,7 @@ class Runtime:
         if handlers:
             self.consumer = EventConsumer(
                 # prefixed like the topics: environments sharing a broker never rebalance each other
-                group_id=f"{s.kafka_topic_prefix}tierline-{self.spec.name}",
+                group_id=self.group_id,
                 topics=[s.kafka_topic_prefix + t for t in self.consumed_topics()],
                 handlers=handlers,
                 bootstrap_servers=s.kafka_bootstrap_servers,
@@ -188,6 +193,10 @@ class Runtime:
         for name, worker in self.spec.workers:
             self._spawn(name, lambda w=worker: w(self))
         _log.info("service_started", version=self.spec.version)
+
+    @property
+    def group_id(self) -> str:
+        return f"{self.settings.kafka_topic_prefix}tierline-{self.spec.name}"
 
     def consumed_topics(self) -> list[str]:
         return sorted({*self.spec.consumes, topics.ACCESS})

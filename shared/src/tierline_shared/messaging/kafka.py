@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from tierline_shared.events import topics as topic_names
 from tierline_shared.logging import get_logger
@@ -49,6 +50,53 @@ async def ensure_topics(
         if code not in (0, TopicAlreadyExistsError.errno):
             raise RuntimeError(f"could not create topic {name}: error {code} {rest}")
     _log.info("topics_created", topics=missing)
+
+
+async def wait_until_usable(
+    admin: AIOKafkaAdminClient,
+    topics: list[str] | tuple[str, ...],
+    group_id: str | None = None,
+    *,
+    timeout: float = 60.0,
+) -> bool:
+    """Wait until every partition of ``topics`` has a leader and the group has a coordinator.
+
+    A fresh broker elects leaders for new topics and creates ``__consumer_offsets`` in its
+    first seconds; meanwhile the clients retry and log every try as an error or warning
+    (GroupCoordinatorNotAvailable, NotLeaderForPartition). Waiting here keeps a normal start
+    quiet; past ``timeout`` the clients start anyway and their own retries take over.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout
+    pause = 0.05
+    while True:
+        try:
+            missing = _leaderless(await admin.describe_topics(list(topics)))
+            if not missing and group_id:
+                await admin.find_coordinator(group_id)
+            if not missing:
+                return True
+            reason = f"no leader yet for {', '.join(missing[:3])}"
+        except KafkaError as exc:
+            reason = f"{type(exc).__name__}"
+        if asyncio.get_running_loop().time() > deadline:
+            _log.warning("kafka_not_settled", reason=reason, waited_seconds=timeout)
+            return False
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 1.0)
+
+
+def _leaderless(described: list[dict[str, Any]]) -> list[str]:
+    """The topics not yet usable: unknown, or with a partition that has no leader."""
+
+    def settled(topic: dict[str, Any]) -> bool:
+        partitions = topic.get("partitions") or []
+        return (
+            not topic.get("error_code")
+            and all(not p.get("error_code") and p.get("leader", -1) >= 0 for p in partitions)
+            and bool(partitions)
+        )
+
+    return [topic["topic"] for topic in described if not settled(topic)]
 
 
 async def kafka_is_ready(admin: AIOKafkaAdminClient, timeout: float = 2.0) -> bool:
