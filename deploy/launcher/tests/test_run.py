@@ -116,7 +116,7 @@ def test_make_run_from_a_private_folder_takes_user_settings_and_restarts_a_kille
         for proc in leftovers:
             with contextlib.suppress(psutil.Error):
                 proc.kill()
-        data = reachable_data_root(run_dir / "postgres", postgres._run_as())
+        data = reachable_data_root(run_dir / "postgres", postgres.run_as())
         shutil.rmtree(private, ignore_errors=True)
         shutil.rmtree(data, ignore_errors=True)
     assert code == 0, log()[-3000:]

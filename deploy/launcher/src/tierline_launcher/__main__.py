@@ -5,15 +5,19 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
 import signal
 import sys
 import time
 from pathlib import Path
 from types import FrameType
 
+from tierline_launcher import demo as demo_story
 from tierline_launcher.kafka import ensure_jars
 from tierline_launcher.paths import repo_root, run_dir
-from tierline_launcher.procs import Supervisor, port_is_free, say
+from tierline_launcher.postgres import reachable_data_root
+from tierline_launcher.postgres import run_as as postgres_account
+from tierline_launcher.procs import ManagedProcess, Supervisor, port_is_free, say
 from tierline_launcher.system import RUN_PORTS, SERVICES, Infra, Services, service_ports
 
 BANNER = """
@@ -54,9 +58,13 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def run() -> int:
+def run(*, demo: bool = False, exit_when_done: bool = False) -> int:
+    """Start everything and supervise it until Ctrl-C; ``demo`` also tells one incident's story."""
     ports = service_ports()
     wanted = dict(ports) | {name: port for name, port in RUN_PORTS.items() if port is not None}
+    simulator_port = demo_story.simulator_port() if demo else None
+    if simulator_port:
+        wanted["vendor simulator"] = simulator_port
     busy = [f"{port} ({name})" for name, port in wanted.items() if not port_is_free(port)]
     if busy:
         say("port(s) in use: " + ", ".join(busy) + " - is Tierline already running?")
@@ -64,45 +72,89 @@ def run() -> int:
     # Explicit handlers: a launcher started in the background may inherit SIGINT ignored.
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _raise_interrupt)
-    root = run_dir()
-    infra = Infra(root, durable=True, ports=RUN_PORTS)
+    root = run_dir() / "demo" if demo else run_dir()
+    config_dir = repo_root() / "deploy" / "config"
+    extra_env: dict[str, str] = {}
+    if demo:
+        say(f"demo: a fresh system in {root}; each tier holds an incident {demo_story.TIER_BUDGET} at most")
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(reachable_data_root(root / "postgres", postgres_account()), ignore_errors=True)
+        config_dir = root / "config"
+        demo_story.write_config(config_dir)
+        extra_env = {
+            "TIERLINE_TIMER_POLL_SECONDS": "0.2",
+            "TIERLINE_DELIVERY_POLL_SECONDS": "0.2",
+            demo_story.webhook_url_variable(demo_story.DEMO_VENDOR): (
+                f"http://127.0.0.1:{simulator_port}/tierline/cases"
+            ),
+        }
+    infra = Infra(root, durable=not demo, ports=RUN_PORTS)
     services: Services | None = None
+    extras: dict[str, ManagedProcess] = {}
     try:
         infra.start()
         key_file, api_key = dev_api_key(root)
+        api_key = os.environ.get("TIERLINE_BOOTSTRAP_API_KEY", api_key)
         services = Services(
             infra,
             ports=ports,
             log_dir=root / "logs",
-            config_dir=repo_root() / "deploy" / "config",
-            extra_env={"TIERLINE_BOOTSTRAP_API_KEY": os.environ.get("TIERLINE_BOOTSTRAP_API_KEY", api_key)},
+            config_dir=config_dir,
+            extra_env={"TIERLINE_BOOTSTRAP_API_KEY": api_key, **extra_env},
         )
         services.start()
+        if simulator_port:
+            extras["vendor-simulator"] = demo_story.start_simulator(root, config_dir, simulator_port)
+            say(f"vendor simulator ({demo_story.DEMO_VENDOR}) ready at http://127.0.0.1:{simulator_port}")
         urls = {s.name: services.url(s.name) for s in SERVICES}
         print(
             BANNER.format(
                 **urls,
                 kafka=infra.bootstrap_servers,
-                api_key=os.environ.get("TIERLINE_BOOTSTRAP_API_KEY", api_key),
+                api_key=api_key,
                 key_file=key_file,
                 postgres=infra.database_url("<service>").rsplit("/", 1)[0],
             ),
             flush=True,
         )
         say(f"service logs: {root / 'logs'}")
+        if demo:
+            _tell_the_story(services.url("intake"), api_key, keeps_running=not exit_when_done)
+            if exit_when_done:
+                return 0
         # Like compose's `restart: unless-stopped`: whatever exits is started again, with backoff.
-        supervisor = Supervisor({**infra.procs(), **services.procs})
+        supervisor = Supervisor({**infra.procs(), **services.procs, **extras})
         while True:
             supervisor.check()
             time.sleep(0.5)
     except KeyboardInterrupt:
         say("stopping")
         return 0
+    except TimeoutError as exc:
+        say(f"demo: {exc}; see the logs in {root / 'logs'}")
+        return 1
     finally:
+        for proc in extras.values():
+            proc.stop()
         if services:
             services.stop()
         infra.stop()
         say("stopped")
+
+
+def _tell_the_story(intake: str, api_key: str, *, keeps_running: bool) -> None:
+    story = demo_story.Story(intake, api_key, out=lambda line: print(line, flush=True))
+    try:
+        print("\nA morning at the service desk: four incidents arrive.", flush=True)
+        star = story.post_incidents()
+        print(f"\nFollowing {star} from monitoring up the tiers to the vendor and back:", flush=True)
+        view = story.follow(star)
+        story.print_timeline(view)
+        print("\nThe demo incident climbed L1 → L4 and the vendor resolved it.", flush=True)
+        if keeps_running:
+            print("The system keeps running: explore it with the key above; Ctrl-C stops it.", flush=True)
+    finally:
+        story.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("fetch", help="download the Kafka broker jars (cached)")
     sub.add_parser("run", help="start Kafka, PostgreSQL and the four services in the foreground")
+    demo = sub.add_parser("demo", help="run on demo budgets with a vendor simulator; narrate one incident")
+    demo.add_argument("--exit-when-done", action="store_true", help="stop once the story is told")
     doc = sub.add_parser("settings-doc", help="the README's configuration table, from the settings classes")
     doc.add_argument("readme", nargs="?", type=Path, default=repo_root() / "README.md")
     doc.add_argument("--check", action="store_true", help="fail when the README's table is out of date")
@@ -128,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         changed = settings_doc.write(args.readme)
         say(f"{args.readme}: configuration table {'updated' if changed else 'already current'}")
         return 0
+    if args.command == "demo":
+        return run(demo=True, exit_when_done=args.exit_when_done)
     return run()
 
 

