@@ -6,13 +6,14 @@ STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip
 PYTEST_ARGS ?=
 
-DISTS := shared deploy/launcher $(sort $(wildcard services/*))
+DISTS := shared deploy/launcher clients/cli $(sort $(wildcard services/*))
 PYPROJECTS := $(addsuffix /pyproject.toml,$(DISTS))
 
-.PHONY: help install kafka system-packages run test lint format unit integration e2e bench clean docs
+.PHONY: help install kafka system-packages run demo test lint format unit integration e2e bench clean docs
 
 help:
 	@echo "make run   - start Kafka, PostgreSQL and the four services locally (Ctrl-C stops)"
+	@echo "make demo  - the same on demo budgets, with a vendor simulator; tells one incident's climb L1 -> L4"
 	@echo "make test  - install everything pinned, run ruff and the whole test suite"
 	@echo "make lint | format | unit | integration | e2e | docs | bench | clean"
 
@@ -35,6 +36,10 @@ system-packages:
 
 run: install kafka
 	@$(BIN)/python -m tierline_launcher run
+
+# The system on demo budgets with a vendor simulator; narrates one incident L1 -> L4 -> resolved.
+demo: install kafka
+	@$(BIN)/python -m tierline_launcher demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -17,20 +17,20 @@ from tierline_intake.service_layer import access
 from tierline_intake.service_layer.incidents import IntakeDeps
 from tierline_shared import db
 from tierline_shared.auth import SCOPES
+from tierline_shared.cli import AdminCommand
 from tierline_shared.clock import SystemClock
 from tierline_shared.messaging.outbox import Outbox
+from tierline_shared.settings import ServiceSettings
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tierline-intake api-key", description="Manage Tierline API keys")
-    sub = p.add_subparsers(dest="action", required=True)
+def configure(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     create = sub.add_parser("create", help="issue a key (printed once)")
     create.add_argument("--name", required=True)
     create.add_argument("--scope", action="append", choices=SCOPES, required=True, help="repeat for several")
     sub.add_parser("list", help="list keys (never the keys themselves)")
     revoke = sub.add_parser("revoke", help="revoke a key everywhere")
     revoke.add_argument("key_id", type=uuid.UUID)
-    return p
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> dict | list:
@@ -57,7 +57,15 @@ async def _run(args: argparse.Namespace, settings: Settings) -> dict | list:
         await engine.dispose()
 
 
-def main(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
-    print(json.dumps(asyncio.run(_run(args, Settings())), indent=2))
+def handle(args: argparse.Namespace, settings: ServiceSettings) -> int:
+    assert isinstance(settings, Settings)
+    print(json.dumps(asyncio.run(_run(args, settings)), indent=2))
     return 0
+
+
+API_KEY = AdminCommand(
+    name="api-key",
+    help="create, list or revoke API keys against intake's database (prints JSON)",
+    configure=configure,
+    handle=handle,
+)
