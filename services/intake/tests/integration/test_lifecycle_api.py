@@ -595,6 +595,7 @@ def test_list_filters_by_creation_time_with_any_offset(
         {"status": "sleeping"},
         {"priority": "P5"},
         {"tier": "L9"},
+        {"problem_id": "not-a-uuid"},
         {"limit": 0},
         {"limit": 201},
     ],
@@ -656,6 +657,8 @@ def _b64(raw: bytes) -> str:
         _b64(b"[null, null]"),
         _b64(b'[["2026"], "x"]'),
         _b64(b"\xff\xfe"),
+        _b64(b'["2026-01-01T00:00:00", "5f0c5d2e-0000-4000-8000-000000000000"]'),  # no offset
+        _b64(b'["0001-01-01T00:00:00+05:00", "5f0c5d2e-0000-4000-8000-000000000000"]'),  # before UTC's year 1
     ],
 )
 def test_garbage_cursor_is_a_422(client: TestClient, cursor: str) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from tierline_intake.adapters.orm import SlaClockView, TimelineEntry
 from tierline_intake.entrypoints.handlers import PROJECTIONS
 from tierline_intake.service_layer.incidents import IntakeDeps
+from tierline_shared.clock import FixedClock
 from tierline_shared.errors import NotFound
 from tierline_shared.events import (
     Envelope,
@@ -58,6 +59,17 @@ async def _view(sessions, incident_id: uuid.UUID, clock: str) -> SlaClockView:
         )
     assert view is not None
     return view
+
+
+async def _entries(sessions, incident_id: uuid.UUID) -> list[TimelineEntry]:
+    async with sessions() as session:
+        return list(
+            await session.scalars(
+                select(TimelineEntry)
+                .where(TimelineEntry.incident_id == incident_id)
+                .order_by(TimelineEntry.seq)
+            )
+        )
 
 
 async def _last_entry(sessions, incident_id: uuid.UUID) -> TimelineEntry:
@@ -253,7 +265,7 @@ async def test_a_clock_that_ended_is_not_paused_or_resumed(
     assert (await _last_entry(sessions, incident_id)).kind == "sla_clock_resumed"  # still on the timeline
 
 
-async def test_a_clock_met_while_paused_keeps_no_due_time(
+async def test_a_clock_met_while_paused_keeps_no_due_time_but_the_time_it_had_left(
     sessions, deps: IntakeDeps, incident_id: uuid.UUID
 ) -> None:
     await _apply(sessions, deps, _started(incident_id))
@@ -261,7 +273,24 @@ async def test_a_clock_met_while_paused_keeps_no_due_time(
     at = T0 + timedelta(hours=6)
     await _apply(sessions, deps, SlaMet(incident_id=incident_id, clock="resolution", due_at=at, met_at=at))
     view = await _view(sessions, incident_id, "resolution")
-    assert (view.state, view.met_at, view.due_at, view.remaining_seconds) == ("met", at, None, None)
+    assert (view.state, view.met_at, view.due_at, view.remaining_seconds) == ("met", at, None, 11400)
+
+
+async def test_a_met_after_the_breach_withdraws_the_breach(
+    sessions, deps: IntakeDeps, incident_id: uuid.UUID
+) -> None:
+    """The stop was in time but reached the SLA monitor after its poller fired: it corrects to met."""
+    await _apply(sessions, deps, _started(incident_id))
+    await _apply(
+        sessions, deps, SlaBreached(incident_id=incident_id, clock="resolution", due_at=DUE, breached_at=DUE)
+    )
+    assert (await _view(sessions, incident_id, "resolution")).breached_at == DUE
+    at = DUE - timedelta(minutes=5)
+    await _apply(sessions, deps, SlaMet(incident_id=incident_id, clock="resolution", due_at=DUE, met_at=at))
+    view = await _view(sessions, incident_id, "resolution")
+    assert (view.state, view.met_at, view.breached_at, view.due_at) == ("met", at, None, DUE)
+    kinds = [e.kind for e in await _entries(sessions, incident_id)]
+    assert kinds[-2:] == ["sla_breached", "sla_met"]  # the timeline keeps both
 
 
 # -- vendor clocks, and clocks the SLA monitor drops without a word ---------------------------
@@ -367,8 +396,11 @@ def test_every_sla_event_has_a_projection() -> None:
 # -- through Kafka, read from the API ----------------------------------------------------------
 
 
-async def test_a_running_intake_shows_warnings_pauses_and_vendor_clocks(infra, prefixed) -> None:
-    client, prefix = prefixed
+async def test_a_running_intake_shows_warnings_pauses_and_vendor_clocks(infra, make_client) -> None:
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    clock = FixedClock(T0)
+    # unthrottled: the fixed clock never ends the rate limit's minute, and the test polls until applied
+    client = make_client(clock=clock, kafka_topic_prefix=prefix, rate_limit_per_minute=0)
     incident = client.post(
         "/v1/incidents",
         json={
@@ -428,4 +460,5 @@ async def test_a_running_intake_shows_warnings_pauses_and_vendor_clocks(infra, p
     assert (sla["vendor_response"]["state"], sla["vendor_response"]["warning_threshold"]) == ("running", 0.75)
     assert sla["vendor_resolution"]["state"] == "running"
     assert datetime.fromisoformat(sla["vendor_resolution"]["due_at"]) == at(90000)
-    assert sla["vendor_resolution"]["remaining_seconds"] is None
+    assert sla["vendor_resolution"]["remaining_seconds"] == 90000.0  # read at the intake clock's T0
+    assert sla["vendor_response"]["remaining_seconds"] == 3600.0

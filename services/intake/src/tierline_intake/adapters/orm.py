@@ -90,7 +90,8 @@ class SlaClockView(Base):
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # None while paused
     breached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     met_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    remaining_seconds: Mapped[float | None] = mapped_column(Float)  # business time left, while paused
+    # business time left as the pause announced it; kept when the clock stops while paused
+    remaining_seconds: Mapped[float | None] = mapped_column(Float)
     warning_threshold: Mapped[float | None] = mapped_column(Float)  # the latest warning's, e.g. 0.75
 
 
@@ -135,3 +136,5 @@ class ProblemRow(Base):
     status: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_problems_created_at", "created_at", "id"),)  # the list's keyset order

@@ -1,1 +1,1 @@
-"""Intake's pure rules: priority derivation and the incident state machine."""
+"""Intake's pure rules: priority derivation, the incident state machine and SLA countdowns."""

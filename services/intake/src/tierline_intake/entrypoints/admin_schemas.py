@@ -104,13 +104,25 @@ class ProblemLinkIn(ApiModel):
     incident_ids: list[uuid.UUID] = Field(min_length=1, max_length=500)
 
 
-class ProblemOut(BaseModel):
+class _ProblemFields(BaseModel):
     id: uuid.UUID
     title: str
     root_cause: str | None
     workaround: str | None
     known_error: bool
-    status: str
+    status: str = Field(description="open or resolved")
     created_at: datetime
     updated_at: datetime
-    incident_ids: list[uuid.UUID]
+
+
+class ProblemOut(_ProblemFields):
+    incident_ids: list[uuid.UUID] = Field(description="The linked incidents, oldest first")
+
+
+class ProblemListItemOut(_ProblemFields):
+    incident_count: int = Field(description="How many incidents are linked (GET the problem for their ids)")
+
+
+class ProblemPageOut(BaseModel):
+    items: list[ProblemListItemOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")

@@ -13,6 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tierline_intake.entrypoints.common import (
     IDEMPOTENCY_HEADER,
     PROBLEMS,
+    check_storable,
+    check_times,
+    check_values,
     deps,
     idempotent_write,
     render,
@@ -37,7 +40,6 @@ from tierline_intake.service_layer import incidents, lifecycle, queries
 from tierline_intake.service_layer.commands import CreateIncident, ResolveIncident, UpdateIncident
 from tierline_shared.api import Reader, RuntimeDep, Writer
 from tierline_shared.idempotency import Outcome
-from tierline_shared.schemas import unstorable
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 Channel = str
@@ -60,7 +62,8 @@ async def create_incident(
     async def work(session: AsyncSession) -> Outcome:
         row, created = await incidents.create_incident(session, deps(rt), CreateIncident(**body.model_dump()))
         location = str(request.url_for("get_incident", incident_id=str(row.id)))
-        return Outcome(201 if created else 200, await render(session, row), {"Location": location})
+        answer = await render(session, row, rt.clock.now())
+        return Outcome(201 if created else 200, answer, {"Location": location})
 
     return await idempotent_write(request, rt, principal, work)
 
@@ -79,6 +82,7 @@ async def list_incidents(
     product: Annotated[str | None, Query(max_length=120)] = None,
     customer: Annotated[str | None, Query(max_length=120)] = None,
     channel: Annotated[str | None, Query(max_length=20)] = None,
+    problem_id: Annotated[uuid.UUID | None, Query(description="incidents linked to this problem")] = None,
     created_since: Annotated[datetime | None, Query(description="inclusive, ISO 8601")] = None,
     created_until: Annotated[datetime | None, Query(description="exclusive, ISO 8601")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -86,24 +90,13 @@ async def list_incidents(
         str | None, Query(max_length=500, description="next_cursor of the previous page")
     ] = None,
 ) -> IncidentPageOut:
-    _check_values("status", status_, {"open", "acknowledged", "on_hold", "resolved", "closed"})
-    _check_values("priority", priority, {"P1", "P2", "P3", "P4"})
-    _check_values("tier", tier, {"L1", "L2", "L3", "L4"})
-    for name, value in (("created_since", created_since), ("created_until", created_until)):
-        if value is not None and value.tzinfo is None:
-            _invalid(name, "needs a time zone offset, e.g. 2026-11-23T09:00:00Z")
-        if value is not None and not 1 < value.year < 9999:
-            _invalid(name, "must be between the years 2 and 9998")
-    for name, text in (
-        ("service", service),
-        ("category", category),
-        ("product", product),
-        ("customer", customer),
-        ("channel", channel),
-        ("cursor", cursor),
-    ):
-        if text is not None and unstorable(text):
-            _invalid(name, "must not contain NUL characters or lone surrogates")
+    check_values("status", status_, {"open", "acknowledged", "on_hold", "resolved", "closed"})
+    check_values("priority", priority, {"P1", "P2", "P3", "P4"})
+    check_values("tier", tier, {"L1", "L2", "L3", "L4"})
+    check_times(created_since=created_since, created_until=created_until)
+    check_storable(
+        service=service, category=category, product=product, customer=customer, channel=channel, cursor=cursor
+    )
     flt = queries.IncidentFilter(
         status=status_,
         priority=priority,
@@ -113,6 +106,7 @@ async def list_incidents(
         product=product,
         customer=customer,
         channel=channel,
+        problem_id=problem_id,
         created_since=created_since,
         created_until=created_until,
     )
@@ -124,20 +118,6 @@ async def list_incidents(
     )
 
 
-def _invalid(field: str, reason: str) -> None:
-    from tierline_shared.errors import InvalidInput
-
-    raise InvalidInput(
-        f"Invalid query parameter {field}.", errors=[{"field": field, "in": "query", "reason": reason}]
-    )
-
-
-def _check_values(field: str, values: list[str] | None, allowed: set[str]) -> None:
-    for value in values or []:
-        if value not in allowed:
-            _invalid(field, f"{value!r} is not one of {', '.join(sorted(allowed))}")
-
-
 @router.get(
     "/{incident_id}",
     response_model=IncidentOut,
@@ -146,7 +126,7 @@ def _check_values(field: str, values: list[str] | None, allowed: set[str]) -> No
 )
 async def get_incident(incident_id: uuid.UUID, rt: RuntimeDep, principal: Reader) -> IncidentOut:
     async with rt.sessions() as session:
-        return await render(session, await incidents.get_incident(session, incident_id))
+        return await render(session, await incidents.get_incident(session, incident_id), rt.clock.now())
 
 
 @router.get(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
+from typing import NoReturn
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -10,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_intake.adapters.orm import IncidentRow, ProblemRow, SlaClockView, idempotency_keys
+from tierline_intake.domain.sla import ClockReading, ClockState
 from tierline_intake.entrypoints.schemas import (
     IncidentOut,
     KnowledgeLinkOut,
@@ -22,8 +25,10 @@ from tierline_intake.service_layer.incidents import IntakeDeps
 from tierline_shared import idempotency
 from tierline_shared.api import KEY_PROBLEMS
 from tierline_shared.auth import Principal
+from tierline_shared.errors import InvalidInput
 from tierline_shared.idempotency import Outcome
 from tierline_shared.runtime import Runtime
+from tierline_shared.schemas import unstorable
 
 AUTH_PROBLEMS = {
     **KEY_PROBLEMS,
@@ -54,10 +59,57 @@ def deps(rt: Runtime) -> IntakeDeps:
     return value
 
 
+def invalid_query(field: str, reason: str) -> NoReturn:
+    raise InvalidInput(
+        f"Invalid query parameter {field}.", errors=[{"field": field, "in": "query", "reason": reason}]
+    )
+
+
+def check_values(field: str, values: Iterable[str] | None, allowed: set[str]) -> None:
+    for value in values or []:
+        if value not in allowed:
+            invalid_query(field, f"{value!r} is not one of {', '.join(sorted(allowed))}")
+
+
+def check_times(**times: datetime | None) -> None:
+    """Window bounds must name their offset and stay within what PostgreSQL and UTC can hold."""
+    for name, value in times.items():
+        if value is not None and value.tzinfo is None:
+            invalid_query(name, "needs a time zone offset, e.g. 2026-11-23T09:00:00Z")
+        if value is not None and not 1 < value.year < 9999:
+            invalid_query(name, "must be between the years 2 and 9998")
+
+
+def check_storable(**texts: str | None) -> None:
+    for name, text in texts.items():
+        if text is not None and unstorable(text):
+            invalid_query(name, "must not contain NUL characters or lone surrogates")
+
+
 _COMPUTED = frozenset({"knowledge", "problem", "sla", "timeline"})
 
 
-async def render(session: AsyncSession, row: IncidentRow) -> IncidentOut:
+def _sla_clock(view: SlaClockView, now: datetime) -> SlaClockOut:
+    reading = ClockReading(
+        state=ClockState(view.state),
+        due_at=view.due_at,
+        paused_left=view.remaining_seconds,
+        met_at=view.met_at,
+    )
+    return SlaClockOut(
+        state=view.state,
+        due_at=view.due_at,
+        remaining_seconds=reading.remaining_seconds(now),
+        warning_threshold=view.warning_threshold,
+        breached=view.breached_at is not None,
+        breached_at=view.breached_at,
+        met_at=view.met_at,
+        tier=view.tier,
+    )
+
+
+async def render(session: AsyncSession, row: IncidentRow, now: datetime) -> IncidentOut:
+    """The incident as the API shows it; SLA countdowns are as of ``now`` (the runtime's clock)."""
     clocks = await session.scalars(select(SlaClockView).where(SlaClockView.incident_id == row.id))
     entries = await queries.timeline(session, row.id)
     problem = await session.get(ProblemRow, row.problem_id) if row.problem_id else None
@@ -69,19 +121,7 @@ async def render(session: AsyncSession, row: IncidentRow) -> IncidentOut:
         )
         if problem
         else None,
-        sla={
-            c.clock: SlaClockOut(
-                state=c.state,
-                due_at=c.due_at,
-                remaining_seconds=c.remaining_seconds,
-                warning_threshold=c.warning_threshold,
-                breached=c.breached_at is not None,
-                breached_at=c.breached_at,
-                met_at=c.met_at,
-                tier=c.tier,
-            )
-            for c in clocks
-        },
+        sla={c.clock: _sla_clock(c, now) for c in clocks},
         timeline=[
             TimelineItemOut(at=e.at, kind=e.kind, summary=e.summary, source=e.source, data=e.data)
             for e in entries
@@ -118,6 +158,6 @@ async def write_incident(
 
     async def work(session: AsyncSession) -> Outcome:
         row = await use_case(session, deps(rt))
-        return Outcome(status_code, await render(session, row), {})
+        return Outcome(status_code, await render(session, row, rt.clock.now()), {})
 
     return await idempotent_write(request, rt, principal, work)

@@ -189,7 +189,7 @@ class IncidentPatch(ApiModel):
 
 
 class SlaClockOut(BaseModel):
-    """One SLA clock as the SLA monitor last reported it."""
+    """One SLA clock as the SLA monitor last reported it, its time left as of the request."""
 
     state: Literal["running", "paused", "met", "breached", "cancelled"]
     due_at: datetime | None = Field(
@@ -198,13 +198,20 @@ class SlaClockOut(BaseModel):
         " for a clock that stopped while paused."
     )
     remaining_seconds: float | None = Field(
-        default=None, description="While paused: business time left before it breaches; null otherwise"
+        default=None,
+        description="Seconds left before it breaches, never below 0. Running: until due_at, as of this"
+        " answer (a countdown; on a business-hours calendar it includes the closed hours the SLA monitor"
+        " does not count). Paused: the business time left when it paused, frozen. Met: what was left"
+        " when it stopped. Breached: 0. Cancelled: null.",
     )
     warning_threshold: float | None = Field(
         default=None,
         description="Share of the target used when the latest warning was sent (e.g. 0.75); null if none",
     )
-    breached: bool
+    breached: bool = Field(
+        description="The SLA monitor announced the breach. A running clock past due_at shows"
+        " remaining_seconds 0 and turns breached when the announcement arrives"
+    )
     breached_at: datetime | None = None
     met_at: datetime | None = None
     tier: str | None = Field(default=None, description="The tier whose budget a tier clock counts")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_intake.adapters.orm import IncidentRow, ProblemRow
+from tierline_intake.service_layer import pages
 from tierline_intake.service_layer.incidents import IntakeDeps, add_timeline
 from tierline_shared.errors import InvalidInput, NotFound
 
@@ -89,4 +92,56 @@ async def link_incidents(
 
 
 async def linked_incidents(session: AsyncSession, problem_id: uuid.UUID) -> list[uuid.UUID]:
-    return list(await session.scalars(select(IncidentRow.id).where(IncidentRow.problem_id == problem_id)))
+    """The problem's incidents, oldest first."""
+    return list(
+        await session.scalars(
+            select(IncidentRow.id)
+            .where(IncidentRow.problem_id == problem_id)
+            .order_by(IncidentRow.created_at, IncidentRow.id)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ProblemFilter:
+    status: list[str] | None = None
+    known_error: bool | None = None
+    service: str | None = None  # problems with at least one linked incident of this service
+    created_since: datetime | None = None  # inclusive
+    created_until: datetime | None = None  # exclusive
+
+
+async def list_problems(
+    session: AsyncSession, flt: ProblemFilter, *, limit: int, cursor: str | None
+) -> tuple[list[ProblemRow], str | None]:
+    """A page of problems, newest first, and the cursor of the next page (None on the last)."""
+    conditions = []
+    if flt.status:
+        conditions.append(ProblemRow.status.in_(flt.status))
+    if flt.known_error is not None:
+        conditions.append(ProblemRow.known_error.is_(flt.known_error))
+    if flt.service is not None:
+        conditions.append(
+            select(IncidentRow.id)
+            .where(IncidentRow.problem_id == ProblemRow.id, IncidentRow.service == flt.service)
+            .exists()
+        )
+    if flt.created_since:
+        conditions.append(ProblemRow.created_at >= flt.created_since)
+    if flt.created_until:
+        conditions.append(ProblemRow.created_at < flt.created_until)
+    return await pages.newest_first(
+        session, select(ProblemRow).where(*conditions), ProblemRow, limit=limit, cursor=cursor
+    )
+
+
+async def incident_counts(session: AsyncSession, problem_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """How many incidents each of these problems links (absent: none)."""
+    if not problem_ids:
+        return {}
+    rows = await session.execute(
+        select(IncidentRow.problem_id, func.count())
+        .where(IncidentRow.problem_id.in_(problem_ids))
+        .group_by(IncidentRow.problem_id)
+    )
+    return {problem_id: count for problem_id, count in rows}

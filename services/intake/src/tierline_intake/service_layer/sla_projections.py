@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_intake.adapters.orm import SlaClockView
 from tierline_intake.domain.lifecycle import Status
+from tierline_intake.domain.sla import OPEN_STATES
 from tierline_intake.service_layer.incidents import IntakeDeps, get_incident
 from tierline_intake.service_layer.projections import record_received
 from tierline_shared.events import (
@@ -26,8 +27,6 @@ from tierline_shared.events import (
     SlaRecalculated,
     SlaWarning,
 )
-
-OPEN = ("running", "paused")
 
 
 def _clock_label(clock: str, tier: str | None) -> str:
@@ -122,7 +121,9 @@ async def on_met(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) ->
     await get_incident(session, event.incident_id)
     view = await _clock(session, event.incident_id, event.clock, event.tier)
     if view is not None:
-        view.state, view.met_at, view.remaining_seconds = "met", event.met_at, None
+        # A paused clock keeps the time it had left; a met after a breach withdraws the breach
+        # (the stop was in time but reached the SLA monitor after its poller fired).
+        view.state, view.met_at, view.breached_at = "met", event.met_at, None
     record_received(
         session,
         envelope,
@@ -154,7 +155,7 @@ async def on_warning(session: AsyncSession, envelope: Envelope, deps: IntakeDeps
     assert isinstance(event, SlaWarning)
     await get_incident(session, event.incident_id)
     view = await _clock(session, event.incident_id, event.clock, event.tier)
-    if view is not None and view.state in OPEN:
+    if view is not None and view.state in OPEN_STATES:
         view.warning_threshold = event.threshold
     left = _span(event.remaining_seconds)
     record_received(
@@ -173,7 +174,7 @@ async def on_paused(session: AsyncSession, envelope: Envelope, deps: IntakeDeps)
     assert isinstance(event, SlaClockPaused)
     await get_incident(session, event.incident_id)
     view = await _any_clock(session, event.incident_id, event.clock)
-    if view is not None and view.state in OPEN:
+    if view is not None and view.state in OPEN_STATES:
         view.state, view.due_at, view.remaining_seconds = "paused", None, event.remaining_seconds
     tier = view.tier if view is not None else None
     record_received(
@@ -191,7 +192,7 @@ async def on_resumed(session: AsyncSession, envelope: Envelope, deps: IntakeDeps
     assert isinstance(event, SlaClockResumed)
     await get_incident(session, event.incident_id)
     view = await _any_clock(session, event.incident_id, event.clock)
-    if view is not None and view.state in OPEN:
+    if view is not None and view.state in OPEN_STATES:
         view.state, view.due_at, view.remaining_seconds = "running", event.due_at, None
     tier = view.tier if view is not None else None
     record_received(
