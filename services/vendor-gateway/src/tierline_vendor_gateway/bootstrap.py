@@ -11,7 +11,14 @@ from tierline_shared.runtime import create_app as create_service_app
 from tierline_vendor_gateway import __version__
 from tierline_vendor_gateway.adapters.orm import Base
 from tierline_vendor_gateway.config import Settings, load_vendors
-from tierline_vendor_gateway.entrypoints import api, deliveries_api, handlers, vendors_api, workers
+from tierline_vendor_gateway.entrypoints import (
+    api,
+    cases_api,
+    deliveries_api,
+    handlers,
+    vendors_api,
+    workers,
+)
 from tierline_vendor_gateway.service_layer import registry
 from tierline_vendor_gateway.service_layer.deps import GatewayDeps
 
@@ -44,7 +51,7 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
         publishes=[topics.VENDOR],
         consumes=[topics.INCIDENTS, topics.ROUTING],
         handlers=lambda rt: handlers.bind(rt.state["deps"]),
-        routers=[api.router, vendors_api.router, deliveries_api.router],
+        routers=[api.router, cases_api.router, vendors_api.router, deliveries_api.router],
         workers=[
             ("webhook-delivery", workers.deliver_webhooks),
             ("delivery-gauges", workers.delivery_gauges),

@@ -52,9 +52,10 @@ def whsec(fill: bytes) -> str:
     return "whsec_" + base64.b64encode(fill * 32).decode()
 
 
-def offline_vendors(secret: str, callback_secrets: dict[str, list[str]], max_attempts: int) -> dict[str, Any]:
+def offline_vendors(secret: str, callback_secrets: dict[str, list[str]]) -> dict[str, Any]:
     """A vendors.yaml: each vendor (name -> its callback secrets) at http://127.0.0.1:9/<name>, signed
-    with ``secret``, and nothing allow-listed, so every delivery dead-letters at the SSRF guard."""
+    with ``secret``: allow-listed, but nothing listens there and one attempt is all a delivery gets,
+    so every delivery dead-letters at once ("cannot connect")."""
     return {
         "vendors": [
             {
@@ -65,7 +66,7 @@ def offline_vendors(secret: str, callback_secrets: dict[str, list[str]], max_att
             }
             for name, callback in callback_secrets.items()
         ],
-        "delivery": {"allow_hosts": [], "max_attempts": max_attempts},
+        "delivery": {"allow_hosts": ["127.0.0.1"], "max_attempts": 1},
     }
 
 

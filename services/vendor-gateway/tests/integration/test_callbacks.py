@@ -17,7 +17,7 @@ from tierline_shared.events import (
 )
 from tierline_vendor_gateway.adapters.orm import CaseRow, DeliveryRow
 from tierline_vendor_gateway.adapters.sender import AttemptResult
-from tierline_vendor_gateway.service_layer import cases
+from tierline_vendor_gateway.service_layer import cases, deliveries
 
 pytestmark = pytest.mark.integration
 
@@ -163,7 +163,7 @@ async def test_replaying_a_delivered_message_does_not_reopen_a_resolved_case(gat
     assert await callback(gateway, case_id, "resolved", resolution="done")
     async with gateway.sessions() as s:
         delivery_id = await s.scalar(DeliveryRow.__table__.select().with_only_columns(DeliveryRow.id))
-    await gateway.run(cases.replay, delivery_id)  # allowed: "a dead (or delivered) message"
+    await gateway.run(deliveries.replay, delivery_id)  # allowed: "a dead (or delivered) message"
     async with gateway.sessions() as s, s.begin():
         [claimed] = await cases.claim_due_deliveries(s, gateway.deps, limit=1, lease=timedelta(seconds=30))
     await gateway.run(cases.record_attempt, claimed, AttemptResult(200, 0.01, "{}", None, None))

@@ -1,7 +1,7 @@
 """The delivery log API on the real app: list and filter, one delivery, replay, vendors and re-enabling.
 
-The app's own worker runs: the vendors' URLs are plain http to loopback and nothing is allow-listed,
-so the SSRF guard dead-letters every delivery on its first attempt without a network call.
+The app's own worker runs: the vendors' URLs are an allow-listed loopback port where nothing listens
+and a delivery gets one attempt, so every delivery is dead-lettered on its first ("cannot connect").
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from .conftest import offline_vendors, open_l4_case
 pytestmark = pytest.mark.integration
 
 SECRET = "whsec_dGllcmxpbmUtdGVzdC13ZWJob29rLXNlY3JldC0zMmI="
-VENDORS = offline_vendors(SECRET, {"acme": [SECRET], "globex": [SECRET]}, max_attempts=3)
+VENDORS = offline_vendors(SECRET, {"acme": [SECRET], "globex": [SECRET]})
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ async def test_the_delivery_log_and_its_levers(app) -> None:
         None,
     )
     [entry] = acme["log"]
-    assert entry["attempt"] == 1 and entry["status_code"] is None and "SSRF" in entry["error"]
+    assert entry["attempt"] == 1 and entry["status_code"] is None and "cannot connect" in entry["error"]
     assert [d["case_id"] for d in await dead(http, vendor="globex")] == [str(globex_case)]
     assert ok(await http.get("/v1/deliveries", params={"status": "delivered"})) == []
     assert len(ok(await http.get("/v1/deliveries", params={"limit": 1}))) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,7 @@ from tierline_shared.events import (
     VendorEndpointDisabled,
 )
 from tierline_vendor_gateway.adapters.orm import VendorStateRow
-from tierline_vendor_gateway.service_layer import cases, registry
+from tierline_vendor_gateway.service_layer import deliveries, registry
 
 pytestmark = pytest.mark.integration
 SCHEDULE = ["0s", "10s", "1m", "5m"]
@@ -79,6 +80,41 @@ async def test_retry_after_shorter_than_the_schedule_does_not_shorten_it(gateway
     assert now + timedelta(seconds=10) <= delivery.next_attempt_at <= now + timedelta(seconds=11)
 
 
+async def test_issue_13_a_429_asking_for_5s_waits_for_the_schedules_next_step(gateway, faulty_vendor) -> None:
+    """Retry-After is the least the vendor asks us to wait; the schedule keeps its pace (and its hours)."""
+    vendor = faulty_vendor((429, {"retry-after": "5"}, {}), (202, {}, {}))
+    gateway.configure(vendor.url, schedule=["0s", "5m"])
+    case_id = await gateway.open_case()
+    async with gateway.client() as client:
+        await gateway.step(client)
+    now = gateway.clock.now()
+    next_at = (await gateway.delivery(case_id)).next_attempt_at
+    assert now + timedelta(minutes=5) <= next_at <= now + timedelta(minutes=5.5)
+
+
+async def test_without_a_schedule_a_longer_retry_after_lengthens_the_backoff_up_to_max_backoff(
+    gateway, faulty_vendor
+) -> None:
+    vendor = faulty_vendor(
+        (429, {"retry-after": "120"}, {}), (503, {"retry-after": "86400"}, {}), (202, {}, {})
+    )
+    gateway.configure(vendor.url)  # exponential from 1s; max_backoff 10m
+    case_id = await gateway.open_case()
+    async with gateway.client() as client:
+        await gateway.step(client)  # 429: the backoff (at most 1s) is lengthened to 120s
+        assert (await gateway.delivery(case_id)).next_attempt_at == gateway.clock.now() + timedelta(
+            seconds=120
+        )
+        gateway.clock.advance(timedelta(seconds=120))
+        await gateway.step(client)  # 503 asking for a day: we ask again after max_backoff
+        assert (await gateway.delivery(case_id)).next_attempt_at == gateway.clock.now() + timedelta(
+            minutes=10
+        )
+        gateway.clock.advance(timedelta(minutes=10))
+        await gateway.step(client)
+    assert (await gateway.delivery(case_id)).status == "delivered"
+
+
 async def test_a_spent_schedule_dead_letters(gateway, faulty_vendor) -> None:
     vendor = faulty_vendor((500, {}, {}))
     gateway.configure(vendor.url, schedule=["0s", "1s", "2s"], max_attempts=10)
@@ -115,18 +151,18 @@ async def test_gone_disables_the_vendor_and_replay_waits_for_it(gateway, faulty_
     assert (kept.status, kept.attempts) == ("dead", 0) and "disabled" in (kept.last_error or "")
 
     with pytest.raises(Conflict, match="disabled"):
-        await gateway.run(cases.replay, delivery.id)
+        await gateway.run(deliveries.replay, delivery.id)
     assert (await gateway.delivery(case_id)).status == "dead"
 
     await gateway.run(registry.set_enabled, "acme", True, None)
     gateway.clock.advance(timedelta(minutes=1))
-    replayed = await gateway.run(cases.replay, delivery.id)
+    replayed = await gateway.run(deliveries.replay, delivery.id)
     assert replayed.id == delivery.id
     again = await gateway.delivery(case_id)
     assert (again.status, again.attempts, again.next_attempt_at) == ("pending", 0, gateway.clock.now())
     assert (await gateway.case(case_id)).status == "pending"
     with pytest.raises(Conflict, match="still being attempted"):
-        await gateway.run(cases.replay, delivery.id)
+        await gateway.run(deliveries.replay, delivery.id)
 
     await gateway.settle()
     assert (await gateway.delivery(case_id)).status == "delivered"
@@ -135,7 +171,7 @@ async def test_gone_disables_the_vendor_and_replay_waits_for_it(gateway, faulty_
     assert len({body for _, body, _ in vendor.seen}) == 1, "a replay sends identical bytes"
     assert isinstance((await gateway.events())[-1], VendorCaseOpened)
 
-    await gateway.run(cases.replay, kept.id)  # the case opened while disabled reaches the vendor now
+    await gateway.run(deliveries.replay, kept.id)  # the case opened while disabled reaches the vendor now
     await gateway.settle()
     assert (await gateway.delivery(later)).status == "delivered"
     assert (await gateway.case(later)).status == "open"
@@ -168,7 +204,7 @@ async def test_replay_gives_a_dead_delivery_a_fresh_schedule(gateway, faulty_ven
     assert (dead.status, dead.attempts) == ("dead", 2)
 
     gateway.clock.advance(timedelta(hours=1))  # an operator replays it later
-    await gateway.run(cases.replay, dead.id)
+    await gateway.run(deliveries.replay, dead.id)
     await gateway.settle()
     delivered = await gateway.delivery(case_id)
     assert (delivered.id, delivered.status, delivered.attempts) == (dead.id, "delivered", 2)
@@ -178,13 +214,16 @@ async def test_replay_gives_a_dead_delivery_a_fresh_schedule(gateway, faulty_ven
     assert kinds(await gateway.events()) == ["VendorDeliveryFailed", "VendorCaseOpened"]
 
     with pytest.raises(NotFound):
-        await gateway.run(cases.replay, "msg_nope")
+        await gateway.run(deliveries.replay, "msg_nope")
 
 
 async def test_a_url_refused_by_the_ssrf_guard_is_final(gateway, faulty_vendor) -> None:
     vendor = faulty_vendor((200, {}, {}))
-    gateway.configure(vendor.url, allow_hosts=[])  # 127.0.0.1 over http, not allow-listed
+    gateway.configure(vendor.url)  # registered while 127.0.0.1 was allow-listed
     case_id = await gateway.open_case()
+    # The allow-list narrowed since (registration cannot refuse it then; nor a DNS answer changed later)
+    narrowed = gateway.deps.delivery.model_copy(update={"allow_hosts": []})
+    gateway.deps = replace(gateway.deps, delivery=narrowed)
     await gateway.settle()
     delivery = await gateway.delivery(case_id)
     assert (delivery.status, delivery.attempts) == ("dead", 1)

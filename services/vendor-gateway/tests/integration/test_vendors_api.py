@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 SECRET, CALLBACK, NEW, NEWER = whsec(b"s"), whsec(b"c"), whsec(b"n"), whsec(b"m")
 SECRETS = (SECRET, CALLBACK, NEW, NEWER)
-VENDORS = offline_vendors(SECRET, {"acme": [CALLBACK], "globex": [CALLBACK]}, max_attempts=3)
+VENDORS = offline_vendors(SECRET, {"acme": [CALLBACK], "globex": [CALLBACK]})
 INITECH = {
     "name": "initech",
     "webhook_url": "https://hooks.initech.example/tierline",
@@ -98,6 +98,8 @@ async def test_a_vendor_is_registered_once(app) -> None:
     assert created["contract"] == {"response_seconds": 3600.0, "resolution_seconds": 28800.0}
     assert (created["timeout_seconds"], created["schedule_seconds"]) == (5.0, [0.0, 5.0, 300.0])
     assert (created["enabled"], created["disabled_reason"]) == (True, None)
+    [warning] = created.pop("warnings")  # .example names never resolve: accepted, and said so
+    assert "hooks.initech.example" in warning and "deliveries check it again" in warning
     assert ok(await http.get(response.headers["location"])) == created
 
     again = problem(
@@ -161,7 +163,7 @@ async def test_patch_changes_only_the_fields_sent(app) -> None:
 
     rotated = ok(await http.patch("/v1/vendors/initech", json={"secrets": [NEWER, NEW]}))
     assert rotated["secrets"] == [{"fingerprint": fingerprint(NEWER)}, {"fingerprint": fingerprint(NEW)}]
-    unchanged = {"secrets", "updated_at"}
+    unchanged = {"secrets", "updated_at", "warnings"}
     assert {k: v for k, v in rotated.items() if k not in unchanged} == {
         k: v for k, v in before.items() if k not in unchanged
     }
@@ -171,8 +173,10 @@ async def test_patch_changes_only_the_fields_sent(app) -> None:
     assert (dropped["timeout_seconds"], dropped["contract"]) == (None, None)
     assert dropped["schedule_seconds"] == [0.0, 5.0, 300.0] and dropped["secrets"] == rotated["secrets"]
 
+    assert (rotated["warnings"], dropped["warnings"]) == ([], []), "only a new endpoint is looked up"
     moved = ok(await http.patch("/v1/vendors/initech", json={"webhook_url": "https://new.initech.example/"}))
     assert moved["webhook_url"] == "https://new.initech.example/"
+    assert "new.initech.example" in moved.pop("warnings")[0]
     assert ok(await http.get("/v1/vendors/initech")) == moved
 
     for bad, field in (

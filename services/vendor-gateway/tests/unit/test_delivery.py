@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from tierline_vendor_gateway.domain.delivery import (
     MAX_RETRY_AFTER_SECONDS,
     backoff,
+    honour_retry_after,
     next_attempt_delay,
     retry_after,
     should_retry,
@@ -45,10 +46,6 @@ def test_backoff_is_jittered_within_the_exponential_ceiling(attempt: int, seed: 
 
 
 def test_backoff_ceiling_grows_then_caps() -> None:
-    class Top(random.Random):
-        def uniform(self, a: float, b: float) -> float:
-            return b
-
     delays = [backoff(n, initial=INITIAL, cap=CAP, rng=Top()).total_seconds() for n in range(1, 12)]
     assert delays[:4] == [2, 4, 8, 16]
     assert delays[-1] == CAP.total_seconds()
@@ -64,11 +61,56 @@ def test_retry_after_in_seconds_or_http_date() -> None:
     assert retry_after(None, NOW) is None
 
 
-def test_vendor_retry_after_wins_for_429_but_is_capped() -> None:
+class Top(random.Random):
+    """Full jitter at its ceiling: the backoff step is exactly the exponential one."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+def test_a_longer_retry_after_lengthens_the_backoff_up_to_the_cap() -> None:
     assert next_attempt_delay(1, 429, "30", NOW, initial=INITIAL, cap=CAP) == timedelta(seconds=30)
+    assert next_attempt_delay(1, 503, "30", NOW, initial=INITIAL, cap=CAP) == timedelta(seconds=30)
     assert next_attempt_delay(1, 429, "99999", NOW, initial=INITIAL, cap=CAP) == CAP
     # a 500's Retry-After is not a throttling signal; backoff applies
     assert next_attempt_delay(1, 500, "300", NOW, initial=INITIAL, cap=CAP) <= INITIAL
+
+
+def test_a_shorter_retry_after_never_shortens_the_backoff() -> None:
+    # attempt 8: our step is 2s * 2**7 = 256s; the vendor asking for 5s does not pull it in
+    assert next_attempt_delay(8, 429, "5", NOW, initial=INITIAL, cap=CAP, rng=Top()) == timedelta(seconds=256)
+    assert next_attempt_delay(8, 429, "300", NOW, initial=INITIAL, cap=CAP, rng=Top()) == timedelta(
+        seconds=300
+    )
+
+
+@pytest.mark.parametrize(
+    ("step", "asked", "expected"),
+    [
+        (timedelta(minutes=5), None, timedelta(minutes=5)),  # no Retry-After: our step
+        (timedelta(minutes=5), timedelta(seconds=5), timedelta(minutes=5)),  # issue 13: 5 min, not 5 s
+        (timedelta(seconds=5), timedelta(minutes=2), timedelta(minutes=2)),  # the vendor's longer wait
+        (timedelta(seconds=5), timedelta(hours=3), CAP),  # ... up to the cap
+        (timedelta(hours=2), timedelta(hours=3), timedelta(hours=2)),  # a step past the cap stays ours
+        (timedelta(0), timedelta(0), timedelta(0)),
+    ],
+)
+def test_retry_after_is_the_least_we_wait_never_more_than_the_cap_asks(
+    step: timedelta, asked: timedelta | None, expected: timedelta
+) -> None:
+    assert honour_retry_after(step, asked, CAP) == expected
+
+
+@given(
+    step=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=7)),
+    asked=st.none() | st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=7)),
+)
+def test_honouring_retry_after_never_waits_less_than_our_step(
+    step: timedelta, asked: timedelta | None
+) -> None:
+    delay = honour_retry_after(step, asked, CAP)
+    assert delay >= step
+    assert delay == step or (asked is not None and delay == min(asked, CAP))
 
 
 # -- Retry-After bounds (a vendor's header must not wedge or overflow a delivery) ---------------

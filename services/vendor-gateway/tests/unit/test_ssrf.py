@@ -1,4 +1,6 @@
-"""The SSRF guard on IP literals and "localhost" only: no test here makes a real DNS or network call."""
+"""The SSRF guard on IP literals, "localhost" and fake resolvers: no test here makes a DNS or network call."""
+
+import asyncio
 
 import pytest
 
@@ -168,3 +170,100 @@ async def test_the_unspecified_and_loopback_ipv6_are_not_read_as_ipv4() -> None:
     for address in ("::", "::1"):  # ::/96 holds them too; they are refused as themselves
         with pytest.raises(ssrf.Refused, match="non-public"):
             await ssrf.check(f"https://[{address}]/hook", [])
+
+
+# -- vetting a URL as a vendor is registered (``vet``): a fake resolver, no real DNS ----------------
+
+
+def _resolving_to(*addresses: str) -> ssrf.Resolve:
+    async def resolve(host: str) -> list[ssrf.Address]:
+        return [ssrf.ipaddress.ip_address(a) for a in addresses]
+
+    return resolve
+
+
+async def _never_asked(host: str) -> list[ssrf.Address]:
+    raise AssertionError(f"{host} was looked up")
+
+
+async def _no_such_name(host: str) -> list[ssrf.Address]:
+    raise ssrf.Unresolved(f"cannot resolve {host!r}: Name or service not known")
+
+
+async def _hanging(host: str) -> list[ssrf.Address]:
+    await asyncio.Event().wait()  # a resolver that never answers
+    raise AssertionError("unreachable")
+
+
+@pytest.mark.parametrize(
+    ("addresses", "reason"),
+    [
+        (["10.0.0.1"], "resolves to non-public addresses (10.0.0.1)"),
+        (["169.254.169.254"], "non-public"),
+        (["::1"], "non-public"),
+        (["93.184.216.34", "192.168.1.10"], "(192.168.1.10)"),  # one inside is one too many
+    ],
+)
+async def test_a_name_resolving_inside_is_refused_at_registration(addresses: list[str], reason: str) -> None:
+    with pytest.raises(ssrf.Refused) as refused:
+        await ssrf.vet("https://hooks.vendor.example/x", [], resolver=_resolving_to(*addresses))
+    assert reason in str(refused.value) and "allow-list it" in str(refused.value)
+
+
+async def test_a_name_resolving_to_public_addresses_is_accepted_without_warning() -> None:
+    resolver = _resolving_to("93.184.216.34", "2606:4700::1111")
+    assert await ssrf.vet("https://hooks.vendor.example/x", [], resolver=resolver) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "allow", "reason"),
+    [
+        ("http://10.0.0.1/x", [], "10.0.0.1 is not allow-listed, so its webhook must use https"),
+        ("https://10.0.0.1/x", [], "10.0.0.1 is a non-public address"),
+        ("https://[fd00::1]/x", ["10.0.0.0/8"], "fd00::1 is a non-public address"),
+        ("http://hooks.vendor.example/x", [], "must use https"),  # plain http, refused before any lookup
+        ("http://hooks.vendor.example/x", ["10.0.0.0/8"], "must use https"),  # a CIDR does not allow http
+    ],
+)
+async def test_what_needs_no_lookup_is_refused_without_one(url: str, allow: list[str], reason: str) -> None:
+    with pytest.raises(ssrf.Refused, match=reason.replace("(", r"\(").replace(".", r"\.")):
+        await ssrf.vet(url, allow, resolver=_never_asked)
+
+
+@pytest.mark.parametrize(
+    ("url", "allow"),
+    [
+        ("http://127.0.0.1:9100/x", ["127.0.0.1"]),
+        ("http://10.1.2.3/x", ["10.0.0.0/8"]),
+        ("http://vendor-simulator-acme:9100/x", ["vendor-simulator-acme"]),  # by name: not looked up
+        ("https://93.184.216.34/x", []),
+    ],
+)
+async def test_allowed_hosts_and_literals_are_accepted_without_a_lookup(url: str, allow: list[str]) -> None:
+    assert await ssrf.vet(url, allow, resolver=_never_asked) is None
+
+
+async def test_a_name_resolving_into_an_allowed_cidr_is_accepted() -> None:
+    resolver = _resolving_to("10.1.2.3")
+    assert await ssrf.vet("https://hooks.internal.example/x", ["10.0.0.0/8"], resolver=resolver) is None
+
+
+async def test_a_name_that_does_not_resolve_is_accepted_with_a_warning() -> None:
+    warning = await ssrf.vet("https://hooks.vendor.example/x", [], resolver=_no_such_name)
+    assert warning is not None and "hooks.vendor.example" in warning
+    assert "deliveries check it again" in warning
+
+
+async def test_a_lookup_that_does_not_answer_in_time_is_a_warning_not_a_wait() -> None:
+    started = asyncio.get_running_loop().time()
+    warning = await ssrf.vet("https://slow.vendor.example/x", [], timeout=0.05, resolver=_hanging)
+    assert (
+        warning
+        == "slow.vendor.example did not resolve within 0.05s; deliveries check it again when they send"
+    )
+    assert asyncio.get_running_loop().time() - started < 1.0
+
+
+async def test_the_real_resolver_reports_a_name_dns_cannot_hold_as_unresolved() -> None:
+    with pytest.raises(ssrf.Unresolved, match="not a valid DNS name"):
+        await ssrf.resolve("a" * 64 + ".example")  # a label of 64: IDNA refuses it before any query

@@ -41,6 +41,8 @@ class CaseRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
+    __table_args__ = (Index("ix_cases_created_at_id", "created_at", "id"),)  # newest-first pages
+
 
 class DeliveryRow(Base):
     """A webhook message; its id is the ``webhook-id`` on every attempt."""
@@ -55,6 +57,8 @@ class DeliveryRow(Base):
     status: Mapped[str] = mapped_column(Text)  # pending | delivered | dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # set by a worker's claim, cleared when the attempt is recorded: until then an attempt is in flight
+    leased_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

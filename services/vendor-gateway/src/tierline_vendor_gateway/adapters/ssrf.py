@@ -7,6 +7,9 @@ would make the gateway a tool against its own network. The URL is checked before
 (``GuardedResolver``), so the connection goes to exactly the addresses that passed: a DNS answer
 that changes between a check and the connection cannot slip through. Redirects are never
 followed (sender.py). Plain http is for hosts allow-listed by name, or IPs in an allowed CIDR.
+
+A URL is also vetted when a vendor is registered or changed (``vet``), so what every delivery
+would refuse is refused up front. That check is advice, not the boundary: DNS answers change.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import urlsplit
 
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -28,6 +31,15 @@ class Refused(OSError):
 
     An OSError, so the HTTP client's connector carries it out of its resolver.
     """
+
+
+class Unresolved(OSError):
+    """The host name has no address now (no such name, or no answer); later it may have one."""
+
+
+ALLOW_IT = "allow-list it (delivery.allow_hosts in vendors.yaml) to call it"
+# How long vetting a URL at registration waits for DNS: an admin request or a start must not hang on it.
+VET_DNS_TIMEOUT_SECONDS = 2.0
 
 
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -86,7 +98,9 @@ async def resolve(host: str) -> list[Address]:
     try:
         infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise Refused(f"cannot resolve {host!r}: {exc.strerror}") from exc
+        raise Unresolved(f"cannot resolve {host!r}: {exc.strerror}") from exc
+    except UnicodeError as exc:  # a label IDNA cannot encode (too long, empty): no DNS name at all
+        raise Unresolved(f"cannot resolve {host!r}: not a valid DNS name") from exc
     return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
 
 
@@ -120,19 +134,48 @@ def check_addresses(host: str, addresses: Sequence[Address], allow: Sequence[str
     if _allowed(host, addresses, allow):
         return
     private = [str(a) for a in addresses if not _is_public(a)]
+    if private and _literal(host) is not None:
+        raise Refused(f"{host} is a non-public address; {ALLOW_IT}")
     if private:
-        raise Refused(
-            f"{host} resolves to non-public addresses ({', '.join(private)}); allow-list it to call it"
-        )
+        raise Refused(f"{host} resolves to non-public addresses ({', '.join(private)}); {ALLOW_IT}")
 
 
 async def check(url: str, allow: Sequence[str]) -> None:
-    """Raise Refused unless ``url`` is https to public addresses, or its host is allow-listed."""
+    """Raise Refused unless ``url`` is https to public addresses, or its host is allow-listed
+    (Unresolved when its host name does not resolve)."""
     check_url(url, allow)
     host = urlsplit(url).hostname
     assert host is not None
     if _literal(host) is None:
         check_addresses(host, await resolve(host), allow)
+
+
+Resolve = Callable[[str], Awaitable[list[Address]]]
+
+
+async def vet(
+    url: str, allow: Sequence[str], *, timeout: float = VET_DNS_TIMEOUT_SECONDS, resolver: Resolve = resolve
+) -> str | None:
+    """Check a webhook URL as a vendor is registered: Refused for what every delivery would refuse.
+
+    A host name that does not resolve within ``timeout`` (no such name yet, a slow or failing
+    resolver) is accepted, and the warning returned says so: a vendor may register before its DNS
+    is live, and a start must not fail because a vendor's DNS is down. Deliveries check again as
+    they connect (``GuardedResolver``), so an answer that changes later (DNS rebinding) is caught there.
+    """
+    check_url(url, allow)
+    host = urlsplit(url).hostname
+    assert host is not None
+    if _literal(host) is not None or _named(host, allow):
+        return None
+    try:
+        addresses = await asyncio.wait_for(resolver(host), timeout)
+    except TimeoutError:
+        return f"{host} did not resolve within {timeout:g}s; deliveries check it again when they send"
+    except Unresolved as exc:
+        return f"{exc}; deliveries check it again when they send"
+    check_addresses(host, addresses, allow)
+    return None
 
 
 class GuardedResolver(AbstractResolver):

@@ -51,6 +51,25 @@ def retry_after(value: str | None, now: datetime) -> timedelta | None:
     return min(max(when - now, timedelta(0)), timedelta(seconds=MAX_RETRY_AFTER_SECONDS))
 
 
+def honour_retry_after(step: timedelta, asked: timedelta | None, cap: timedelta) -> timedelta:
+    """The wait before the next attempt: our own step, lengthened to the vendor's Retry-After (up to ``cap``).
+
+    Retry-After is the receiver asking us to wait *at least* that long (RFC 9110 10.2.3), so it
+    may lengthen our step but never shorten it: a vendor answering "Retry-After: 1" would
+    otherwise spend the whole schedule in seconds and dead-letter a case the schedule meant to
+    keep trying for hours. Past ``cap`` we ask again rather than leave an L4 case waiting (its
+    SLA runs meanwhile); a step longer than the cap is still our own step.
+    """
+    if asked is None:
+        return step
+    return max(step, min(asked, cap))
+
+
+def asked_to_wait(status: int | None, retry_after_header: str | None, now: datetime) -> timedelta | None:
+    """A throttling answer's Retry-After (429 or 503 only: on other answers it is no such signal)."""
+    return retry_after(retry_after_header, now) if status in (429, 503) else None
+
+
 def next_attempt_delay(
     attempt: int,
     status: int | None,
@@ -61,11 +80,9 @@ def next_attempt_delay(
     cap: timedelta,
     rng: random.Random | None = None,
 ) -> timedelta:
-    """The vendor's Retry-After wins (up to the cap); otherwise jittered exponential backoff."""
-    asked = retry_after(retry_after_header, now) if status in (429, 503) else None
-    if asked is not None:
-        return min(asked, cap)
-    return backoff(attempt, initial=initial, cap=cap, rng=rng)
+    """Jittered exponential backoff, lengthened to the vendor's Retry-After (see honour_retry_after)."""
+    step = backoff(attempt, initial=initial, cap=cap, rng=rng)
+    return honour_retry_after(step, asked_to_wait(status, retry_after_header, now), cap)
 
 
 def scheduled_delay(

@@ -1,21 +1,18 @@
-"""The vendor gateway's HTTP API: signed vendor callbacks, and a case's state."""
+"""Vendors' signed callbacks about their cases."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
 
-from tierline_shared.api import Reader, RuntimeDep
+from tierline_shared.api import RuntimeDep
 from tierline_shared.errors import NotFound
 from tierline_shared.schemas import ApiModel
 from tierline_vendor_gateway.adapters import webhooks
-from tierline_vendor_gateway.adapters.orm import CaseRow
 from tierline_vendor_gateway.service_layer import cases, registry
 
 router = APIRouter(tags=["vendors"])
@@ -48,16 +45,6 @@ class CallbackIn(ApiModel):
 
 class CallbackOut(BaseModel):
     status: Literal["accepted", "duplicate"]
-
-
-class CaseOut(BaseModel):
-    id: uuid.UUID
-    incident_id: uuid.UUID
-    vendor: str
-    status: str
-    vendor_reference: str | None
-    created_at: datetime
-    updated_at: datetime
 
 
 @router.post(
@@ -97,12 +84,3 @@ async def callback(vendor: str, request: Request, rt: RuntimeDep) -> CallbackOut
             session, deps, vendor, request.headers["webhook-id"], cases.Callback(**payload.model_dump())
         )
     return CallbackOut(status="accepted" if fresh else "duplicate")
-
-
-@router.get("/v1/cases/{case_id}", response_model=CaseOut, summary="One L4 case", responses={404: {}})
-async def get_case(case_id: uuid.UUID, rt: RuntimeDep, principal: Reader) -> CaseOut:
-    async with rt.sessions() as session:
-        row = await session.scalar(select(CaseRow).where(CaseRow.id == case_id))
-    if row is None:
-        raise NotFound(f"No case {case_id}.")
-    return CaseOut.model_validate(row, from_attributes=True)

@@ -1,4 +1,4 @@
-"""The delivery log: every attempt of every delivery, and replays."""
+"""The delivery log: every attempt of every delivery; replays and "retry now"."""
 
 from __future__ import annotations
 
@@ -13,13 +13,16 @@ from sqlalchemy import select
 from tierline_shared.api import KEY_PROBLEMS, Admin, Reader, RuntimeDep
 from tierline_shared.errors import NotFound
 from tierline_vendor_gateway.adapters.orm import DeliveryAttemptRow, DeliveryRow
-from tierline_vendor_gateway.service_layer import cases
+from tierline_vendor_gateway.service_layer import deliveries
 
 router = APIRouter(tags=["deliveries"])
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     **KEY_PROBLEMS,
     404: {"description": "No such delivery or vendor (problem+json)"},
-    409: {"description": "Still being attempted, or the vendor's endpoint is disabled (problem+json)"},
+    409: {
+        "description": "Replay: still being attempted. Retry: delivered, or an attempt is in flight. "
+        "Either: the vendor's endpoint is disabled (problem+json)"
+    },
     422: {"description": "Invalid input (problem+json)"},
 }
 
@@ -120,6 +123,24 @@ async def get_delivery(delivery_id: str, rt: RuntimeDep, principal: Reader) -> D
 )
 async def replay_delivery(delivery_id: str, rt: RuntimeDep, principal: Admin) -> DeliveryOut:
     async with rt.unit_of_work() as session:
-        row = await cases.replay(session, rt.state["deps"], delivery_id)
+        row = await deliveries.replay(session, rt.state["deps"], delivery_id)
+        [out] = await _with_log(session, [row])
+        return out
+
+
+@router.post(
+    "/v1/deliveries/{delivery_id}/retry",
+    response_model=DeliveryOut,
+    status_code=202,
+    responses=PROBLEMS,
+    summary="Retry now: a pending delivery's next attempt is due at once; a dead one is replayed",
+    description="The worker picks the delivery up at its next poll. A pending delivery keeps its attempt "
+    "count and schedule (this attempt counts as the next one); a dead one is replayed (same webhook-id, "
+    "fresh schedule). 409 for a delivered one (replay it to send it again) and while an attempt is in "
+    "flight: it is never sent twice.",
+)
+async def retry_delivery(delivery_id: str, rt: RuntimeDep, principal: Admin) -> DeliveryOut:
+    async with rt.unit_of_work() as session:
+        row = await deliveries.retry_now(session, rt.state["deps"], delivery_id)
         [out] = await _with_log(session, [row])
         return out

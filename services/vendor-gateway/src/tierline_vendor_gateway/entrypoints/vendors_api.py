@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
 
 from tierline_shared.api import KEY_PROBLEMS, Admin, Reader, RuntimeDep
 from tierline_shared.schemas import ApiModel
+from tierline_vendor_gateway.adapters import ssrf
 from tierline_vendor_gateway.domain.vendors import (
     Contract,
     Schedule,
@@ -31,9 +32,18 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     **KEY_PROBLEMS,
     404: {"description": "No such vendor (problem+json)"},
     409: {"description": "A vendor of that name exists (problem+json)"},
-    422: {"description": "Invalid input, naming the field (problem+json)"},
+    422: {
+        "description": "Invalid input, naming the field (problem+json); a webhook_url the SSRF guard "
+        "refuses (non-public address, or plain http to a host not allow-listed) too"
+    },
 }
 EXAMPLE_SECRET = "whsec_RiZLIxYIZfrqWljtaeavQ4YgK1rVr86K"
+VET = (
+    "The webhook_url must pass the SSRF guard deliveries apply: https to public addresses, unless its "
+    "host is in delivery.allow_hosts (422 naming webhook_url otherwise). A host name that does not "
+    f"resolve within {ssrf.VET_DNS_TIMEOUT_SECONDS:g} s is accepted with a warning; every delivery "
+    "checks the address again."
+)
 
 
 class VendorIn(ApiModel, Vendor):
@@ -125,6 +135,13 @@ class VendorOut(BaseModel):
     updated_at: datetime
 
 
+class VendorChangedOut(VendorOut):
+    warnings: list[str] = Field(
+        description="What was accepted but may not work yet, e.g. a webhook host that does not resolve "
+        "now (deliveries check it again as they send)"
+    )
+
+
 def _seconds(value: timedelta | None) -> float | None:
     return None if value is None else value.total_seconds()
 
@@ -172,14 +189,22 @@ async def list_vendors(rt: RuntimeDep, principal: Reader) -> list[VendorOut]:
 
 
 @router.post(
-    "/v1/vendors", response_model=VendorOut, status_code=201, responses=PROBLEMS, summary="Register a vendor"
+    "/v1/vendors",
+    response_model=VendorChangedOut,
+    status_code=201,
+    responses=PROBLEMS,
+    summary="Register a vendor",
+    description=VET,
 )
-async def create_vendor(body: VendorIn, rt: RuntimeDep, principal: Admin, response: Response) -> VendorOut:
+async def create_vendor(
+    body: VendorIn, rt: RuntimeDep, principal: Admin, response: Response
+) -> VendorChangedOut:
     vendor = Vendor.model_validate(body.model_dump(exclude={"enabled"}))
+    warnings = await registry.vet_webhook_url(rt.state["deps"], str(vendor.webhook_url))  # no DNS in a txn
     async with rt.unit_of_work() as session:
         registered = await registry.create(session, rt.state["deps"], vendor, enabled=body.enabled)
     response.headers["Location"] = f"/v1/vendors/{vendor.name}"
-    return _out(registered)
+    return VendorChangedOut(**_out(registered).model_dump(), warnings=warnings)
 
 
 @router.get("/v1/vendors/{name}", response_model=VendorOut, responses=PROBLEMS, summary="One vendor")
@@ -190,18 +215,21 @@ async def get_vendor(name: str, rt: RuntimeDep, principal: Reader) -> VendorOut:
 
 @router.patch(
     "/v1/vendors/{name}",
-    response_model=VendorOut,
+    response_model=VendorChangedOut,
     responses=PROBLEMS,
     summary="Change a vendor (endpoint, secrets, products, contract, timeout, schedule)",
     description="Pending deliveries go to the new endpoint, signed with the new secrets. To rotate a "
     "signing secret, send the new and the old one, let the vendor switch, then send the new one alone. "
-    "A vendor from vendors.yaml gets the file's values back at the next start.",
+    "A vendor from vendors.yaml gets the file's values back at the next start. " + VET,
 )
-async def patch_vendor(name: str, body: VendorPatch, rt: RuntimeDep, principal: Admin) -> VendorOut:
+async def patch_vendor(name: str, body: VendorPatch, rt: RuntimeDep, principal: Admin) -> VendorChangedOut:
+    warnings: list[str] = []
+    if body.webhook_url is not None:  # only a new endpoint is vetted, and before the vendor is locked
+        warnings = await registry.vet_webhook_url(rt.state["deps"], str(body.webhook_url))
     async with rt.unit_of_work() as session:
         current = await registry.get(session, name, lock=True)  # concurrent edits apply one after the other
         registered = await registry.update(session, rt.state["deps"], _merged(current.vendor, body))
-    return _out(registered)
+    return VendorChangedOut(**_out(registered).model_dump(), warnings=warnings)
 
 
 @router.post(

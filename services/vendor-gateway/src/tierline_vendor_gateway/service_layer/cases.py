@@ -41,10 +41,11 @@ from tierline_vendor_gateway.adapters.sender import AttemptResult
 from tierline_vendor_gateway.config import DeliveryPolicy
 from tierline_vendor_gateway.domain.delivery import (
     GIVE_UP_STATUSES,
+    asked_to_wait,
     case_payload,
+    honour_retry_after,
     is_success,
     next_attempt_delay,
-    retry_after,
     scheduled_delay,
     should_retry,
 )
@@ -248,7 +249,7 @@ async def claim_due_deliveries(
     rows = await session.execute(
         update(DeliveryRow)
         .where(DeliveryRow.id.in_(due.scalar_subquery()))
-        .values(attempts=DeliveryRow.attempts + 1, next_attempt_at=now + lease)
+        .values(attempts=DeliveryRow.attempts + 1, next_attempt_at=now + lease, leased_until=now + lease)
         .returning(
             DeliveryRow.id, DeliveryRow.vendor, DeliveryRow.url, DeliveryRow.body, DeliveryRow.attempts
         )
@@ -273,21 +274,25 @@ def _vendor_reference(excerpt: str) -> str | None:
 def _next_attempt_at(
     policy: DeliveryPolicy, row: DeliveryRow, result: AttemptResult, now: datetime
 ) -> datetime | None:
-    """When to try again, or None when the schedule is spent or the answer is final."""
+    """When to try again, or None when the schedule is spent or the answer is final.
+
+    The vendor's Retry-After can lengthen the wait our schedule or backoff gives, never shorten
+    it, up to delivery.max_backoff (domain.delivery.honour_retry_after says why).
+    """
     if result.final or not should_retry(result.status) or row.attempts >= policy.attempts:
         return None
-    if policy.schedule is not None:
-        asked = retry_after(result.retry_after, now) if result.status in (429, 503) else None
-        delay = scheduled_delay(policy.schedule, row.attempts)
-        return now + max(delay, min(asked, policy.max_backoff)) if asked is not None else now + delay
-    return now + next_attempt_delay(
-        row.attempts,
-        result.status,
-        result.retry_after,
-        now,
-        initial=policy.initial_backoff,
-        cap=policy.max_backoff,
-    )
+    if policy.schedule is None:
+        return now + next_attempt_delay(
+            row.attempts,
+            result.status,
+            result.retry_after,
+            now,
+            initial=policy.initial_backoff,
+            cap=policy.max_backoff,
+        )
+    step = scheduled_delay(policy.schedule, row.attempts)
+    asked = asked_to_wait(result.status, result.retry_after, now)
+    return now + honour_retry_after(step, asked, policy.max_backoff)
 
 
 @dataclass(frozen=True)
@@ -343,6 +348,7 @@ async def record_attempts(session: AsyncSession, deps: GatewayDeps, outcomes: li
             # Done already, or a newer attempt owns this delivery now (our lease ran out).
             statuses.append(delivery.status)
             continue
+        delivery.leased_until = None  # the attempt is over, whatever comes next
         if outcome.url is not None:
             delivery.url = outcome.url
         log.append(_log_row(delivery, outcome.result, now))
@@ -462,30 +468,9 @@ async def dead_letter_unrecorded(
     row, case = pair
     if row.status != "pending" or row.attempts != claimed.attempt:
         return False
-    row.last_error = f"the attempt could not be recorded: {reason}"
+    row.last_error, row.leased_until = f"the attempt could not be recorded: {reason}", None
     await deps.outbox.add(session, _dead(session, row, case, row.last_error, deps.clock.now()))
     return True
-
-
-async def replay(session: AsyncSession, deps: GatewayDeps, delivery_id: str) -> DeliveryRow:
-    """Send a delivery again with the same webhook-id (receivers dedupe on it), on a fresh schedule."""
-    row = await session.scalar(select(DeliveryRow).where(DeliveryRow.id == delivery_id).with_for_update())
-    if row is None:
-        raise NotFound(f"There is no delivery {delivery_id!r}.")
-    if row.status == "pending":
-        raise Conflict("The delivery is still being attempted.", delivery_status=row.status)
-    registered = await registry.find(session, row.vendor)
-    if registered is not None and not registered.is_enabled:
-        raise Conflict(
-            f"Vendor {row.vendor}'s endpoint is disabled; re-enable it first.", delivery_status=row.status
-        )
-    case = await session.scalar(select(CaseRow).where(CaseRow.id == row.case_id).with_for_update())
-    assert case is not None
-    now = deps.clock.now()
-    row.status, row.attempts, row.next_attempt_at, row.delivered_at = "pending", 0, now, None
-    if case.status == "failed":
-        case.status, case.updated_at = "pending", now
-    return row
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ an operator or the file may switch it off independently of edits to the descript
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,11 +18,13 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline_shared.config_files import ConfigError
 from tierline_shared.db import advisory_xact_lock, get_or_404
-from tierline_shared.errors import AlreadyExists, NotFound
+from tierline_shared.errors import AlreadyExists, InvalidInput, NotFound
 from tierline_shared.events import VendorChanged
 from tierline_shared.events.routing import VendorContract
 from tierline_shared.logging import get_logger
+from tierline_vendor_gateway.adapters import ssrf
 from tierline_vendor_gateway.adapters.orm import VendorRow, VendorStateRow
 from tierline_vendor_gateway.config import VendorsConfig
 from tierline_vendor_gateway.domain.vendors import Vendor, VendorSpec
@@ -125,16 +128,52 @@ async def announce(session: AsyncSession, deps: GatewayDeps, name: str) -> Regis
     return registered
 
 
+async def vet_webhook_url(deps: GatewayDeps, url: str) -> list[str]:
+    """The SSRF guard's verdict on a URL being registered: a 422 naming ``webhook_url`` for what every
+    delivery would refuse; a warning (returned and logged) for a host name that does not resolve yet."""
+    try:
+        warning = await ssrf.vet(url, deps.delivery.allow_hosts)
+    except ssrf.Refused as exc:
+        raise InvalidInput(
+            f"The webhook URL is refused by the SSRF guard: {exc}.",
+            errors=[{"field": "webhook_url", "pointer": "/webhook_url", "reason": str(exc)}],
+        ) from None
+    if warning is None:
+        return []
+    _log.warning("vendor_webhook_unresolved", reason=warning)  # the reason names the host, not the URL
+    return [warning]
+
+
+async def _vet_config(deps: GatewayDeps, vendors: list[Vendor]) -> None:
+    """Refuse to start with a file vendor every delivery would refuse; all looked up at once."""
+    allow = deps.delivery.allow_hosts
+    verdicts = await asyncio.gather(
+        *(ssrf.vet(str(v.webhook_url), allow) for v in vendors), return_exceptions=True
+    )
+    for vendor, verdict in zip(vendors, verdicts, strict=True):
+        if isinstance(verdict, ssrf.Refused):
+            raise ConfigError(
+                f"vendor {vendor.name} in vendors.yaml: webhook_url is refused by the SSRF guard: {verdict}"
+            )
+        if isinstance(verdict, BaseException):
+            raise verdict
+        if verdict is not None:
+            _log.warning("vendor_webhook_unresolved", vendor=vendor.name, reason=verdict)
+
+
 async def apply_config(session: AsyncSession, deps: GatewayDeps, config: VendorsConfig) -> None:
     """Make the registry hold the file's vendors (vendors made through the API stay).
 
+    A vendor whose webhook the SSRF guard refuses stops the start (ConfigError naming it).
     ``enabled: false`` in the file disables a vendor at every start; ``true`` never re-enables
     an endpoint a 410 Gone or an operator switched off.
     """
+    declared_vendors = [declared.to_vendor() for declared in config.vendors]
+    await _vet_config(deps, declared_vendors)
     await advisory_xact_lock(session, "tierline.vendor-gateway.registry")  # replicas starting together
     now = deps.clock.now()
-    for declared in config.vendors:
-        spec = _spec(declared.to_vendor())
+    for declared, vendor in zip(config.vendors, declared_vendors, strict=True):
+        spec = _spec(vendor)
         await session.execute(
             insert(VendorRow)
             .values(name=declared.name, spec=spec, managed_by=CONFIG, created_at=now, updated_at=now)
