@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_intake.adapters.orm import IncidentRow, ProblemRow
-from tierline_intake.service_layer import pages
 from tierline_intake.service_layer.incidents import IntakeDeps, add_timeline
+from tierline_shared import pagination as pages
 from tierline_shared.errors import InvalidInput, NotFound
 
 

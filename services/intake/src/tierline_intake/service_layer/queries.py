@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_intake.adapters.orm import IncidentRow, TimelineEntry
-from tierline_intake.service_layer import pages
+from tierline_shared import pagination as pages
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Keyset pagination, newest first, for every intake list: the cursor is where the last page ended."""
+"""Keyset pagination, newest first, for every list API: the cursor is where the last page ended."""
 
 from __future__ import annotations
 
