@@ -264,7 +264,8 @@ async def test_queues_count_held_and_waiting_incidents(router: Router) -> None:
         "api",
         "round_robin",
     )
-    assert made["rank"] == 30  # after the policy file's three queues (0, 10, 20)
+    assert made["rank"] == 2  # ranked among the L1 queues: after the file's desk, as none was asked for
+    assert [w["code"] for w in made["rank_warnings"]] == ["placed_last"]
 
     held, waiting = await router.route("P1"), await router.route("P1")  # zoe has capacity 1
     assert [(await router.assignment(i))["assignee"] for i in (held, waiting)] == ["zoe", None]
@@ -332,7 +333,7 @@ async def test_policy_with_a_ladder_that_cannot_be_followed_is_refused(router: R
 async def test_policies_are_listed_in_matching_order_with_budgets_in_seconds(router: Router) -> None:
     body = {
         "name": "p2-fast",
-        "rank": 5,
+        "rank": 2,
         "priorities": ["P2"],
         "ladder": [{"tier": "L1", "budget": "15m"}, {"tier": "L2", "budget": "1h"}, {"tier": "L4"}],
         "ack_timeout": "5m",
@@ -342,14 +343,15 @@ async def test_policies_are_listed_in_matching_order_with_budgets_in_seconds(rou
     made = ok(response, 201)
     assert response.headers["location"] == "/v1/escalation-policies/p2-fast"
     assert (made["rank"], made["ack_timeout_seconds"], made["repeat"], made["managed_by"]) == (
-        5,
+        2,
         300.0,
         2,
         "api",
     )
+    assert made["rank_warnings"] == []
 
     listed = ok(await router.http.get("/v1/escalation-policies"))
-    assert [(p["name"], p["rank"]) for p in listed] == [("p1", 0), ("p2-fast", 5), ("rest", 10)]
+    assert [(p["name"], p["rank"]) for p in listed] == [("p1", 1), ("p2-fast", 2), ("rest", 3)]
     assert listed[1]["ladder"] == [
         {"tier": "L1", "budget_seconds": 900.0},
         {"tier": "L2", "budget_seconds": 3600.0},
@@ -375,7 +377,7 @@ async def test_policy_covering_a_priority_alone_stays_and_put_replaces_it_whole(
         {"tier": "L2", "budget_seconds": 1800.0},
         {"tier": "L3", "budget_seconds": None},
     ]
-    assert (replaced["rank"], replaced["repeat"], replaced["ack_timeout_seconds"]) == (0, 0, None)
+    assert (replaced["rank"], replaced["repeat"], replaced["ack_timeout_seconds"]) == (1, 0, None)
     assert ok(await router.http.get("/v1/escalation-policies/p1"))["ladder"] == replaced["ladder"]
     problem(await router.http.put("/v1/escalation-policies/nope", json=replacement), 404)
 

@@ -45,11 +45,11 @@ def instant(text: str | None) -> datetime | None:
 
 async def test_policy_is_created_once_listed_in_order_and_invalid_bodies_name_the_field(monitor) -> None:
     listed = ok(await monitor.http.get("/v1/sla/policies"))
-    assert [(p["name"], p["rank"], p["managed_by"]) for p in listed] == [
-        ("p1", 0, "config"),
-        ("p2", 10, "config"),
-        ("p3", 20, "config"),
-        ("p4", 30, "config"),
+    assert [(p["name"], p["rank"], p["managed_by"], p["rank_warnings"]) for p in listed] == [
+        ("p1", 1, "config", []),
+        ("p2", 2, "config", []),
+        ("p3", 3, "config", []),
+        ("p4", 4, "config", []),
     ]
     body = {
         "name": "gold",
@@ -62,9 +62,9 @@ async def test_policy_is_created_once_listed_in_order_and_invalid_bodies_name_th
     response = await monitor.http.post("/v1/sla/policies", json=body)
     made = ok(response, 201)
     assert response.headers["location"] == "/v1/sla/policies/gold"
-    assert {k: made[k] for k in made if k != "updated_at"} == {
+    assert {k: made[k] for k in made if k not in ("updated_at", "rank_warnings")} == {
         "name": "gold",
-        "rank": 40,  # after the policy file's four
+        "rank": 5,  # after the policy file's four
         "priorities": ["P2"],
         "services": [],
         "customers": ["acme"],
@@ -76,7 +76,13 @@ async def test_policy_is_created_once_listed_in_order_and_invalid_bodies_name_th
         "managed_by": "api",
     }
     assert instant(made["updated_at"]) == monitor.now
-    assert ok(await monitor.http.get("/v1/sla/policies/gold")) == made
+    # placed last without asking, behind p2 (every P2), which takes all its incidents
+    assert [(w["code"], w["entries"]) for w in made["rank_warnings"]] == [
+        ("placed_last", []),
+        ("shadowed", ["p2"]),
+    ]
+    read = ok(await monitor.http.get("/v1/sla/policies/gold"))
+    assert read == {**made, "rank_warnings": made["rank_warnings"][1:]}  # being last is no news once made
 
     again = await monitor.http.post("/v1/sla/policies", json={**body, "response": "1m"})
     assert problem(again, 409, "already-exists")["name"] == "gold"
@@ -119,7 +125,7 @@ async def test_policy_put_replaces_it_whole_and_no_change_leaves_a_priority_with
     replacement = {"priorities": ["P2"], "response": "20m", "resolution": "6h", "calendar": "office"}
     replaced = ok(await monitor.http.put("/v1/sla/policies/p2", json=replacement))
     assert (replaced["rank"], replaced["response_seconds"], replaced["resolution_seconds"]) == (
-        10,
+        2,
         1200.0,
         21600.0,
     )
@@ -129,9 +135,9 @@ async def test_policy_put_replaces_it_whole_and_no_change_leaves_a_priority_with
         [0.75, 0.9],
     )
     assert ok(await monitor.http.get("/v1/sla/policies/p2")) == replaced
-    assert ok(await monitor.http.put("/v1/sla/policies/p2", json={**replacement, "rank": 55}))["rank"] == 55
+    assert ok(await monitor.http.put("/v1/sla/policies/p2", json={**replacement, "rank": 4}))["rank"] == 4
     listed = ok(await monitor.http.get("/v1/sla/policies"))
-    assert [(p["name"], p["rank"]) for p in listed] == [("p1", 0), ("p3", 20), ("p4", 30), ("p2", 55)]
+    assert [(p["name"], p["rank"]) for p in listed] == [("p1", 1), ("p3", 2), ("p4", 3), ("p2", 4)]
 
     problem(await monitor.http.put("/v1/sla/policies/nope", json=replacement), 404, "not-found")
     problem(await monitor.http.get("/v1/sla/policies/nope"), 404, "not-found")

@@ -49,12 +49,23 @@ def policy_of(row: PolicyRow) -> EscalationPolicy:
     return EscalationPolicy.model_validate({**row.spec, "name": row.name})
 
 
+async def queue_rows(session: AsyncSession, tier: str | None = None) -> list[QueueRow]:
+    """Queues in match order: by tier, then rank (only ``tier``'s when given)."""
+    stmt = select(QueueRow).order_by(QueueRow.tier, QueueRow.rank, QueueRow.name)
+    if tier is not None:
+        stmt = stmt.where(QueueRow.tier == tier)
+    return list((await session.scalars(stmt)).all())
+
+
+async def policy_rows(session: AsyncSession) -> list[PolicyRow]:
+    """Escalation policies in match order."""
+    return list((await session.scalars(select(PolicyRow).order_by(PolicyRow.rank, PolicyRow.name))).all())
+
+
 async def load_catalog(session: AsyncSession) -> Catalog:
     agents = (await session.scalars(select(AgentRow))).all()
-    queues = (
-        await session.scalars(select(QueueRow).order_by(QueueRow.tier, QueueRow.rank, QueueRow.name))
-    ).all()
-    policies = (await session.scalars(select(PolicyRow).order_by(PolicyRow.rank, PolicyRow.name))).all()
+    queues = await queue_rows(session)
+    policies = await policy_rows(session)
     return Catalog(
         agents={a.name: agent_of(a) for a in agents},
         queues=[queue_of(q) for q in queues],

@@ -21,6 +21,8 @@ Strategy = Literal["round_robin", "least_loaded", "skills"]
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 Labels = list[str]
 MAX_REPEAT = 10
+# Filter dimensions whose values are all known: a filter listing every one of them matches anything.
+FILTER_UNIVERSES = {"priorities": frozenset(PRIORITIES)}
 
 
 class TopOfLadder(Conflict):
@@ -105,6 +107,16 @@ class QueueSpec(_Strict):
             and (not self.priorities or subject.priority in self.priorities)
         )
 
+    @property
+    def filters(self) -> dict[str, frozenset[str]]:
+        """What ``matches`` looks at, per dimension (empty: anything), to compare queues' reach."""
+        return {
+            "services": frozenset(self.services),
+            "categories": frozenset(self.categories),
+            "products": frozenset(self.products),
+            "priorities": frozenset(self.priorities),
+        }
+
 
 class Queue(QueueSpec):
     name: Name
@@ -150,6 +162,11 @@ class PolicySpec(_Strict):
         return (not self.services or subject.service in self.services) and (
             not self.priorities or subject.priority in self.priorities
         )
+
+    @property
+    def filters(self) -> dict[str, frozenset[str]]:
+        """What ``matches`` looks at, per dimension (empty: anything), to compare policies' reach."""
+        return {"services": frozenset(self.services), "priorities": frozenset(self.priorities)}
 
     @property
     def entry_tier(self) -> str:

@@ -1,4 +1,4 @@
-"""The router's configuration API: agents, queues and escalation policies.
+"""The router's configuration API: agents and queues (escalation policies: ``policies_api``).
 
 Reading takes ``incidents:read``; changing configuration takes ``admin``. An agent's
 availability (on shift / away) may also be set with ``incidents:write``, so people can
@@ -14,16 +14,16 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tierline_router.adapters import repository as repo
-from tierline_router.adapters.orm import PolicyRow, QueueRow
-from tierline_router.domain.model import (
-    Agent,
-    EscalationPolicy,
-    PolicySpec,
-    Queue,
-    QueueSpec,
-    Step,
+from tierline_router.adapters.orm import QueueRow
+from tierline_router.domain import ranking
+from tierline_router.domain.model import Agent, Queue, QueueSpec
+from tierline_router.entrypoints.catalog_schemas import (
+    PLACEMENT,
+    PlacementIn,
+    RankWarningOut,
+    rank_warnings_out,
 )
-from tierline_router.service_layer import admin
+from tierline_router.service_layer import admin, queues
 from tierline_shared.api import KEY_PROBLEMS, Admin, Reader, RuntimeDep, Writer
 from tierline_shared.schemas import ApiModel
 
@@ -34,7 +34,6 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     409: {"description": "The name is taken, it is in use, or the change leaves a gap (problem+json)"},
     422: {"description": "Invalid input, naming the field (problem+json)"},
 }
-Rank = Field(default=None, ge=0, le=1_000_000, description="Matching order (lower first); default: last")
 
 
 # --- agents ---------------------------------------------------------------------------------------
@@ -161,29 +160,31 @@ QUEUE_EXAMPLE = {
 }
 
 
-class QueueIn(ApiModel, Queue):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [QUEUE_EXAMPLE]})
-    rank: int | None = Rank
+class QueueIn(ApiModel, PlacementIn, Queue):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{**QUEUE_EXAMPLE, "before": "platform"}]}
+    )
 
 
-class QueueReplace(ApiModel, QueueSpec):
+class QueueReplace(ApiModel, PlacementIn, QueueSpec):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{k: v for k, v in QUEUE_EXAMPLE.items() if k != "name"}]},
     )
-    rank: int | None = Rank
 
 
 class QueueOut(QueueSpec):
     name: str
-    rank: int
+    rank: int = Field(description="Position among the tier's queues, 1 tried first")
     held: int = Field(description="Open incidents held by an agent")
     waiting: int = Field(description="Incidents waiting for an agent to be free")
     managed_by: str = Field(description="config (the policy file, re-applied at start) or api")
     updated_at: datetime
+    rank_warnings: list[RankWarningOut] = Field(description="About its place in the match order")
 
 
-def _queue_out(row: QueueRow, counts: dict[str, tuple[int, int]]) -> QueueOut:
+def _queue_out(ranked: ranking.Ranked[QueueRow], counts: dict[str, tuple[int, int]]) -> QueueOut:
+    row = ranked.item
     held, waiting = counts.get(row.name, (0, 0))
     return QueueOut(
         **repo.queue_of(row).model_dump(),
@@ -192,44 +193,54 @@ def _queue_out(row: QueueRow, counts: dict[str, tuple[int, int]]) -> QueueOut:
         waiting=waiting,
         managed_by=row.managed_by,
         updated_at=row.updated_at,
+        rank_warnings=rank_warnings_out(ranked),
     )
 
 
-@router.get("/v1/queues", response_model=list[QueueOut], responses=PROBLEMS, summary="Every queue, by tier")
+@router.get(
+    "/v1/queues",
+    response_model=list[QueueOut],
+    responses=PROBLEMS,
+    summary="Every queue, by tier, in matching order",
+)
 async def list_queues(rt: RuntimeDep, principal: Reader) -> list[QueueOut]:
     async with rt.sessions() as session:
         counts = await repo.queue_counts(session)
-        return [_queue_out(row, counts) for row in await admin.list_queues(session)]
+        return [_queue_out(ranked, counts) for ranked in await queues.list_queues(session)]
 
 
 @router.post(
-    "/v1/queues", response_model=QueueOut, status_code=201, responses=PROBLEMS, summary="Add a queue"
+    "/v1/queues",
+    response_model=QueueOut,
+    status_code=201,
+    responses=PROBLEMS,
+    summary="Add a queue at a rank, before or after another of its tier (else last)",
 )
 async def create_queue(body: QueueIn, rt: RuntimeDep, principal: Admin, response: Response) -> QueueOut:
+    queue = Queue.model_validate(body.model_dump(exclude=PLACEMENT))
     async with rt.unit_of_work() as session:
-        queue = Queue.model_validate(body.model_dump(exclude={"rank"}))
-        row = await admin.create_queue(session, rt.state["deps"], queue, body.rank)
-        response.headers["Location"] = f"/v1/queues/{row.name}"
-        return _queue_out(row, await repo.queue_counts(session))
+        ranked = await queues.create_queue(session, rt.state["deps"], queue, body.placement())
+        response.headers["Location"] = f"/v1/queues/{queue.name}"
+        return _queue_out(ranked, await repo.queue_counts(session))
 
 
 @router.get("/v1/queues/{name}", response_model=QueueOut, responses=PROBLEMS, summary="One queue")
 async def get_queue(name: str, rt: RuntimeDep, principal: Reader) -> QueueOut:
     async with rt.sessions() as session:
-        return _queue_out(await admin.get_queue(session, name), await repo.queue_counts(session))
+        return _queue_out(await queues.get_queue(session, name), await repo.queue_counts(session))
 
 
 @router.put(
     "/v1/queues/{name}",
     response_model=QueueOut,
     responses=PROBLEMS,
-    summary="Replace a queue (members taken out hand their incidents to the rest)",
+    summary="Replace a queue, optionally moving it (members taken out hand their incidents to the rest)",
 )
 async def replace_queue(name: str, body: QueueReplace, rt: RuntimeDep, principal: Admin) -> QueueOut:
+    queue = Queue.model_validate({**body.model_dump(exclude=PLACEMENT), "name": name})
     async with rt.unit_of_work() as session:
-        queue = Queue.model_validate({**body.model_dump(exclude={"rank"}), "name": name})
-        row = await admin.update_queue(session, rt.state["deps"], queue, body.rank)
-        return _queue_out(row, await repo.queue_counts(session))
+        ranked = await queues.update_queue(session, rt.state["deps"], queue, body.placement())
+        return _queue_out(ranked, await repo.queue_counts(session))
 
 
 @router.delete(
@@ -237,128 +248,5 @@ async def replace_queue(name: str, body: QueueReplace, rt: RuntimeDep, principal
 )
 async def delete_queue(name: str, rt: RuntimeDep, principal: Admin) -> Response:
     async with rt.unit_of_work() as session:
-        await admin.delete_queue(session, rt.state["deps"], name)
-    return Response(status_code=204)
-
-
-# --- escalation policies --------------------------------------------------------------------------
-
-POLICY_EXAMPLE = {
-    "name": "p1-major",
-    "priorities": ["P1"],
-    "ladder": [
-        {"tier": "L1", "budget": "15m"},
-        {"tier": "L2", "budget": "1h"},
-        {"tier": "L3", "budget": "2h"},
-        {"tier": "L4"},
-    ],
-    "ack_timeout": "5m",
-    "repeat": 2,
-}
-
-
-class PolicyIn(ApiModel, EscalationPolicy):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [POLICY_EXAMPLE]})
-    rank: int | None = Rank
-
-
-class PolicyReplace(ApiModel, PolicySpec):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{k: v for k, v in POLICY_EXAMPLE.items() if k != "name"}]},
-    )
-    rank: int | None = Rank
-
-
-class StepOut(BaseModel):
-    tier: str
-    budget_seconds: float | None
-
-
-class PolicyOut(BaseModel):
-    name: str
-    rank: int
-    services: list[str]
-    priorities: list[str]
-    ladder: list[StepOut]
-    ack_timeout_seconds: float | None
-    repeat: int
-    managed_by: str
-    updated_at: datetime
-
-
-def _policy_out(row: PolicyRow) -> PolicyOut:
-    policy = repo.policy_of(row)
-    return PolicyOut(
-        name=policy.name,
-        rank=row.rank,
-        services=policy.services,
-        priorities=list(policy.priorities),
-        ladder=[StepOut(tier=s.tier, budget_seconds=_seconds(s)) for s in policy.ladder],
-        ack_timeout_seconds=policy.ack_timeout.total_seconds() if policy.ack_timeout else None,
-        repeat=policy.repeat,
-        managed_by=row.managed_by,
-        updated_at=row.updated_at,
-    )
-
-
-def _seconds(step: Step) -> float | None:
-    return step.budget.total_seconds() if step.budget is not None else None
-
-
-@router.get(
-    "/v1/escalation-policies",
-    response_model=list[PolicyOut],
-    responses=PROBLEMS,
-    summary="Every escalation policy, in matching order",
-)
-async def list_policies(rt: RuntimeDep, principal: Reader) -> list[PolicyOut]:
-    async with rt.sessions() as session:
-        return [_policy_out(row) for row in await admin.list_policies(session)]
-
-
-@router.post(
-    "/v1/escalation-policies",
-    response_model=PolicyOut,
-    status_code=201,
-    responses=PROBLEMS,
-    summary="Add an escalation policy",
-)
-async def create_policy(body: PolicyIn, rt: RuntimeDep, principal: Admin, response: Response) -> PolicyOut:
-    async with rt.unit_of_work() as session:
-        policy = EscalationPolicy.model_validate(body.model_dump(exclude={"rank"}))
-        row = await admin.create_policy(session, rt.state["deps"], policy, body.rank)
-        response.headers["Location"] = f"/v1/escalation-policies/{row.name}"
-        return _policy_out(row)
-
-
-@router.get(
-    "/v1/escalation-policies/{name}", response_model=PolicyOut, responses=PROBLEMS, summary="One policy"
-)
-async def get_policy(name: str, rt: RuntimeDep, principal: Reader) -> PolicyOut:
-    async with rt.sessions() as session:
-        return _policy_out(await admin.get_policy(session, name))
-
-
-@router.put(
-    "/v1/escalation-policies/{name}",
-    response_model=PolicyOut,
-    responses=PROBLEMS,
-    summary="Replace a policy (incidents on it follow the new ladder from their next move)",
-)
-async def replace_policy(name: str, body: PolicyReplace, rt: RuntimeDep, principal: Admin) -> PolicyOut:
-    async with rt.unit_of_work() as session:
-        policy = EscalationPolicy.model_validate({**body.model_dump(exclude={"rank"}), "name": name})
-        return _policy_out(await admin.update_policy(session, rt.state["deps"], policy, body.rank))
-
-
-@router.delete(
-    "/v1/escalation-policies/{name}",
-    status_code=204,
-    responses=PROBLEMS,
-    summary="Remove a policy (refused when a priority would be left without one)",
-)
-async def delete_policy(name: str, rt: RuntimeDep, principal: Admin) -> Response:
-    async with rt.unit_of_work() as session:
-        await admin.delete_policy(session, rt.state["deps"], name)
+        await queues.delete_queue(session, rt.state["deps"], name)
     return Response(status_code=204)

@@ -45,9 +45,14 @@ def policy_of(row: PolicyRow) -> SlaPolicy:
     return SlaPolicy.model_validate({**row.spec, "name": row.name})
 
 
+async def policy_rows(session: AsyncSession) -> list[PolicyRow]:
+    """SLA policies in match order."""
+    return list((await session.scalars(select(PolicyRow).order_by(PolicyRow.rank, PolicyRow.name))).all())
+
+
 async def load_catalog(session: AsyncSession) -> Catalog:
     calendars = (await session.scalars(select(CalendarRow).order_by(CalendarRow.name))).all()
-    policies = (await session.scalars(select(PolicyRow).order_by(PolicyRow.rank, PolicyRow.name))).all()
+    policies = await policy_rows(session)
     return Catalog(
         calendars=[calendar_of(c) for c in calendars],
         # before the policy file is first applied, the defaults hold (every priority has a target)

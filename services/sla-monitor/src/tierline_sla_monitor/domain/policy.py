@@ -16,6 +16,8 @@ Priority = Literal["P1", "P2", "P3", "P4"]
 PRIORITIES: tuple[Priority, ...] = ("P1", "P2", "P3", "P4")
 HoldReason = Literal["awaiting_customer", "awaiting_vendor", "awaiting_change"]
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+# Filter dimensions whose values are all known: a filter listing every one of them matches anything.
+FILTER_UNIVERSES = {"priorities": frozenset(PRIORITIES)}
 
 
 class ClockKind(StrEnum):
@@ -85,6 +87,15 @@ class PolicySpec(BaseModel):
             and (not self.services or subject.service in self.services)
             and (not self.customers or (subject.customer is not None and subject.customer in self.customers))
         )
+
+    @property
+    def filters(self) -> dict[str, frozenset[str]]:
+        """What ``matches`` looks at, per dimension (empty: anything), to compare policies' reach."""
+        return {
+            "priorities": frozenset(self.priorities),
+            "services": frozenset(self.services),
+            "customers": frozenset(self.customers),
+        }
 
     def target(self, kind: str) -> timedelta:
         return self.response if kind == ClockKind.RESPONSE else self.resolution

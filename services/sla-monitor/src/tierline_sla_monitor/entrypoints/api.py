@@ -15,8 +15,15 @@ from tierline_shared.errors import InvalidInput
 from tierline_shared.schemas import ApiModel
 from tierline_sla_monitor.adapters import repository as repo
 from tierline_sla_monitor.adapters.orm import CalendarRow, ClockRow, PolicyRow
+from tierline_sla_monitor.domain import ranking
 from tierline_sla_monitor.domain.calendar import Calendar
 from tierline_sla_monitor.domain.policy import PolicySpec, SlaPolicy
+from tierline_sla_monitor.entrypoints.catalog_schemas import (
+    PLACEMENT,
+    PlacementIn,
+    RankWarningOut,
+    rank_warnings_out,
+)
 from tierline_sla_monitor.service_layer import catalog, compliance
 from tierline_sla_monitor.service_layer.clocks import run_of
 
@@ -124,25 +131,24 @@ POLICY_EXAMPLE = {
     "pause_on": ["awaiting_customer"],
     "warnings": [0.5, 0.75, 0.9],
 }
-Rank = Field(default=None, ge=0, le=1_000_000, description="Matching order (lower first); default: last")
 
 
-class PolicyIn(ApiModel, SlaPolicy):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [POLICY_EXAMPLE]})
-    rank: int | None = Rank
+class PolicyIn(ApiModel, PlacementIn, SlaPolicy):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{**POLICY_EXAMPLE, "before": "p2"}]}
+    )
 
 
-class PolicyReplace(ApiModel, PolicySpec):
+class PolicyReplace(ApiModel, PlacementIn, PolicySpec):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{k: v for k, v in POLICY_EXAMPLE.items() if k != "name"}]},
     )
-    rank: int | None = Rank
 
 
 class PolicyOut(BaseModel):
     name: str
-    rank: int
+    rank: int = Field(description="Position in the match order, 1 tried first")
     priorities: list[str]
     services: list[str]
     customers: list[str]
@@ -153,9 +159,11 @@ class PolicyOut(BaseModel):
     warnings: list[float]
     managed_by: str
     updated_at: datetime
+    rank_warnings: list[RankWarningOut] = Field(description="About its place in the match order")
 
 
-def _policy_out(row: PolicyRow) -> PolicyOut:
+def _policy_out(ranked: ranking.Ranked[PolicyRow]) -> PolicyOut:
+    row = ranked.item
     p = repo.policy_of(row)
     return PolicyOut(
         **p.model_dump(
@@ -166,6 +174,7 @@ def _policy_out(row: PolicyRow) -> PolicyOut:
         resolution_seconds=p.resolution.total_seconds(),
         managed_by=row.managed_by,
         updated_at=row.updated_at,
+        rank_warnings=rank_warnings_out(ranked),
     )
 
 
@@ -178,14 +187,18 @@ async def list_policies(rt: RuntimeDep, principal: Reader) -> list[PolicyOut]:
 
 
 @router.post(
-    "/policies", response_model=PolicyOut, status_code=201, responses=PROBLEMS, summary="Add a policy"
+    "/policies",
+    response_model=PolicyOut,
+    status_code=201,
+    responses=PROBLEMS,
+    summary="Add a policy at a rank, before or after another (else last)",
 )
 async def create_policy(body: PolicyIn, rt: RuntimeDep, principal: Admin, response: Response) -> PolicyOut:
-    policy = SlaPolicy.model_validate(body.model_dump(exclude={"rank"}))
+    policy = SlaPolicy.model_validate(body.model_dump(exclude=PLACEMENT))
     async with rt.unit_of_work() as session:
-        row = await catalog.put_policy(session, policy, body.rank, rt.clock.now(), create=True)
-        response.headers["Location"] = f"/v1/sla/policies/{row.name}"
-        return _policy_out(row)
+        ranked = await catalog.put_policy(session, policy, body.placement(), rt.clock.now(), create=True)
+        response.headers["Location"] = f"/v1/sla/policies/{policy.name}"
+        return _policy_out(ranked)
 
 
 @router.get("/policies/{name}", response_model=PolicyOut, responses=PROBLEMS, summary="One policy")
@@ -198,12 +211,14 @@ async def get_policy(name: str, rt: RuntimeDep, principal: Reader) -> PolicyOut:
     "/policies/{name}",
     response_model=PolicyOut,
     responses=PROBLEMS,
-    summary="Replace a policy (running clocks keep their targets until the incident's priority changes)",
+    summary="Replace a policy, optionally moving it (running clocks keep their targets until the "
+    "incident's priority changes)",
 )
 async def replace_policy(name: str, body: PolicyReplace, rt: RuntimeDep, principal: Admin) -> PolicyOut:
-    policy = SlaPolicy.model_validate({**body.model_dump(exclude={"rank"}), "name": name})
+    policy = SlaPolicy.model_validate({**body.model_dump(exclude=PLACEMENT), "name": name})
     async with rt.unit_of_work() as session:
-        return _policy_out(await catalog.put_policy(session, policy, body.rank, rt.clock.now(), create=False))
+        ranked = await catalog.put_policy(session, policy, body.placement(), rt.clock.now(), create=False)
+        return _policy_out(ranked)
 
 
 @router.delete("/policies/{name}", status_code=204, responses=PROBLEMS, summary="Remove a policy")
