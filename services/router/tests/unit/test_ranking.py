@@ -1,25 +1,22 @@
 """The match order's pure rules: placing an entry, re-applying the file, finding entries never reached.
 
-The router and the SLA monitor hold identical copies of ``domain/ranking.py`` (until issue 14
-moves it to shared); these tests cover the module, the SLA monitor's cover its policies' use of it,
-and the last test keeps the two copies from drifting apart.
+The module lives once, in ``tierline_shared.ranking``, for every catalog; these tests cover it
+with the router's queues and policies, the SLA monitor's cover its policies' use of it.
 """
 
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tierline_router.domain import ranking
 from tierline_router.domain.model import FILTER_UNIVERSES, PRIORITIES, EscalationPolicy, Queue, Subject
-from tierline_router.domain.ranking import Entry, Placement, place, reapply, shadowers
+from tierline_shared import ranking
 from tierline_shared.errors import InvalidInput
+from tierline_shared.ranking import Entry, Placement, place, reapply, shadowers
 
-SERVICES = Path(__file__).resolve().parents[3]
 ORDER = ["p1", "vpn", "standard"]
 
 
@@ -339,9 +336,3 @@ def test_a_policy_is_reported_never_reached_exactly_when_policy_for_never_picks_
         assert (policy.name in picked) is (not takers)
         if takers:
             assert picked == set(takers)  # exactly the policies that take its incidents
-
-
-def test_the_router_and_sla_monitor_copies_of_the_module_are_identical() -> None:
-    router = SERVICES / "router/src/tierline_router/domain/ranking.py"
-    sla = SERVICES / "sla-monitor/src/tierline_sla_monitor/domain/ranking.py"
-    assert router.read_text() == sla.read_text(), "edit both copies (issue 14 moves the module to shared)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tierline_shared.ranking import Entry, placement_warnings, review, shadowers
 from tierline_sla_monitor.domain.policy import (
     FILTER_UNIVERSES,
     PRIORITIES,
@@ -16,7 +17,6 @@ from tierline_sla_monitor.domain.policy import (
     Subject,
     policy_for,
 )
-from tierline_sla_monitor.domain.ranking import Entry, placement_warnings, review, shadowers
 
 TARGETS = {"response": "15m", "resolution": "4h"}
 PER_PRIORITY = [SlaPolicy(name=p.lower(), priorities=[p], **TARGETS) for p in PRIORITIES]

@@ -15,16 +15,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tierline_router.adapters import repository as repo
 from tierline_router.adapters.orm import QueueRow
-from tierline_router.domain import ranking
 from tierline_router.domain.model import Agent, Queue, QueueSpec
-from tierline_router.entrypoints.catalog_schemas import (
+from tierline_router.service_layer import admin, queues
+from tierline_shared import ranking
+from tierline_shared.api import KEY_PROBLEMS, Admin, Reader, RuntimeDep, Writer
+from tierline_shared.catalog_schemas import (
     PLACEMENT,
     PlacementIn,
     RankWarningOut,
     rank_warnings_out,
 )
-from tierline_router.service_layer import admin, queues
-from tierline_shared.api import KEY_PROBLEMS, Admin, Reader, RuntimeDep, Writer
 from tierline_shared.schemas import ApiModel
 
 router = APIRouter(tags=["configuration"])

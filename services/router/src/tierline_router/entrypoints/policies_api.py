@@ -12,17 +12,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tierline_router.adapters import repository as repo
 from tierline_router.adapters.orm import PolicyRow
-from tierline_router.domain import ranking
 from tierline_router.domain.model import EscalationPolicy, PolicySpec, Step
 from tierline_router.entrypoints.admin_api import PROBLEMS
-from tierline_router.entrypoints.catalog_schemas import (
+from tierline_router.service_layer import policies
+from tierline_shared import ranking
+from tierline_shared.api import Admin, Reader, RuntimeDep
+from tierline_shared.catalog_schemas import (
     PLACEMENT,
     PlacementIn,
     RankWarningOut,
     rank_warnings_out,
 )
-from tierline_router.service_layer import policies
-from tierline_shared.api import Admin, Reader, RuntimeDep
 from tierline_shared.schemas import ApiModel
 
 router = APIRouter(tags=["configuration"])

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_router.adapters import repository as repo
 from tierline_router.adapters.orm import PolicyRow, QueueRow
-from tierline_router.domain import ranking
 from tierline_router.domain.model import FILTER_UNIVERSES, HUMAN_TIERS, EscalationPolicy, Queue
+from tierline_shared import ranking
 from tierline_shared.logging import get_logger
 
 _log = get_logger(__name__)

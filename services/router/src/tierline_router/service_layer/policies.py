@@ -6,10 +6,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_router.adapters import repository as repo
 from tierline_router.adapters.orm import PolicyRow
-from tierline_router.domain import ranking
 from tierline_router.domain.model import EscalationPolicy
 from tierline_router.service_layer import admin, ordering
 from tierline_router.service_layer.routing import RouterDeps, lock_routing
+from tierline_shared import ranking
 from tierline_shared.errors import AlreadyExists
 
 

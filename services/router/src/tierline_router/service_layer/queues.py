@@ -8,10 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tierline_router.adapters import repository as repo
 from tierline_router.adapters.orm import AssignmentRow, QueueRow
 from tierline_router.adapters.repository import ACTIVE, Catalog
-from tierline_router.domain import ranking
 from tierline_router.domain.model import Queue
 from tierline_router.service_layer import admin, ordering
 from tierline_router.service_layer.routing import RouterDeps, hand_out_waiting, lock_routing, reassign_held
+from tierline_shared import ranking
 from tierline_shared.errors import AlreadyExists, InvalidInput
 
 

@@ -10,20 +10,20 @@ from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from tierline_shared import ranking
 from tierline_shared.api import KEY_PROBLEMS, Admin, Reader, RuntimeDep
-from tierline_shared.errors import InvalidInput
-from tierline_shared.schemas import ApiModel
-from tierline_sla_monitor.adapters import repository as repo
-from tierline_sla_monitor.adapters.orm import CalendarRow, ClockRow, PolicyRow
-from tierline_sla_monitor.domain import ranking
-from tierline_sla_monitor.domain.calendar import Calendar
-from tierline_sla_monitor.domain.policy import PolicySpec, SlaPolicy
-from tierline_sla_monitor.entrypoints.catalog_schemas import (
+from tierline_shared.catalog_schemas import (
     PLACEMENT,
     PlacementIn,
     RankWarningOut,
     rank_warnings_out,
 )
+from tierline_shared.errors import InvalidInput
+from tierline_shared.schemas import ApiModel
+from tierline_sla_monitor.adapters import repository as repo
+from tierline_sla_monitor.adapters.orm import CalendarRow, ClockRow, PolicyRow
+from tierline_sla_monitor.domain.calendar import Calendar
+from tierline_sla_monitor.domain.policy import PolicySpec, SlaPolicy
 from tierline_sla_monitor.service_layer import catalog, compliance
 from tierline_sla_monitor.service_layer.clocks import run_of
 

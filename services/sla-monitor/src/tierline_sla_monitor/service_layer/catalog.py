@@ -16,12 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline_shared import ranking
 from tierline_shared.db import advisory_xact_lock, get_or_404
 from tierline_shared.errors import AlreadyExists, IncompleteConfiguration, InvalidInput, NotFound
 from tierline_shared.logging import get_logger
 from tierline_sla_monitor.adapters import repository as repo
 from tierline_sla_monitor.adapters.orm import CalendarRow, PolicyRow
-from tierline_sla_monitor.domain import ranking
 from tierline_sla_monitor.domain.calendar import TWENTY_FOUR_SEVEN, Calendar
 from tierline_sla_monitor.domain.policy import FILTER_UNIVERSES, SlaConfig, SlaPolicy, config_problem
 

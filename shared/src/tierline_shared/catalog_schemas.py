@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from tierline_router.domain import ranking
-from tierline_router.domain.model import Name
+from tierline_shared import ranking
+
+# A catalog entry's name, as every catalog spells it (letters, digits, . _ -).
+Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
 PLACEMENT = {"rank", "before", "after"}
 
