@@ -183,3 +183,22 @@ def test_a_signed_callback_passes_the_gateway_s_signature_check(system: System) 
     assert right.exit_code == 1 and right.stderr.startswith("Error: 404 "), right.stderr
     wrong = tierline(system, *args, "--secret", new_secret(), "--send")
     assert wrong.exit_code == 1 and wrong.stderr.startswith("Error: 401 "), wrong.stderr
+
+
+def test_hold_resume_resolve_reopen_close_from_the_command_line(system: System) -> None:
+    incident_id = ok_json(system, "incidents", "create", *INCIDENT)["id"]
+    held = ok_json(system, "incidents", "hold", incident_id, "--reason", "awaiting_customer", "--by", "dave")
+    assert held["status"] == "on_hold"
+    assert ok_json(system, "incidents", "resume", incident_id)["status"] == "open"
+    ok_json(system, "incidents", "resolve", incident_id, "--code", "fixed")
+    assert ok_json(system, "incidents", "reopen", incident_id, "--reason", "came back")["status"] == "open"
+    ok_json(system, "incidents", "resolve", incident_id, "--code", "fixed")
+    closed = tierline(system, "incidents", "close", incident_id)
+    assert closed.exit_code == 0 and closed.stdout.startswith(f"closed {incident_id}")
+
+    # A move the lifecycle forbids is the server's 409, as one line.
+    refused = tierline(system, "incidents", "hold", incident_id, "--reason", "awaiting_customer")
+    assert refused.exit_code == 1 and "409" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    bad_reason = tierline(system, "incidents", "hold", incident_id, "--reason", "lunch")
+    assert bad_reason.exit_code == 2 and "lunch" in bad_reason.stderr  # refused before any request

@@ -272,3 +272,65 @@ def escalate(app: App, incident_id: str, note: str | None) -> None:
         )
 
     app.output(assignment, for_people)
+
+
+@incidents.command("de-escalate")
+@click.argument("incident_id")
+@click.option("--note", required=True, help="Why it goes back down (required).")
+@click.option("--to-tier", help="L1..L3 [default: the rung below]")
+@json_option
+@pass_app
+def de_escalate(app: App, incident_id: str, note: str, to_tier: str | None) -> None:
+    """Hand the incident back down its ladder (the router)."""
+    body = {"note": note, "to_tier": to_tier} if to_tier else {"note": note}
+    path = f"/v1/incidents/{segment(incident_id)}/de-escalate"
+    assignment = app.api.call("POST", "router", path, json=body)
+    app.output(assignment, lambda a: render.show(Text(f"de-escalated {a['incident_id']}: now {a['tier']}")))
+
+
+@incidents.command()
+@click.argument("incident_id")
+@click.option(
+    "--reason",
+    required=True,
+    type=click.Choice(["awaiting_customer", "awaiting_vendor", "awaiting_change"]),
+    help="What it waits for (an SLA policy's pause_on reasons pause its clocks).",
+)
+@click.option("--note")
+@click.option("--by")
+@json_option
+@pass_app
+def hold(app: App, incident_id: str, **body: Any) -> None:
+    """Put the incident on hold."""
+    _action(app, incident_id, "hold", body, "put on hold")
+
+
+@incidents.command()
+@click.argument("incident_id")
+@click.option("--by")
+@json_option
+@pass_app
+def resume(app: App, incident_id: str, by: str | None) -> None:
+    """Take the incident off hold."""
+    _action(app, incident_id, "resume", {"by": by}, "resumed")
+
+
+@incidents.command()
+@click.argument("incident_id")
+@click.option("--reason", help="Why it is back.")
+@click.option("--by")
+@json_option
+@pass_app
+def reopen(app: App, incident_id: str, **body: Any) -> None:
+    """Reopen a resolved incident (within the reopen window)."""
+    _action(app, incident_id, "reopen", body, "reopened")
+
+
+@incidents.command()
+@click.argument("incident_id")
+@click.option("--by")
+@json_option
+@pass_app
+def close(app: App, incident_id: str, by: str | None) -> None:
+    """Close a resolved incident for good."""
+    _action(app, incident_id, "close", {"by": by}, "closed")
