@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 from tierline_cli.config import dev_key_file, discover, service_urls
 
@@ -79,3 +82,24 @@ def test_the_local_key_never_goes_to_another_host(tmp_path: Path) -> None:
 def test_no_key_anywhere(tmp_path: Path) -> None:
     target = discover({}, tmp_path)
     assert target.key is None and target.key_origin is None
+
+
+def test_the_local_key_never_goes_to_a_remote_service_either(tmp_path: Path) -> None:
+    (tmp_path / ".run").mkdir()
+    (tmp_path / ".run" / "dev-api-key").write_text("tl_dev_file")
+    for variable in ("TIERLINE_GATEWAY_URL", "TIERLINE_ROUTER_URL", "TIERLINE_SLA_URL"):
+        target = discover({variable: "https://elsewhere.example.com"}, tmp_path)
+        assert target.key is None, variable
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="only root can give a file to another user")
+def test_a_key_file_of_another_user_or_behind_a_link_is_not_taken(tmp_path: Path) -> None:
+    planted = tmp_path / "shared" / ".run"
+    planted.mkdir(parents=True)
+    (planted / "dev-api-key").write_text("tl_planted")
+    os.chown(planted / "dev-api-key", 65534, 65534)  # someone else's, e.g. in a shared /tmp
+    assert dev_key_file({}, tmp_path / "shared") is None
+    linked = tmp_path / "linked" / ".run"
+    linked.mkdir(parents=True)
+    (linked / "dev-api-key").symlink_to(planted / "dev-api-key")
+    assert dev_key_file({}, tmp_path / "linked") is None

@@ -34,5 +34,6 @@ def test_what_the_launcher_decides_is_not_taken_from_the_environment() -> None:
         "TIERLINE_RUN_ROUTER_PORT": "18002",
         "TIERLINE_ROUTER_DATABASE_URL": "postgresql://elsewhere/router",
         "TIERLINE_CONFIG_DIR": "/etc/tierline",
+        "TIERLINE_HOST": "0.0.0.0",  # readiness and the services' URLs of each other are on loopback
     }
     assert settings_from_environment(env, ROUTER) == {"TIERLINE_CONFIG_DIR": "/etc/tierline"}

@@ -77,3 +77,19 @@ def test_a_server_for_a_private_checkout_starts_and_answers(private_dir: Path) -
     finally:
         server.stop()
         shutil.rmtree(server.data_root, ignore_errors=True)
+
+
+def test_a_planted_link_where_the_data_would_live_is_refused(private_dir: Path, tmp_path: Path) -> None:
+    target = Path(tempfile.mkdtemp(prefix="tierline-target-"))  # 0700, root's: what a link would expose
+    server = PostgresServer(private_dir / "run" / "postgres", durable=False)
+    try:
+        shutil.rmtree(server.data_root, ignore_errors=True)
+        server.data_root.symlink_to(target, target_is_directory=True)
+        with pytest.raises(RuntimeError, match="not a folder"):
+            server._prepare_root()
+        info = target.stat()
+        assert (info.st_uid, info.st_mode & 0o777) == (0, 0o700)  # untouched
+    finally:
+        if server.data_root.is_symlink():
+            server.data_root.unlink()
+        shutil.rmtree(target, ignore_errors=True)

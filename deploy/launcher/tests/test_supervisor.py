@@ -87,3 +87,23 @@ def test_a_stopped_process_leaves_no_child_behind(tmp_path: Path) -> None:
     assert proc.returncode is not None
     with pytest.raises(ProcessLookupError):
         os.kill(proc.pid, 0)
+
+
+def test_a_process_that_cannot_even_start_is_tried_again_later(tmp_path: Path, capsys) -> None:
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    proc = ManagedProcess("sleeper", SLEEPER, log_path=tmp_path / "s.log", cwd=workdir)
+    clock = FakeClock()
+    supervisor = Supervisor({"sleeper": proc}, initial_delay=1.0, clock=clock)
+    try:
+        _kill(proc)
+        workdir.rmdir()  # its working folder is gone: starting it again fails
+        supervisor.check()
+        clock.now += 1.0
+        assert supervisor.check() == []  # the failure is reported, not raised
+        assert "could not restart sleeper" in capsys.readouterr().err
+        workdir.mkdir()
+        clock.now += 2.0
+        assert supervisor.check() == ["sleeper"] and proc.alive()
+    finally:
+        proc.stop(timeout=5)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from fastapi import Path
 from pydantic import BaseModel, Field
 
 from tierline_shared import ranking
 
 # A catalog entry's name, as every catalog spells it (letters, digits, . _ -).
-Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+Name = Annotated[str, Field(min_length=1, max_length=100, pattern=NAME_PATTERN)]
+# The same, as a path parameter: a bad name is a 422 naming it, before any handler runs.
+NamePath = Annotated[str, Path(min_length=1, max_length=100, pattern=NAME_PATTERN)]
 
 PLACEMENT = {"rank", "before", "after"}
 

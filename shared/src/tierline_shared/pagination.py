@@ -30,8 +30,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         if at.tzinfo is None:
             raise ValueError("a cursor's time has an offset")
         return at.astimezone(UTC), uuid.UUID(ident)
-    # binascii, Unicode and JSON errors are ValueErrors; OverflowError: a time UTC cannot hold
-    except (ValueError, TypeError, OverflowError) as exc:
+    # binascii, Unicode and JSON errors are ValueErrors; OverflowError: a time UTC cannot hold;
+    # TypeError and AttributeError: JSON of the wrong types (a number where a string belongs)
+    except (ValueError, TypeError, OverflowError, AttributeError) as exc:
         raise InvalidInput(
             "The cursor is not one this API returned.",
             errors=[{"field": "cursor", "in": "query", "reason": "not a cursor from next_cursor"}],

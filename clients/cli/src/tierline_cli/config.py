@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,10 +59,8 @@ def service_urls(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def _is_local(environ: Mapping[str, str]) -> bool:
-    """Whether intake is on this machine, where `make run`'s own key applies (never sent elsewhere)."""
-    if not environ.get("TIERLINE_URL"):
-        return True
-    return urlsplit(environ["TIERLINE_URL"]).hostname in LOOPBACK
+    """Whether every service is on this machine, where `make run`'s own key applies (never sent elsewhere)."""
+    return all(urlsplit(url).hostname in LOOPBACK for url in service_urls(environ).values())
 
 
 def dev_key_file(environ: Mapping[str, str], cwd: Path) -> Path | None:
@@ -72,7 +71,8 @@ def dev_key_file(environ: Mapping[str, str], cwd: Path) -> Path | None:
         folders = [folder / ".run" for folder in (cwd, *cwd.parents)]
     for folder in folders:
         path = folder / DEV_KEY_FILE
-        if path.is_file():
+        # only a key file of the user's own (a shared /tmp could hold anyone's .run/)
+        if path.is_file() and not path.is_symlink() and path.stat().st_uid == os.getuid():
             return path
     return None
 

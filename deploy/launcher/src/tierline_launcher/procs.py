@@ -85,7 +85,9 @@ class ManagedProcess:
         self.log_path = log_path
         self.stop_signal = stop_signal
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        # O_NOFOLLOW: a log in a folder another account owns must not lead us elsewhere
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+        self._log = os.fdopen(os.open(log_path, flags, 0o644), "ab")
         self.proc = self._spawn()
 
     def _spawn(self) -> subprocess.Popen[bytes]:
@@ -121,10 +123,14 @@ class ManagedProcess:
         return self.proc.poll() is None
 
     def tail(self, lines: int = 30) -> str:
+        """The log's last lines (read from its end: logs grow for as long as the system runs)."""
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+            with open(self.log_path, "rb") as log:
+                log.seek(max(0, log.seek(0, os.SEEK_END) - 64 * 1024))
+                text = log.read().decode(errors="replace")
         except OSError:
             return ""
+        return "\n".join(text.splitlines()[-lines:])
 
     def stop(self, timeout: float = 15.0) -> None:
         try:
@@ -195,8 +201,15 @@ class Supervisor:
                 if tail:
                     print(f"--- last lines of {proc.log_path} ---\n{tail}", file=sys.stderr, flush=True)
             elif now >= self._due[name]:
+                try:
+                    proc.respawn()
+                except OSError as exc:  # cannot even start it: keep trying, like compose
+                    delay = self._delay[name]
+                    self._due[name] = now + delay
+                    self._delay[name] = min(delay * 2, self.max_delay)
+                    say(f"could not restart {name} ({exc}); trying again in {delay:.0f}s")
+                    continue
                 del self._due[name]
-                proc.respawn()
                 self._started[name] = now
                 self.restarts[name] += 1
                 restarted.append(name)

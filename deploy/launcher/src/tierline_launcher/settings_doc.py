@@ -119,7 +119,8 @@ def render() -> str:
         "A variable applies to every service; `TIERLINE_<SERVICE>" + PER_SERVICE_SEPARATOR + "<NAME>` "
         "(e.g. `TIERLINE_ROUTER" + PER_SERVICE_SEPARATOR + "LOG_LEVEL=DEBUG`) to one service only. "
         "`make run` passes both through, except what it decides itself: each service's database "
-        "URL, port, public URL and the Kafka bootstrap servers. The launcher itself reads:",
+        "URL, listen address and port, public URL and the Kafka bootstrap servers. "
+        "The launcher itself reads:",
         "",
         "| variable | what |",
         "|---|---|",

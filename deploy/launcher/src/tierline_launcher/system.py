@@ -122,6 +122,7 @@ LAUNCHER_OWNED = frozenset(
         "TIERLINE_KAFKA_BOOTSTRAP_SERVERS",
         "KAFKA_BOOTSTRAP_SERVERS",
         "TIERLINE_PORT",
+        "TIERLINE_HOST",  # readiness checks and the services' URLs of each other are on 127.0.0.1
         "TIERLINE_PUBLIC_URL",
         "TIERLINE_INTAKE_URL",
         "TIERLINE_VENDOR_GATEWAY_URL",
@@ -196,6 +197,13 @@ class Infra:
         assert self.postgres is not None
         return self.postgres.url(database)
 
+    def server_url(self) -> str:
+        """The PostgreSQL server, for people: no database, never a password."""
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url("postgres"))
+        return url.render_as_string(hide_password=True).rsplit("/", 1)[0]
+
     def create_database(self, database: str) -> str:
         assert self.postgres is not None
         self.postgres.create_database(database)
@@ -258,7 +266,7 @@ class Services:
         """The environment of one service: the user's settings, then what the launcher decides."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("TIERLINE_")}
         env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
-        env.update({"TIERLINE_HOST": "127.0.0.1", "TIERLINE_CONFIG_DIR": str(self.config_dir)})
+        env.update({"TIERLINE_CONFIG_DIR": str(self.config_dir)})
         env.update(settings_from_environment(os.environ, service))
         own_url = os.environ.get(f"TIERLINE_{service.env_name}_DATABASE_URL")
         database_url = own_url or self.infra.create_database(self.database_prefix + service.database)
@@ -266,6 +274,7 @@ class Services:
             {
                 "TIERLINE_DATABASE_URL": database_url,
                 "TIERLINE_KAFKA_BOOTSTRAP_SERVERS": self.infra.bootstrap_servers,
+                "TIERLINE_HOST": "127.0.0.1",
                 "TIERLINE_PORT": str(self.ports[service.name]),
                 "TIERLINE_PUBLIC_URL": self.url(service.name),
                 "TIERLINE_INTAKE_URL": self.url("intake"),

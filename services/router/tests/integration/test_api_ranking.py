@@ -339,3 +339,12 @@ async def test_a_restart_applies_the_file_again_without_moving_what_the_api_plac
         assert codes(listed[4]) == [("shadowed", ["vip", "standard"])]
         assert codes(listed[5]) == [("shadowed", ["vip", "p2-major", "vpn-fast-track", "standard"])]
         assert never_reached(logged) == ["p1-major", "late"]  # and the start said so
+
+
+async def test_a_bad_name_in_the_path_of_a_replace_is_a_422_naming_it(deployment: Deployment) -> None:
+    async with deployment.started() as router:
+        spec = {"priorities": ["P1"], "ladder": LADDER}
+        for path in ("/v1/escalation-policies/a%20b", "/v1/queues/bad!name"):
+            body = spec if "policies" in path else {"tier": "L2"}
+            refused = problem(await router.http.put(path, json=body), 422)
+            assert [e["field"] for e in refused["errors"]] == ["name"], refused

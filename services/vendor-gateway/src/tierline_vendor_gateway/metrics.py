@@ -21,6 +21,11 @@ QUEUE = Gauge(
     ["status"],
 )
 
+# Every outcome exists from the start at 0: Prometheus' increase() sees the first dead delivery
+# as a step from 0, not as a new series starting at 1 (which alerts would miss).
+for _outcome in ("delivered", "retrying", "dead"):
+    DELIVERIES.labels(_outcome)
+
 
 def delivered(outcome: str) -> None:
     DELIVERIES.labels(outcome).inc()

@@ -106,6 +106,8 @@ def test_the_shipped_file_reads_urls_and_allow_hosts_from_the_environment(
     monkeypatch.setenv(names[1], "http://vendor-simulator-globex:9101/tierline/cases")
     monkeypatch.setenv("TIERLINE_VENDOR_ALLOW_HOSTS", "vendor-simulator-acme,vendor-simulator-globex")
     config = load_yaml(CONFIG_DIR / "vendors.yaml", VendorsConfig)
+    # compose's list replaces the loopback defaults: a container's own loopback is no webhook target
+    assert config.delivery.allow_hosts == ["vendor-simulator-acme", "vendor-simulator-globex"]
     urls = [str(v.to_vendor().webhook_url) for v in config.vendors]
     assert [urlsplit(url).hostname for url in urls] == ["vendor-simulator-acme", "vendor-simulator-globex"]
     for url in urls:  # plain http to a private container address: allowed only because it is listed

@@ -82,6 +82,11 @@ class EventConsumer:
         self.handlers = {cls.event_type: fn for cls, fn in handlers.items()}
         # Current contracts this consumer has no handler for: skipped, and not worth a span.
         self._unhandled = frozenset(registered_types().keys() - self.handlers.keys())
+        # Dead letters counted from 0 for every topic and type handled here, so alerts on
+        # increase() see the first one (a series born at 1 shows no increase).
+        for topic in topics:
+            for event_type in (*self.handlers, "undecodable"):
+                EVENTS_CONSUMED.labels(topic=topic, type=event_type, outcome="dead_lettered")
         self.sessions = sessions
         self.inbox = inbox
         self.producer = producer

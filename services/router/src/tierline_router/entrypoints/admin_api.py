@@ -21,6 +21,7 @@ from tierline_shared import ranking
 from tierline_shared.api import KEY_PROBLEMS, Admin, Reader, RuntimeDep, Writer
 from tierline_shared.catalog_schemas import (
     PLACEMENT,
+    NamePath,
     PlacementIn,
     RankWarningOut,
     rank_warnings_out,
@@ -236,7 +237,7 @@ async def get_queue(name: str, rt: RuntimeDep, principal: Reader) -> QueueOut:
     responses=PROBLEMS,
     summary="Replace a queue, optionally moving it (members taken out hand their incidents to the rest)",
 )
-async def replace_queue(name: str, body: QueueReplace, rt: RuntimeDep, principal: Admin) -> QueueOut:
+async def replace_queue(name: NamePath, body: QueueReplace, rt: RuntimeDep, principal: Admin) -> QueueOut:
     queue = Queue.model_validate({**body.model_dump(exclude=PLACEMENT), "name": name})
     async with rt.unit_of_work() as session:
         ranked = await queues.update_queue(session, rt.state["deps"], queue, body.placement())

@@ -19,6 +19,7 @@ from tierline_shared import ranking
 from tierline_shared.api import Admin, Reader, RuntimeDep
 from tierline_shared.catalog_schemas import (
     PLACEMENT,
+    NamePath,
     PlacementIn,
     RankWarningOut,
     rank_warnings_out,
@@ -131,7 +132,7 @@ async def get_policy(name: str, rt: RuntimeDep, principal: Reader) -> PolicyOut:
     responses=PROBLEMS,
     summary="Replace a policy, optionally moving it (its incidents take the new ladder from their next move)",
 )
-async def replace_policy(name: str, body: PolicyReplace, rt: RuntimeDep, principal: Admin) -> PolicyOut:
+async def replace_policy(name: NamePath, body: PolicyReplace, rt: RuntimeDep, principal: Admin) -> PolicyOut:
     policy = EscalationPolicy.model_validate({**body.model_dump(exclude=PLACEMENT), "name": name})
     async with rt.unit_of_work() as session:
         return _policy_out(await policies.update_policy(session, rt.state["deps"], policy, body.placement()))

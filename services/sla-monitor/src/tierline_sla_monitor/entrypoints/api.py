@@ -14,6 +14,7 @@ from tierline_shared import ranking
 from tierline_shared.api import KEY_PROBLEMS, Admin, Reader, RuntimeDep
 from tierline_shared.catalog_schemas import (
     PLACEMENT,
+    NamePath,
     PlacementIn,
     RankWarningOut,
     rank_warnings_out,
@@ -214,7 +215,7 @@ async def get_policy(name: str, rt: RuntimeDep, principal: Reader) -> PolicyOut:
     summary="Replace a policy, optionally moving it (running clocks keep their targets until the "
     "incident's priority changes)",
 )
-async def replace_policy(name: str, body: PolicyReplace, rt: RuntimeDep, principal: Admin) -> PolicyOut:
+async def replace_policy(name: NamePath, body: PolicyReplace, rt: RuntimeDep, principal: Admin) -> PolicyOut:
     policy = SlaPolicy.model_validate({**body.model_dump(exclude=PLACEMENT), "name": name})
     async with rt.unit_of_work() as session:
         ranked = await catalog.put_policy(session, policy, body.placement(), rt.clock.now(), create=False)
