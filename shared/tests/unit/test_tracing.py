@@ -130,6 +130,9 @@ async def test_a_record_no_handler_wants_is_skipped_without_a_span(spans: InMemo
     kafka_record = ConsumerRecord("t", 0, 7, 0, 0, record.key, record.value, None, 0, 0, headers)
     assert await consumer.process(kafka_record) == "ignored"
     assert spans.get_finished_spans() == ()
+    # not even decoded: a body this consumer would choke on is not its business
+    garbled = ConsumerRecord("t", 0, 8, 0, 0, record.key, b"\xff not json", None, 0, 0, headers)
+    assert await consumer.process(garbled) == "ignored"
 
 
 def _app() -> FastAPI:
