@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from tests.e2e.conftest import ADMIN_KEY, System, running_system
 from tierline_launcher.procs import free_port
-from tierline_shared.events import IncidentAssigned, IncidentCreated, topics
+from tierline_shared.events import IncidentAssigned, IncidentCreated, IncidentEscalated, SlaBreached, topics
 from tierline_shared.testing import ServerThread, eventually
 
 pytestmark = pytest.mark.e2e
@@ -181,3 +181,32 @@ async def test_one_incident_is_one_trace_from_intake_through_router_to_sla_monit
     assert {"tierline-intake", "tierline-router", "tierline-sla-monitor"} <= {s.service for s in spans}
     # probes and scrapes make no spans
     assert not [s for s in collector.spans if s.name.endswith(("/healthz", "/readyz", "/metrics"))]
+
+
+async def test_breaches_escalations_and_the_vendor_handoff_continue_the_incident_s_trace(
+    traced_system: System, collector: SpanCollector
+) -> None:
+    """Timers fire long after the event that armed them; the clock keeps that event's trace context."""
+    system = traced_system
+    async with httpx.AsyncClient(timeout=10, headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as http:
+        created = await http.post(f"{system.url('intake')}/v1/incidents", json=INCIDENT)
+    assert created.status_code == 201, created.text
+    trace_id = created.headers["traceresponse"].split("-")[1]
+
+    def up_to_the_vendor() -> list[ReceivedSpan] | None:
+        spans = collector.of_trace(trace_id)
+        wanted = [
+            _consumed(spans, "router", SlaBreached.event_type),  # a tier budget ran out (the poller)
+            _consumed(spans, "sla-monitor", IncidentEscalated.event_type),
+            _consumed(spans, "vendor-gateway", IncidentEscalated.event_type),  # the L4 handoff
+        ]
+        return spans if all(wanted) else None
+
+    spans = await eventually(up_to_the_vendor, timeout=60, what="the climb to L4 in the creation's trace")
+    breaches = _consumed(spans, "router", SlaBreached.event_type)
+    # each breach hangs under the span that started its clock, in sla-monitor
+    clock_starters = {s.span_id for s in spans if s.service == "tierline-sla-monitor"}
+    assert all(b.parent_id in clock_starters for b in breaches)
+    assert {"tierline-intake", "tierline-router", "tierline-sla-monitor", "tierline-vendor-gateway"} <= {
+        s.service for s in spans
+    }

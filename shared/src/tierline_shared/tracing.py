@@ -223,6 +223,11 @@ def event_headers() -> list[tuple[str, bytes]]:
     return [(TRACEPARENT, traceparent.encode())]
 
 
+def headers_for(traceparent: str | None) -> list[tuple[str, bytes]]:
+    """The distributed-tracing header of a context kept earlier (a timer's), or the current one's."""
+    return [(TRACEPARENT, traceparent.encode())] if traceparent else event_headers()
+
+
 def current_context() -> tuple[str | None, str | None]:
     """The current span as W3C ``traceparent`` and ``tracestate`` values (None without a valid span)."""
     carrier: dict[str, str] = {}

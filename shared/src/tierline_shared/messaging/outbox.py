@@ -38,14 +38,25 @@ class Outbox:
         [envelope] = await self.add_many(session, [event])
         return envelope
 
-    async def add_many(self, session: AsyncSession, events: Sequence[Event]) -> list[Envelope]:
-        """Stage several events in one INSERT (a poller's batch costs one round trip, not one per event)."""
+    async def add_many(
+        self,
+        session: AsyncSession,
+        events: Sequence[Event],
+        trace_parents: Sequence[str | None] | None = None,
+    ) -> list[Envelope]:
+        """Stage several events in one INSERT (a poller's batch costs one round trip, not one per event).
+
+        Each event carries the current trace context, or the one ``trace_parents`` gives for it: a
+        timer firing long after the event that armed it continues that event's trace.
+        """
         if not events:
             return []
         envelopes = [Envelope(data=event, source=self.source, time=self.clock.now()) for event in events]
-        trace_headers = [[k, v.decode()] for k, v in tracing.event_headers()]  # one context for the batch
+        current = [[k, v.decode()] for k, v in tracing.event_headers()]  # one context for the batch
+        parents = trace_parents or [None] * len(events)
         rows = []
-        for envelope in envelopes:
+        for envelope, parent in zip(envelopes, parents, strict=True):
+            trace_headers = [[k, v.decode()] for k, v in tracing.headers_for(parent)] if parent else current
             record = cloudevents.encode(envelope)
             rows.append(
                 {

@@ -45,6 +45,8 @@ class ClockRow(Base):
     stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # business time from start to the acknowledgement or resolution it measured (also after a breach)
     finished_seconds: Mapped[float | None] = mapped_column(Float)
+    # W3C traceparent of the event that started the clock: its warnings and breach continue that trace
+    traceparent: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         # The poller's scan, by next warning or due time: its cost grows with what is due, not what is armed.

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline_shared import tracing
 from tierline_shared.clock import Clock
 from tierline_shared.db import on_commit
 from tierline_shared.events import (
@@ -107,6 +108,7 @@ async def _start(
         calendar=calendar.name,
         state=ClockState.RUNNING.value,
         started_at=started_at,
+        traceparent=tracing.current_context()[0],
     )
     save_run(
         row,

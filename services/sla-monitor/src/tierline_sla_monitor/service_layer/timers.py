@@ -41,7 +41,9 @@ async def fire_due_clocks(session: AsyncSession, deps: SlaDeps, *, limit: int) -
         return 0
     catalog = await repo.load_catalog(session)
     announcements: list[SlaBreached | SlaWarning] = []
+    parents: list[str | None] = []  # each announcement continues the trace that started its clock
     for row in rows:
+        parents.append(row.traceparent)
         calendar = catalog.calendar(row.calendar)
         run = run_of(row)
         assert row.due_at is not None and row.fire_at is not None
@@ -81,5 +83,5 @@ async def fire_due_clocks(session: AsyncSession, deps: SlaDeps, *, limit: int) -
                 at=now,
             )
         )
-    await deps.outbox.add_many(session, announcements)
+    await deps.outbox.add_many(session, announcements, trace_parents=parents)
     return len(rows)
