@@ -194,6 +194,34 @@ async def issue_api_key(runtime: Runtime, scopes: list[str]) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+# --- answers of the admin APIs (catalogs and their match order) ---
+
+
+def answer(response: httpx.Response, status: int = 200) -> Any:
+    """The JSON of an answer that has ``status`` (the body in the failure message otherwise)."""
+    assert response.status_code == status, response.text
+    return response.json() if response.content else None
+
+
+def problem_answer(response: httpx.Response, status: int) -> dict[str, Any]:
+    """A problem+json answer with ``status``."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def rank_warning_codes(entry: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """A catalog entry's match-order warnings as (code, entries) pairs."""
+    return [(w["code"], w["entries"]) for w in entry["rank_warnings"]]
+
+
+def never_reached(records: Collection[logging.LogRecord]) -> list[str]:
+    """The catalog entries a start warned about: never reached."""
+    events = [r.msg for r in records if r.levelno == logging.WARNING and isinstance(r.msg, dict)]
+    return [e["entry"] for e in events if e.get("event") == "catalog_entry_never_reached"]
+
+
 # --- OpenAPI fuzzing (schemathesis, hypothesis and requests are test dependencies, imported when used) ---
 
 PROBLEM_JSON = "application/problem+json"

@@ -25,7 +25,14 @@ from tierline_router.service_layer import routing
 from tierline_shared import migrations
 from tierline_shared.events import IncidentCreated
 from tierline_shared.runtime import Runtime
-from tierline_shared.testing import app_client, app_settings
+from tierline_shared.testing import (
+    answer,
+    app_client,
+    app_settings,
+    never_reached,
+    problem_answer,
+    rank_warning_codes,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -69,14 +76,14 @@ class Router:
         )
         async with self.runtime.unit_of_work() as session:
             await routing.assign_new_incident(session, self.runtime.state["deps"], event)
-        return ok(await self.http.get(f"/v1/incidents/{event.incident_id}/assignment"))["policy"]
+        return answer(await self.http.get(f"/v1/incidents/{event.incident_id}/assignment"))["policy"]
 
     async def order(self, path: str) -> list[tuple[str, int]]:
-        return [(e["name"], e["rank"]) for e in ok(await self.http.get(path))]
+        return [(e["name"], e["rank"]) for e in answer(await self.http.get(path))]
 
     async def queues(self) -> dict[str, list[str]]:
         by_tier: dict[str, list[str]] = {}
-        for queue in ok(await self.http.get("/v1/queues")):
+        for queue in answer(await self.http.get("/v1/queues")):
             by_tier.setdefault(queue["tier"], []).append(queue["name"])
         return by_tier
 
@@ -108,17 +115,6 @@ def deployment(infra, new_database, tmp_path: Path) -> Deployment:
     return deployed
 
 
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json() if response.content else None
-
-
-def problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    return response.json()
-
-
 @pytest.fixture
 def logged(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
     """caplog, on the service's own logger: starting the app replaces the root logger's handlers."""
@@ -128,25 +124,18 @@ def logged(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixtur
     logger.removeHandler(caplog.handler)
 
 
-def never_reached(logged: pytest.LogCaptureFixture) -> list[str]:
-    """The entries a start warned about: never reached."""
-    events = [r.msg for r in logged.records if r.levelno == logging.WARNING and isinstance(r.msg, dict)]
-    return [e["entry"] for e in events if e.get("event") == "catalog_entry_never_reached"]
-
-
-def codes(entry: dict[str, Any]) -> list[tuple[str, list[str]]]:
-    return [(w["code"], w["entries"]) for w in entry["rank_warnings"]]
-
-
 async def test_a_policy_made_without_a_position_is_warned_it_is_never_reached_until_placed(
     deployment: Deployment,
 ) -> None:
     async with deployment.started() as router:
-        made = ok(await router.http.post("/v1/escalation-policies", json=VPN_FAST_TRACK), 201)
-        assert (made["rank"], codes(made)) == (3, [("placed_last", []), ("shadowed", ["standard"])])
+        made = answer(await router.http.post("/v1/escalation-policies", json=VPN_FAST_TRACK), 201)
+        assert (made["rank"], rank_warning_codes(made)) == (
+            3,
+            [("placed_last", []), ("shadowed", ["standard"])],
+        )
         assert "taken first by 'standard' (rank 2)" in made["rank_warnings"][1]["detail"]
         assert await router.policy_for("vpn", "P2") == "standard"  # what issue 13 saw
-        listed = ok(await router.http.get("/v1/escalation-policies"))
+        listed = answer(await router.http.get("/v1/escalation-policies"))
         assert [(p["name"], p["rank"], [w["code"] for w in p["rank_warnings"]]) for p in listed] == [
             ("p1-major", 1, []),
             ("standard", 2, []),
@@ -154,7 +143,7 @@ async def test_a_policy_made_without_a_position_is_warned_it_is_never_reached_un
         ]
 
         spec = {k: v for k, v in VPN_FAST_TRACK.items() if k != "name"}
-        moved = ok(
+        moved = answer(
             await router.http.put(
                 "/v1/escalation-policies/vpn-fast-track", json={**spec, "before": "standard"}
             )
@@ -167,7 +156,7 @@ async def test_a_policy_made_without_a_position_is_warned_it_is_never_reached_un
         ]
         assert await router.policy_for("vpn", "P2") == "vpn-fast-track"
         assert await router.policy_for("vpn", "P3") == "standard"
-        assert ok(await router.http.get("/v1/escalation-policies/vpn-fast-track"))["rank_warnings"] == []
+        assert answer(await router.http.get("/v1/escalation-policies/vpn-fast-track"))["rank_warnings"] == []
 
 
 async def test_entries_go_to_a_rank_or_next_to_another_and_those_after_move_down(
@@ -175,9 +164,9 @@ async def test_entries_go_to_a_rank_or_next_to_another_and_those_after_move_down
 ) -> None:
     async with deployment.started() as router:
         first = {"name": "vip", "priorities": ["P1"], "services": ["ceo"], "ladder": FAST_LADDER, "rank": 1}
-        assert ok(await router.http.post("/v1/escalation-policies", json=first), 201)["rank"] == 1
+        assert answer(await router.http.post("/v1/escalation-policies", json=first), 201)["rank"] == 1
         after = {**VPN_FAST_TRACK, "after": "p1-major"}
-        assert ok(await router.http.post("/v1/escalation-policies", json=after), 201)["rank"] == 3
+        assert answer(await router.http.post("/v1/escalation-policies", json=after), 201)["rank"] == 3
         assert await router.order("/v1/escalation-policies") == [
             ("vip", 1),
             ("p1-major", 2),
@@ -185,7 +174,7 @@ async def test_entries_go_to_a_rank_or_next_to_another_and_those_after_move_down
             ("standard", 4),
         ]
         spec = {k: v for k, v in first.items() if k not in ("name", "rank")}
-        last = ok(await router.http.put("/v1/escalation-policies/vip", json={**spec, "rank": 4}))
+        last = answer(await router.http.put("/v1/escalation-policies/vip", json={**spec, "rank": 4}))
         assert last["rank"] == 4 and last["rank_warnings"][0]["code"] == "shadowed"  # behind p1-major
         assert await router.order("/v1/escalation-policies") == [
             ("p1-major", 1),
@@ -202,9 +191,9 @@ async def test_entries_go_to_a_rank_or_next_to_another_and_those_after_move_down
             "agents": ["dan"],
             "before": "tech",
         }
-        made = ok(await router.http.post("/v1/queues", json=vpn_desk), 201)
+        made = answer(await router.http.post("/v1/queues", json=vpn_desk), 201)
         assert (made["rank"], made["rank_warnings"]) == (2, [])
-        listed = ok(await router.http.get("/v1/queues"))
+        listed = answer(await router.http.get("/v1/queues"))
         assert [(q["tier"], q["name"], q["rank"]) for q in listed] == [
             ("L1", "desk", 1),
             ("L2", "net", 1),
@@ -213,8 +202,11 @@ async def test_entries_go_to_a_rank_or_next_to_another_and_those_after_move_down
             ("L3", "experts", 1),
         ]
         # moved to another tier without a position: last there, and the tier it left closes up
-        moved = ok(await router.http.put("/v1/queues/vpn-desk", json={"tier": "L3", "services": ["vpn"]}))
-        assert (moved["rank"], codes(moved)) == (2, [("placed_last", []), ("shadowed", ["experts"])])
+        moved = answer(await router.http.put("/v1/queues/vpn-desk", json={"tier": "L3", "services": ["vpn"]}))
+        assert (moved["rank"], rank_warning_codes(moved)) == (
+            2,
+            [("placed_last", []), ("shadowed", ["experts"])],
+        )
         assert await router.order("/v1/queues") == [
             ("desk", 1),
             ("net", 1),
@@ -231,19 +223,19 @@ async def test_an_entry_placed_first_is_warned_about_the_entries_it_leaves_unrea
 ) -> None:
     async with deployment.started() as router:
         everything = {"name": "everything", "ladder": LADDER, "rank": 1}
-        made = ok(await router.http.post("/v1/escalation-policies", json=everything), 201)
-        assert codes(made) == [("shadows", ["p1-major", "standard"])]
-        listed = ok(await router.http.get("/v1/escalation-policies"))
-        assert {p["name"]: codes(p) for p in listed} == {
+        made = answer(await router.http.post("/v1/escalation-policies", json=everything), 201)
+        assert rank_warning_codes(made) == [("shadows", ["p1-major", "standard"])]
+        listed = answer(await router.http.get("/v1/escalation-policies"))
+        assert {p["name"]: rank_warning_codes(p) for p in listed} == {
             "everything": [],
             "p1-major": [("shadowed", ["everything"])],
             "standard": [("shadowed", ["everything"])],
         }
-        catch_all = ok(
+        catch_all = answer(
             await router.http.post("/v1/queues", json={"name": "any", "tier": "L2", "rank": 1}), 201
         )
-        assert codes(catch_all) == [("shadows", ["net", "tech"])]
-        assert codes(ok(await router.http.get("/v1/queues/tech"))) == [("shadowed", ["any"])]
+        assert rank_warning_codes(catch_all) == [("shadows", ["net", "tech"])]
+        assert rank_warning_codes(answer(await router.http.get("/v1/queues/tech"))) == [("shadowed", ["any"])]
 
 
 async def test_bad_positions_are_refused_naming_the_field_and_change_nothing(deployment: Deployment) -> None:
@@ -257,48 +249,52 @@ async def test_bad_positions_are_refused_naming_the_field_and_change_nothing(dep
             ({"rank": "first"}, "rank", "Input should be a valid integer"),
             ({"before": "bad name!"}, "before", "String should match pattern"),
         ]:
-            refused = problem(await router.http.post(policies, json={**VPN_FAST_TRACK, **body}), 422)
+            refused = problem_answer(await router.http.post(policies, json={**VPN_FAST_TRACK, **body}), 422)
             assert [(e["field"], e["reason"][: len(reason)]) for e in refused["errors"]] == [(field, reason)]
             assert refused["type"] == "https://tierline.dev/problems/validation-error"
-        both = problem(
+        both = problem_answer(
             await router.http.post(policies, json={**VPN_FAST_TRACK, "rank": 1, "after": "standard"}), 422
         )
         assert [e["field"] for e in both["errors"]] == ["rank", "after"]
         assert "one of rank, before or after" in both["detail"]
 
         spec = {"priorities": ["P1"], "ladder": LADDER}
-        itself = problem(
+        itself = problem_answer(
             await router.http.put(f"{policies}/p1-major", json={**spec, "after": "p1-major"}), 422
         )
         assert [(e["field"], e["reason"]) for e in itself["errors"]] == [("after", "names the entry itself")]
-        too_far = problem(await router.http.put(f"{policies}/p1-major", json={**spec, "rank": 3}), 422)
+        too_far = problem_answer(await router.http.put(f"{policies}/p1-major", json={**spec, "rank": 3}), 422)
         assert too_far["errors"][0]["reason"] == "must be from 1 (first) to 2 (last)"
         other_tier = {"name": "vpn-desk", "tier": "L1", "before": "tech"}
-        wrong_tier = problem(await router.http.post("/v1/queues", json=other_tier), 422)
+        wrong_tier = problem_answer(await router.http.post("/v1/queues", json=other_tier), 422)
         assert [(e["field"], e["reason"]) for e in wrong_tier["errors"]] == [
             ("before", "no L1 queue named 'tech'")
         ]
 
         assert await router.order(policies) == [("p1-major", 1), ("standard", 2)]
-        problem(await router.http.get(f"{policies}/vpn-fast-track"), 404)
-        problem(await router.http.get("/v1/queues/vpn-desk"), 404)
+        problem_answer(await router.http.get(f"{policies}/vpn-fast-track"), 404)
+        problem_answer(await router.http.get("/v1/queues/vpn-desk"), 404)
 
 
 async def test_a_restart_applies_the_file_again_without_moving_what_the_api_placed(
     deployment: Deployment, logged: pytest.LogCaptureFixture
 ) -> None:
     async with deployment.started() as router:
-        ok(
+        answer(
             await router.http.post("/v1/escalation-policies", json={**VPN_FAST_TRACK, "before": "standard"}),
             201,
         )
         vip = {"name": "vip", "priorities": ["P1"], "services": ["ceo"], "ladder": FAST_LADDER, "rank": 1}
-        ok(await router.http.post("/v1/escalation-policies", json=vip), 201)
-        ok(await router.http.post("/v1/escalation-policies", json={"name": "late", "ladder": LADDER}), 201)
+        answer(await router.http.post("/v1/escalation-policies", json=vip), 201)
+        answer(
+            await router.http.post("/v1/escalation-policies", json={"name": "late", "ladder": LADDER}), 201
+        )
         vpn_desk = {"name": "vpn-desk", "tier": "L2", "services": ["vpn"], "agents": ["dan"], "after": "net"}
-        ok(await router.http.post("/v1/queues", json=vpn_desk), 201)
+        answer(await router.http.post("/v1/queues", json=vpn_desk), 201)
         # a file entry moved through the API: the file's order comes back at the next start
-        ok(await router.http.put("/v1/queues/net", json={"tier": "L2", "categories": ["network"], "rank": 3}))
+        answer(
+            await router.http.put("/v1/queues/net", json={"tier": "L2", "categories": ["network"], "rank": 3})
+        )
         assert await router.queues() == {"L1": ["desk"], "L2": ["vpn-desk", "tech", "net"], "L3": ["experts"]}
         placed = await router.order("/v1/escalation-policies")
         assert placed == [("vip", 1), ("p1-major", 2), ("vpn-fast-track", 3), ("standard", 4), ("late", 5)]
@@ -322,7 +318,7 @@ async def test_a_restart_applies_the_file_again_without_moving_what_the_api_plac
     )
     logged.clear()
     async with deployment.started() as router:
-        listed = ok(await router.http.get("/v1/escalation-policies"))
+        listed = answer(await router.http.get("/v1/escalation-policies"))
         assert [(p["name"], p["rank"], p["managed_by"]) for p in listed] == [
             (
                 "vip",
@@ -336,9 +332,11 @@ async def test_a_restart_applies_the_file_again_without_moving_what_the_api_plac
             ("late", 6, "api"),  # after every file entry, as it was
         ]
         # p1-major, now behind standard, is never reached (vip takes its ceo incidents, standard the rest)
-        assert codes(listed[4]) == [("shadowed", ["vip", "standard"])]
-        assert codes(listed[5]) == [("shadowed", ["vip", "p2-major", "vpn-fast-track", "standard"])]
-        assert never_reached(logged) == ["p1-major", "late"]  # and the start said so
+        assert rank_warning_codes(listed[4]) == [("shadowed", ["vip", "standard"])]
+        assert rank_warning_codes(listed[5]) == [
+            ("shadowed", ["vip", "p2-major", "vpn-fast-track", "standard"])
+        ]
+        assert never_reached(logged.records) == ["p1-major", "late"]  # and the start said so
 
 
 async def test_a_bad_name_in_the_path_of_a_replace_is_a_422_naming_it(deployment: Deployment) -> None:
@@ -346,5 +344,5 @@ async def test_a_bad_name_in_the_path_of_a_replace_is_a_422_naming_it(deployment
         spec = {"priorities": ["P1"], "ladder": LADDER}
         for path in ("/v1/escalation-policies/a%20b", "/v1/queues/bad!name"):
             body = spec if "policies" in path else {"tier": "L2"}
-            refused = problem(await router.http.put(path, json=body), 422)
+            refused = problem_answer(await router.http.put(path, json=body), 422)
             assert [e["field"] for e in refused["errors"]] == ["name"], refused

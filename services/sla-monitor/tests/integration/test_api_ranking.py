@@ -23,7 +23,14 @@ from tierline_shared import migrations
 from tierline_shared.clock import FixedClock
 from tierline_shared.events import IncidentCreated
 from tierline_shared.runtime import Runtime
-from tierline_shared.testing import app_client, app_settings
+from tierline_shared.testing import (
+    answer,
+    app_client,
+    app_settings,
+    never_reached,
+    problem_answer,
+    rank_warning_codes,
+)
 from tierline_sla_monitor.bootstrap import create_app
 from tierline_sla_monitor.config import Settings
 from tierline_sla_monitor.service_layer import clocks
@@ -65,11 +72,13 @@ class Monitor:
         )
         async with self.runtime.unit_of_work() as session:
             await clocks.start_incident_clocks(session, self.runtime.state["deps"], event)
-        running = ok(await self.http.get("/v1/sla/clocks", params={"incident_id": str(event.incident_id)}))
+        running = answer(
+            await self.http.get("/v1/sla/clocks", params={"incident_id": str(event.incident_id)})
+        )
         return {c["policy"] for c in running}.pop()
 
     async def order(self) -> list[tuple[str, int]]:
-        return [(p["name"], p["rank"]) for p in ok(await self.http.get(POLICIES))]
+        return [(p["name"], p["rank"]) for p in answer(await self.http.get(POLICIES))]
 
 
 @dataclass
@@ -100,17 +109,6 @@ def deployment(infra, new_database, tmp_path: Path) -> Deployment:
     return deployed
 
 
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json() if response.content else None
-
-
-def problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    return response.json()
-
-
 @pytest.fixture
 def logged(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
     """caplog, on the service's own logger: starting the app replaces the root logger's handlers."""
@@ -120,28 +118,18 @@ def logged(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixtur
     logger.removeHandler(caplog.handler)
 
 
-def never_reached(logged: pytest.LogCaptureFixture) -> list[str]:
-    """The entries a start warned about: never reached."""
-    events = [r.msg for r in logged.records if r.levelno == logging.WARNING and isinstance(r.msg, dict)]
-    return [e["entry"] for e in events if e.get("event") == "catalog_entry_never_reached"]
-
-
-def codes(entry: dict[str, Any]) -> list[tuple[str, list[str]]]:
-    return [(w["code"], w["entries"]) for w in entry["rank_warnings"]]
-
-
 async def test_a_policy_made_without_a_position_is_warned_it_is_never_reached_until_placed(
     deployment: Deployment,
 ) -> None:
     async with deployment.started() as monitor:
-        made = ok(await monitor.http.post(POLICIES, json=GOLD), 201)
-        assert (made["rank"], codes(made)) == (5, [("placed_last", []), ("shadowed", ["p2"])])
+        made = answer(await monitor.http.post(POLICIES, json=GOLD), 201)
+        assert (made["rank"], rank_warning_codes(made)) == (5, [("placed_last", []), ("shadowed", ["p2"])])
         assert (
             "every incident it matches is taken first by 'p2' (rank 2)" in made["rank_warnings"][1]["detail"]
         )
         assert await monitor.policy_for("P2", "acme") == "p2"
 
-        moved = ok(await monitor.http.put(f"{POLICIES}/gold", json={**GOLD_SPEC, "before": "p2"}))
+        moved = answer(await monitor.http.put(f"{POLICIES}/gold", json={**GOLD_SPEC, "before": "p2"}))
         assert (moved["rank"], moved["rank_warnings"]) == (2, [])
         assert await monitor.order() == [("p1", 1), ("gold", 2), ("p2", 3), ("p3", 4), ("p4", 5)]
         assert await monitor.policy_for("P2", "acme") == "gold"
@@ -152,9 +140,9 @@ async def test_policies_go_to_a_rank_or_next_to_another_and_bad_positions_are_re
     deployment: Deployment,
 ) -> None:
     async with deployment.started() as monitor:
-        assert ok(await monitor.http.post(POLICIES, json={**GOLD, "rank": 1}), 201)["rank"] == 1
+        assert answer(await monitor.http.post(POLICIES, json={**GOLD, "rank": 1}), 201)["rank"] == 1
         silver = {**GOLD, "name": "silver", "customers": ["initech"], "after": "gold"}
-        assert ok(await monitor.http.post(POLICIES, json=silver), 201)["rank"] == 2
+        assert answer(await monitor.http.post(POLICIES, json=silver), 201)["rank"] == 2
         assert await monitor.order() == [
             ("gold", 1),
             ("silver", 2),
@@ -169,30 +157,32 @@ async def test_policies_go_to_a_rank_or_next_to_another_and_bad_positions_are_re
             ({"rank": 8}, "rank", "must be from 1 (first) to 7 (last)"),
             ({"rank": 0}, "rank", "Input should be greater than or equal to 1"),
         ]:
-            refused = problem(await monitor.http.post(POLICIES, json={**GOLD, "name": "x", **body}), 422)
+            refused = problem_answer(
+                await monitor.http.post(POLICIES, json={**GOLD, "name": "x", **body}), 422
+            )
             assert [(e["field"], e["reason"][: len(reason)]) for e in refused["errors"]] == [(field, reason)]
-        both = problem(
+        both = problem_answer(
             await monitor.http.put(f"{POLICIES}/gold", json={**GOLD_SPEC, "rank": 2, "before": "p1"}), 422
         )
         assert [e["field"] for e in both["errors"]] == ["rank", "before"]
-        itself = problem(
+        itself = problem_answer(
             await monitor.http.put(f"{POLICIES}/gold", json={**GOLD_SPEC, "before": "gold"}), 422
         )
         assert itself["errors"][0]["field"] == "before"
-        problem(await monitor.http.get(f"{POLICIES}/x"), 404)
+        problem_answer(await monitor.http.get(f"{POLICIES}/x"), 404)
 
-        catch_all = ok(
+        catch_all = answer(
             await monitor.http.post(POLICIES, json={"name": "any", "response": "1h", "resolution": "1d"}), 201
         )
         # never reached: the per-priority policies take its incidents (gold and silver some P2 ones)
-        assert codes(catch_all) == [
+        assert rank_warning_codes(catch_all) == [
             ("placed_last", []),
             ("shadowed", ["gold", "silver", "p1", "p2", "p3", "p4"]),
         ]
-        first = ok(
+        first = answer(
             await monitor.http.put(f"{POLICIES}/any", json={"response": "1h", "resolution": "1d", "rank": 1})
         )
-        assert codes(first) == [("shadows", ["gold", "silver", "p1", "p2", "p3", "p4"])]
+        assert rank_warning_codes(first) == [("shadows", ["gold", "silver", "p1", "p2", "p3", "p4"])]
         assert (await monitor.http.delete(f"{POLICIES}/any")).status_code == 204
         assert [r for _, r in await monitor.order()] == [1, 2, 3, 4, 5, 6]
 
@@ -201,10 +191,12 @@ async def test_a_restart_applies_the_file_again_without_moving_what_the_api_plac
     deployment: Deployment, logged: pytest.LogCaptureFixture
 ) -> None:
     async with deployment.started() as monitor:
-        ok(await monitor.http.post(POLICIES, json={**GOLD, "before": "p2"}), 201)
+        answer(await monitor.http.post(POLICIES, json={**GOLD, "before": "p2"}), 201)
         vip = {**GOLD, "name": "vip", "priorities": ["P1"], "customers": ["ceo"], "rank": 1}
-        ok(await monitor.http.post(POLICIES, json=vip), 201)
-        ok(await monitor.http.post(POLICIES, json={"name": "any", "response": "1h", "resolution": "1d"}), 201)
+        answer(await monitor.http.post(POLICIES, json=vip), 201)
+        answer(
+            await monitor.http.post(POLICIES, json={"name": "any", "response": "1h", "resolution": "1d"}), 201
+        )
         placed = await monitor.order()
         assert [name for name, _ in placed] == ["vip", "p1", "gold", "p2", "p3", "p4", "any"]
 
@@ -232,7 +224,7 @@ async def test_a_restart_applies_the_file_again_without_moving_what_the_api_plac
     )
     logged.clear()
     async with deployment.started() as monitor:
-        listed = ok(await monitor.http.get(POLICIES))
+        listed = answer(await monitor.http.get(POLICIES))
         assert [(p["name"], p["rank"], p["managed_by"]) for p in listed] == [
             ("vip", 1, "api"),  # in front of every file policy: stays first
             ("p2-erp", 2, "config"),
@@ -246,6 +238,9 @@ async def test_a_restart_applies_the_file_again_without_moving_what_the_api_plac
         ]
         # rest and any are never reached: the per-priority policies above take every incident
         shadowed = ["vip", "p2-erp", "gold", "p2", "p3", "p4", "p1"]
-        assert [codes(p) for p in listed[7:]] == [[("shadowed", shadowed)], [("shadowed", shadowed)]]
-        assert never_reached(logged) == ["rest", "any"]  # and the start said so
+        assert [rank_warning_codes(p) for p in listed[7:]] == [
+            [("shadowed", shadowed)],
+            [("shadowed", shadowed)],
+        ]
+        assert never_reached(logged.records) == ["rest", "any"]  # and the start said so
         assert await monitor.policy_for("P2", "acme") == "gold"
