@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import MetaData, event, func, select
+from sqlalchemy import ColumnElement, MetaData, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session
@@ -96,3 +96,40 @@ async def get_or_404(
     if row is None:
         raise NotFound(f"There is no {what} {key!r}.", name=str(key))
     return row
+
+
+class Repository(Generic[Row]):
+    """Base of a service's repositories: one row class, read and written in the caller's transaction.
+
+    A subclass names its ``model`` and adds the queries its aggregate needs, returning domain
+    objects where the service layer works with them; it never commits (the edge does).
+    """
+
+    model: ClassVar[type[Any]]
+    what: ClassVar[str] = "resource"  # how a 404 names the thing
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, key: object, *, lock: bool = False) -> Row | None:
+        row: Row | None = await self.session.get(self.model, key, with_for_update=lock)
+        return row
+
+    async def get_or_404(self, key: object, *, lock: bool = False) -> Row:
+        """The row with primary key ``key``; NotFound (404) naming it otherwise."""
+        row: Row = await get_or_404(self.session, self.model, key, self.what, lock=lock)
+        return row
+
+    async def find(self, *where: ColumnElement[bool], order_by: Iterable[Any] = ()) -> list[Row]:
+        """Rows matching every condition, in ``order_by`` order."""
+        stmt = select(self.model).where(*where).order_by(*order_by)
+        return list((await self.session.scalars(stmt)).all())
+
+    def add(self, row: Row) -> None:
+        self.session.add(row)
+
+    async def delete(self, row: Row) -> None:
+        await self.session.delete(row)
+
+    async def flush(self) -> None:
+        await self.session.flush()

@@ -2,42 +2,31 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from tierline_shared.events import (
-    Envelope,
-    Event,
-    IncidentAssigned,
-    IncidentCreated,
-    IncidentEscalated,
-    IncidentUpdated,
-)
-from tierline_shared.messaging.consumer import Handler
+from tierline_shared.events import IncidentAssigned, IncidentCreated, IncidentEscalated, IncidentUpdated
+from tierline_shared.messaging.handlers import Consumed, Handlers
 from tierline_vendor_gateway.service_layer import cases
 from tierline_vendor_gateway.service_layer.deps import GatewayDeps
 
+handlers: Handlers[GatewayDeps] = Handlers()
+bind = handlers.bind
 
-def bind(deps: GatewayDeps) -> dict[type[Event], Handler]:
-    async def on_created(session: AsyncSession, envelope: Envelope) -> None:
-        assert isinstance(envelope.data, IncidentCreated)
-        await cases.remember_incident(session, envelope.data)
 
-    async def on_assigned(session: AsyncSession, envelope: Envelope) -> None:
-        assert isinstance(envelope.data, IncidentAssigned)
-        await cases.remember_move(session, envelope.data)
+@handlers.handles(IncidentCreated)
+async def on_created(event: IncidentCreated, c: Consumed[GatewayDeps]) -> None:
+    await cases.remember_incident(c.session, event)
 
-    async def on_updated(session: AsyncSession, envelope: Envelope) -> None:
-        assert isinstance(envelope.data, IncidentUpdated)
-        await cases.remember_update(session, envelope.data)
 
-    async def on_escalated(session: AsyncSession, envelope: Envelope) -> None:
-        assert isinstance(envelope.data, IncidentEscalated)
-        await cases.remember_move(session, envelope.data)
-        await cases.open_case(session, deps, envelope.data)
+@handlers.handles(IncidentAssigned)
+async def on_assigned(event: IncidentAssigned, c: Consumed[GatewayDeps]) -> None:
+    await cases.remember_move(c.session, event)
 
-    return {
-        IncidentCreated: on_created,
-        IncidentAssigned: on_assigned,
-        IncidentUpdated: on_updated,
-        IncidentEscalated: on_escalated,
-    }
+
+@handlers.handles(IncidentUpdated)
+async def on_updated(event: IncidentUpdated, c: Consumed[GatewayDeps]) -> None:
+    await cases.remember_update(c.session, event)
+
+
+@handlers.handles(IncidentEscalated)
+async def on_escalated(event: IncidentEscalated, c: Consumed[GatewayDeps]) -> None:
+    await cases.remember_move(c.session, event)
+    await cases.open_case(c.session, c.deps, event)
