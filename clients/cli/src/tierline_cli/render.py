@@ -68,7 +68,7 @@ def duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     total = round(abs(seconds))
-    parts = []
+    parts: list[str] = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if total >= size or (unit == "s" and not parts):
             parts.append(f"{total // size}{unit}")

@@ -146,4 +146,4 @@ def write(readme: Path) -> bool:
 
 def is_current(readme: Path) -> bool:
     match = _BLOCK.search(readme.read_text(encoding="utf-8"))
-    return bool(match) and match.group(0) == render()
+    return match is not None and match.group(0) == render()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import subprocess
 import sys
@@ -302,7 +303,7 @@ class Services:
                 proc = self.procs[service.name]
                 try:
                     wait_until(
-                        lambda s=service: _ready(self.url(s.name)),
+                        functools.partial(_ready, self.url(service.name)),
                         timeout=timeout,
                         what=service.name,
                         interval=0.2,

@@ -160,7 +160,7 @@ def incidents() -> None:
 @click.option("--dedup-key", help="An open incident with this key counts an occurrence instead.")
 @json_option
 @pass_app
-def create(app: App, **options: Any) -> None:
+def create(app: App, /, **options: Any) -> None:
     """Open an incident; its priority comes from impact x urgency unless --priority is given."""
     if options["priority"] is None:
         options["impact"] = options["impact"] or "medium"
@@ -184,7 +184,7 @@ def create(app: App, **options: Any) -> None:
 @click.option("--cursor", help="The next-page cursor a previous list printed.")
 @json_option
 @pass_app
-def list_(app: App, **options: Any) -> None:
+def list_(app: App, /, **options: Any) -> None:
     """Incidents, newest first, a page at a time."""
     params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.items() if v not in (None, ())}
     page = app.api.call("GET", "intake", "/v1/incidents", params=params)
@@ -237,7 +237,7 @@ def ack(app: App, incident_id: str, by: str | None) -> None:
 @click.option("--by", help="Who resolved it.")
 @json_option
 @pass_app
-def resolve(app: App, incident_id: str, **body: Any) -> None:
+def resolve(app: App, /, incident_id: str, **body: Any) -> None:
     """Resolve the incident."""
     _action(app, incident_id, "resolve", body, "resolved")
 
@@ -300,7 +300,7 @@ def de_escalate(app: App, incident_id: str, note: str, to_tier: str | None) -> N
 @click.option("--by")
 @json_option
 @pass_app
-def hold(app: App, incident_id: str, **body: Any) -> None:
+def hold(app: App, /, incident_id: str, **body: Any) -> None:
     """Put the incident on hold."""
     _action(app, incident_id, "hold", body, "put on hold")
 
@@ -321,7 +321,7 @@ def resume(app: App, incident_id: str, by: str | None) -> None:
 @click.option("--by")
 @json_option
 @pass_app
-def reopen(app: App, incident_id: str, **body: Any) -> None:
+def reopen(app: App, /, incident_id: str, **body: Any) -> None:
     """Reopen a resolved incident (within the reopen window)."""
     _action(app, incident_id, "reopen", body, "reopened")
 

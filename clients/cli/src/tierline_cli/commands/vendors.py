@@ -114,6 +114,7 @@ def secret(app: App) -> None:
 @pass_app
 def sign_callback(
     app: App,
+    /,
     vendor: str,
     secret_: str,
     body_file: IO[bytes] | None,

@@ -8,14 +8,20 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, DateTime, Float, Identity, Index, Integer, Text, Uuid, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tierline_shared.auth import access_tables
-from tierline_shared.db import declarative_base
+from tierline_shared.db import new_metadata
 from tierline_shared.idempotency import idempotency_table
 from tierline_shared.messaging.tables import messaging_tables
 
-Base = declarative_base()
+
+class Base(DeclarativeBase):
+    """This service's tables, on metadata of its own."""
+
+    metadata = new_metadata()
+
+
 outbox, inbox = messaging_tables(Base.metadata)
 api_keys, rate_limits = access_tables(Base.metadata)
 idempotency_keys = idempotency_table(Base.metadata)
