@@ -9,13 +9,13 @@ PYTEST_ARGS ?=
 DISTS := shared deploy/launcher clients/cli $(sort $(wildcard services/*))
 PYPROJECTS := $(addsuffix /pyproject.toml,$(DISTS))
 
-.PHONY: help install kafka system-packages run demo test lint format unit integration e2e bench clean docs
+.PHONY: help install kafka system-packages run demo test lint typecheck format unit integration e2e bench clean docs
 
 help:
 	@echo "make run   - start Kafka, PostgreSQL and the four services locally (Ctrl-C stops)"
 	@echo "make demo  - the same on demo budgets, with a vendor simulator; tells one incident's climb L1 -> L4"
-	@echo "make test  - install everything pinned, run ruff and the whole test suite"
-	@echo "make lint | format | unit | integration | e2e | docs | bench | clean"
+	@echo "make test  - install everything pinned, run ruff, mypy and the whole test suite with coverage"
+	@echo "make lint | typecheck | format | unit | integration | e2e | docs | bench | clean"
 
 $(STAMP): requirements/constraints.txt requirements/dev.txt $(PYPROJECTS)
 	@echo "[tierline] installing Python dependencies into $(VENV) (first run takes a minute)"
@@ -45,17 +45,28 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# mypy over every distribution's src (which packages, and which are strict: pyproject.toml [tool.mypy]).
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 # pytest exits 5 when it collected nothing; that is not a failure of the suite.
+# $(2), when given, runs only after a green run (the coverage floor below).
 define run_pytest
-	@$(BIN)/python -m pytest $(1) $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
+	@$(BIN)/python -m pytest $(1) $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; \
+	elif [ $$rc -eq 0 ]; then $(2) true; rc=$$?; fi; exit $$rc
 endef
 
+# Branch coverage of the tierline_* packages ([tool.coverage.*] in pyproject.toml): pytest-cov prints
+# the report; the floor (fail_under) is checked after a green run, so "no tests collected" stays 0.
+COVERAGE_ARGS := --cov --cov-report=term:skip-covered --cov-fail-under=0
+COVERAGE_FLOOR := total=$$($(BIN)/python -m coverage report --format=total) || { echo "$$total"; exit 2; };
+
 test: lint kafka system-packages
-	$(call run_pytest,)
+	$(call run_pytest,$(COVERAGE_ARGS),$(COVERAGE_FLOOR))
 
 unit: $(STAMP)
 	$(call run_pytest,-m "not integration and not e2e")
@@ -71,7 +82,7 @@ docs: $(STAMP)
 	@$(BIN)/python -m tierline_launcher settings-doc
 
 clean:
-	rm -rf $(VENV) .run .pytest_cache .ruff_cache
+	rm -rf $(VENV) .run .pytest_cache .ruff_cache .mypy_cache .cache/mypy .coverage htmlcov
 
 # SLA_BENCH_ARGS e.g. "--clocks 200000" on a slow machine (the default arms a million clocks).
 bench: kafka

@@ -37,11 +37,13 @@ from tierline_launcher.procs import say
 from tierline_launcher.system import ExternalPostgres
 from tierline_shared import migrations
 from tierline_shared.runtime import Runtime
+from tierline_sla_monitor.adapters.clocks import due_clocks
 from tierline_sla_monitor.bootstrap import build_spec
 from tierline_sla_monitor.config import Settings
 from tierline_sla_monitor.domain.policy import ClockState
 from tierline_sla_monitor.entrypoints import workers
-from tierline_sla_monitor.service_layer.timers import due_clocks, fire_due_clocks
+from tierline_sla_monitor.service_layer.timers import fire_due_clocks
+from tierline_sla_monitor.service_layer.unit_of_work import SlaUnitOfWork
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "sla-monitor" / "migrations"
 PHASE_LIMIT_SECONDS = 240
@@ -221,7 +223,7 @@ async def idle_polls(rt: Runtime, conn: asyncpg.Connection, batch: int, n: int) 
 
     async def ours() -> None:
         async with rt.unit_of_work() as session:
-            await fire_due_clocks(session, deps, limit=batch)
+            await fire_due_clocks(SlaUnitOfWork(session, deps.outbox), deps, limit=batch)
 
     async def raw() -> None:
         async with conn.transaction():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Protocol
 
 from fastapi import Path
 from pydantic import BaseModel, Field
@@ -44,5 +44,11 @@ class RankWarningOut(BaseModel):
     entries: list[str] = Field(description="The other entries the warning is about")
 
 
-def rank_warnings_out(ranked: ranking.Ranked[Any]) -> list[RankWarningOut]:
+class _Warned(Protocol):
+    @property
+    def warnings(self) -> tuple[ranking.CatalogWarning, ...]: ...
+
+
+def rank_warnings_out(ranked: _Warned) -> list[RankWarningOut]:
+    """The warnings of an entry (``ranking.Ranked``, ``catalog.resource.Listed``) as the API shows them."""
     return [RankWarningOut(code=w.code, detail=w.detail, entries=list(w.entries)) for w in ranked.warnings]

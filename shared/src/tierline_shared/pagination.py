@@ -40,7 +40,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 async def newest_first(
-    session: AsyncSession, stmt: Select[tuple[T]], model: Any, *, limit: int, cursor: str | None
+    session: AsyncSession, stmt: Select[T], model: Any, *, limit: int, cursor: str | None
 ) -> tuple[list[T], str | None]:
     """One page of ``stmt``'s ``model`` rows by (created_at, id) descending, and the next page's cursor."""
     if cursor:

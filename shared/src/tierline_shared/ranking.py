@@ -2,8 +2,8 @@
 
 Pure and generic: where an entry goes when placed at a rank or next to another entry, how a
 re-applied config file keeps API-made entries where they were, and which entries can never
-match because earlier ones take everything they would. The router and the SLA monitor hold
-identical copies of this module until issue 14 moves it into tierline_shared.
+match because earlier ones take everything they would. ``tierline_shared.catalog`` applies it to
+every ranked catalog (queues, escalation and SLA policies).
 """
 
 from __future__ import annotations

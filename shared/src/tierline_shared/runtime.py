@@ -191,7 +191,7 @@ class Runtime:
             self._spawn("consumer", self.consumer.run)
         self._spawn("housekeeping", self._housekeeping)
         for name, worker in self.spec.workers:
-            self._spawn(name, lambda w=worker: w(self))
+            self._spawn(name, functools.partial(worker, self))
         _log.info("service_started", version=self.spec.version)
 
     @property

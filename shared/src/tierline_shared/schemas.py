@@ -8,10 +8,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
+from tierline_shared.text import unstorable
 
-def unstorable(text: str) -> bool:
-    """NUL and lone UTF-16 surrogates: PostgreSQL text and JSON cannot hold them."""
-    return "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text)
+__all__ = ["ApiModel", "StorableModel", "find_unstorable", "unstorable"]
 
 
 def find_unstorable(value: Any, path: str = "") -> str | None:

@@ -22,7 +22,7 @@ import uvicorn
 from aiokafka import AIOKafkaConsumer
 
 from tierline_shared.auth import apply_key_created, hash_key
-from tierline_shared.events.access import ApiKeyCreated
+from tierline_shared.events.access import ApiKeyCreated, Scope
 from tierline_shared.events.base import Envelope
 from tierline_shared.messaging import cloudevents
 
@@ -55,7 +55,7 @@ async def eventually(
         if inspect.isawaitable(value):
             value = await value
         if value:
-            return value  # type: ignore[return-value]
+            return value
         last = value
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not happen within {timeout}s (last: {last!r})")
@@ -183,7 +183,7 @@ async def app_client(
         yield http
 
 
-async def issue_api_key(runtime: Runtime, scopes: list[str]) -> dict[str, str]:
+async def issue_api_key(runtime: Runtime, scopes: list[Scope]) -> dict[str, str]:
     """Authorization headers for a new key, applied as each service's consumer applies intake's event."""
     key = f"tl_{uuid.uuid4().hex}"
     event = ApiKeyCreated(
@@ -275,7 +275,7 @@ def in_process_adapter(
             )
             raw = urllib3.HTTPResponse(
                 body=io.BytesIO(answer.content),
-                headers=list(answer.headers.multi_items()),
+                headers=urllib3.HTTPHeaderDict(answer.headers.multi_items()),
                 status=answer.status_code,
                 reason=answer.reason_phrase,
                 version=11,
@@ -290,11 +290,11 @@ def in_process_adapter(
 
 def problem_json_check(
     exempt: Collection[tuple[str, str, int]] = (),
-) -> Callable[[CheckContext, Response, Case], bool | None]:
+) -> Callable[[CheckContext, Response, Case[Any]], bool | None]:
     """A schemathesis check: every 4xx is RFC 9457 problem+json, but for ``exempt`` (method, path
     template, status) whose body is not problem+json by design."""
 
-    def problem_json_for_client_errors(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+    def problem_json_for_client_errors(ctx: CheckContext, response: Response, case: Case[Any]) -> bool | None:
         """Every 4xx is RFC 9457 problem+json (bar the exempt ones)."""
         if not 400 <= response.status_code < 500:
             return None
@@ -337,7 +337,7 @@ def fuzz_settings() -> hypothesis.settings:
     )
 
 
-def check_fuzzable(case: Case, openapi: Mapping[str, Any], known_bugs: Mapping[str, str]) -> None:
+def check_fuzzable(case: Case[Any], openapi: Mapping[str, Any], known_bugs: Mapping[str, str]) -> None:
     """Skip an operation with a known bug; fail one whose declared body schemathesis cannot generate."""
     import pytest
 
@@ -349,7 +349,7 @@ def check_fuzzable(case: Case, openapi: Mapping[str, Any], known_bugs: Mapping[s
         pytest.fail(f"{operation} declares a request body schemathesis cannot generate (unresolvable $ref?)")
 
 
-def naming_existing(case: Case, existing: Mapping[str, str]) -> Case | None:
+def naming_existing(case: Case[Any], existing: Mapping[str, str]) -> Case[Any] | None:
     """The case again, its path parameters that ``existing`` has a value for naming that value (random
     ones mostly reach the 404 path); None when it has none of them."""
     found = {name: existing[name] for name in case.path_parameters or {} if name in existing}

@@ -7,15 +7,23 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from tierline_intake import __version__
-from tierline_intake.adapters.orm import Base
+from tierline_intake.adapters.orm import Base, outbox
 from tierline_intake.config import Settings, load_knowledge, load_priority_matrix
 from tierline_intake.domain.priority import validate_matrix
 from tierline_intake.entrypoints import admin_api, api, handlers, monitoring_api, problems_api
 from tierline_intake.service_layer.incidents import IntakeDeps
 from tierline_shared.clock import Clock
 from tierline_shared.events import topics
+from tierline_shared.messaging.outbox import Outbox
 from tierline_shared.runtime import Runtime, ServiceSpec
 from tierline_shared.runtime import create_app as create_service_app
+
+
+def admin_deps(clock: Clock) -> IntakeDeps:
+    """What the API key commands need outside a running service: the outbox and a clock."""
+    return IntakeDeps(
+        outbox=Outbox(outbox, source="/tierline/intake", clock=clock), clock=clock, priority_matrix={}
+    )
 
 
 def build_spec(settings: Settings | None = None) -> ServiceSpec:

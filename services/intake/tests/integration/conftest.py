@@ -81,8 +81,8 @@ async def incident_id(sessions, deps: IntakeDeps) -> uuid.UUID:
         priority="P2",
     )
     async with sessions() as session, session.begin():
-        row, _ = await create_incident(session, deps, cmd)
-    return row.id
+        incident, _ = await create_incident(deps.unit_of_work(session), deps, cmd)
+    return incident.id
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from tierline_intake.adapters.orm import IncidentRow, SlaClockView, TimelineEntry
-from tierline_intake.entrypoints.handlers import PROJECTIONS
+from tierline_intake.entrypoints import handlers
 from tierline_intake.service_layer import projections
 from tierline_intake.service_layer.incidents import IntakeDeps
 from tierline_shared.errors import NotFound
@@ -46,7 +46,7 @@ async def _apply(sessions, deps: IntakeDeps, event: Event) -> Envelope:
     """Apply one consumed event through the projection the consumer would pick, in its own transaction."""
     envelope = Envelope(data=event, source=ROUTER)
     async with sessions() as session, session.begin():
-        await PROJECTIONS[type(event)](session, envelope, deps)
+        await handlers.bind(deps)[type(event)](session, envelope)
     return envelope
 
 
@@ -361,10 +361,11 @@ async def test_events_for_an_unknown_incident_are_refused(sessions, deps: Intake
 
 
 def test_every_router_event_has_a_projection() -> None:
-    routing = {cls for cls in PROJECTIONS if cls.topic == topics.ROUTING}
+    routing = {cls for cls in handlers.handlers.event_types if cls.topic == topics.ROUTING}
     assert routing == {IncidentAssigned, IncidentEscalated, IncidentEscalationBlocked, IncidentRenotified}
-    assert PROJECTIONS[IncidentEscalationBlocked] is projections.on_escalation_blocked
-    assert PROJECTIONS[IncidentRenotified] is projections.on_renotified
+    bound = handlers.bind(None)  # type: ignore[arg-type]  # only looked at, never called
+    assert bound[IncidentEscalationBlocked].__qualname__ == projections.on_escalation_blocked.__name__
+    assert bound[IncidentRenotified].__qualname__ == projections.on_renotified.__name__
 
 
 # -- through Kafka ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from tierline_intake.adapters.orm import SlaClockView, TimelineEntry
-from tierline_intake.entrypoints.handlers import PROJECTIONS
+from tierline_intake.entrypoints import handlers
 from tierline_intake.service_layer.incidents import IntakeDeps
 from tierline_shared.clock import FixedClock
 from tierline_shared.errors import NotFound
@@ -48,7 +48,7 @@ async def _apply(sessions, deps: IntakeDeps, event: Event, source: str = SLA_MON
     """Apply one consumed event through the projection the consumer would pick, in its own transaction."""
     envelope = Envelope(data=event, source=source)
     async with sessions() as session, session.begin():
-        await PROJECTIONS[type(event)](session, envelope, deps)
+        await handlers.bind(deps)[type(event)](session, envelope)
     return envelope
 
 
@@ -390,7 +390,7 @@ async def test_events_for_an_unknown_incident_are_refused(sessions, deps: Intake
 def test_every_sla_event_has_a_projection() -> None:
     sla_events = {cls for cls in registered_types().values() if cls.topic == topics.SLA}
     assert {SlaWarning, SlaClockPaused, SlaClockResumed} <= sla_events
-    assert {cls for cls in PROJECTIONS if cls.topic == topics.SLA} == sla_events
+    assert {cls for cls in handlers.handlers.event_types if cls.topic == topics.SLA} == sla_events
 
 
 # -- through Kafka, read from the API ----------------------------------------------------------

@@ -11,7 +11,7 @@ from tierline_shared.runtime import create_app as create_service_app
 from tierline_sla_monitor import __version__
 from tierline_sla_monitor.adapters.orm import Base
 from tierline_sla_monitor.config import Settings, load_config
-from tierline_sla_monitor.entrypoints import api, handlers, workers
+from tierline_sla_monitor.entrypoints import api, calendars_api, handlers, policies_api, workers
 from tierline_sla_monitor.service_layer import catalog
 from tierline_sla_monitor.service_layer.clocks import SlaDeps
 
@@ -36,7 +36,7 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
         publishes=[topics.SLA],
         consumes=[topics.INCIDENTS, topics.ROUTING, topics.VENDOR],
         handlers=lambda rt: handlers.bind(rt.state["deps"]),
-        routers=[api.router],
+        routers=[api.router, policies_api.router, calendars_api.router],
         workers=[("timer-poller", workers.fire_timers), ("clock-gauges", workers.clock_gauges)],
         state=state,
         on_start=on_start,

@@ -7,6 +7,7 @@ database, topic prefix and policy file, on a FixedClock too, so business time re
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from tierline_sla_monitor.bootstrap import create_app
 from tierline_sla_monitor.config import Settings
 from tierline_sla_monitor.domain.policy import SlaConfig
 from tierline_sla_monitor.service_layer import catalog, clocks, timers
+from tierline_sla_monitor.service_layer.unit_of_work import SlaUnitOfWork
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday; Europe/Berlin is on CET (UTC+1) all month
@@ -82,9 +84,14 @@ class Harness:
         self.clock.advance(moment - self.clock.now())
 
     async def run(self, use_case: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
-        """``use_case(session, *args, **kwargs)`` in one committed transaction."""
+        """``use_case(uow or session, *args, **kwargs)`` in one committed transaction.
+
+        A use case taking an ``SlaUnitOfWork`` gets one over the transaction; anything else (a
+        bound handler, the catalog) gets the session, as the consumer and the app give it.
+        """
         async with self.sessions() as session, session.begin():
-            return await use_case(session, *args, **kwargs)
+            first = SlaUnitOfWork(session, self.deps.outbox) if _takes_uow(use_case) else session
+            return await use_case(first, *args, **kwargs)
 
     async def create(
         self,
@@ -156,6 +163,11 @@ class Harness:
         return [_decode(r) for r in rows]
 
 
+def _takes_uow(use_case: Callable[..., Any]) -> bool:
+    first = next(iter(inspect.signature(use_case).parameters.values()), None)
+    return first is not None and first.annotation in (SlaUnitOfWork, "SlaUnitOfWork")
+
+
 def _decode(row: Any) -> Any:
     return cloudevents.decode([(k, v.encode()) for k, v in row.headers], row.value).data
 
@@ -210,8 +222,9 @@ class Monitor:
     now: datetime  # the app's clock (and its timer poller's) stands still here
 
     async def run(self, use_case: Any, *args: Any, **kwargs: Any) -> None:
+        deps = self.runtime.state["deps"]
         async with self.runtime.unit_of_work() as session:
-            await use_case(session, self.runtime.state["deps"], *args, **kwargs)
+            await use_case(SlaUnitOfWork(session, deps.outbox), deps, *args, **kwargs)
 
     async def create(self, priority: str, at: datetime) -> uuid.UUID:
         event = IncidentCreated(

@@ -70,8 +70,9 @@ class Monitor:
             reporter="r@example.com",
             created_at=self.runtime.clock.now(),
         )
+        deps = self.runtime.state["deps"]
         async with self.runtime.unit_of_work() as session:
-            await clocks.start_incident_clocks(session, self.runtime.state["deps"], event)
+            await clocks.start_incident_clocks(clocks.SlaUnitOfWork(session, deps.outbox), deps, event)
         running = answer(
             await self.http.get("/v1/sla/clocks", params={"incident_id": str(event.incident_id)})
         )

@@ -39,6 +39,10 @@ def _deps(clock: FixedClock) -> clocks.SlaDeps:
     )
 
 
+def _uow(session, deps: clocks.SlaDeps) -> clocks.SlaUnitOfWork:
+    return clocks.SlaUnitOfWork(session, deps.outbox)
+
+
 def _created(priority: str = "P1") -> IncidentCreated:
     return IncidentCreated(
         incident_id=uuid.uuid4(),
@@ -61,8 +65,8 @@ async def test_created_starts_response_and_resolution_clocks_with_policy_targets
     deps = _deps(FixedClock(T0))
     event = _created("P2")
     async with sessions() as s, s.begin():
-        await clocks.start_incident_clocks(s, deps, event)
-        await clocks.start_incident_clocks(s, deps, event)  # a redelivery starts nothing new
+        await clocks.start_incident_clocks(_uow(s, deps), deps, event)
+        await clocks.start_incident_clocks(_uow(s, deps), deps, event)  # a redelivery starts nothing new
     async with sessions() as s:
         rows = {r.kind: r for r in await s.scalars(select(ClockRow))}
     assert set(rows) == {"response", "resolution"}
@@ -76,23 +80,23 @@ async def test_escalation_replaces_the_tier_clock_and_resolve_stops_everything(s
     deps = _deps(clock)
     event = _created()
     async with sessions() as s, s.begin():
-        await clocks.start_incident_clocks(s, deps, event)
+        await clocks.start_incident_clocks(_uow(s, deps), deps, event)
         await clocks.restart_tier_clock(
-            s, deps, incident_id=event.incident_id, tier="L1", budget_seconds=60, at=T0
+            _uow(s, deps), deps, incident_id=event.incident_id, tier="L1", budget_seconds=60, at=T0
         )
         await clocks.restart_tier_clock(
-            s,
+            _uow(s, deps),
             deps,
             incident_id=event.incident_id,
             tier="L2",
             budget_seconds=120,
             at=T0 + timedelta(seconds=30),
         )
-        await clocks.stop_response_clock(s, deps, event.incident_id, T0 + timedelta(minutes=20))
-        await clocks.stop_all_clocks(s, deps, event.incident_id, T0 + timedelta(hours=1))
+        await clocks.stop_response_clock(_uow(s, deps), deps, event.incident_id, T0 + timedelta(minutes=20))
+        await clocks.stop_all_clocks(_uow(s, deps), deps, event.incident_id, T0 + timedelta(hours=1))
         # a late assignment for a closed incident starts nothing
         await clocks.restart_tier_clock(
-            s, deps, incident_id=event.incident_id, tier="L3", budget_seconds=1, at=T0
+            _uow(s, deps), deps, incident_id=event.incident_id, tier="L3", budget_seconds=1, at=T0
         )
     async with sessions() as s:
         rows = [
@@ -121,7 +125,7 @@ async def test_competing_pollers_fire_each_due_clock_exactly_once(sessions) -> N
     async with sessions() as s, s.begin():
         for i in range(incidents):
             await clocks.restart_tier_clock(
-                s, deps, incident_id=uuid.uuid4(), tier="L1", budget_seconds=10 + i % 7, at=T0
+                _uow(s, deps), deps, incident_id=uuid.uuid4(), tier="L1", budget_seconds=10 + i % 7, at=T0
             )
     clock.advance(timedelta(seconds=60))
 
@@ -129,7 +133,7 @@ async def test_competing_pollers_fire_each_due_clock_exactly_once(sessions) -> N
         total = 0
         while True:
             async with sessions() as s, s.begin():
-                fired = await timers.fire_due_clocks(s, deps, limit=7)
+                fired = await timers.fire_due_clocks(_uow(s, deps), deps, limit=7)
             if fired == 0:
                 return total
             total += fired
@@ -151,14 +155,14 @@ async def test_clocks_not_yet_due_do_not_fire(sessions) -> None:
     deps = _deps(clock)
     async with sessions() as s, s.begin():
         await clocks.restart_tier_clock(
-            s, deps, incident_id=uuid.uuid4(), tier="L1", budget_seconds=10, at=T0
+            _uow(s, deps), deps, incident_id=uuid.uuid4(), tier="L1", budget_seconds=10, at=T0
         )
     clock.advance(timedelta(seconds=9))
     async with sessions() as s, s.begin():
-        assert await timers.fire_due_clocks(s, deps, limit=10) == 0
+        assert await timers.fire_due_clocks(_uow(s, deps), deps, limit=10) == 0
     clock.advance(timedelta(seconds=1))
     async with sessions() as s, s.begin():
-        assert await timers.fire_due_clocks(s, deps, limit=10) == 1
+        assert await timers.fire_due_clocks(_uow(s, deps), deps, limit=10) == 1
 
 
 async def test_priority_change_counts_time_already_spent(sessions) -> None:
@@ -167,17 +171,19 @@ async def test_priority_change_counts_time_already_spent(sessions) -> None:
     deps = _deps(clock)
     event = _created("P3")
     async with sessions() as s, s.begin():
-        await clocks.start_incident_clocks(s, deps, event)
+        await clocks.start_incident_clocks(_uow(s, deps), deps, event)
     clock.advance(timedelta(hours=3))
     async with sessions() as s, s.begin():
-        await clocks.recalculate(s, deps, event.incident_id, priority="P1", service="s", at=clock.now())
+        await clocks.recalculate(
+            _uow(s, deps), deps, event.incident_id, priority="P1", service="s", at=clock.now()
+        )
     async with sessions() as s:
         rows = {r.kind: r for r in await s.scalars(select(ClockRow))}
     assert rows["resolution"].due_at == T0 + timedelta(hours=4)  # 1 h left
     assert rows["response"].due_at == T0 + timedelta(hours=3)  # the 15 min were spent: due when it applied
     async with sessions() as s, s.begin():
         # the response breach, and the resolution clock's 75 % warning (3 h of 4 h spent)
-        assert await timers.fire_due_clocks(s, deps, limit=10) == 2
+        assert await timers.fire_due_clocks(_uow(s, deps), deps, limit=10) == 2
     types = await _event_types(sessions)
     assert types.count("tierline.sla.recalculated.v1") == 2
 
@@ -187,12 +193,14 @@ async def test_reopen_starts_a_fresh_resolution_clock(sessions) -> None:
     deps = _deps(clock)
     event = _created("P2")
     async with sessions() as s, s.begin():
-        await clocks.start_incident_clocks(s, deps, event)
-        await clocks.stop_all_clocks(s, deps, event.incident_id, T0 + timedelta(hours=1))
+        await clocks.start_incident_clocks(_uow(s, deps), deps, event)
+        await clocks.stop_all_clocks(_uow(s, deps), deps, event.incident_id, T0 + timedelta(hours=1))
     reopened_at = T0 + timedelta(hours=2)
     async with sessions() as s, s.begin():
-        await clocks.restart_after_reopen(s, deps, event.incident_id, "P2", reopened_at)
-        await clocks.restart_after_reopen(s, deps, event.incident_id, "P2", reopened_at)  # redelivery
+        await clocks.restart_after_reopen(_uow(s, deps), deps, event.incident_id, "P2", reopened_at)
+        await clocks.restart_after_reopen(
+            _uow(s, deps), deps, event.incident_id, "P2", reopened_at
+        )  # redelivery
     async with sessions() as s:
         running = list(await s.scalars(select(ClockRow).where(ClockRow.state == "running")))
     assert [(r.kind, r.due_at) for r in running] == [("resolution", reopened_at + timedelta(hours=8))]
@@ -204,12 +212,12 @@ async def test_a_stop_in_time_that_arrives_late_turns_the_breach_into_met(sessio
     deps = _deps(clock)
     event = _created("P1")  # response due T0 + 15 min
     async with sessions() as s, s.begin():
-        await clocks.start_incident_clocks(s, deps, event)
+        await clocks.start_incident_clocks(_uow(s, deps), deps, event)
     clock.advance(timedelta(minutes=20))
     async with sessions() as s, s.begin():
-        assert await timers.fire_due_clocks(s, deps, limit=10) == 1
+        assert await timers.fire_due_clocks(_uow(s, deps), deps, limit=10) == 1
     async with sessions() as s, s.begin():
-        await clocks.stop_response_clock(s, deps, event.incident_id, T0 + timedelta(minutes=10))
+        await clocks.stop_response_clock(_uow(s, deps), deps, event.incident_id, T0 + timedelta(minutes=10))
     async with sessions() as s:
         response = await s.scalar(select(ClockRow).where(ClockRow.kind == "response"))
     assert (response.state, response.stopped_at) == ("met", T0 + timedelta(minutes=10))
@@ -224,7 +232,13 @@ async def test_reassignment_keeps_the_tier_clock_and_a_new_budget_rearms_it_from
     async def assigned(budget: float, at: datetime, entered: datetime = T0) -> None:
         async with sessions() as s, s.begin():
             await clocks.restart_tier_clock(
-                s, deps, incident_id=incident, tier="L1", budget_seconds=budget, at=at, entered_at=entered
+                _uow(s, deps),
+                deps,
+                incident_id=incident,
+                tier="L1",
+                budget_seconds=budget,
+                at=at,
+                entered_at=entered,
             )
 
     async def tier_clocks() -> list[tuple[str, datetime, datetime]]:
@@ -243,10 +257,10 @@ async def test_reassignment_keeps_the_tier_clock_and_a_new_budget_rearms_it_from
     ]
     clock.advance(timedelta(minutes=5))
     async with sessions() as s, s.begin():
-        assert await timers.fire_due_clocks(s, deps, limit=10) == 1
+        assert await timers.fire_due_clocks(_uow(s, deps), deps, limit=10) == 1
     await assigned(240, T0 + timedelta(minutes=6))  # re-assigned after the breach: no second breach
     async with sessions() as s, s.begin():
-        assert await timers.fire_due_clocks(s, deps, limit=10) == 0
+        assert await timers.fire_due_clocks(_uow(s, deps), deps, limit=10) == 0
     states = [state for state, _, _ in await tier_clocks()]
     assert states == ["cancelled", "breached"]
 

@@ -49,7 +49,7 @@ def _rounded(values: dict) -> dict:
 
 
 async def report(harness, group_by: str, start: datetime = T0, end: datetime = T0 + 6 * H) -> dict:
-    groups = await harness.run(compliance.report, start=start, end=end, group_by=group_by)
+    groups = await harness.run(compliance.compliance_report, start=start, end=end, group_by=group_by)
     return {g.group: {kind: _rounded(s.model_dump()) for kind, s in g.clocks.items()} for g in groups}
 
 

@@ -55,7 +55,12 @@ async def test_a_poller_that_dies_before_commit_leaves_its_clocks_due_for_the_ne
     async with harness.sessions() as session:
         with pytest.raises(Crash):
             async with session.begin():
-                assert await timers.fire_due_clocks(session, harness.deps, limit=100) == 6
+                assert (
+                    await timers.fire_due_clocks(
+                        clocks.SlaUnitOfWork(session, harness.deps.outbox), harness.deps, limit=100
+                    )
+                    == 6
+                )
                 # while the claim is held, another replica skips those rows rather than waiting for them
                 assert await harness.run(timers.fire_due_clocks, harness.deps, limit=100) == 0
                 raise Crash
@@ -86,7 +91,12 @@ async def test_a_crash_in_a_later_batch_keeps_what_earlier_batches_committed(har
     async with harness.sessions() as session:
         with pytest.raises(Crash):
             async with session.begin():
-                assert await timers.fire_due_clocks(session, harness.deps, limit=4) == 4
+                assert (
+                    await timers.fire_due_clocks(
+                        clocks.SlaUnitOfWork(session, harness.deps.outbox), harness.deps, limit=4
+                    )
+                    == 4
+                )
                 raise Crash
     assert len(await harness.published(SlaBreached)) == 4
     assert await harness.fire(limit=4) == 6

@@ -36,7 +36,7 @@ from tierline_vendor_gateway.adapters.orm import CaseRow, DeliveryAttemptRow, De
 from tierline_vendor_gateway.bootstrap import create_app
 from tierline_vendor_gateway.config import Settings, VendorsConfig
 from tierline_vendor_gateway.entrypoints import workers
-from tierline_vendor_gateway.service_layer import cases, registry
+from tierline_vendor_gateway.service_layer import cases, deliveries, registry, snapshot
 from tierline_vendor_gateway.service_layer.deps import GatewayDeps
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -156,8 +156,9 @@ def vendors_config(url: str, **delivery: Any) -> VendorsConfig:
 async def open_l4_case(session: Any, deps: GatewayDeps, vendor: str = "acme") -> uuid.UUID:
     """An incident the gateway has seen created, escalated to L4 for ``vendor``: its case's id."""
     incident_id, now = uuid.uuid4(), deps.clock.now()
-    await cases.remember_incident(
-        session,
+    uow = deps.unit_of_work(session)
+    await snapshot.remember_incident(
+        uow,
         IncidentCreated(
             incident_id=incident_id,
             title="Switch down",
@@ -170,7 +171,7 @@ async def open_l4_case(session: Any, deps: GatewayDeps, vendor: str = "acme") ->
         ),
     )
     case = await cases.open_case(
-        session,
+        uow,
         deps,
         IncidentEscalated(
             incident_id=incident_id,
@@ -214,6 +215,10 @@ class Gateway:
         async with self.sessions() as session, session.begin():
             return await use_case(session, self.deps, *args, **kwargs)
 
+    async def work(self, use_case: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+        """``run`` for the use cases that take the gateway's unit of work rather than a session."""
+        return await self.run(lambda s, d, *a, **k: use_case(d.unit_of_work(s), d, *a, **k), *args, **kwargs)
+
     @asynccontextmanager
     async def _unit_of_work(self) -> AsyncIterator[Any]:
         async with self.sessions() as session, session.begin():
@@ -233,7 +238,9 @@ class Gateway:
             state={"deps": self.deps}, sessions=self.sessions, unit_of_work=self._unit_of_work
         )
         async with self.sessions() as s, s.begin():
-            claimed = await cases.claim_due_deliveries(s, self.deps, limit=50, lease=timedelta(seconds=30))
+            claimed = await deliveries.claim_due_deliveries(
+                self.deps.unit_of_work(s), self.deps, limit=50, lease=timedelta(seconds=30)
+            )
         for c in claimed:
             await workers._attempt(rt, client, c)  # type: ignore[arg-type]
         return len(claimed)

@@ -17,7 +17,7 @@ from tierline_shared.events import (
 )
 from tierline_vendor_gateway.adapters.orm import CaseRow, DeliveryRow
 from tierline_vendor_gateway.adapters.sender import AttemptResult
-from tierline_vendor_gateway.service_layer import cases, deliveries
+from tierline_vendor_gateway.service_layer import callbacks, deliveries
 
 pytestmark = pytest.mark.integration
 
@@ -26,21 +26,23 @@ async def open_delivered_case(gateway, reference: str | None = "ACME-1") -> uuid
     """A case whose delivery the vendor took (200), without HTTP: the attempt's result is recorded."""
     case_id = await gateway.open_case()
     async with gateway.sessions() as s, s.begin():
-        [claimed] = await cases.claim_due_deliveries(s, gateway.deps, limit=1, lease=timedelta(seconds=30))
+        [claimed] = await deliveries.claim_due_deliveries(
+            gateway.deps.unit_of_work(s), gateway.deps, limit=1, lease=timedelta(seconds=30)
+        )
     answer = f'{{"reference": "{reference}"}}' if reference else "{}"
     result = AttemptResult(200, 0.01, answer, None, None)
-    assert await gateway.run(cases.record_attempt, claimed, result) == "delivered"
+    assert await gateway.work(deliveries.record_attempt, claimed, result) == "delivered"
     assert (await gateway.case(case_id)).status == "open"
     return case_id
 
 
 async def callback(gateway, case_id: uuid.UUID, action: str, webhook_id: str | None = None, **fields) -> bool:
     gateway.clock.advance(timedelta(seconds=1))
-    return await gateway.run(
-        cases.apply_callback,
+    return await gateway.work(
+        callbacks.apply_callback,
         "acme",
         webhook_id or f"msg_{uuid.uuid4().hex}",
-        cases.Callback(case_id=case_id, action=action, **fields),
+        callbacks.Callback(case_id=case_id, action=action, **fields),
     )
 
 
@@ -152,8 +154,11 @@ async def test_a_refused_callback_does_not_burn_its_webhook_id(gateway) -> None:
 async def test_another_vendors_case_is_not_found(gateway) -> None:
     case_id = await open_delivered_case(gateway)
     with pytest.raises(NotFound):
-        await gateway.run(
-            cases.apply_callback, "globex", "msg_1", cases.Callback(case_id=case_id, action="resolved")
+        await gateway.work(
+            callbacks.apply_callback,
+            "globex",
+            "msg_1",
+            callbacks.Callback(case_id=case_id, action="resolved"),
         )
     assert (await gateway.case(case_id)).status == "open"
 
@@ -163,10 +168,12 @@ async def test_replaying_a_delivered_message_does_not_reopen_a_resolved_case(gat
     assert await callback(gateway, case_id, "resolved", resolution="done")
     async with gateway.sessions() as s:
         delivery_id = await s.scalar(DeliveryRow.__table__.select().with_only_columns(DeliveryRow.id))
-    await gateway.run(deliveries.replay, delivery_id)  # allowed: "a dead (or delivered) message"
+    await gateway.work(deliveries.replay, delivery_id)  # allowed: "a dead (or delivered) message"
     async with gateway.sessions() as s, s.begin():
-        [claimed] = await cases.claim_due_deliveries(s, gateway.deps, limit=1, lease=timedelta(seconds=30))
-    await gateway.run(cases.record_attempt, claimed, AttemptResult(200, 0.01, "{}", None, None))
+        [claimed] = await deliveries.claim_due_deliveries(
+            gateway.deps.unit_of_work(s), gateway.deps, limit=1, lease=timedelta(seconds=30)
+        )
+    await gateway.work(deliveries.record_attempt, claimed, AttemptResult(200, 0.01, "{}", None, None))
     async with gateway.sessions() as s:
         case = await s.get(CaseRow, case_id)
     assert case is not None

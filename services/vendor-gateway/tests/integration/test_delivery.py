@@ -25,7 +25,7 @@ from tierline_shared.testing import ServerThread
 from tierline_vendor_gateway.adapters import sender, webhooks
 from tierline_vendor_gateway.adapters.orm import CaseRow, DeliveryRow, outbox
 from tierline_vendor_gateway.config import VendorsConfig
-from tierline_vendor_gateway.service_layer import cases, registry
+from tierline_vendor_gateway.service_layer import deliveries, registry
 from tierline_vendor_gateway.service_layer.deps import GatewayDeps
 
 from .conftest import open_l4_case
@@ -106,12 +106,14 @@ async def _deliver_until_settled(sessions, deps: GatewayDeps, clock: FixedClock,
     async with sender.client(deps.delivery.allow_hosts) as client:
         for _ in range(rounds):
             async with sessions() as s, s.begin():
-                claimed = await cases.claim_due_deliveries(s, deps, limit=10, lease=timedelta(seconds=30))
+                claimed = await deliveries.claim_due_deliveries(
+                    deps.unit_of_work(s), deps, limit=10, lease=timedelta(seconds=30)
+                )
             for c in claimed:
                 headers = webhooks.signed_headers(SECRET, c.id, datetime.now(UTC), c.body)
                 result = await sender.post(client, c.url, c.body, headers, timeout=2)
                 async with sessions() as s, s.begin():
-                    status = await cases.record_attempt(s, deps, c, result)
+                    status = await deliveries.record_attempt(deps.unit_of_work(s), deps, c, result)
                 if status != "pending":
                     return status
             clock.advance(timedelta(minutes=2))
@@ -190,11 +192,17 @@ async def test_a_claimed_delivery_is_invisible_to_other_workers(sessions) -> Non
     deps = await _deps(sessions, f"http://127.0.0.1:{free_port()}/cases", clock)
     await _open_case(sessions, deps)
     async with sessions() as s, s.begin():
-        first = await cases.claim_due_deliveries(s, deps, limit=10, lease=timedelta(seconds=30))
+        first = await deliveries.claim_due_deliveries(
+            deps.unit_of_work(s), deps, limit=10, lease=timedelta(seconds=30)
+        )
     async with sessions() as s, s.begin():
-        second = await cases.claim_due_deliveries(s, deps, limit=10, lease=timedelta(seconds=30))
+        second = await deliveries.claim_due_deliveries(
+            deps.unit_of_work(s), deps, limit=10, lease=timedelta(seconds=30)
+        )
     assert len(first) == 1 and second == []
     clock.advance(timedelta(seconds=31))  # the lease ran out (the worker died): it is claimable again
     async with sessions() as s, s.begin():
-        third = await cases.claim_due_deliveries(s, deps, limit=10, lease=timedelta(seconds=30))
+        third = await deliveries.claim_due_deliveries(
+            deps.unit_of_work(s), deps, limit=10, lease=timedelta(seconds=30)
+        )
     assert [c.id for c in third] == [first[0].id] and third[0].attempt == 2

@@ -151,18 +151,18 @@ async def test_gone_disables_the_vendor_and_replay_waits_for_it(gateway, faulty_
     assert (kept.status, kept.attempts) == ("dead", 0) and "disabled" in (kept.last_error or "")
 
     with pytest.raises(Conflict, match="disabled"):
-        await gateway.run(deliveries.replay, delivery.id)
+        await gateway.work(deliveries.replay, delivery.id)
     assert (await gateway.delivery(case_id)).status == "dead"
 
     await gateway.run(registry.set_enabled, "acme", True, None)
     gateway.clock.advance(timedelta(minutes=1))
-    replayed = await gateway.run(deliveries.replay, delivery.id)
+    replayed = await gateway.work(deliveries.replay, delivery.id)
     assert replayed.id == delivery.id
     again = await gateway.delivery(case_id)
     assert (again.status, again.attempts, again.next_attempt_at) == ("pending", 0, gateway.clock.now())
     assert (await gateway.case(case_id)).status == "pending"
     with pytest.raises(Conflict, match="still being attempted"):
-        await gateway.run(deliveries.replay, delivery.id)
+        await gateway.work(deliveries.replay, delivery.id)
 
     await gateway.settle()
     assert (await gateway.delivery(case_id)).status == "delivered"
@@ -171,7 +171,7 @@ async def test_gone_disables_the_vendor_and_replay_waits_for_it(gateway, faulty_
     assert len({body for _, body, _ in vendor.seen}) == 1, "a replay sends identical bytes"
     assert isinstance((await gateway.events())[-1], VendorCaseOpened)
 
-    await gateway.run(deliveries.replay, kept.id)  # the case opened while disabled reaches the vendor now
+    await gateway.work(deliveries.replay, kept.id)  # the case opened while disabled reaches the vendor now
     await gateway.settle()
     assert (await gateway.delivery(later)).status == "delivered"
     assert (await gateway.case(later)).status == "open"
@@ -204,7 +204,7 @@ async def test_replay_gives_a_dead_delivery_a_fresh_schedule(gateway, faulty_ven
     assert (dead.status, dead.attempts) == ("dead", 2)
 
     gateway.clock.advance(timedelta(hours=1))  # an operator replays it later
-    await gateway.run(deliveries.replay, dead.id)
+    await gateway.work(deliveries.replay, dead.id)
     await gateway.settle()
     delivered = await gateway.delivery(case_id)
     assert (delivered.id, delivered.status, delivered.attempts) == (dead.id, "delivered", 2)
@@ -214,7 +214,7 @@ async def test_replay_gives_a_dead_delivery_a_fresh_schedule(gateway, faulty_ven
     assert kinds(await gateway.events()) == ["VendorDeliveryFailed", "VendorCaseOpened"]
 
     with pytest.raises(NotFound):
-        await gateway.run(deliveries.replay, "msg_nope")
+        await gateway.work(deliveries.replay, "msg_nope")
 
 
 async def test_a_url_refused_by_the_ssrf_guard_is_final(gateway, faulty_vendor) -> None:

@@ -15,7 +15,7 @@ from tierline_shared.events import VendorEndpointDisabled
 from tierline_vendor_gateway.config import VendorsConfig
 from tierline_vendor_gateway.domain.vendors import Vendor
 from tierline_vendor_gateway.entrypoints import workers
-from tierline_vendor_gateway.service_layer import cases, registry
+from tierline_vendor_gateway.service_layer import deliveries, registry
 from tierline_vendor_gateway.service_layer.registry import Registered
 
 from .conftest import CALLBACK_SECRET, WEBHOOK_SECRET, Gateway, whsec
@@ -238,7 +238,9 @@ async def test_several_410s_in_one_batch_disable_and_announce_the_vendor_once(ga
         state={"deps": gateway.deps}, sessions=gateway.sessions, unit_of_work=gateway._unit_of_work
     )
     async with gateway.sessions() as s, s.begin():
-        claimed = await cases.claim_due_deliveries(s, gateway.deps, limit=50, lease=timedelta(seconds=30))
+        claimed = await deliveries.claim_due_deliveries(
+            gateway.deps.unit_of_work(s), gateway.deps, limit=50, lease=timedelta(seconds=30)
+        )
     assert len(claimed) == 3
     async with gateway.client() as client:
         await workers._attempt_batch(rt, client, claimed)  # one batch, recorded in one transaction

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from tierline_shared.errors import Conflict, NotFound
 from tierline_shared.testing import eventually, issue_api_key
 from tierline_vendor_gateway.entrypoints import workers
-from tierline_vendor_gateway.service_layer import cases, deliveries, registry
+from tierline_vendor_gateway.service_layer import deliveries, registry
 
 from .conftest import CALLBACK_SECRET, WEBHOOK_SECRET, Gateway, open_l4_case
 
@@ -25,11 +25,13 @@ LEASE = timedelta(seconds=90)
 HOURLY = ["0s", "1h"]  # after a failure, the next attempt is an hour away
 
 
-async def claim(gateway: Gateway, session: Any | None = None) -> list[cases.ClaimedDelivery]:
+async def claim(gateway: Gateway, session: Any | None = None) -> list[deliveries.ClaimedDelivery]:
     """What the worker's claim takes now, in its own transaction (or in ``session``'s)."""
     if session is not None:
-        return await cases.claim_due_deliveries(session, gateway.deps, limit=50, lease=LEASE)
-    return await gateway.run(cases.claim_due_deliveries, limit=50, lease=LEASE)
+        return await deliveries.claim_due_deliveries(
+            gateway.deps.unit_of_work(session), gateway.deps, limit=50, lease=LEASE
+        )
+    return await gateway.work(deliveries.claim_due_deliveries, limit=50, lease=LEASE)
 
 
 def runtime(gateway: Gateway) -> Any:
@@ -48,7 +50,7 @@ async def test_a_pending_delivery_is_pulled_to_now_but_never_while_an_attempt_is
     [claimed] = await claim(gateway)  # a worker has it: the attempt is in flight
 
     with pytest.raises(Conflict, match="in flight"):
-        await gateway.run(deliveries.retry_now, delivery_id)
+        await gateway.work(deliveries.retry_now, delivery_id)
     assert await claim(gateway) == [], "no second worker takes it"
     async with gateway.client() as client:
         await workers._attempt(runtime(gateway), client, claimed)  # the vendor answers 500
@@ -57,7 +59,7 @@ async def test_a_pending_delivery_is_pulled_to_now_but_never_while_an_attempt_is
         assert failed.next_attempt_at >= gateway.clock.now() + timedelta(hours=1)
         assert await gateway.step(client) == 0, "not due for an hour"
 
-        pulled = await gateway.run(deliveries.retry_now, delivery_id)
+        pulled = await gateway.work(deliveries.retry_now, delivery_id)
         assert (pulled.status, pulled.attempts, pulled.next_attempt_at) == ("pending", 1, gateway.clock.now())
         assert await gateway.step(client) == 1, "due at once, the clock never moved"
     delivered = await gateway.delivery(case_id)
@@ -66,7 +68,7 @@ async def test_a_pending_delivery_is_pulled_to_now_but_never_while_an_attempt_is
     assert vendor.webhook_ids == [delivery_id, delivery_id], "sent once per attempt, same webhook-id"
     assert (await gateway.case(case_id)).status == "open"
     with pytest.raises(Conflict, match="replay it"):
-        await gateway.run(deliveries.retry_now, delivery_id)
+        await gateway.work(deliveries.retry_now, delivery_id)
 
 
 async def _waiting_on_a_lock(gateway: Gateway) -> bool:
@@ -86,7 +88,7 @@ async def test_retry_waits_for_a_claim_being_made_then_finds_the_attempt_in_flig
     async with gateway.sessions() as claimer:
         await claimer.begin()
         [claimed] = await claim(gateway, claimer)  # the claim's transaction holds the row
-        retry = asyncio.create_task(gateway.run(deliveries.retry_now, delivery_id))
+        retry = asyncio.create_task(gateway.work(deliveries.retry_now, delivery_id))
         await eventually(lambda: _waiting_on_a_lock(gateway), what="the retry waiting for the claim's lock")
         assert not retry.done()
         await claimer.commit()
@@ -99,7 +101,9 @@ async def test_a_claim_skips_a_delivery_an_operator_holds_and_takes_it_after(gat
     case_id = await gateway.open_case()
     delivery_id = (await gateway.delivery(case_id)).id
     async with gateway.sessions() as operator, operator.begin():
-        await deliveries.retry_now(operator, gateway.deps, delivery_id)  # due already: it stays due
+        await deliveries.retry_now(
+            gateway.deps.unit_of_work(operator), gateway.deps, delivery_id
+        )  # due already: it stays due
         # SKIP LOCKED: the worker neither waits on the operator nor takes the row mid-change
         assert await asyncio.wait_for(claim(gateway), timeout=10) == []
     [claimed] = await claim(gateway)
@@ -114,7 +118,7 @@ async def test_a_dead_delivery_is_replayed_on_a_fresh_schedule(gateway: Gateway,
     dead = await gateway.delivery(case_id)
     assert (dead.status, (await gateway.case(case_id)).status) == ("dead", "failed")
 
-    replayed = await gateway.run(deliveries.retry_now, dead.id)
+    replayed = await gateway.work(deliveries.retry_now, dead.id)
     assert (replayed.status, replayed.attempts, replayed.next_attempt_at) == (
         "pending",
         0,
@@ -130,10 +134,10 @@ async def test_unknown_and_disabled(gateway: Gateway) -> None:
     case_id = await gateway.open_case()
     delivery_id = (await gateway.delivery(case_id)).id
     with pytest.raises(NotFound):
-        await gateway.run(deliveries.retry_now, "msg_nope")
+        await gateway.work(deliveries.retry_now, "msg_nope")
     await gateway.run(lambda s, d: registry.switch(s, d, "acme", enabled=False, reason="maintenance"))
     with pytest.raises(Conflict, match="re-enable it first"):
-        await gateway.run(deliveries.retry_now, delivery_id)
+        await gateway.work(deliveries.retry_now, delivery_id)
 
 
 async def test_retry_over_http_gets_a_waiting_case_to_the_vendor_now(gateway_app, faulty_vendor) -> None:

@@ -25,7 +25,7 @@ from tierline_shared.testing import eventually
 from tierline_vendor_gateway.adapters.sender import AttemptResult
 from tierline_vendor_gateway.domain.vendors import Vendor
 from tierline_vendor_gateway.entrypoints import workers
-from tierline_vendor_gateway.service_layer import cases, registry
+from tierline_vendor_gateway.service_layer import deliveries, registry
 
 from .conftest import CALLBACK_SECRET, Gateway, serve_in_loop
 
@@ -82,9 +82,11 @@ def runtime(gateway: Gateway, **settings: Any) -> Any:
     )
 
 
-async def claim(gateway: Gateway) -> list[cases.ClaimedDelivery]:
+async def claim(gateway: Gateway) -> list[deliveries.ClaimedDelivery]:
     async with gateway.sessions() as s, s.begin():
-        return await cases.claim_due_deliveries(s, gateway.deps, limit=50, lease=timedelta(seconds=30))
+        return await deliveries.claim_due_deliveries(
+            gateway.deps.unit_of_work(s), gateway.deps, limit=50, lease=timedelta(seconds=30)
+        )
 
 
 async def register(gateway: Gateway, name: str, url: str, **fields: Any) -> None:
@@ -135,8 +137,8 @@ async def test_an_outcome_that_cannot_be_recorded_is_dead_lettered_and_the_other
     claimed = {by_case[c.id]: c for c in await claim(gateway)}
     policy = gateway.deps.delivery
 
-    def outcome(case_id: Any, result: AttemptResult) -> cases.Outcome:
-        return cases.Outcome(claimed[case_id], result, policy, claimed[case_id].url)
+    def outcome(case_id: Any, result: AttemptResult) -> deliveries.Outcome:
+        return deliveries.Outcome(claimed[case_id], result, policy, claimed[case_id].url)
 
     # The NUL (as _excerpt no longer lets through) makes PostgreSQL refuse the log row: the batch
     # fails, then that outcome twice on its own.
@@ -170,9 +172,11 @@ async def test_an_outcome_that_cannot_be_recorded_is_dead_lettered_and_the_other
 async def test_a_delivery_dead_lettered_by_another_worker_meanwhile_is_left_alone(gateway: Gateway) -> None:
     case_id = await gateway.open_case()
     [claimed] = await claim(gateway)
-    await gateway.run(cases.dead_letter_unrecorded, claimed, "DataError")
+    await gateway.work(deliveries.dead_letter_unrecorded, claimed, "DataError")
     result = AttemptResult(202, 0.01, "\x00", None, None)
-    await workers._record(runtime(gateway), [cases.Outcome(claimed, result, gateway.deps.delivery, None)])
+    await workers._record(
+        runtime(gateway), [deliveries.Outcome(claimed, result, gateway.deps.delivery, None)]
+    )
     assert (await gateway.delivery(case_id)).status == "dead"
     assert kinds(await gateway.events()) == ["VendorDeliveryFailed"], "failed once, not twice"
 

@@ -6,7 +6,6 @@ import uuid
 
 from fastapi import APIRouter, Request, Response, status
 
-from tierline_intake.adapters.orm import IntegrationRow
 from tierline_intake.entrypoints.admin_schemas import (
     ApiKeyCreatedOut,
     ApiKeyIn,
@@ -37,9 +36,11 @@ PROBLEMS = {
 async def create_api_key(body: ApiKeyIn, rt: RuntimeDep, principal: Admin) -> ApiKeyCreatedOut:
     scopes = sorted(set(body.scopes))
     async with rt.unit_of_work() as session:
-        issued = await access.issue_key(session, deps(rt), name=body.name, scopes=scopes)
+        issued = await access.issue_key(
+            deps(rt).unit_of_work(session), deps(rt), name=body.name, scopes=scopes
+        )
     return ApiKeyCreatedOut(
-        id=issued.id, name=issued.name, scopes=issued.scopes, key=issued.key, created_at=rt.clock.now()
+        id=issued.id, name=issued.name, scopes=list(issued.scopes), key=issued.key, created_at=rt.clock.now()
     )
 
 
@@ -48,7 +49,7 @@ async def create_api_key(body: ApiKeyIn, rt: RuntimeDep, principal: Admin) -> Ap
 )
 async def list_api_keys(rt: RuntimeDep, principal: Admin) -> list[ApiKeyOut]:
     async with rt.sessions() as session:
-        rows = await access.list_keys(session)
+        rows = await access.list_keys(deps(rt).unit_of_work(session))
     return [
         ApiKeyOut(id=r.id, name=r.name, scopes=r.scopes, created_at=r.created_at, revoked_at=r.revoked_at)
         for r in rows
@@ -60,18 +61,18 @@ async def list_api_keys(rt: RuntimeDep, principal: Admin) -> list[ApiKeyOut]:
 )
 async def revoke_api_key(key_id: uuid.UUID, rt: RuntimeDep, principal: Admin) -> Response:
     async with rt.unit_of_work() as session:
-        await access.revoke_key(session, deps(rt), key_id)
+        await access.revoke_key(deps(rt).unit_of_work(session), deps(rt), key_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _endpoint(request: Request, row: IntegrationRow) -> str:
+def _endpoint(request: Request, row: integrations.Integration) -> str:
     base = str(request.base_url).rstrip("/")
     if row.type == "pagerduty":
         return f"{base}/v2/enqueue"
     return f"{base}/v1/integrations/alertmanager/<key>"
 
 
-def _out(request: Request, row: IntegrationRow) -> IntegrationOut:
+def _out(request: Request, row: integrations.Integration) -> IntegrationOut:
     return IntegrationOut(
         id=row.id,
         type=row.type,
@@ -96,7 +97,7 @@ async def create_integration(
 ) -> IntegrationCreatedOut:
     async with rt.unit_of_work() as session:
         row, key = await integrations.create_integration(
-            session, deps(rt), type_=body.type, name=body.name, service=body.service
+            deps(rt).unit_of_work(session), deps(rt), type_=body.type, name=body.name, service=body.service
         )
     out = _out(request, row).model_dump()
     if row.type == "alertmanager":
@@ -109,7 +110,7 @@ async def create_integration(
 )
 async def list_integrations(request: Request, rt: RuntimeDep, principal: Admin) -> list[IntegrationOut]:
     async with rt.sessions() as session:
-        rows = await integrations.list_integrations(session)
+        rows = await integrations.list_integrations(deps(rt).unit_of_work(session))
     return [_out(request, r) for r in rows]
 
 
@@ -118,5 +119,5 @@ async def list_integrations(request: Request, rt: RuntimeDep, principal: Admin) 
 )
 async def revoke_integration(integration_id: uuid.UUID, rt: RuntimeDep, principal: Admin) -> Response:
     async with rt.unit_of_work() as session:
-        await integrations.revoke_integration(session, deps(rt), integration_id)
+        await integrations.revoke_integration(deps(rt).unit_of_work(session), deps(rt), integration_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

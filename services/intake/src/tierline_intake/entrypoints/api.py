@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, status
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_intake.entrypoints.common import (
     IDEMPOTENCY_HEADER,
@@ -38,6 +37,7 @@ from tierline_intake.entrypoints.schemas import (
 )
 from tierline_intake.service_layer import incidents, lifecycle, queries
 from tierline_intake.service_layer.commands import CreateIncident, ResolveIncident, UpdateIncident
+from tierline_intake.service_layer.unit_of_work import IntakeUnitOfWork
 from tierline_shared.api import Reader, RuntimeDep, Writer
 from tierline_shared.idempotency import Outcome
 
@@ -59,10 +59,12 @@ Channel = str
 async def create_incident(
     body: IncidentIn, request: Request, rt: RuntimeDep, principal: Writer
 ) -> JSONResponse:
-    async def work(session: AsyncSession) -> Outcome:
-        row, created = await incidents.create_incident(session, deps(rt), CreateIncident(**body.model_dump()))
-        location = str(request.url_for("get_incident", incident_id=str(row.id)))
-        answer = await render(session, row, rt.clock.now())
+    async def work(uow: IntakeUnitOfWork) -> Outcome:
+        incident, created = await incidents.create_incident(
+            uow, deps(rt), CreateIncident(**body.model_dump())
+        )
+        location = str(request.url_for("get_incident", incident_id=str(incident.id)))
+        answer = render(await queries.view(uow, incident), rt.clock.now())
         return Outcome(201 if created else 200, answer, {"Location": location})
 
     return await idempotent_write(request, rt, principal, work)
@@ -111,7 +113,9 @@ async def list_incidents(
         created_until=created_until,
     )
     async with rt.sessions() as session:
-        rows, next_cursor = await queries.list_incidents(session, flt, limit=limit, cursor=cursor)
+        rows, next_cursor = await queries.list_incidents(
+            deps(rt).unit_of_work(session), flt, limit=limit, cursor=cursor
+        )
     return IncidentPageOut(
         items=[IncidentSummaryOut.model_validate(r, from_attributes=True) for r in rows],
         next_cursor=next_cursor,
@@ -126,7 +130,8 @@ async def list_incidents(
 )
 async def get_incident(incident_id: uuid.UUID, rt: RuntimeDep, principal: Reader) -> IncidentOut:
     async with rt.sessions() as session:
-        return await render(session, await incidents.get_incident(session, incident_id), rt.clock.now())
+        view = await queries.view_of(deps(rt).unit_of_work(session), incident_id)
+    return render(view, rt.clock.now())
 
 
 @router.get(
@@ -137,8 +142,7 @@ async def get_incident(incident_id: uuid.UUID, rt: RuntimeDep, principal: Reader
 )
 async def get_timeline(incident_id: uuid.UUID, rt: RuntimeDep, principal: Reader) -> list[TimelineItemOut]:
     async with rt.sessions() as session:
-        await incidents.get_incident(session, incident_id)
-        entries = await queries.timeline(session, incident_id)
+        entries = await queries.timeline(deps(rt).unit_of_work(session), incident_id)
     return [
         TimelineItemOut(at=e.at, kind=e.kind, summary=e.summary, source=e.source, data=e.data)
         for e in entries
@@ -161,9 +165,7 @@ async def patch_incident(
         request,
         rt,
         principal,
-        lambda session, d: lifecycle.update_incident(
-            session, d, incident_id, UpdateIncident(changes, by=body.by)
-        ),
+        lambda uow, d: lifecycle.update_incident(uow, d, incident_id, UpdateIncident(changes, by=body.by)),
     )
 
 
@@ -190,7 +192,7 @@ async def acknowledge(
         request,
         rt,
         principal,
-        lambda session, d: incidents.acknowledge_incident(session, d, incident_id, body.by if body else None),
+        lambda uow, d: incidents.acknowledge_incident(uow, d, incident_id, body.by if body else None),
     )
 
 
@@ -205,7 +207,7 @@ async def resolve(
     cmd = ResolveIncident(**body.model_dump()) if body else ResolveIncident()
 
     return await write_incident(
-        request, rt, principal, lambda session, d: incidents.resolve_incident(session, d, incident_id, cmd)
+        request, rt, principal, lambda uow, d: incidents.resolve_incident(uow, d, incident_id, cmd)
     )
 
 
@@ -217,8 +219,8 @@ async def hold(
         request,
         rt,
         principal,
-        lambda session, d: lifecycle.put_on_hold(
-            session, d, incident_id, reason=body.reason, note=body.note, by=body.by
+        lambda uow, d: lifecycle.put_on_hold(
+            uow, d, incident_id, reason=body.reason, note=body.note, by=body.by
         ),
     )
 
@@ -235,7 +237,7 @@ async def resume(
         request,
         rt,
         principal,
-        lambda session, d: lifecycle.resume(session, d, incident_id, by=body.by if body else None),
+        lambda uow, d: lifecycle.resume(uow, d, incident_id, by=body.by if body else None),
     )
 
 
@@ -251,8 +253,8 @@ async def reopen(
         request,
         rt,
         principal,
-        lambda session, d: lifecycle.reopen(
-            session, d, incident_id, reason=body.reason if body else None, by=body.by if body else None
+        lambda uow, d: lifecycle.reopen(
+            uow, d, incident_id, reason=body.reason if body else None, by=body.by if body else None
         ),
     )
 
@@ -269,7 +271,7 @@ async def close(
         request,
         rt,
         principal,
-        lambda session, d: lifecycle.close(session, d, incident_id, by=body.by if body else None),
+        lambda uow, d: lifecycle.close(uow, d, incident_id, by=body.by if body else None),
     )
 
 
@@ -281,7 +283,7 @@ async def add_note(
         request,
         rt,
         principal,
-        lambda session, d: lifecycle.add_note(session, d, incident_id, text=body.text, author=body.author),
+        lambda uow, d: lifecycle.add_note(uow, d, incident_id, text=body.text, author=body.author),
         status_code=201,
     )
 
@@ -294,8 +296,6 @@ async def csat(
         request,
         rt,
         principal,
-        lambda session, d: lifecycle.record_csat(
-            session, d, incident_id, score=body.score, comment=body.comment
-        ),
+        lambda uow, d: lifecycle.record_csat(uow, d, incident_id, score=body.score, comment=body.comment),
         status_code=201,
     )

@@ -11,15 +11,13 @@ import asyncio
 import json
 import uuid
 
-from tierline_intake.adapters.orm import outbox
+from tierline_intake.bootstrap import admin_deps
 from tierline_intake.config import Settings
 from tierline_intake.service_layer import access
-from tierline_intake.service_layer.incidents import IntakeDeps
 from tierline_shared import db
 from tierline_shared.auth import SCOPES
 from tierline_shared.cli import AdminCommand
 from tierline_shared.clock import SystemClock
-from tierline_shared.messaging.outbox import Outbox
 from tierline_shared.settings import ServiceSettings
 
 
@@ -36,19 +34,18 @@ def configure(p: argparse.ArgumentParser) -> None:
 async def _run(args: argparse.Namespace, settings: Settings) -> dict | list:
     engine = db.create_engine(settings.database_url, pool_size=1)
     sessions = db.session_factory(engine)
-    clock = SystemClock()
-    deps = IntakeDeps(
-        outbox=Outbox(outbox, source="/tierline/intake", clock=clock), clock=clock, priority_matrix={}
-    )
+
+    deps = admin_deps(SystemClock())
     try:
         async with sessions() as session, session.begin():
+            uow = deps.unit_of_work(session)
             if args.action == "create":
-                issued = await access.issue_key(session, deps, name=args.name, scopes=sorted(set(args.scope)))
+                issued = await access.issue_key(uow, deps, name=args.name, scopes=sorted(set(args.scope)))
                 return {"id": str(issued.id), "name": issued.name, "scopes": issued.scopes, "key": issued.key}
             if args.action == "revoke":
-                await access.revoke_key(session, deps, args.key_id)
+                await access.revoke_key(uow, deps, args.key_id)
                 return {"id": str(args.key_id), "revoked": True}
-            rows = await access.list_keys(session)
+            rows = await access.list_keys(uow)
             return [
                 {"id": str(r.id), "name": r.name, "scopes": r.scopes, "revoked": r.revoked_at is not None}
                 for r in rows

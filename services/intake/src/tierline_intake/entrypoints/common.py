@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
-from typing import NoReturn
+from typing import Any, NoReturn, cast
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_intake.adapters.orm import IncidentRow, ProblemRow, SlaClockView, idempotency_keys
+from tierline_intake.domain.incident import Incident
 from tierline_intake.domain.sla import ClockReading, ClockState
 from tierline_intake.entrypoints.schemas import (
     IncidentOut,
@@ -22,13 +20,15 @@ from tierline_intake.entrypoints.schemas import (
 )
 from tierline_intake.service_layer import queries
 from tierline_intake.service_layer.incidents import IntakeDeps
+from tierline_intake.service_layer.queries import IncidentView
+from tierline_intake.service_layer.unit_of_work import IntakeUnitOfWork
 from tierline_shared import idempotency
 from tierline_shared.api import KEY_PROBLEMS
 from tierline_shared.auth import Principal
 from tierline_shared.errors import InvalidInput
 from tierline_shared.idempotency import Outcome
 from tierline_shared.runtime import Runtime
-from tierline_shared.schemas import unstorable
+from tierline_shared.text import unstorable
 
 AUTH_PROBLEMS = {
     **KEY_PROBLEMS,
@@ -86,10 +86,12 @@ def check_storable(**texts: str | None) -> None:
             invalid_query(name, "must not contain NUL characters or lone surrogates")
 
 
+ClockView = queries.SlaClock
+
 _COMPUTED = frozenset({"knowledge", "problem", "sla", "timeline"})
 
 
-def _sla_clock(view: SlaClockView, now: datetime) -> SlaClockOut:
+def _sla_clock(view: ClockView, now: datetime) -> SlaClockOut:
     reading = ClockReading(
         state=ClockState(view.state),
         due_at=view.due_at,
@@ -97,7 +99,7 @@ def _sla_clock(view: SlaClockView, now: datetime) -> SlaClockOut:
         met_at=view.met_at,
     )
     return SlaClockOut(
-        state=view.state,
+        state=cast(Any, view.state),  # pydantic checks it against the schema's states
         due_at=view.due_at,
         remaining_seconds=reading.remaining_seconds(now),
         warning_threshold=view.warning_threshold,
@@ -108,23 +110,21 @@ def _sla_clock(view: SlaClockView, now: datetime) -> SlaClockOut:
     )
 
 
-async def render(session: AsyncSession, row: IncidentRow, now: datetime) -> IncidentOut:
+def render(view: IncidentView, now: datetime) -> IncidentOut:
     """The incident as the API shows it; SLA countdowns are as of ``now`` (the runtime's clock)."""
-    clocks = await session.scalars(select(SlaClockView).where(SlaClockView.incident_id == row.id))
-    entries = await queries.timeline(session, row.id)
-    problem = await session.get(ProblemRow, row.problem_id) if row.problem_id else None
+    incident, problem = view.incident, view.problem
     return IncidentOut(
-        **{name: getattr(row, name) for name in IncidentOut.model_fields if name not in _COMPUTED},
-        knowledge=[KnowledgeLinkOut(**link) for link in row.knowledge or []],
+        **{name: getattr(incident, name) for name in IncidentOut.model_fields if name not in _COMPUTED},
+        knowledge=[KnowledgeLinkOut(**link) for link in incident.knowledge or []],
         problem=ProblemRefOut(
             id=problem.id, title=problem.title, known_error=problem.known_error, workaround=problem.workaround
         )
         if problem
         else None,
-        sla={c.clock: _sla_clock(c, now) for c in clocks},
+        sla={c.clock: _sla_clock(c, now) for c in view.clocks},
         timeline=[
             TimelineItemOut(at=e.at, kind=e.kind, summary=e.summary, source=e.source, data=e.data)
-            for e in entries
+            for e in view.timeline
         ],
     )
 
@@ -133,17 +133,18 @@ async def idempotent_write(
     request: Request,
     rt: Runtime,
     principal: Principal,
-    work: Callable[[AsyncSession], Awaitable[Outcome]],
+    work: Callable[[IntakeUnitOfWork], Awaitable[Outcome]],
 ) -> JSONResponse:
     """One unit of work around ``work``, replayed for a repeated Idempotency-Key."""
     async with rt.unit_of_work() as session:
+        uow = deps(rt).unit_of_work(session)
         return await idempotency.run(
             request,
             session,
-            idempotency_keys,
+            uow.idempotency_keys,
             owner=str(principal.key_id),
             now=rt.clock.now(),
-            work=lambda: work(session),
+            work=lambda: work(uow),
         )
 
 
@@ -151,13 +152,13 @@ async def write_incident(
     request: Request,
     rt: Runtime,
     principal: Principal,
-    use_case: Callable[[AsyncSession, IntakeDeps], Awaitable[IncidentRow]],
+    use_case: Callable[[IntakeUnitOfWork, IntakeDeps], Awaitable[Incident]],
     status_code: int = 200,
 ) -> JSONResponse:
     """An idempotent write whose answer is the incident as it is afterwards."""
 
-    async def work(session: AsyncSession) -> Outcome:
-        row = await use_case(session, deps(rt))
-        return Outcome(status_code, await render(session, row, rt.clock.now()), {})
+    async def work(uow: IntakeUnitOfWork) -> Outcome:
+        incident = await use_case(uow, deps(rt))
+        return Outcome(status_code, render(await queries.view(uow, incident), rt.clock.now()), {})
 
     return await idempotent_write(request, rt, principal, work)

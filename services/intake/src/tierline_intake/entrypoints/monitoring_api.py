@@ -83,8 +83,9 @@ async def enqueue(request: Request, rt: RuntimeDep) -> JSONResponse:
     except ValidationError as exc:
         return JSONResponse(invalid_event_body(exc), status_code=400)
     async with rt.unit_of_work() as session:
+        uow = deps(rt).unit_of_work(session)
         try:
-            integration = await integrations.integration_for_key(session, event.routing_key, "pagerduty")
+            integration = await integrations.integration_for_key(uow, event.routing_key, "pagerduty")
         except DomainError:
             return _invalid("'routing_key' is not the key of an active PagerDuty integration")
         await rt.access.count(f"integration:{integration.id}")
@@ -95,7 +96,7 @@ async def enqueue(request: Request, rt: RuntimeDep) -> JSONResponse:
             rules=deps(rt).severity_rules,
             new_dedup_key=lambda: uuid.uuid4().hex,
         )
-        await integrations.apply_signal(session, deps(rt), integration, signal)
+        await integrations.apply_signal(uow, deps(rt), integration, signal)
     return JSONResponse(PagerDutyAccepted(dedup_key=signal.dedup_key).model_dump(), status_code=202)
 
 
@@ -119,7 +120,8 @@ async def alertmanager(
     integration_key: str, payload: AlertmanagerWebhook, rt: RuntimeDep
 ) -> AlertmanagerAccepted:
     async with rt.unit_of_work() as session:
-        integration = await integrations.integration_for_key(session, integration_key, "alertmanager")
+        uow = deps(rt).unit_of_work(session)
+        integration = await integrations.integration_for_key(uow, integration_key, "alertmanager")
         await rt.access.count(f"integration:{integration.id}")
         touched: list[uuid.UUID] = []
         for signal in alertmanager_signals(
@@ -128,7 +130,7 @@ async def alertmanager(
             default_service=integration.service,
             rules=deps(rt).severity_rules,
         ):
-            row = await integrations.apply_signal(session, deps(rt), integration, signal)
+            row = await integrations.apply_signal(uow, deps(rt), integration, signal)
             if row is not None and row.id not in touched:
                 touched.append(row.id)
     return AlertmanagerAccepted(alerts=len(payload.alerts), incident_ids=touched)

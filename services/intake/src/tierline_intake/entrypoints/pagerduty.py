@@ -16,7 +16,7 @@ dict of :meth:`PagerDutyEvent.as_plain` (``model_dump(mode="json", by_alias=True
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     AfterValidator,
@@ -43,7 +43,7 @@ ROUTING_KEY_MAX = 64  # PagerDuty's integration keys are 32 characters; room for
 DEDUP_KEY_MAX = 255
 SUMMARY_MAX = 1024
 
-INVALID_EVENT_STATUS = "invalid event"
+INVALID_EVENT_STATUS: Final = "invalid event"
 INVALID_EVENT_MESSAGE = "Event object is invalid"
 
 

@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from tierline_intake.adapters.orm import ProblemRow
 from tierline_intake.entrypoints.admin_schemas import (
     ProblemIn,
     ProblemLinkIn,
@@ -26,7 +25,7 @@ PROBLEM_PROBLEMS = {**PROBLEMS, 404: {"description": "No such problem (problem+j
 STATUSES = {"open", "resolved"}
 
 
-def _fields(row: ProblemRow) -> dict:
+def _fields(row: problems.Problem) -> dict:
     return {
         "id": row.id,
         "title": row.title,
@@ -39,7 +38,7 @@ def _fields(row: ProblemRow) -> dict:
     }
 
 
-def _out(row: ProblemRow, incident_ids: list[uuid.UUID]) -> ProblemOut:
+def _out(row: problems.Problem, incident_ids: list[uuid.UUID]) -> ProblemOut:
     return ProblemOut(**_fields(row), incident_ids=incident_ids)
 
 
@@ -70,8 +69,9 @@ async def list_problems(
         created_until=created_until,
     )
     async with rt.sessions() as session:
-        rows, next_cursor = await problems.list_problems(session, flt, limit=limit, cursor=cursor)
-        counts = await problems.incident_counts(session, [r.id for r in rows])
+        uow = deps(rt).unit_of_work(session)
+        rows, next_cursor = await problems.list_problems(uow, flt, limit=limit, cursor=cursor)
+        counts = await problems.incident_counts(uow, [r.id for r in rows])
     return ProblemPageOut(
         items=[ProblemListItemOut(**_fields(r), incident_count=counts.get(r.id, 0)) for r in rows],
         next_cursor=next_cursor,
@@ -83,7 +83,7 @@ async def list_problems(
 )
 async def create_problem(body: ProblemIn, rt: RuntimeDep, principal: Writer) -> ProblemOut:
     async with rt.unit_of_work() as session:
-        row = await problems.create_problem(session, deps(rt), **body.model_dump())
+        row = await problems.create_problem(deps(rt).unit_of_work(session), deps(rt), **body.model_dump())
     return _out(row, [])
 
 
@@ -95,8 +95,9 @@ async def create_problem(body: ProblemIn, rt: RuntimeDep, principal: Writer) -> 
 )
 async def get_problem(problem_id: uuid.UUID, rt: RuntimeDep, principal: Reader) -> ProblemOut:
     async with rt.sessions() as session:
-        row = await problems.get_problem(session, problem_id)
-        return _out(row, await problems.linked_incidents(session, problem_id))
+        uow = deps(rt).unit_of_work(session)
+        row = await problems.get_problem(uow, problem_id)
+        return _out(row, await problems.linked_incidents(uow, problem_id))
 
 
 @router.patch(
@@ -118,8 +119,9 @@ async def patch_problem(
             errors=[{"field": n, "pointer": f"/{n}", "reason": "cannot be null"} for n in nulls],
         )
     async with rt.unit_of_work() as session:
-        row = await problems.update_problem(session, deps(rt), problem_id, changes)
-        return _out(row, await problems.linked_incidents(session, problem_id))
+        uow = deps(rt).unit_of_work(session)
+        row = await problems.update_problem(uow, deps(rt), problem_id, changes)
+        return _out(row, await problems.linked_incidents(uow, problem_id))
 
 
 @router.post(
@@ -130,6 +132,7 @@ async def patch_problem(
 )
 async def link(problem_id: uuid.UUID, body: ProblemLinkIn, rt: RuntimeDep, principal: Writer) -> ProblemOut:
     async with rt.unit_of_work() as session:
-        await problems.link_incidents(session, deps(rt), problem_id, list(dict.fromkeys(body.incident_ids)))
-        row = await problems.get_problem(session, problem_id)
-        return _out(row, await problems.linked_incidents(session, problem_id))
+        uow = deps(rt).unit_of_work(session)
+        await problems.link_incidents(uow, deps(rt), problem_id, list(dict.fromkeys(body.incident_ids)))
+        row = await problems.get_problem(uow, problem_id)
+        return _out(row, await problems.linked_incidents(uow, problem_id))

@@ -5,27 +5,27 @@ from __future__ import annotations
 import secrets
 import uuid
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from tierline_intake.adapters.orm import IncidentRow, IntegrationRow
+from tierline_intake.adapters.orm import IntegrationRow
 from tierline_intake.domain.alerts import AlertSignal
+from tierline_intake.domain.incident import Incident
 from tierline_intake.domain.lifecycle import Status
 from tierline_intake.service_layer.commands import CreateIncident, ResolveIncident
 from tierline_intake.service_layer.incidents import (
     IntakeDeps,
     acknowledge_incident,
     create_incident,
-    find_open_by_dedup_key,
     resolve_incident,
 )
+from tierline_intake.service_layer.unit_of_work import IntakeUnitOfWork
 from tierline_shared.auth import hash_key
 from tierline_shared.errors import NotFound, Unauthorized
 
+Integration = IntegrationRow  # a monitoring integration as stored (its key only hashed)
+
 
 async def create_integration(
-    session: AsyncSession, deps: IntakeDeps, *, type_: str, name: str, service: str
-) -> tuple[IntegrationRow, str]:
+    uow: IntakeUnitOfWork, deps: IntakeDeps, *, type_: str, name: str, service: str
+) -> tuple[Integration, str]:
     """A new integration and its key (shown once; stored hashed). 32 hex chars, like PagerDuty's."""
     key = secrets.token_hex(16)
     row = IntegrationRow(
@@ -37,17 +37,17 @@ async def create_integration(
         key_hint=key[-4:],
         created_at=deps.clock.now(),
     )
-    session.add(row)
-    await session.flush()
+    uow.integrations.add(row)
+    await uow.flush()
     return row, key
 
 
-async def list_integrations(session: AsyncSession) -> list[IntegrationRow]:
-    return list(await session.scalars(select(IntegrationRow).order_by(IntegrationRow.created_at)))
+async def list_integrations(uow: IntakeUnitOfWork) -> list[Integration]:
+    return await uow.integrations.all()
 
 
-async def revoke_integration(session: AsyncSession, deps: IntakeDeps, integration_id: uuid.UUID) -> None:
-    row = await session.get(IntegrationRow, integration_id, with_for_update=True)
+async def revoke_integration(uow: IntakeUnitOfWork, deps: IntakeDeps, integration_id: uuid.UUID) -> None:
+    row = await uow.integrations.get(integration_id, lock=True)
     if row is None:
         raise NotFound(f"No integration {integration_id}.")
     if row.revoked_at is None:
@@ -59,26 +59,20 @@ class UnknownIntegrationKey(Unauthorized):
     title = "Unknown integration key"
 
 
-async def integration_for_key(session: AsyncSession, key: str, type_: str) -> IntegrationRow:
-    row = await session.scalar(
-        select(IntegrationRow).where(
-            IntegrationRow.key_hash == hash_key(key),
-            IntegrationRow.revoked_at.is_(None),
-            IntegrationRow.type == type_,
-        )
-    )
+async def integration_for_key(uow: IntakeUnitOfWork, key: str, type_: str) -> Integration:
+    row = await uow.integrations.active_with_key(hash_key(key), type_)
     if row is None:
         raise UnknownIntegrationKey(f"No active {type_} integration has this key.")
     return row
 
 
 async def apply_signal(
-    session: AsyncSession, deps: IntakeDeps, integration: IntegrationRow, signal: AlertSignal
-) -> IncidentRow | None:
+    uow: IntakeUnitOfWork, deps: IntakeDeps, integration: Integration, signal: AlertSignal
+) -> Incident | None:
     """trigger creates (or counts an occurrence); acknowledge/resolve act on the open incident, if any."""
     if signal.action == "trigger":
-        row, _ = await create_incident(
-            session,
+        created, _ = await create_incident(
+            uow,
             deps,
             CreateIncident(
                 title=signal.title,
@@ -94,18 +88,18 @@ async def apply_signal(
                 details={"integration": integration.name, **signal.details},
             ),
         )
-        return row
-    row = await find_open_by_dedup_key(session, signal.dedup_key)
-    if row is None:
+        return created
+    incident = await uow.incidents.open_with_dedup_key(signal.dedup_key)
+    if incident is None:
         return None  # nothing open under this key: like PagerDuty, accept and ignore
     if signal.action == "acknowledge":
-        if row.status == Status.OPEN.value:
-            return await acknowledge_incident(session, deps, row.id, by=signal.reporter)
-        return row
+        if incident.status == Status.OPEN:
+            return await acknowledge_incident(uow, deps, incident.id, by=signal.reporter)
+        return incident
     return await resolve_incident(
-        session,
+        uow,
         deps,
-        row.id,
+        incident.id,
         ResolveIncident(
             by=signal.reporter, resolution_code="auto_resolved", note=signal.title, source="integration"
         ),

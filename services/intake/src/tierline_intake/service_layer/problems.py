@@ -3,27 +3,38 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from tierline_intake.adapters.filters import ProblemFilter
+from tierline_intake.adapters.orm import ProblemRow
+from tierline_intake.service_layer.incidents import IntakeDeps
+from tierline_intake.service_layer.unit_of_work import SOURCE, IntakeUnitOfWork
+from tierline_shared.errors import InvalidInput
 
-from tierline_intake.adapters.orm import IncidentRow, ProblemRow
-from tierline_intake.service_layer.incidents import IntakeDeps, add_timeline
-from tierline_shared import pagination as pages
-from tierline_shared.errors import InvalidInput, NotFound
+__all__ = [
+    "Problem",
+    "ProblemFilter",
+    "create_problem",
+    "get_problem",
+    "incident_counts",
+    "link_incidents",
+    "linked_incidents",
+    "list_problems",
+    "update_problem",
+]
+
+Problem = ProblemRow  # a problem record as stored: title, root cause, workaround, known error, status
 
 
 async def create_problem(
-    session: AsyncSession,
+    uow: IntakeUnitOfWork,
     deps: IntakeDeps,
     *,
     title: str,
     root_cause: str | None,
     workaround: str | None,
     known_error: bool,
-) -> ProblemRow:
+) -> Problem:
     now = deps.clock.now()
     row = ProblemRow(
         id=uuid.uuid4(),
@@ -35,22 +46,19 @@ async def create_problem(
         created_at=now,
         updated_at=now,
     )
-    session.add(row)
-    await session.flush()
+    uow.problems.add(row)
+    await uow.flush()
     return row
 
 
-async def get_problem(session: AsyncSession, problem_id: uuid.UUID, *, lock: bool = False) -> ProblemRow:
-    row = await session.get(ProblemRow, problem_id, with_for_update=lock)
-    if row is None:
-        raise NotFound(f"No problem {problem_id}.")
-    return row
+async def get_problem(uow: IntakeUnitOfWork, problem_id: uuid.UUID, *, lock: bool = False) -> Problem:
+    return await uow.problems.load(problem_id, lock=lock)
 
 
 async def update_problem(
-    session: AsyncSession, deps: IntakeDeps, problem_id: uuid.UUID, changes: dict
-) -> ProblemRow:
-    row = await get_problem(session, problem_id, lock=True)
+    uow: IntakeUnitOfWork, deps: IntakeDeps, problem_id: uuid.UUID, changes: dict[str, Any]
+) -> Problem:
+    row = await uow.problems.load(problem_id, lock=True)
     for name, value in changes.items():
         setattr(row, name, value)
     row.updated_at = deps.clock.now()
@@ -58,13 +66,12 @@ async def update_problem(
 
 
 async def link_incidents(
-    session: AsyncSession, deps: IntakeDeps, problem_id: uuid.UUID, incident_ids: list[uuid.UUID]
-) -> list[IncidentRow]:
-    problem = await get_problem(session, problem_id)
-    rows = list(
-        await session.scalars(select(IncidentRow).where(IncidentRow.id.in_(incident_ids)).with_for_update())
-    )
-    missing = sorted(set(incident_ids) - {r.id for r in rows}, key=str)
+    uow: IntakeUnitOfWork, deps: IntakeDeps, problem_id: uuid.UUID, incident_ids: list[uuid.UUID]
+) -> None:
+    """Link the incidents (all of them, or none if one does not exist) and say so on their timelines."""
+    problem = await uow.problems.load(problem_id)
+    incidents = await uow.incidents.load_many(incident_ids)
+    missing = sorted(set(incident_ids) - {i.id for i in incidents}, key=str)
     if missing:
         raise InvalidInput(
             "Some incidents do not exist; nothing was linked.",
@@ -74,74 +81,33 @@ async def link_incidents(
             ],
         )
     now = deps.clock.now()
-    for row in rows:
-        if row.problem_id == problem.id:
+    for incident in incidents:
+        if not incident.link_problem(problem.id, now=now):
             continue
-        row.problem_id, row.updated_at = problem.id, now
-        add_timeline(
-            session,
-            row.id,
+        uow.incidents.save(incident)
+        uow.timeline.record(
+            incident.id,
             at=now,
             kind="problem_linked",
-            source="intake",
+            source=SOURCE,
             summary=f"Linked to problem {problem.title!r}"
             + (" (known error)" if problem.known_error else ""),
             data={"problem_id": str(problem.id)},
         )
-    return rows
 
 
-async def linked_incidents(session: AsyncSession, problem_id: uuid.UUID) -> list[uuid.UUID]:
+async def linked_incidents(uow: IntakeUnitOfWork, problem_id: uuid.UUID) -> list[uuid.UUID]:
     """The problem's incidents, oldest first."""
-    return list(
-        await session.scalars(
-            select(IncidentRow.id)
-            .where(IncidentRow.problem_id == problem_id)
-            .order_by(IncidentRow.created_at, IncidentRow.id)
-        )
-    )
-
-
-@dataclass(frozen=True)
-class ProblemFilter:
-    status: list[str] | None = None
-    known_error: bool | None = None
-    service: str | None = None  # problems with at least one linked incident of this service
-    created_since: datetime | None = None  # inclusive
-    created_until: datetime | None = None  # exclusive
+    return await uow.incidents.linked_to(problem_id)
 
 
 async def list_problems(
-    session: AsyncSession, flt: ProblemFilter, *, limit: int, cursor: str | None
-) -> tuple[list[ProblemRow], str | None]:
+    uow: IntakeUnitOfWork, flt: ProblemFilter, *, limit: int, cursor: str | None
+) -> tuple[list[Problem], str | None]:
     """A page of problems, newest first, and the cursor of the next page (None on the last)."""
-    conditions = []
-    if flt.status:
-        conditions.append(ProblemRow.status.in_(flt.status))
-    if flt.known_error is not None:
-        conditions.append(ProblemRow.known_error.is_(flt.known_error))
-    if flt.service is not None:
-        conditions.append(
-            select(IncidentRow.id)
-            .where(IncidentRow.problem_id == ProblemRow.id, IncidentRow.service == flt.service)
-            .exists()
-        )
-    if flt.created_since:
-        conditions.append(ProblemRow.created_at >= flt.created_since)
-    if flt.created_until:
-        conditions.append(ProblemRow.created_at < flt.created_until)
-    return await pages.newest_first(
-        session, select(ProblemRow).where(*conditions), ProblemRow, limit=limit, cursor=cursor
-    )
+    return await uow.problems.page(flt, limit=limit, cursor=cursor)
 
 
-async def incident_counts(session: AsyncSession, problem_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+async def incident_counts(uow: IntakeUnitOfWork, problem_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
     """How many incidents each of these problems links (absent: none)."""
-    if not problem_ids:
-        return {}
-    rows = await session.execute(
-        select(IncidentRow.problem_id, func.count())
-        .where(IncidentRow.problem_id.in_(problem_ids))
-        .group_by(IncidentRow.problem_id)
-    )
-    return {problem_id: count for problem_id, count in rows}
+    return await uow.incidents.count_by_problem(problem_ids)

@@ -1,68 +1,50 @@
-"""Reading incidents: filtered, keyset-paginated lists (newest first) and timelines."""
+"""Reading incidents: the API's view of one, filtered keyset-paginated lists (newest first), timelines."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from tierline_intake.adapters.filters import IncidentFilter
+from tierline_intake.adapters.orm import IncidentRow, ProblemRow, SlaClockView, TimelineEntry
+from tierline_intake.domain.incident import Incident
+from tierline_intake.service_layer.unit_of_work import IntakeUnitOfWork
 
-from tierline_intake.adapters.orm import IncidentRow, TimelineEntry
-from tierline_shared import pagination as pages
+__all__ = ["IncidentFilter", "IncidentView", "SlaClock", "list_incidents", "timeline", "view", "view_of"]
+
+SlaClock = SlaClockView  # one clock of an incident as the SLA monitor last reported it
 
 
 @dataclass(frozen=True)
-class IncidentFilter:
-    status: list[str] | None = None
-    priority: list[str] | None = None
-    tier: list[str] | None = None
-    service: str | None = None
-    category: str | None = None
-    product: str | None = None
-    customer: str | None = None
-    channel: str | None = None
-    created_since: datetime | None = None
-    created_until: datetime | None = None
-    problem_id: uuid.UUID | None = None
+class IncidentView:
+    """An incident with what the API shows around it: SLA clocks, timeline, linked problem."""
+
+    incident: Incident
+    clocks: list[SlaClockView]
+    timeline: list[TimelineEntry]
+    problem: ProblemRow | None
+
+
+async def view(uow: IntakeUnitOfWork, incident: Incident) -> IncidentView:
+    clocks = await uow.sla.of(incident.id)
+    entries = await uow.timeline.of(incident.id)
+    problem = await uow.problems.get(incident.problem_id) if incident.problem_id else None
+    return IncidentView(incident, clocks, entries, problem)
+
+
+async def view_of(uow: IntakeUnitOfWork, incident_id: uuid.UUID) -> IncidentView:
+    """The incident's view; NotFound (404) if there is none."""
+    return await view(uow, await uow.incidents.load(incident_id))
 
 
 async def list_incidents(
-    session: AsyncSession, flt: IncidentFilter, *, limit: int, cursor: str | None
+    uow: IntakeUnitOfWork, flt: IncidentFilter, *, limit: int, cursor: str | None
 ) -> tuple[list[IncidentRow], str | None]:
     """A page of incidents, newest first, and the cursor of the next page (None on the last)."""
-    conditions = []
-    if flt.status:
-        conditions.append(IncidentRow.status.in_(flt.status))
-    if flt.priority:
-        conditions.append(IncidentRow.priority.in_(flt.priority))
-    if flt.tier:
-        conditions.append(IncidentRow.tier.in_(flt.tier))
-    for column, value in (
-        (IncidentRow.service, flt.service),
-        (IncidentRow.category, flt.category),
-        (IncidentRow.product, flt.product),
-        (IncidentRow.customer, flt.customer),
-        (IncidentRow.channel, flt.channel),
-        (IncidentRow.problem_id, flt.problem_id),
-    ):
-        if value is not None:
-            conditions.append(column == value)
-    if flt.created_since:
-        conditions.append(IncidentRow.created_at >= flt.created_since)
-    if flt.created_until:
-        conditions.append(IncidentRow.created_at < flt.created_until)
-    return await pages.newest_first(
-        session, select(IncidentRow).where(*conditions), IncidentRow, limit=limit, cursor=cursor
-    )
+    return await uow.incidents.page(flt, limit=limit, cursor=cursor)
 
 
-async def timeline(session: AsyncSession, incident_id: uuid.UUID) -> list[TimelineEntry]:
-    return list(
-        await session.scalars(
-            select(TimelineEntry)
-            .where(TimelineEntry.incident_id == incident_id)
-            .order_by(TimelineEntry.at, TimelineEntry.seq)
-        )
-    )
+async def timeline(uow: IntakeUnitOfWork, incident_id: uuid.UUID) -> list[TimelineEntry]:
+    """The incident's timeline, in order; NotFound (404) if there is no such incident."""
+    await uow.incidents.load(incident_id)
+    return await uow.timeline.of(incident_id)

@@ -8,17 +8,11 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from tierline_intake.adapters.orm import SlaClockView
 from tierline_intake.domain.lifecycle import Status
 from tierline_intake.domain.sla import OPEN_STATES
-from tierline_intake.service_layer.incidents import IntakeDeps, get_incident
-from tierline_intake.service_layer.projections import record_received
+from tierline_intake.service_layer.unit_of_work import IntakeUnitOfWork, Origin
 from tierline_shared.events import (
-    Envelope,
     SlaBreached,
     SlaClockPaused,
     SlaClockResumed,
@@ -55,27 +49,18 @@ def _percent(share: float) -> str:
 
 
 async def _clock(
-    session: AsyncSession, incident_id: uuid.UUID, clock: str, tier: str | None
+    uow: IntakeUnitOfWork, incident_id: uuid.UUID, clock: str, tier: str | None
 ) -> SlaClockView | None:
-    view = await _any_clock(session, incident_id, clock)
+    view = await uow.sla.clock(incident_id, clock)
     if view is None or (clock == "tier" and view.tier != tier):
         return None  # a newer tier clock replaced it
     return view
 
 
-async def _any_clock(session: AsyncSession, incident_id: uuid.UUID, clock: str) -> SlaClockView | None:
-    """The clock's view, whatever its tier (pause and resume do not name one: they follow the open clock)."""
-    return await session.scalar(
-        select(SlaClockView).where(SlaClockView.incident_id == incident_id, SlaClockView.clock == clock)
-    )
-
-
-async def on_clock_started(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
-    event = envelope.data
-    assert isinstance(event, SlaClockStarted)
-    row = await get_incident(session, event.incident_id)
+async def on_clock_started(uow: IntakeUnitOfWork, event: SlaClockStarted, origin: Origin) -> None:
+    incident = await uow.incidents.load(event.incident_id)
     # A tier clock announced after the incident closed here will never be stopped: show it cancelled.
-    closed = event.clock == "tier" and row.status in (Status.RESOLVED.value, Status.CLOSED.value)
+    closed = event.clock == "tier" and incident.status in (Status.RESOLVED, Status.CLOSED)
     values = {
         "tier": event.tier,
         "state": "cancelled" if closed else "running",
@@ -85,82 +70,70 @@ async def on_clock_started(session: AsyncSession, envelope: Envelope, deps: Inta
         "remaining_seconds": None,
         "warning_threshold": None,
     }
-    await session.execute(
-        insert(SlaClockView)
-        .values(incident_id=event.incident_id, clock=event.clock, **values)
-        .on_conflict_do_update(index_elements=["incident_id", "clock"], set_=values)
-    )
-    record_received(
-        session,
-        envelope,
+    await uow.sla.started(event.incident_id, event.clock, values)
+    uow.received(
+        event,
+        origin,
         at=event.started_at,
         kind="sla_clock_started",
         summary=f"SLA {_clock_label(event.clock, event.tier)} clock due {event.due_at.isoformat()}",
     )
 
 
-async def on_breached(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
-    event = envelope.data
-    assert isinstance(event, SlaBreached)
-    await get_incident(session, event.incident_id)
-    view = await _clock(session, event.incident_id, event.clock, event.tier)
+async def on_breached(uow: IntakeUnitOfWork, event: SlaBreached, origin: Origin) -> None:
+    await uow.incidents.load(event.incident_id)
+    view = await _clock(uow, event.incident_id, event.clock, event.tier)
     if view is not None:
         view.state, view.breached_at, view.remaining_seconds = "breached", event.breached_at, None
-    record_received(
-        session,
-        envelope,
+    uow.received(
+        event,
+        origin,
         at=event.breached_at,
         kind="sla_breached",
         summary=f"SLA {_clock_label(event.clock, event.tier)} breached",
     )
 
 
-async def on_met(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
-    event = envelope.data
-    assert isinstance(event, SlaMet)
-    await get_incident(session, event.incident_id)
-    view = await _clock(session, event.incident_id, event.clock, event.tier)
+async def on_met(uow: IntakeUnitOfWork, event: SlaMet, origin: Origin) -> None:
+    await uow.incidents.load(event.incident_id)
+    view = await _clock(uow, event.incident_id, event.clock, event.tier)
     if view is not None:
         # A paused clock keeps the time it had left; a met after a breach withdraws the breach
         # (the stop was in time but reached the SLA monitor after its poller fired).
         view.state, view.met_at, view.breached_at = "met", event.met_at, None
-    record_received(
-        session,
-        envelope,
+    uow.received(
+        event,
+        origin,
         at=event.met_at,
         kind="sla_met",
         summary=f"SLA {_clock_label(event.clock, event.tier)} met",
     )
 
 
-async def on_recalculated(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
-    event = envelope.data
-    assert isinstance(event, SlaRecalculated)
-    await get_incident(session, event.incident_id)
-    view = await _clock(session, event.incident_id, event.clock, event.tier)
+async def on_recalculated(uow: IntakeUnitOfWork, event: SlaRecalculated, origin: Origin) -> None:
+    await uow.incidents.load(event.incident_id)
+    view = await _clock(uow, event.incident_id, event.clock, event.tier)
     if view is not None:
         view.due_at = event.due_at
-    record_received(
-        session,
-        envelope,
+    uow.received(
+        event,
+        origin,
         at=event.at,
         kind="sla_recalculated",
         summary=f"SLA {_clock_label(event.clock, event.tier)} now due {event.due_at.isoformat()}",
     )
 
 
-async def on_warning(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
+async def on_warning(uow: IntakeUnitOfWork, event: SlaWarning, origin: Origin) -> None:
     """Most of a clock's target is used up: the view keeps the latest threshold crossed."""
-    event = envelope.data
-    assert isinstance(event, SlaWarning)
-    await get_incident(session, event.incident_id)
-    view = await _clock(session, event.incident_id, event.clock, event.tier)
+    await uow.incidents.load(event.incident_id)
+    view = await _clock(uow, event.incident_id, event.clock, event.tier)
     if view is not None and view.state in OPEN_STATES:
         view.warning_threshold = event.threshold
     left = _span(event.remaining_seconds)
-    record_received(
-        session,
-        envelope,
+    uow.received(
+        event,
+        origin,
         at=event.at,
         kind="sla_warning",
         summary=f"{_title(event.clock, event.tier)} SLA at {_percent(event.threshold)}: {left} left"
@@ -168,18 +141,16 @@ async def on_warning(session: AsyncSession, envelope: Envelope, deps: IntakeDeps
     )
 
 
-async def on_paused(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
+async def on_paused(uow: IntakeUnitOfWork, event: SlaClockPaused, origin: Origin) -> None:
     """The clock stopped counting: no due time until it resumes, only the business time left."""
-    event = envelope.data
-    assert isinstance(event, SlaClockPaused)
-    await get_incident(session, event.incident_id)
-    view = await _any_clock(session, event.incident_id, event.clock)
+    await uow.incidents.load(event.incident_id)
+    view = await uow.sla.clock(event.incident_id, event.clock)
     if view is not None and view.state in OPEN_STATES:
         view.state, view.due_at, view.remaining_seconds = "paused", None, event.remaining_seconds
     tier = view.tier if view is not None else None
-    record_received(
-        session,
-        envelope,
+    uow.received(
+        event,
+        origin,
         at=event.at,
         kind="sla_clock_paused",
         summary=f"{_title(event.clock, tier)} clock paused ({event.reason}),"
@@ -187,17 +158,15 @@ async def on_paused(session: AsyncSession, envelope: Envelope, deps: IntakeDeps)
     )
 
 
-async def on_resumed(session: AsyncSession, envelope: Envelope, deps: IntakeDeps) -> None:
-    event = envelope.data
-    assert isinstance(event, SlaClockResumed)
-    await get_incident(session, event.incident_id)
-    view = await _any_clock(session, event.incident_id, event.clock)
+async def on_resumed(uow: IntakeUnitOfWork, event: SlaClockResumed, origin: Origin) -> None:
+    await uow.incidents.load(event.incident_id)
+    view = await uow.sla.clock(event.incident_id, event.clock)
     if view is not None and view.state in OPEN_STATES:
         view.state, view.due_at, view.remaining_seconds = "running", event.due_at, None
     tier = view.tier if view is not None else None
-    record_received(
-        session,
-        envelope,
+    uow.received(
+        event,
+        origin,
         at=event.at,
         kind="sla_clock_resumed",
         summary=f"{_title(event.clock, tier)} clock resumed, due {event.due_at.isoformat()}",

@@ -8,7 +8,7 @@ then moves past the chosen agent so equal candidates take turns.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from tierline_router.domain.model import Queue, Subject
@@ -26,6 +26,10 @@ class Candidate:
 
     def is_eligible(self, required: frozenset[str]) -> bool:
         return self.available and self.load < self.capacity and required <= self.skills
+
+    def can_keep(self, required: frozenset[str]) -> bool:
+        """Eligible for an incident their load already counts: could they hold it without it?"""
+        return replace(self, load=self.load - 1).is_eligible(required)
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field
 
-from tierline_router.adapters import repository as repo
-from tierline_router.adapters.orm import AssignmentRow
-from tierline_router.service_layer import routing
+from tierline_router.domain.assignment import Assignment
+from tierline_router.service_layer import escalation, queries
+from tierline_router.service_layer.unit_of_work import RouterDeps, RouterUnitOfWork
 from tierline_shared.api import KEY_PROBLEMS, Reader, RuntimeDep, Writer
 from tierline_shared.schemas import ApiModel
 
@@ -62,8 +62,8 @@ class AssignmentOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: AssignmentRow) -> AssignmentOut:
-        return cls.model_validate(row, from_attributes=True)
+    def of(cls, assignment: Assignment) -> AssignmentOut:
+        return cls.model_validate(assignment, from_attributes=True)
 
 
 @router.post(
@@ -78,11 +78,16 @@ async def escalate(
     principal: Writer,
     body: Annotated[EscalateIn | None, Body()] = None,
 ) -> AssignmentOut:
+    deps: RouterDeps = rt.state["deps"]
     async with rt.unit_of_work() as session:
-        row = await routing.escalate(
-            session, rt.state["deps"], incident_id, reason="manual", note=body.note if body else None
+        assignment = await escalation.escalate(
+            RouterUnitOfWork(session, deps.outbox),
+            deps,
+            incident_id,
+            reason="manual",
+            note=body.note if body else None,
         )
-        return AssignmentOut.of(row)
+        return AssignmentOut.of(assignment)
 
 
 @router.post(
@@ -94,11 +99,17 @@ async def escalate(
 async def de_escalate(
     incident_id: uuid.UUID, body: DeEscalateIn, rt: RuntimeDep, principal: Writer
 ) -> AssignmentOut:
+    deps: RouterDeps = rt.state["deps"]
     async with rt.unit_of_work() as session:
-        row = await routing.de_escalate(
-            session, rt.state["deps"], incident_id, to_tier=body.to_tier, reason="manual", note=body.note
+        assignment = await escalation.de_escalate(
+            RouterUnitOfWork(session, deps.outbox),
+            deps,
+            incident_id,
+            to_tier=body.to_tier,
+            reason="manual",
+            note=body.note,
         )
-        return AssignmentOut.of(row)
+        return AssignmentOut.of(assignment)
 
 
 @router.get(
@@ -108,5 +119,6 @@ async def de_escalate(
     summary="Who holds the incident now",
 )
 async def assignment(incident_id: uuid.UUID, rt: RuntimeDep, principal: Reader) -> AssignmentOut:
+    deps: RouterDeps = rt.state["deps"]
     async with rt.sessions() as session:
-        return AssignmentOut.of(await repo.get_assignment(session, incident_id))
+        return AssignmentOut.of(await queries.assignment(RouterUnitOfWork(session, deps.outbox), incident_id))

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tierline_router.adapters import repository as repo
-from tierline_router.service_layer import routing
-from tierline_router.service_layer.routing import RouterDeps
+from tierline_router.service_layer import escalation, lifecycle, placement, updates, vendor_returns
+from tierline_router.service_layer.unit_of_work import RouterDeps, RouterUnitOfWork
 from tierline_shared.events import (
     IncidentAcknowledged,
     IncidentCreated,
@@ -22,50 +21,54 @@ handlers: Handlers[RouterDeps] = Handlers()
 bind = handlers.bind
 
 
+def _uow(c: Consumed[RouterDeps]) -> RouterUnitOfWork:
+    return RouterUnitOfWork(c.session, c.deps.outbox)
+
+
 @handlers.handles(IncidentCreated)
 async def on_created(event: IncidentCreated, c: Consumed[RouterDeps]) -> None:
-    await routing.assign_new_incident(c.session, c.deps, event)
+    await placement.assign_new_incident(_uow(c), c.deps, event)
 
 
 @handlers.handles(SlaBreached)
 async def on_breached(event: SlaBreached, c: Consumed[RouterDeps]) -> None:
     if event.clock == "tier" and event.tier:
-        await routing.escalate_when_due(
-            c.session, c.deps, event.incident_id, tier=event.tier, reason="sla_breach"
+        await escalation.escalate_when_due(
+            _uow(c), c.deps, event.incident_id, tier=event.tier, reason="sla_breach"
         )
 
 
 @handlers.handles(IncidentAcknowledged)
 async def on_acknowledged(event: IncidentAcknowledged, c: Consumed[RouterDeps]) -> None:
-    await routing.acknowledge(c.session, c.deps, event.incident_id)
+    await lifecycle.acknowledge(_uow(c), c.deps, event.incident_id)
 
 
 @handlers.handles(IncidentResolved)
 async def on_resolved(event: IncidentResolved, c: Consumed[RouterDeps]) -> None:
-    await routing.release(c.session, c.deps, event.incident_id)
+    await lifecycle.release(_uow(c), c.deps, event.incident_id)
 
 
 @handlers.handles(IncidentUpdated)
 async def on_updated(event: IncidentUpdated, c: Consumed[RouterDeps]) -> None:
-    await routing.apply_update(c.session, c.deps, event)
+    await updates.apply_update(_uow(c), c.deps, event)
 
 
 @handlers.handles(IncidentReopened)
 async def on_reopened(event: IncidentReopened, c: Consumed[RouterDeps]) -> None:
-    await routing.reactivate(c.session, c.deps, event.incident_id)
+    await lifecycle.reactivate(_uow(c), c.deps, event.incident_id)
 
 
 @handlers.handles(VendorCaseRejected)
 async def on_vendor_rejected(event: VendorCaseRejected, c: Consumed[RouterDeps]) -> None:
-    await routing.return_from_vendor(
-        c.session, c.deps, event.incident_id, vendor=event.vendor, reason="vendor_rejected", note=event.reason
+    await vendor_returns.return_from_vendor(
+        _uow(c), c.deps, event.incident_id, vendor=event.vendor, reason="vendor_rejected", note=event.reason
     )
 
 
 @handlers.handles(VendorDeliveryFailed)
 async def on_delivery_failed(event: VendorDeliveryFailed, c: Consumed[RouterDeps]) -> None:
-    await routing.return_from_vendor(
-        c.session,
+    await vendor_returns.return_from_vendor(
+        _uow(c),
         c.deps,
         event.incident_id,
         vendor=event.vendor,
@@ -76,4 +79,4 @@ async def on_delivery_failed(event: VendorDeliveryFailed, c: Consumed[RouterDeps
 
 @handlers.handles(VendorChanged)
 async def on_vendor_changed(event: VendorChanged, c: Consumed[RouterDeps]) -> None:
-    await repo.list_vendor(c.session, event)
+    await vendor_returns.list_vendor(_uow(c), event)

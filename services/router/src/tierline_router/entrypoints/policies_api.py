@@ -5,28 +5,22 @@ Reading takes ``incidents:read``; changing them takes ``admin``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from tierline_router.adapters import repository as repo
-from tierline_router.adapters.orm import PolicyRow
-from tierline_router.domain.model import EscalationPolicy, PolicySpec, Step
-from tierline_router.entrypoints.admin_api import PROBLEMS
+from tierline_router.domain.model import MAX_REPEAT, EscalationPolicy, Labels, Priority, Tier
+from tierline_router.entrypoints.configuration import PROBLEMS, TAGS
 from tierline_router.service_layer import policies
-from tierline_shared import ranking
-from tierline_shared.api import Admin, Reader, RuntimeDep
-from tierline_shared.catalog_schemas import (
-    PLACEMENT,
-    NamePath,
-    PlacementIn,
-    RankWarningOut,
-    rank_warnings_out,
-)
-from tierline_shared.schemas import ApiModel
+from tierline_shared.catalog.resource import Listed
+from tierline_shared.catalog.routes import CatalogOps, mount
+from tierline_shared.catalog.schemas import PLACEMENT, catalog_schemas, to_domain
+from tierline_shared.catalog_schemas import rank_warnings_out
+from tierline_shared.config_files import Duration
+from tierline_shared.runtime import Runtime
 
-router = APIRouter(tags=["configuration"])
+router = APIRouter(tags=TAGS)
 
 POLICY_EXAMPLE = {
     "name": "p1-major",
@@ -42,15 +36,27 @@ POLICY_EXAMPLE = {
 }
 
 
-class PolicyIn(ApiModel, PlacementIn, EscalationPolicy):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{**POLICY_EXAMPLE, "rank": 1}]})
+class Step(BaseModel):
+    """One rung of an escalation ladder: the tier and how long it may hold the incident."""
 
+    model_config = ConfigDict(extra="forbid")
 
-class PolicyReplace(ApiModel, PlacementIn, PolicySpec):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{k: v for k, v in POLICY_EXAMPLE.items() if k != "name"}]},
+    tier: Tier
+    budget: Duration | None = Field(
+        default=None, description="Time before functional escalation; none at L4 (the vendor's contract runs)"
     )
+
+
+class PolicyFields(BaseModel):
+    """An escalation policy as the API takes it, but the name."""
+
+    services: Labels = Field(default_factory=list, description="Empty: any service")
+    priorities: list[Priority] = Field(default_factory=list, description="Empty: any priority")
+    ladder: list[Step] = Field(min_length=1)
+    ack_timeout: Duration | None = Field(
+        default=None, description="Unacknowledged this long after assignment: re-notify, then escalate"
+    )
+    repeat: int = Field(default=0, ge=0, le=MAX_REPEAT, description="Re-notifications before escalating")
 
 
 class StepOut(BaseModel):
@@ -58,93 +64,101 @@ class StepOut(BaseModel):
     budget_seconds: float | None
 
 
-class PolicyOut(BaseModel):
+class PolicyAnswer(BaseModel):
     name: str
-    rank: int = Field(description="Position in the match order, 1 tried first")
     services: list[str]
     priorities: list[str]
     ladder: list[StepOut]
     ack_timeout_seconds: float | None
     repeat: int
-    managed_by: str
-    updated_at: datetime
-    rank_warnings: list[RankWarningOut] = Field(description="About its place in the match order")
 
 
-def _policy_out(ranked: ranking.Ranked[PolicyRow]) -> PolicyOut:
-    row = ranked.item
-    policy = repo.policy_of(row)
+SCHEMAS = catalog_schemas(
+    "Policy",
+    PolicyFields,
+    module=__name__,
+    ranked=True,
+    example=POLICY_EXAMPLE,
+    create_example={**POLICY_EXAMPLE, "rank": 1},
+    out=PolicyAnswer,
+)
+PolicyIn, PolicyReplace, PolicyOut = SCHEMAS.create, SCHEMAS.replace, SCHEMAS.out
+
+
+def _seconds(step: Any) -> float | None:
+    return step.budget.total_seconds() if step.budget is not None else None
+
+
+def _policy_out(listed: Listed[EscalationPolicy]) -> Any:
+    policy = listed.item
     return PolicyOut(
         name=policy.name,
-        rank=row.rank,
+        rank=listed.rank,
         services=policy.services,
         priorities=list(policy.priorities),
         ladder=[StepOut(tier=s.tier, budget_seconds=_seconds(s)) for s in policy.ladder],
         ack_timeout_seconds=policy.ack_timeout.total_seconds() if policy.ack_timeout else None,
         repeat=policy.repeat,
-        managed_by=row.managed_by,
-        updated_at=row.updated_at,
-        rank_warnings=rank_warnings_out(ranked),
+        managed_by=listed.managed_by,
+        updated_at=listed.updated_at,
+        rank_warnings=rank_warnings_out(listed),
     )
 
 
-def _seconds(step: Step) -> float | None:
-    return step.budget.total_seconds() if step.budget is not None else None
+def _policy(body: Any, name: str) -> EscalationPolicy:
+    return to_domain(EscalationPolicy, {**body.model_dump(exclude=PLACEMENT), "name": name})
 
 
-@router.get(
-    "/v1/escalation-policies",
-    response_model=list[PolicyOut],
-    responses=PROBLEMS,
-    summary="Every escalation policy, in matching order",
-)
-async def list_policies(rt: RuntimeDep, principal: Reader) -> list[PolicyOut]:
+async def _list(rt: Runtime) -> list[Any]:
     async with rt.sessions() as session:
-        return [_policy_out(ranked) for ranked in await policies.list_policies(session)]
+        return [_policy_out(listed) for listed in await policies.list_policies(session)]
 
 
-@router.post(
-    "/v1/escalation-policies",
-    response_model=PolicyOut,
-    status_code=201,
-    responses=PROBLEMS,
-    summary="Add an escalation policy at a rank, before or after another (else last)",
-)
-async def create_policy(body: PolicyIn, rt: RuntimeDep, principal: Admin, response: Response) -> PolicyOut:
-    policy = EscalationPolicy.model_validate(body.model_dump(exclude=PLACEMENT))
+async def _create(rt: Runtime, body: Any) -> Any:
+    policy = _policy(body, body.name)
     async with rt.unit_of_work() as session:
-        ranked = await policies.create_policy(session, rt.state["deps"], policy, body.placement())
-        response.headers["Location"] = f"/v1/escalation-policies/{policy.name}"
-        return _policy_out(ranked)
+        return _policy_out(await policies.create_policy(session, rt.state["deps"], policy, body.placement()))
 
 
-@router.get(
-    "/v1/escalation-policies/{name}", response_model=PolicyOut, responses=PROBLEMS, summary="One policy"
-)
-async def get_policy(name: str, rt: RuntimeDep, principal: Reader) -> PolicyOut:
+async def _get(rt: Runtime, name: str) -> Any:
     async with rt.sessions() as session:
         return _policy_out(await policies.get_policy(session, name))
 
 
-@router.put(
-    "/v1/escalation-policies/{name}",
-    response_model=PolicyOut,
-    responses=PROBLEMS,
-    summary="Replace a policy, optionally moving it (its incidents take the new ladder from their next move)",
-)
-async def replace_policy(name: NamePath, body: PolicyReplace, rt: RuntimeDep, principal: Admin) -> PolicyOut:
-    policy = EscalationPolicy.model_validate({**body.model_dump(exclude=PLACEMENT), "name": name})
+async def _replace(rt: Runtime, name: str, body: Any) -> Any:
+    policy = _policy(body, name)
     async with rt.unit_of_work() as session:
         return _policy_out(await policies.update_policy(session, rt.state["deps"], policy, body.placement()))
 
 
-@router.delete(
-    "/v1/escalation-policies/{name}",
-    status_code=204,
-    responses=PROBLEMS,
-    summary="Remove a policy (refused when a priority would be left without one)",
-)
-async def delete_policy(name: str, rt: RuntimeDep, principal: Admin) -> Response:
+async def _delete(rt: Runtime, name: str) -> None:
     async with rt.unit_of_work() as session:
         await policies.delete_policy(session, rt.state["deps"], name)
-    return Response(status_code=204)
+
+
+mount(
+    router,
+    "/v1/escalation-policies",
+    SCHEMAS,
+    CatalogOps(
+        list=("list_policies", "Every escalation policy, in matching order", _list),
+        create=(
+            "create_policy",
+            "Add an escalation policy at a rank, before or after another (else last)",
+            _create,
+        ),
+        get=("get_policy", "One policy", _get),
+        replace=(
+            "replace_policy",
+            "Replace a policy, optionally moving it (its incidents take the new ladder from their next move)",
+            _replace,
+        ),
+        delete=(
+            "delete_policy",
+            "Remove a policy (refused when a priority would be left without one)",
+            _delete,
+        ),
+    ),
+    location="/v1/escalation-policies",
+    responses=PROBLEMS,
+)

@@ -1,40 +1,38 @@
-"""Reads the monitor's policies, calendars and incidents as domain objects."""
+"""Reads and writes the monitor's incidents, policies and calendars as domain objects.
+
+Clocks live in ``adapters.clocks`` (re-exported here), the read-only reports in ``adapters.queries``.
+"""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline_shared.db import Repository
+from tierline_sla_monitor.adapters.clocks import ClockRepository, clock_of, due_clocks, run_of
 from tierline_sla_monitor.adapters.orm import CalendarRow, IncidentRow, PolicyRow
 from tierline_sla_monitor.domain.calendar import Calendar
-from tierline_sla_monitor.domain.policy import (
-    DEFAULT_POLICIES,
-    SlaPolicy,
-    Subject,
-    calendar_named,
-    policy_for,
-)
+from tierline_sla_monitor.domain.catalog import Catalog
+from tierline_sla_monitor.domain.incident import Incident
+from tierline_sla_monitor.domain.policy import DEFAULT_POLICIES, SlaPolicy
 
-
-@dataclass(frozen=True)
-class Catalog:
-    """Calendars and policies (in matching order) as one snapshot, read inside the caller's transaction."""
-
-    calendars: list[Calendar]
-    policies: list[SlaPolicy]
-
-    def calendar(self, name: str | None) -> Calendar:
-        return calendar_named(self.calendars, name)
-
-    def policy(self, name: str | None) -> SlaPolicy | None:
-        return next((p for p in self.policies if p.name == name), None)
-
-    def policy_for(self, subject: Subject) -> SlaPolicy:
-        return policy_for(self.policies, subject)
+__all__ = [
+    "Catalog",
+    "CatalogRepository",
+    "ClockRepository",
+    "IncidentRepository",
+    "calendar_of",
+    "clock_of",
+    "due_clocks",
+    "incident",
+    "load_catalog",
+    "policy_of",
+    "policy_rows",
+    "run_of",
+]
 
 
 def calendar_of(row: CalendarRow) -> Calendar:
@@ -68,3 +66,42 @@ async def incident(session: AsyncSession, incident_id: uuid.UUID) -> IncidentRow
     )
     assert row is not None
     return row
+
+
+class CatalogRepository:
+    """The policies and calendars in force, for the clocks' use cases (changed by service_layer.catalog)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def load(self) -> Catalog:
+        return await load_catalog(self.session)
+
+
+class IncidentRepository(Repository[IncidentRow]):
+    model = IncidentRow
+    what = "incident"
+
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        self._rows: dict[uuid.UUID, IncidentRow] = {}
+
+    async def lock(self, incident_id: uuid.UUID) -> Incident:
+        """The incident, locked for this transaction (known empty from the first event about it)."""
+        row = self._rows[incident_id] = await incident(self.session, incident_id)
+        return Incident(
+            incident_id=row.incident_id,
+            priority=row.priority,
+            service=row.service,
+            customer=row.customer,
+            policy=row.policy,
+            tier=row.tier,
+            hold_reason=row.hold_reason,
+            closed_at=row.closed_at,
+        )
+
+    def save(self, incident: Incident) -> None:
+        row = self._rows[incident.incident_id]
+        row.priority, row.service, row.customer = incident.priority, incident.service, incident.customer
+        row.policy, row.tier, row.hold_reason = incident.policy, incident.tier, incident.hold_reason
+        row.closed_at = incident.closed_at

@@ -59,7 +59,7 @@ class PolicySpec(BaseModel):
     resolution: Duration = Field(description="created -> resolved")
     calendar: Name = Field(default=TWENTY_FOUR_SEVEN, description="Which business calendar the clocks run on")
     pause_on: list[HoldReason] = Field(
-        default_factory=lambda: ["awaiting_customer"],
+        default_factory=lambda: list[HoldReason](["awaiting_customer"]),
         description="Hold reasons that pause the resolution clock",
     )
     warnings: list[float] = Field(
@@ -105,7 +105,7 @@ class SlaPolicy(PolicySpec):
     name: Name
 
 
-DEFAULT_TARGETS = {
+DEFAULT_TARGETS: dict[Priority, tuple[timedelta, timedelta]] = {
     "P1": (timedelta(minutes=15), timedelta(hours=4)),
     "P2": (timedelta(minutes=30), timedelta(hours=8)),
     "P3": (timedelta(hours=4), timedelta(hours=24)),
@@ -115,7 +115,12 @@ DEFAULT_POLICIES = [
     SlaPolicy(name=p.lower(), priorities=[p], response=response, resolution=resolution)
     for p, (response, resolution) in DEFAULT_TARGETS.items()
 ]
-DEFAULT_TIER_BUDGETS = {"L1": timedelta(minutes=30), "L2": timedelta(hours=2), "L3": timedelta(hours=4)}
+TierName = Literal["L1", "L2", "L3"]
+DEFAULT_TIER_BUDGETS: dict[TierName, timedelta] = {
+    "L1": timedelta(minutes=30),
+    "L2": timedelta(hours=2),
+    "L3": timedelta(hours=4),
+}
 
 
 class SlaConfig(BaseModel):
@@ -125,9 +130,7 @@ class SlaConfig(BaseModel):
 
     calendars: list[Calendar] = Field(default_factory=list)
     policies: list[SlaPolicy] = Field(default_factory=lambda: list(DEFAULT_POLICIES))
-    default_tier_budgets: dict[Literal["L1", "L2", "L3"], Duration] = Field(
-        default_factory=lambda: dict(DEFAULT_TIER_BUDGETS)
-    )
+    default_tier_budgets: dict[TierName, Duration] = Field(default_factory=lambda: dict(DEFAULT_TIER_BUDGETS))
 
     @model_validator(mode="after")
     def _consistent(self) -> SlaConfig:
@@ -140,7 +143,7 @@ class SlaConfig(BaseModel):
         """The router's budget when it sent one, else ours; None for L4 (vendor contract clocks)."""
         if announced_seconds is not None:
             return timedelta(seconds=announced_seconds)
-        return self.default_tier_budgets.get(tier)  # type: ignore[call-overload]
+        return next((b for name, b in self.default_tier_budgets.items() if name == tier), None)
 
 
 def config_problem(calendars: Sequence[Calendar], policies: Sequence[SlaPolicy]) -> str | None:

@@ -22,7 +22,12 @@ from tierline_shared.events import (
 )
 from tierline_shared.messaging.handlers import Consumed, Handlers
 from tierline_sla_monitor.service_layer import clocks
-from tierline_sla_monitor.service_layer.clocks import SlaDeps
+from tierline_sla_monitor.service_layer.clocks import SlaDeps, SlaUnitOfWork
+
+
+def uow(c: Consumed[SlaDeps]) -> SlaUnitOfWork:
+    """The use case's view of the consumer's transaction."""
+    return SlaUnitOfWork(c.session, c.deps.outbox)
 
 
 async def one_incident_at_a_time(event: IncidentEvent, c: Consumed[SlaDeps]) -> None:
@@ -36,13 +41,13 @@ bind = handlers.bind
 
 @handlers.handles(IncidentCreated)
 async def on_created(e: IncidentCreated, c: Consumed[SlaDeps]) -> None:
-    await clocks.start_incident_clocks(c.session, c.deps, e)
+    await clocks.start_incident_clocks(uow(c), c.deps, e)
 
 
 @handlers.handles(IncidentAssigned)
 async def on_assigned(e: IncidentAssigned, c: Consumed[SlaDeps]) -> None:
     await clocks.restart_tier_clock(
-        c.session,
+        uow(c),
         c.deps,
         incident_id=e.incident_id,
         tier=e.tier,
@@ -55,7 +60,7 @@ async def on_assigned(e: IncidentAssigned, c: Consumed[SlaDeps]) -> None:
 @handlers.handles(IncidentEscalated)
 async def on_escalated(e: IncidentEscalated, c: Consumed[SlaDeps]) -> None:
     await clocks.restart_tier_clock(
-        c.session,
+        uow(c),
         c.deps,
         incident_id=e.incident_id,
         tier=e.to_tier,
@@ -65,7 +70,7 @@ async def on_escalated(e: IncidentEscalated, c: Consumed[SlaDeps]) -> None:
     if e.to_tier == "L4" and e.vendor:
         contract = e.vendor_contract
         await clocks.start_vendor_clocks(
-            c.session,
+            uow(c),
             c.deps,
             e.incident_id,
             vendor=e.vendor,
@@ -74,64 +79,64 @@ async def on_escalated(e: IncidentEscalated, c: Consumed[SlaDeps]) -> None:
             at=e.escalated_at,
         )
     elif e.from_tier == "L4":
-        await clocks.cancel_vendor_clocks(c.session, e.incident_id, e.escalated_at)
+        await clocks.cancel_vendor_clocks(uow(c), e.incident_id, e.escalated_at)
 
 
 @handlers.handles(IncidentAcknowledged)
 async def on_acknowledged(e: IncidentAcknowledged, c: Consumed[SlaDeps]) -> None:
-    await clocks.stop_response_clock(c.session, c.deps, e.incident_id, e.acknowledged_at)
+    await clocks.stop_response_clock(uow(c), c.deps, e.incident_id, e.acknowledged_at)
 
 
 @handlers.handles(IncidentResolved)
 async def on_resolved(e: IncidentResolved, c: Consumed[SlaDeps]) -> None:
-    await clocks.stop_all_clocks(c.session, c.deps, e.incident_id, e.resolved_at)
+    await clocks.stop_all_clocks(uow(c), c.deps, e.incident_id, e.resolved_at)
 
 
 @handlers.handles(IncidentUpdated)
 async def on_updated(e: IncidentUpdated, c: Consumed[SlaDeps]) -> None:
     if "priority" in e.changes or "service" in e.changes:
         await clocks.recalculate(
-            c.session, c.deps, e.incident_id, priority=e.priority, service=e.service, at=e.updated_at
+            uow(c), c.deps, e.incident_id, priority=e.priority, service=e.service, at=e.updated_at
         )
 
 
 @handlers.handles(IncidentPutOnHold)
 async def on_hold(e: IncidentPutOnHold, c: Consumed[SlaDeps]) -> None:
-    await clocks.pause_for_hold(c.session, c.deps, e.incident_id, e.reason, e.at)
+    await clocks.pause_for_hold(uow(c), c.deps, e.incident_id, e.reason, e.at)
 
 
 @handlers.handles(IncidentResumed)
 async def on_resumed(e: IncidentResumed, c: Consumed[SlaDeps]) -> None:
-    await clocks.resume(c.session, c.deps, e.incident_id, e.at)
+    await clocks.resume(uow(c), c.deps, e.incident_id, e.at)
 
 
 @handlers.handles(IncidentReopened)
 async def on_reopened(e: IncidentReopened, c: Consumed[SlaDeps]) -> None:
-    await clocks.restart_after_reopen(c.session, c.deps, e.incident_id, e.priority, e.reopened_at)
+    await clocks.restart_after_reopen(uow(c), c.deps, e.incident_id, e.priority, e.reopened_at)
 
 
 @handlers.handles(VendorCaseUpdated)
 async def on_vendor_updated(e: VendorCaseUpdated, c: Consumed[SlaDeps]) -> None:
     await clocks.stop_vendor_clocks(
-        c.session, c.deps, e.incident_id, e.updated_at, vendor=e.vendor, resolved=False
+        uow(c), c.deps, e.incident_id, e.updated_at, vendor=e.vendor, resolved=False
     )
 
 
 @handlers.handles(VendorCaseAcknowledged)
 async def on_vendor_acknowledged(e: VendorCaseAcknowledged, c: Consumed[SlaDeps]) -> None:
     await clocks.stop_vendor_clocks(
-        c.session, c.deps, e.incident_id, e.acknowledged_at, vendor=e.vendor, resolved=False
+        uow(c), c.deps, e.incident_id, e.acknowledged_at, vendor=e.vendor, resolved=False
     )
 
 
 @handlers.handles(VendorCaseResolved)
 async def on_vendor_resolved(e: VendorCaseResolved, c: Consumed[SlaDeps]) -> None:
     await clocks.stop_vendor_clocks(
-        c.session, c.deps, e.incident_id, e.resolved_at, vendor=e.vendor, resolved=True
+        uow(c), c.deps, e.incident_id, e.resolved_at, vendor=e.vendor, resolved=True
     )
 
 
 @handlers.handles(VendorCaseRejected, VendorDeliveryFailed)
 async def on_vendor_gone(e: VendorCaseRejected | VendorDeliveryFailed, c: Consumed[SlaDeps]) -> None:
     at = e.rejected_at if isinstance(e, VendorCaseRejected) else e.failed_at
-    await clocks.cancel_vendor_clocks(c.session, e.incident_id, at, vendor=e.vendor)
+    await clocks.cancel_vendor_clocks(uow(c), e.incident_id, at, vendor=e.vendor)

@@ -3,31 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-
-from sqlalchemy import func, select
+from typing import cast
 
 from tierline_shared.runtime import Runtime, poll_in_batches
 from tierline_sla_monitor import metrics
-from tierline_sla_monitor.adapters.orm import ClockRow
+from tierline_sla_monitor.config import Settings
+from tierline_sla_monitor.service_layer.queries import armed_clocks
 from tierline_sla_monitor.service_layer.timers import fire_due_clocks
+from tierline_sla_monitor.service_layer.unit_of_work import SlaUnitOfWork
 
 
 async def fire_timers(rt: Runtime) -> None:
+    deps = rt.state["deps"]
+    settings = cast(Settings, rt.settings)
     await poll_in_batches(
         rt,
-        lambda session, batch: fire_due_clocks(session, rt.state["deps"], limit=batch),
-        batch=rt.settings.timer_batch_size,
-        idle_seconds=rt.settings.timer_poll_seconds,
+        lambda session, batch: fire_due_clocks(SlaUnitOfWork(session, deps.outbox), deps, limit=batch),
+        batch=settings.timer_batch_size,
+        idle_seconds=settings.timer_poll_seconds,
     )
 
 
 async def clock_gauges(rt: Runtime) -> None:
     while True:
         async with rt.sessions() as session:
-            rows = await session.execute(
-                select(ClockRow.kind, ClockRow.state, func.count())
-                .where(ClockRow.state.in_(("running", "paused")))
-                .group_by(ClockRow.kind, ClockRow.state)
-            )
-            metrics.observe_clocks({(kind, state): count for kind, state, count in rows})
+            metrics.observe_clocks(await armed_clocks(SlaUnitOfWork(session, rt.outbox)))
         await asyncio.sleep(15)

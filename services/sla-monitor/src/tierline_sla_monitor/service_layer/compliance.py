@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_sla_monitor.adapters.orm import ClockRow
-from tierline_sla_monitor.domain.policy import OPEN_STATES, ClockState
-
-GROUP_COLUMNS = {
-    "priority": ClockRow.priority,
-    "tier": ClockRow.tier,
-    "service": ClockRow.service,
-    "vendor": ClockRow.vendor,
-}
+from tierline_sla_monitor.service_layer.unit_of_work import SlaUnitOfWork
 
 
 class ClockStats(BaseModel):
@@ -35,27 +27,15 @@ class GroupOut(BaseModel):
     clocks: dict[str, ClockStats] = Field(description="By clock kind: response, resolution, tier, vendor_...")
 
 
-async def report(session: AsyncSession, *, start: datetime, end: datetime, group_by: str) -> list[GroupOut]:
-    group = GROUP_COLUMNS[group_by]
-    finished = ClockRow.finished_seconds
-    stmt = (
-        select(
-            group,
-            ClockRow.kind,
-            func.count(),
-            func.count().filter(ClockRow.state == ClockState.MET.value),
-            func.count().filter(ClockRow.state == ClockState.BREACHED.value),
-            func.count().filter(ClockRow.state.in_(OPEN_STATES)),
-            func.count().filter(ClockRow.state == ClockState.CANCELLED.value),
-            func.avg(finished),
-            func.percentile_cont(0.9).within_group(finished),
-        )
-        .where(ClockRow.started_at >= start, ClockRow.started_at < end, group.is_not(None))
-        .group_by(group, ClockRow.kind)
-        .order_by(group, ClockRow.kind)
-    )
+async def compliance_report(
+    uow: SlaUnitOfWork, *, start: datetime, end: datetime, group_by: str
+) -> list[GroupOut]:
+    return _groups(await uow.queries.outcomes(start=start, end=end, group_by=group_by))
+
+
+def _groups(rows: Iterable[tuple[Any, ...]]) -> list[GroupOut]:
     groups: dict[str, dict[str, ClockStats]] = {}
-    for name, kind, total, met, breached, still_open, cancelled, mean, p90 in await session.execute(stmt):
+    for name, kind, total, met, breached, still_open, cancelled, mean, p90 in rows:
         ended = met + breached
         groups.setdefault(name, {})[kind] = ClockStats(
             total=total,

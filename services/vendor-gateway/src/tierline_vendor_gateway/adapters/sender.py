@@ -9,24 +9,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import aiohttp
 
 from tierline_vendor_gateway.adapters.ssrf import GuardedResolver, Refused
+from tierline_vendor_gateway.domain.webhook import AttemptResult
+
+__all__ = ["AttemptResult", "client", "post"]
 
 EXCERPT_BYTES = 2048
 USER_AGENT = "Tierline-Webhooks/1"
-
-
-@dataclass(frozen=True)
-class AttemptResult:
-    status: int | None
-    latency_seconds: float
-    response_excerpt: str
-    error: str | None
-    retry_after: str | None
-    final: bool = False  # no retry can change the outcome (refused by the SSRF guard, endpoint disabled)
 
 
 def client(allow_hosts: Sequence[str], *, connections: int = 100) -> aiohttp.ClientSession:

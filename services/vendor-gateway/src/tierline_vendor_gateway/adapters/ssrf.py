@@ -101,7 +101,7 @@ async def resolve(host: str) -> list[Address]:
         raise Unresolved(f"cannot resolve {host!r}: {exc.strerror}") from exc
     except UnicodeError as exc:  # a label IDNA cannot encode (too long, empty): no DNS name at all
         raise Unresolved(f"cannot resolve {host!r}: not a valid DNS name") from exc
-    return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 
 
 def _literal(host: str) -> Address | None:

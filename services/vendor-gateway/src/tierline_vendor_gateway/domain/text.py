@@ -1,19 +1,10 @@
-"""Vendors' free text goes into our tables, events and people's screens: keep what reads, drop the rest."""
+"""Vendors' free text goes into our tables, events and people's screens: keep what reads, drop the rest.
+
+The rule is the shared one (``tierline_shared.text``); ``clean_text`` is its ``readable`` variant.
+"""
 
 from __future__ import annotations
 
-import unicodedata
+from tierline_shared.text import readable as clean_text
 
-
-def clean_text(value: str | None, *, multiline: bool = False, limit: int = 5000) -> str | None:
-    """Drop control and format characters (ESC, NUL, bidi overrides...); keep newlines and tabs if asked.
-
-    None when nothing readable is left.
-    """
-    if value is None:
-        return None
-    kept = "\n\t" if multiline else ""
-    cleaned = "".join(
-        ch for ch in value if ch in kept or not unicodedata.category(ch).startswith("C")
-    ).strip()[:limit]
-    return cleaned or None
+__all__ = ["clean_text"]

@@ -10,10 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tierline_shared.api import RuntimeDep
-from tierline_shared.errors import NotFound
 from tierline_shared.schemas import ApiModel
-from tierline_vendor_gateway.adapters import webhooks
-from tierline_vendor_gateway.service_layer import cases, registry
+from tierline_vendor_gateway.service_layer import callbacks
+from tierline_vendor_gateway.service_layer.deps import GatewayDeps
 
 router = APIRouter(tags=["vendors"])
 
@@ -66,13 +65,11 @@ class CallbackOut(BaseModel):
     },
 )
 async def callback(vendor: str, request: Request, rt: RuntimeDep) -> CallbackOut:
-    deps = rt.state["deps"]
+    deps: GatewayDeps = rt.state["deps"]
     async with rt.sessions() as session:
-        registered = await registry.find(session, vendor)
-    if registered is None:
-        raise NotFound(f"No vendor named {vendor!r}.")
+        secrets = await callbacks.callback_secrets(deps.unit_of_work(session), vendor)
     body = await request.body()
-    webhooks.verify(registered.vendor.callback_secrets, body, dict(request.headers))
+    callbacks.verify(secrets, body, dict(request.headers))
     try:
         payload = CallbackIn.model_validate_json(body)
     except ValidationError as exc:
@@ -80,7 +77,11 @@ async def callback(vendor: str, request: Request, rt: RuntimeDep) -> CallbackOut
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
         ) from exc
     async with rt.unit_of_work() as session:
-        fresh = await cases.apply_callback(
-            session, deps, vendor, request.headers["webhook-id"], cases.Callback(**payload.model_dump())
+        fresh = await callbacks.apply_callback(
+            deps.unit_of_work(session),
+            deps,
+            vendor,
+            request.headers["webhook-id"],
+            callbacks.Callback(**payload.model_dump()),
         )
     return CallbackOut(status="accepted" if fresh else "duplicate")

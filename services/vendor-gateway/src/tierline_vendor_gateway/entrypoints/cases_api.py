@@ -8,13 +8,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from tierline_shared.api import KEY_PROBLEMS, Reader, RuntimeDep
-from tierline_shared.errors import InvalidInput, NotFound
+from tierline_shared.errors import InvalidInput
 from tierline_shared.schemas import unstorable
-from tierline_vendor_gateway.adapters.orm import CaseRow
 from tierline_vendor_gateway.service_layer import queries
+from tierline_vendor_gateway.service_layer.deps import GatewayDeps
 
 router = APIRouter(tags=["vendors"])
 PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -88,8 +87,11 @@ async def list_cases(
         created_since=created_since,
         created_until=created_until,
     )
+    deps: GatewayDeps = rt.state["deps"]
     async with rt.sessions() as session:
-        rows, next_cursor = await queries.list_cases(session, flt, limit=limit, cursor=cursor)
+        rows, next_cursor = await queries.list_cases(
+            deps.unit_of_work(session), flt, limit=limit, cursor=cursor
+        )
     return CasePageOut(
         items=[CaseOut.model_validate(r, from_attributes=True) for r in rows], next_cursor=next_cursor
     )
@@ -97,8 +99,7 @@ async def list_cases(
 
 @router.get("/v1/cases/{case_id}", response_model=CaseOut, responses=PROBLEMS, summary="One L4 case")
 async def get_case(case_id: uuid.UUID, rt: RuntimeDep, principal: Reader) -> CaseOut:
+    deps: GatewayDeps = rt.state["deps"]
     async with rt.sessions() as session:
-        row = await session.scalar(select(CaseRow).where(CaseRow.id == case_id))
-    if row is None:
-        raise NotFound(f"No case {case_id}.")
-    return CaseOut.model_validate(row, from_attributes=True)
+        case = await queries.get_case(deps.unit_of_work(session), case_id)
+    return CaseOut.model_validate(case, from_attributes=True)

@@ -8,12 +8,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from tierline_shared.api import KEY_PROBLEMS, Admin, Reader, RuntimeDep
-from tierline_shared.errors import NotFound
-from tierline_vendor_gateway.adapters.orm import DeliveryAttemptRow, DeliveryRow
-from tierline_vendor_gateway.service_layer import deliveries
+from tierline_vendor_gateway.domain.webhook import AttemptRecord, Delivery
+from tierline_vendor_gateway.service_layer import deliveries, queries
+from tierline_vendor_gateway.service_layer.deps import GatewayDeps
 
 router = APIRouter(tags=["deliveries"])
 PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -51,36 +50,22 @@ class DeliveryOut(BaseModel):
     log: list[AttemptOut]
 
 
-def _out(row: DeliveryRow, attempts: list[DeliveryAttemptRow]) -> DeliveryOut:
+def _out(logged: tuple[Delivery, list[AttemptRecord]]) -> DeliveryOut:
+    delivery, attempts = logged
     return DeliveryOut(
-        id=row.id,
-        case_id=row.case_id,
-        vendor=row.vendor,
-        url=row.url,
-        status=row.status,
-        attempts=row.attempts,
-        next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
-        last_status_code=row.last_status_code,
-        last_error=row.last_error,
-        created_at=row.created_at,
-        delivered_at=row.delivered_at,
+        id=delivery.id,
+        case_id=delivery.case_id,
+        vendor=delivery.vendor,
+        url=delivery.url,
+        status=delivery.status,
+        attempts=delivery.attempts,
+        next_attempt_at=delivery.next_attempt_at if delivery.status == "pending" else None,
+        last_status_code=delivery.last_status_code,
+        last_error=delivery.last_error,
+        created_at=delivery.created_at,
+        delivered_at=delivery.delivered_at,
         log=[AttemptOut.model_validate(a, from_attributes=True) for a in attempts],
     )
-
-
-async def _with_log(session: Any, rows: list[DeliveryRow]) -> list[DeliveryOut]:
-    ids = [r.id for r in rows]
-    attempts = (
-        await session.scalars(
-            select(DeliveryAttemptRow)
-            .where(DeliveryAttemptRow.delivery_id.in_(ids))
-            .order_by(DeliveryAttemptRow.delivery_id, DeliveryAttemptRow.attempted_at)
-        )
-    ).all()
-    by_delivery: dict[str, list[DeliveryAttemptRow]] = {}
-    for attempt in attempts:
-        by_delivery.setdefault(attempt.delivery_id, []).append(attempt)
-    return [_out(r, by_delivery.get(r.id, [])) for r in rows]
 
 
 @router.get(
@@ -93,25 +78,21 @@ async def list_deliveries(
     status: Annotated[Literal["pending", "delivered", "dead"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[DeliveryOut]:
-    stmt = select(DeliveryRow).order_by(DeliveryRow.created_at.desc(), DeliveryRow.id).limit(limit)
-    if vendor is not None:
-        stmt = stmt.where(DeliveryRow.vendor == vendor)
-    if status is not None:
-        stmt = stmt.where(DeliveryRow.status == status)
+    deps: GatewayDeps = rt.state["deps"]
     async with rt.sessions() as session:
-        return await _with_log(session, list((await session.scalars(stmt)).all()))
+        found = await queries.list_deliveries(
+            deps.unit_of_work(session), vendor=vendor, status=status, limit=limit
+        )
+    return [_out(logged) for logged in found]
 
 
 @router.get(
     "/v1/deliveries/{delivery_id}", response_model=DeliveryOut, responses=PROBLEMS, summary="One delivery"
 )
 async def get_delivery(delivery_id: str, rt: RuntimeDep, principal: Reader) -> DeliveryOut:
+    deps: GatewayDeps = rt.state["deps"]
     async with rt.sessions() as session:
-        row = await session.get(DeliveryRow, delivery_id)
-        if row is None:
-            raise NotFound(f"There is no delivery {delivery_id!r}.")
-        [out] = await _with_log(session, [row])
-        return out
+        return _out(await queries.get_delivery(deps.unit_of_work(session), delivery_id))
 
 
 @router.post(
@@ -122,10 +103,11 @@ async def get_delivery(delivery_id: str, rt: RuntimeDep, principal: Reader) -> D
     summary="Send a dead (or delivered) message again, same webhook-id, on a fresh retry schedule",
 )
 async def replay_delivery(delivery_id: str, rt: RuntimeDep, principal: Admin) -> DeliveryOut:
+    deps: GatewayDeps = rt.state["deps"]
     async with rt.unit_of_work() as session:
-        row = await deliveries.replay(session, rt.state["deps"], delivery_id)
-        [out] = await _with_log(session, [row])
-        return out
+        uow = deps.unit_of_work(session)
+        [logged] = await queries.with_log(uow, [await deliveries.replay(uow, deps, delivery_id)])
+    return _out(logged)
 
 
 @router.post(
@@ -140,7 +122,8 @@ async def replay_delivery(delivery_id: str, rt: RuntimeDep, principal: Admin) ->
     "flight: it is never sent twice.",
 )
 async def retry_delivery(delivery_id: str, rt: RuntimeDep, principal: Admin) -> DeliveryOut:
+    deps: GatewayDeps = rt.state["deps"]
     async with rt.unit_of_work() as session:
-        row = await deliveries.retry_now(session, rt.state["deps"], delivery_id)
-        [out] = await _with_log(session, [row])
-        return out
+        uow = deps.unit_of_work(session)
+        [logged] = await queries.with_log(uow, [await deliveries.retry_now(uow, deps, delivery_id)])
+    return _out(logged)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tierline_shared.events import IncidentAssigned, IncidentCreated, IncidentEscalated, IncidentUpdated
 from tierline_shared.messaging.handlers import Consumed, Handlers
-from tierline_vendor_gateway.service_layer import cases
+from tierline_vendor_gateway.service_layer import cases, snapshot
 from tierline_vendor_gateway.service_layer.deps import GatewayDeps
 
 handlers: Handlers[GatewayDeps] = Handlers()
@@ -13,20 +13,21 @@ bind = handlers.bind
 
 @handlers.handles(IncidentCreated)
 async def on_created(event: IncidentCreated, c: Consumed[GatewayDeps]) -> None:
-    await cases.remember_incident(c.session, event)
+    await snapshot.remember_incident(c.deps.unit_of_work(c.session), event)
 
 
 @handlers.handles(IncidentAssigned)
 async def on_assigned(event: IncidentAssigned, c: Consumed[GatewayDeps]) -> None:
-    await cases.remember_move(c.session, event)
+    await snapshot.remember_move(c.deps.unit_of_work(c.session), event)
 
 
 @handlers.handles(IncidentUpdated)
 async def on_updated(event: IncidentUpdated, c: Consumed[GatewayDeps]) -> None:
-    await cases.remember_update(c.session, event)
+    await snapshot.remember_update(c.deps.unit_of_work(c.session), event)
 
 
 @handlers.handles(IncidentEscalated)
 async def on_escalated(event: IncidentEscalated, c: Consumed[GatewayDeps]) -> None:
-    await cases.remember_move(c.session, event)
-    await cases.open_case(c.session, c.deps, event)
+    uow = c.deps.unit_of_work(c.session)
+    await snapshot.remember_move(uow, event)
+    await cases.open_case(uow, c.deps, event)

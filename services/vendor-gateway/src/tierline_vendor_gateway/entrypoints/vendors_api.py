@@ -6,22 +6,27 @@ out: answers name each secret by a fingerprint, enough to tell which ones are ac
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, ValidationError
 
-from tierline_shared.api import KEY_PROBLEMS, Admin, Reader, RuntimeDep
+from tierline_shared.api import KEY_PROBLEMS, Admin, RuntimeDep
+from tierline_shared.catalog.routes import CatalogOps, mount
+from tierline_shared.catalog.schemas import catalog_schemas, to_domain
+from tierline_shared.runtime import Runtime
 from tierline_shared.schemas import ApiModel
 from tierline_vendor_gateway.adapters import ssrf
 from tierline_vendor_gateway.domain.vendors import (
+    NAME_PATTERN,
     Contract,
     Schedule,
     Secrets,
     Timeout,
     Vendor,
+    check_url,
     fingerprint,
 )
 from tierline_vendor_gateway.service_layer import registry
@@ -46,25 +51,50 @@ VET = (
 )
 
 
-class VendorIn(ApiModel, Vendor):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": "initech-storage",
-                    "webhook_url": "https://hooks.initech.example/tierline",
-                    "secrets": [EXAMPLE_SECRET],
-                    "callback_secrets": ["whsec_mYOztMVrDDw9i0BW9/xISgmDoYDcz3TI"],
-                    "products": ["SAN-9000"],
-                    "categories": ["storage"],
-                    "contract": {"response": "1h", "resolution": "8h"},
-                    "timeout": "10s",
-                    "schedule": ["0s", "5s", "5m", "30m", "2h", "5h", "10h", "10h"],
-                }
-            ]
-        },
+VENDOR_EXAMPLE = {
+    "name": "initech-storage",
+    "webhook_url": "https://hooks.initech.example/tierline",
+    "secrets": [EXAMPLE_SECRET],
+    "callback_secrets": ["whsec_mYOztMVrDDw9i0BW9/xISgmDoYDcz3TI"],
+    "products": ["SAN-9000"],
+    "categories": ["storage"],
+    "contract": {"response": "1h", "resolution": "8h"},
+    "timeout": "10s",
+    "schedule": ["0s", "5s", "5m", "30m", "2h", "5h", "10h", "10h"],
+}
+
+
+class VendorFields(BaseModel):
+    """A vendor as the API takes it, but the name."""
+
+    webhook_url: Annotated[HttpUrl, AfterValidator(check_url)] = Field(description="Where cases are POSTed")
+    secrets: Secrets = Field(
+        repr=False,
+        description="Signing secrets (whsec_...); every delivery carries one signature per secret, "
+        "so a new secret can be added before the old one is dropped",
     )
+    callback_secrets: Secrets = Field(
+        repr=False, description="Secrets the vendor may sign its callbacks with"
+    )
+    products: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=200, description="Products the vendor supports"
+    )
+    categories: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=200, description="Incident categories the vendor takes"
+    )
+    contract: Contract | None = Field(
+        default=None, description="The vendor's SLA, used when the escalation names none"
+    )
+    timeout: Timeout = Field(default=None, description="Per-request timeout; default: delivery.timeout")
+    schedule: Schedule = Field(
+        default=None,
+        description="Delay before each attempt (e.g. 0s, 5s, 5m, 30m, 2h, 5h, 10h, 10h), each with up "
+        "to 10 % jitter; default: the gateway's delivery policy",
+    )
+
+
+class Registering(BaseModel):
+    """What registering takes besides the vendor."""
 
     enabled: bool = True
 
@@ -118,7 +148,7 @@ class ContractOut(BaseModel):
     resolution_seconds: float | None
 
 
-class VendorOut(BaseModel):
+class VendorAnswer(BaseModel):
     name: str
     webhook_url: str
     secrets: list[SecretOut]
@@ -130,12 +160,24 @@ class VendorOut(BaseModel):
     schedule_seconds: list[float] | None = Field(description="None: the gateway's delivery policy")
     enabled: bool
     disabled_reason: str | None
-    managed_by: str = Field(description="config (vendors.yaml, re-applied at every start) or api")
-    created_at: datetime
-    updated_at: datetime
 
 
-class VendorChangedOut(VendorOut):
+SCHEMAS = catalog_schemas(
+    "Vendor",
+    VendorFields,
+    module=__name__,
+    name=Annotated[str, Field(min_length=1, max_length=63, pattern=NAME_PATTERN)],
+    replace=False,
+    example=VENDOR_EXAMPLE,
+    extra_in=Registering,
+    out=VendorAnswer,
+    managed_by_description="config (vendors.yaml, re-applied at every start) or api",
+    has_created_at=True,
+)
+VendorIn, VendorOut = SCHEMAS.create, SCHEMAS.out
+
+
+class VendorChangedOut(VendorOut):  # type: ignore[misc,valid-type]
     warnings: list[str] = Field(
         description="What was accepted but may not work yet, e.g. a webhook host that does not resolve "
         "now (deliveries check it again as they send)"
@@ -146,7 +188,7 @@ def _seconds(value: timedelta | None) -> float | None:
     return None if value is None else value.total_seconds()
 
 
-def _out(registered: Registered) -> VendorOut:
+def _out(registered: Registered) -> Any:
     vendor = registered.vendor
     return VendorOut(
         name=vendor.name,
@@ -182,35 +224,38 @@ def _merged(current: Vendor, patch: VendorPatch) -> Vendor:
         ) from None
 
 
-@router.get("/v1/vendors", response_model=list[VendorOut], responses=PROBLEMS, summary="Every vendor")
-async def list_vendors(rt: RuntimeDep, principal: Reader) -> list[VendorOut]:
+async def _list(rt: Runtime) -> list[Any]:
     async with rt.sessions() as session:
         return [_out(r) for r in (await registry.load(session)).values()]
 
 
-@router.post(
-    "/v1/vendors",
-    response_model=VendorChangedOut,
-    status_code=201,
-    responses=PROBLEMS,
-    summary="Register a vendor",
-    description=VET,
-)
-async def create_vendor(
-    body: VendorIn, rt: RuntimeDep, principal: Admin, response: Response
-) -> VendorChangedOut:
-    vendor = Vendor.model_validate(body.model_dump(exclude={"enabled"}))
+async def _create(rt: Runtime, body: Any) -> VendorChangedOut:
+    vendor = to_domain(Vendor, body.model_dump(exclude={"enabled"}))
     warnings = await registry.vet_webhook_url(rt.state["deps"], str(vendor.webhook_url))  # no DNS in a txn
     async with rt.unit_of_work() as session:
         registered = await registry.create(session, rt.state["deps"], vendor, enabled=body.enabled)
-    response.headers["Location"] = f"/v1/vendors/{vendor.name}"
     return VendorChangedOut(**_out(registered).model_dump(), warnings=warnings)
 
 
-@router.get("/v1/vendors/{name}", response_model=VendorOut, responses=PROBLEMS, summary="One vendor")
-async def get_vendor(name: str, rt: RuntimeDep, principal: Reader) -> VendorOut:
+async def _get(rt: Runtime, name: str) -> Any:
     async with rt.sessions() as session:
         return _out(await registry.get(session, name))
+
+
+mount(
+    router,
+    "/v1/vendors",
+    SCHEMAS,
+    CatalogOps(
+        list=("list_vendors", "Every vendor", _list),
+        create=("create_vendor", "Register a vendor", _create),
+        get=("get_vendor", "One vendor", _get),
+        create_out=VendorChangedOut,
+        descriptions={"create_vendor": VET},
+    ),
+    location="/v1/vendors",
+    responses=PROBLEMS,
+)
 
 
 @router.patch(

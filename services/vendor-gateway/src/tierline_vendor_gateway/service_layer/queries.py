@@ -1,42 +1,50 @@
-"""Reading cases: filtered, keyset-paginated lists, newest first (as intake lists incidents)."""
+"""Reading cases and deliveries for the APIs: filtered lists (cases in keyset pages, newest first) and one."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from tierline_shared.errors import NotFound
+from tierline_vendor_gateway.adapters.queries import CaseFilter
+from tierline_vendor_gateway.domain.case import Case
+from tierline_vendor_gateway.domain.webhook import AttemptRecord, Delivery
+from tierline_vendor_gateway.service_layer.unit_of_work import GatewayUnitOfWork
 
-from tierline_shared.pagination import newest_first
-from tierline_vendor_gateway.adapters.orm import CaseRow
+__all__ = ["CaseFilter", "get_case", "get_delivery", "list_cases", "list_deliveries", "with_log"]
 
-
-@dataclass(frozen=True)
-class CaseFilter:
-    vendor: str | None = None
-    status: list[str] | None = None
-    incident_id: uuid.UUID | None = None
-    created_since: datetime | None = None  # inclusive
-    created_until: datetime | None = None  # exclusive
+Logged = tuple[Delivery, list[AttemptRecord]]
 
 
 async def list_cases(
-    session: AsyncSession, flt: CaseFilter, *, limit: int, cursor: str | None
-) -> tuple[list[CaseRow], str | None]:
+    uow: GatewayUnitOfWork, flt: CaseFilter, *, limit: int, cursor: str | None
+) -> tuple[list[Case], str | None]:
     """A page of cases, newest first, and the cursor of the next page (None on the last)."""
-    conditions = []
-    if flt.vendor is not None:
-        conditions.append(CaseRow.vendor == flt.vendor)
-    if flt.status:
-        conditions.append(CaseRow.status.in_(flt.status))
-    if flt.incident_id is not None:
-        conditions.append(CaseRow.incident_id == flt.incident_id)
-    if flt.created_since is not None:
-        conditions.append(CaseRow.created_at >= flt.created_since)
-    if flt.created_until is not None:
-        conditions.append(CaseRow.created_at < flt.created_until)
-    return await newest_first(
-        session, select(CaseRow).where(*conditions), CaseRow, limit=limit, cursor=cursor
-    )
+    return await uow.queries.cases(flt, limit=limit, cursor=cursor)
+
+
+async def get_case(uow: GatewayUnitOfWork, case_id: uuid.UUID) -> Case:
+    case = await uow.queries.case(case_id)
+    if case is None:
+        raise NotFound(f"No case {case_id}.")
+    return case
+
+
+async def with_log(uow: GatewayUnitOfWork, found: list[Delivery]) -> list[Logged]:
+    """Each delivery with its attempts, oldest first."""
+    log = await uow.attempts.of([d.id for d in found])
+    return [(d, log.get(d.id, [])) for d in found]
+
+
+async def list_deliveries(
+    uow: GatewayUnitOfWork, *, vendor: str | None, status: str | None, limit: int
+) -> list[Logged]:
+    """The delivery log, newest deliveries first."""
+    return await with_log(uow, await uow.queries.deliveries(vendor=vendor, status=status, limit=limit))
+
+
+async def get_delivery(uow: GatewayUnitOfWork, delivery_id: str) -> Logged:
+    found = await uow.queries.delivery(delivery_id)
+    if found is None:
+        raise NotFound(f"There is no delivery {delivery_id!r}.")
+    [logged] = await with_log(uow, [found])
+    return logged

@@ -18,9 +18,10 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline_shared.catalog import resource
+from tierline_shared.catalog.repository import CatalogRepository
 from tierline_shared.config_files import ConfigError
-from tierline_shared.db import advisory_xact_lock, get_or_404
-from tierline_shared.errors import AlreadyExists, InvalidInput, NotFound
+from tierline_shared.errors import InvalidInput, NotFound
 from tierline_shared.events import VendorChanged
 from tierline_shared.events.routing import VendorContract
 from tierline_shared.logging import get_logger
@@ -31,7 +32,8 @@ from tierline_vendor_gateway.domain.vendors import Vendor, VendorSpec
 from tierline_vendor_gateway.service_layer.deps import GatewayDeps
 
 _log = get_logger(__name__)
-CONFIG, API = "config", "api"
+CONFIG, API = resource.CONFIG, resource.API
+REGISTRY_LOCK = "tierline.vendor-gateway.registry"
 
 
 @dataclass(frozen=True)
@@ -50,9 +52,22 @@ def _spec(vendor: VendorSpec) -> dict[str, Any]:
     return vendor.model_dump(mode="json", exclude={"name"})
 
 
+def _vendor_of(row: VendorRow) -> Vendor:
+    return Vendor.model_validate({**row.spec, "name": row.name})
+
+
+VENDORS = resource.Resource[VendorRow, Vendor](
+    row=VendorRow, what="vendor", article="a", item_of=_vendor_of, columns=lambda v: {"spec": _spec(v)}
+)
+
+
+def vendors(session: AsyncSession) -> resource.Catalog[VendorRow, Vendor]:
+    return resource.Catalog(VENDORS, CatalogRepository(session, VendorRow, what="vendor"))
+
+
 def _registered(row: VendorRow, state: VendorStateRow | None) -> Registered:
     return Registered(
-        vendor=Vendor.model_validate({**row.spec, "name": row.name}),
+        vendor=_vendor_of(row),
         is_enabled=state is None or state.is_enabled,
         disabled_reason=None if state is None or state.is_enabled else state.reason,
         managed_by=row.managed_by,
@@ -79,7 +94,7 @@ async def find(session: AsyncSession, name: str) -> Registered | None:
 
 async def get(session: AsyncSession, name: str, *, lock: bool = False) -> Registered:
     """One vendor; ``lock`` holds its row until the transaction ends (read, merge, then update)."""
-    row = await get_or_404(session, VendorRow, name, "vendor", lock=lock)
+    row = await vendors(session).found(name, lock=lock)
     # populate_existing: set_enabled writes the state with a Core statement the session has not seen
     return _registered(row, await session.get(VendorStateRow, name, populate_existing=True))
 
@@ -170,17 +185,10 @@ async def apply_config(session: AsyncSession, deps: GatewayDeps, config: Vendors
     """
     declared_vendors = [declared.to_vendor() for declared in config.vendors]
     await _vet_config(deps, declared_vendors)
-    await advisory_xact_lock(session, "tierline.vendor-gateway.registry")  # replicas starting together
-    now = deps.clock.now()
-    for declared, vendor in zip(config.vendors, declared_vendors, strict=True):
-        spec = _spec(vendor)
-        await session.execute(
-            insert(VendorRow)
-            .values(name=declared.name, spec=spec, managed_by=CONFIG, created_at=now, updated_at=now)
-            .on_conflict_do_update(
-                index_elements=[VendorRow.name], set_={"spec": spec, "managed_by": CONFIG, "updated_at": now}
-            )
-        )
+    catalog = vendors(session)
+    await catalog.repo.lock(REGISTRY_LOCK)  # replicas starting together
+    await catalog.apply_config(declared_vendors, deps.clock.now())
+    for declared in config.vendors:
         if not declared.enabled:
             await set_enabled(session, deps, declared.name, False, "disabled in vendors.yaml")
     # Every vendor, the API's too: a router that missed events (retention, a rebuilt database) catches up.
@@ -190,23 +198,15 @@ async def apply_config(session: AsyncSession, deps: GatewayDeps, config: Vendors
 
 
 async def create(session: AsyncSession, deps: GatewayDeps, vendor: Vendor, *, enabled: bool) -> Registered:
-    now = deps.clock.now()
-    created = await session.scalar(
-        insert(VendorRow)
-        .values(name=vendor.name, spec=_spec(vendor), managed_by=API, created_at=now, updated_at=now)
-        .on_conflict_do_nothing(index_elements=[VendorRow.name])
-        .returning(VendorRow.name)
-    )
-    if created is None:  # also when another request registered the name a moment ago
-        raise AlreadyExists(f"A vendor named {vendor.name!r} exists.", name=vendor.name)
+    await vendors(session).add_new(vendor, deps.clock.now())
     await set_enabled(session, deps, vendor.name, enabled, None if enabled else "disabled when registered")
     return await announce(session, deps, vendor.name)
 
 
 async def update(session: AsyncSession, deps: GatewayDeps, vendor: Vendor) -> Registered:
     """Replace a vendor's description; pending deliveries' next attempts use the new endpoint and secrets."""
-    row = await get_or_404(session, VendorRow, vendor.name, "vendor", lock=True)
-    row.spec, row.updated_at = _spec(vendor), deps.clock.now()
+    catalog = vendors(session)
+    await catalog.replace(await catalog.found(vendor.name), vendor, deps.clock.now())
     await session.flush()
     return await announce(session, deps, vendor.name)
 
@@ -219,7 +219,7 @@ async def switch(
     The vendor's row is locked first, as every change to a vendor does, so two changes to
     one vendor never wait on each other in opposite orders.
     """
-    await get_or_404(session, VendorRow, name, "vendor", lock=True)
+    await vendors(session).found(name)
     await set_enabled(session, deps, name, enabled, None if enabled else reason or "disabled by an operator")
     _log.info("vendor_switched", vendor=name, enabled=enabled, reason=reason)
     return await announce(session, deps, name)

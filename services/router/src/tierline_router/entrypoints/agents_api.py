@@ -1,0 +1,135 @@
+"""The router's agents API: who works the queues, their skills, capacity and availability.
+
+Reading takes ``incidents:read``; changing configuration takes ``admin``. An agent's
+availability (on shift / away) may also be set with ``incidents:write``, so people can
+sign themselves off without an admin key.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tierline_router.domain.model import Agent, Labels
+from tierline_router.entrypoints.configuration import PROBLEMS, TAGS
+from tierline_router.service_layer import admin
+from tierline_shared.api import Admin, Reader, RuntimeDep, Writer
+from tierline_shared.catalog.schemas import catalog_schemas, fields_of, to_domain
+from tierline_shared.schemas import ApiModel
+
+router = APIRouter(tags=TAGS)
+
+
+class AgentFields(BaseModel):
+    """An agent as the API takes it, but the name."""
+
+    skills: Labels = Field(default_factory=list, description="What the agent knows, e.g. network, vpn")
+    capacity: int = Field(default=10, ge=1, le=1000, description="Most open incidents held at once")
+    available: bool = Field(default=True, description="On shift (true) or away (false)")
+
+
+AgentIn = catalog_schemas(
+    "Agent",
+    AgentFields,
+    module=__name__,
+    replace=False,
+    example={"name": "dave", "skills": ["network", "vpn"], "capacity": 5},
+).create
+
+
+class AgentPatch(ApiModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"available": False}]})
+
+    skills: list[str] | None = None
+    capacity: int | None = Field(default=None, ge=1, le=1000)
+    available: bool | None = None
+
+
+class AvailabilityIn(ApiModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"available": False}]})
+    available: bool
+
+
+class AgentOut(BaseModel):
+    name: str
+    skills: list[str]
+    capacity: int
+    available: bool
+    open_incidents: int
+    queues: list[str]
+
+
+def _out(view: admin.AgentView) -> AgentOut:
+    return AgentOut(
+        name=view.agent.name,
+        **fields_of(view.agent, AgentFields),
+        open_incidents=view.open_incidents,
+        queues=view.queues,
+    )
+
+
+async def _agent_out(session: AsyncSession, agent: Agent) -> AgentOut:
+    (view,) = await admin.agent_views(session, [agent.name])
+    return _out(view)
+
+
+@router.get(
+    "/v1/agents", response_model=list[AgentOut], responses=PROBLEMS, summary="Every agent, with their load"
+)
+async def list_agents(rt: RuntimeDep, principal: Reader) -> list[AgentOut]:
+    async with rt.sessions() as session:
+        return [_out(view) for view in await admin.agent_views(session)]
+
+
+@router.post(
+    "/v1/agents", response_model=AgentOut, status_code=201, responses=PROBLEMS, summary="Add an agent"
+)
+async def create_agent(body: AgentIn, rt: RuntimeDep, principal: Admin, response: Response) -> AgentOut:  # type: ignore[valid-type]
+    async with rt.unit_of_work() as session:
+        agent = await admin.create_agent(session, rt.state["deps"], to_domain(Agent, body.model_dump()))
+        response.headers["Location"] = f"/v1/agents/{agent.name}"
+        return await _agent_out(session, agent)
+
+
+@router.get("/v1/agents/{name}", response_model=AgentOut, responses=PROBLEMS, summary="One agent")
+async def get_agent(name: str, rt: RuntimeDep, principal: Reader) -> AgentOut:
+    async with rt.sessions() as session:
+        return await _agent_out(session, await admin.get_agent(session, name))
+
+
+@router.patch(
+    "/v1/agents/{name}",
+    response_model=AgentOut,
+    responses=PROBLEMS,
+    summary="Change skills, capacity or availability (away: their incidents are reassigned)",
+)
+async def patch_agent(name: str, body: AgentPatch, rt: RuntimeDep, principal: Admin) -> AgentOut:
+    async with rt.unit_of_work() as session:
+        current = await admin.get_agent(session, name)
+        changed = Agent.model_validate({**current.model_dump(), **body.model_dump(exclude_unset=True)})
+        agent = await admin.update_agent(session, rt.state["deps"], changed)
+        return await _agent_out(session, agent)
+
+
+@router.put(
+    "/v1/agents/{name}/availability",
+    response_model=AgentOut,
+    responses=PROBLEMS,
+    summary="Go on shift or away (away: open incidents go to others in the queue, or wait)",
+)
+async def set_availability(name: str, body: AvailabilityIn, rt: RuntimeDep, principal: Writer) -> AgentOut:
+    async with rt.unit_of_work() as session:
+        current = await admin.get_agent(session, name)
+        changed = current.model_copy(update={"available": body.available})
+        agent = await admin.update_agent(session, rt.state["deps"], changed)
+        return await _agent_out(session, agent)
+
+
+@router.delete(
+    "/v1/agents/{name}", status_code=204, responses=PROBLEMS, summary="Remove an agent who is in no queue"
+)
+async def delete_agent(name: str, rt: RuntimeDep, principal: Admin) -> Response:
+    async with rt.unit_of_work() as session:
+        await admin.delete_agent(session, rt.state["deps"], name)
+    return Response(status_code=204)

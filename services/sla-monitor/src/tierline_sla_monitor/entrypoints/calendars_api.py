@@ -1,0 +1,117 @@
+"""The SLA monitor's calendars API: the business hours SLA clocks run in.
+
+Reading takes ``incidents:read``; changing them takes ``admin``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from tierline_shared.catalog.resource import Listed
+from tierline_shared.catalog.routes import CatalogOps, mount
+from tierline_shared.catalog.schemas import catalog_schemas, fields_of, to_domain
+from tierline_shared.catalog_schemas import Name
+from tierline_shared.errors import InvalidInput
+from tierline_shared.runtime import Runtime
+from tierline_sla_monitor.domain.calendar import Calendar, DaySpans, Weekday
+from tierline_sla_monitor.entrypoints.api import PROBLEMS
+from tierline_sla_monitor.service_layer import catalog
+
+router = APIRouter(prefix="/v1/sla", tags=["sla"])
+
+CALENDAR_EXAMPLE = {
+    "name": "office-hours-ny",
+    "timezone": "America/New_York",
+    "hours": {d: ["09:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
+    "holidays": ["2026-11-26", "2026-12-25"],
+}
+
+
+class CalendarFields(BaseModel):
+    """A calendar as the API takes it, but the name."""
+
+    timezone: str = Field(default="UTC", description="IANA zone, e.g. Europe/Berlin")
+    hours: dict[Weekday, DaySpans] | None = Field(
+        default=None, description="Opening spans per weekday; omit for 24x7; a weekday not listed is closed"
+    )
+    holidays: list[date] = Field(default_factory=list, description="Whole days closed (local dates)")
+
+
+class CalendarName(BaseModel):
+    name: Name
+
+
+class CalendarAnswer(CalendarFields, CalendarName):
+    """A calendar as the API answers it: the name first, then the fields."""
+
+
+SCHEMAS = catalog_schemas(
+    "Calendar",
+    CalendarFields,
+    module=__name__,
+    is_name_first=True,
+    replace=False,
+    example=CALENDAR_EXAMPLE,
+    out=CalendarAnswer,
+    out_config=ConfigDict(extra="forbid"),
+)
+CalendarIn, CalendarOut = SCHEMAS.create, SCHEMAS.out
+
+
+def _calendar_out(listed: Listed[Calendar]) -> Any:
+    return CalendarOut(
+        **fields_of(listed.item, CalendarAnswer), managed_by=listed.managed_by, updated_at=listed.updated_at
+    )
+
+
+async def _list(rt: Runtime) -> list[Any]:
+    async with rt.sessions() as session:
+        return [_calendar_out(r) for r in await catalog.list_calendars(session)]
+
+
+async def _create(rt: Runtime, body: Any) -> Any:
+    calendar = to_domain(Calendar, body.model_dump())
+    async with rt.unit_of_work() as session:
+        return _calendar_out(await catalog.put_calendar(session, calendar, rt.clock.now(), create=True))
+
+
+async def _get(rt: Runtime, name: str) -> Any:
+    async with rt.sessions() as session:
+        return _calendar_out(await catalog.get_calendar(session, name))
+
+
+async def _replace(rt: Runtime, name: str, body: Any) -> Any:
+    calendar = to_domain(Calendar, body.model_dump())  # the body's rules first, as a request's
+    if body.name != name:
+        raise InvalidInput(
+            "The name in the body must be the one in the path.",
+            errors=[{"field": "name", "reason": f"must be {name!r}", "pointer": "/name"}],
+        )
+    async with rt.unit_of_work() as session:
+        return _calendar_out(await catalog.put_calendar(session, calendar, rt.clock.now(), create=False))
+
+
+async def _delete(rt: Runtime, name: str) -> None:
+    async with rt.unit_of_work() as session:
+        await catalog.delete_calendar(session, name)
+
+
+mount(
+    router,
+    "/calendars",
+    SCHEMAS,
+    CatalogOps(
+        list=("list_calendars", "Business calendars", _list),
+        create=("create_calendar", "Add a calendar", _create),
+        get=("get_calendar", "One calendar", _get),
+        replace=("replace_calendar", "Replace a calendar", _replace),
+        delete=("delete_calendar", "Remove a calendar no policy uses", _delete),
+        replace_name=str,
+    ),
+    location="/v1/sla/calendars",
+    responses=PROBLEMS,
+)

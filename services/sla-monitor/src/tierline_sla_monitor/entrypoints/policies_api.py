@@ -1,0 +1,153 @@
+"""The SLA monitor's policies API: targets per priority, matched in rank order, the first match applies.
+
+Reading takes ``incidents:read``; changing them takes ``admin``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from tierline_shared.catalog.resource import Listed
+from tierline_shared.catalog.routes import CatalogOps, mount
+from tierline_shared.catalog.schemas import PLACEMENT, catalog_schemas, to_domain
+from tierline_shared.catalog_schemas import Name, rank_warnings_out
+from tierline_shared.config_files import Duration
+from tierline_shared.runtime import Runtime
+from tierline_sla_monitor.domain.calendar import TWENTY_FOUR_SEVEN
+from tierline_sla_monitor.domain.policy import HoldReason, Priority, SlaPolicy
+from tierline_sla_monitor.entrypoints.api import PROBLEMS
+from tierline_sla_monitor.service_layer import catalog
+
+router = APIRouter(prefix="/v1/sla", tags=["sla"])
+
+POLICY_EXAMPLE = {
+    "name": "gold-customers-p2",
+    "priorities": ["P2"],
+    "customers": ["acme-corp"],
+    "response": "15m",
+    "resolution": "4h",
+    "calendar": "24x7",
+    "pause_on": ["awaiting_customer"],
+    "warnings": [0.5, 0.75, 0.9],
+}
+
+
+class PolicyFields(BaseModel):
+    """An SLA policy as the API takes it, but the name."""
+
+    priorities: list[Priority] = Field(default_factory=list, description="Empty: any priority")
+    services: list[str] = Field(default_factory=list, description="Empty: any service")
+    customers: list[str] = Field(default_factory=list, description="Empty: any customer")
+    response: Duration = Field(description="created -> acknowledged")
+    resolution: Duration = Field(description="created -> resolved")
+    calendar: Name = Field(default=TWENTY_FOUR_SEVEN, description="Which business calendar the clocks run on")
+    pause_on: list[HoldReason] = Field(
+        default_factory=lambda: ["awaiting_customer"],
+        description="Hold reasons that pause the resolution clock",
+    )
+    warnings: list[float] = Field(
+        default_factory=lambda: [0.75, 0.9],
+        description="Fractions of the target at which sla.warning is sent",
+    )
+
+
+class PolicyAnswer(BaseModel):
+    name: str
+    priorities: list[str]
+    services: list[str]
+    customers: list[str]
+    response_seconds: float
+    resolution_seconds: float
+    calendar: str
+    pause_on: list[str]
+    warnings: list[float]
+
+
+SCHEMAS = catalog_schemas(
+    "Policy",
+    PolicyFields,
+    module=__name__,
+    ranked=True,
+    example=POLICY_EXAMPLE,
+    create_example={**POLICY_EXAMPLE, "before": "p2"},
+    out=PolicyAnswer,
+)
+PolicyIn, PolicyReplace, PolicyOut = SCHEMAS.create, SCHEMAS.replace, SCHEMAS.out
+
+
+def _policy_out(listed: Listed[SlaPolicy]) -> Any:
+    p = listed.item
+    return PolicyOut(
+        name=p.name,
+        rank=listed.rank,
+        priorities=p.priorities,
+        services=p.services,
+        customers=p.customers,
+        response_seconds=p.response.total_seconds(),
+        resolution_seconds=p.resolution.total_seconds(),
+        calendar=p.calendar,
+        pause_on=p.pause_on,
+        warnings=p.warnings,
+        managed_by=listed.managed_by,
+        updated_at=listed.updated_at,
+        rank_warnings=rank_warnings_out(listed),
+    )
+
+
+def _policy(body: Any, name: str) -> SlaPolicy:
+    return to_domain(SlaPolicy, {**body.model_dump(exclude=PLACEMENT), "name": name})
+
+
+async def _list(rt: Runtime) -> list[Any]:
+    async with rt.sessions() as session:
+        return [_policy_out(r) for r in await catalog.list_policies(session)]
+
+
+async def _create(rt: Runtime, body: Any) -> Any:
+    policy = _policy(body, body.name)
+    async with rt.unit_of_work() as session:
+        return _policy_out(
+            await catalog.put_policy(session, policy, body.placement(), rt.clock.now(), create=True)
+        )
+
+
+async def _get(rt: Runtime, name: str) -> Any:
+    async with rt.sessions() as session:
+        return _policy_out(await catalog.get_policy(session, name))
+
+
+async def _replace(rt: Runtime, name: str, body: Any) -> Any:
+    policy = _policy(body, name)
+    async with rt.unit_of_work() as session:
+        return _policy_out(
+            await catalog.put_policy(session, policy, body.placement(), rt.clock.now(), create=False)
+        )
+
+
+async def _delete(rt: Runtime, name: str) -> None:
+    async with rt.unit_of_work() as session:
+        await catalog.delete_policy(session, name)
+
+
+mount(
+    router,
+    "/policies",
+    SCHEMAS,
+    CatalogOps(
+        list=("list_policies", "Policies, in matching order", _list),
+        create=("create_policy", "Add a policy at a rank, before or after another (else last)", _create),
+        get=("get_policy", "One policy", _get),
+        replace=(
+            "replace_policy",
+            "Replace a policy, optionally moving it (running clocks keep their targets until the "
+            "incident's priority changes)",
+            _replace,
+        ),
+        delete=("delete_policy", "Remove a policy", _delete),
+    ),
+    location="/v1/sla/policies",
+    responses=PROBLEMS,
+)

@@ -1,0 +1,163 @@
+"""The API models of a catalog resource, made from the API's own field declarations.
+
+A resource's API declares its fields once, in a model of its own (never a domain model), and
+``catalog_schemas`` makes from it the models its routes take and answer: ``<Resource>In`` (the
+fields, the name, and where to place it when ranked), ``<Resource>Replace`` (the same without
+the name, which is in the path) and ``<Resource>Out`` (the answer's fields with the rank, who
+manages the entry, when it changed and, ranked, the warnings its place earns). Requests become
+domain entries through ``to_domain``; answers are filled field by field with ``fields_of``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from tierline_shared.catalog_schemas import PLACEMENT, Name, PlacementIn, RankWarningOut
+from tierline_shared.schemas import ApiModel
+
+__all__ = ["PLACEMENT", "CatalogSchemas", "catalog_schemas", "fields_of", "to_domain"]
+
+D = TypeVar("D", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class CatalogSchemas:
+    """A resource's request and answer models (``replace`` and ``out`` when it has them)."""
+
+    create: type[BaseModel]
+    replace: type[BaseModel] | None
+    out: type[BaseModel] | None
+
+
+def _model(
+    model_name: str, bases: tuple[type, ...], module: str, config: ConfigDict, **annotations: Any
+) -> Any:
+    namespace: dict[str, Any] = {
+        "__module__": module,
+        "__qualname__": model_name,
+        "__annotations__": annotations,
+        "model_config": config,
+    }
+    return type(model_name, bases, namespace)
+
+
+def _ordered(model: type[BaseModel]) -> dict[str, Any]:
+    return {n: (f.annotation, f) for n, f in model.model_fields.items()}
+
+
+def catalog_schemas(
+    resource: str,
+    fields: type[BaseModel],
+    *,
+    module: str,
+    name: Any = Name,
+    is_name_first: bool = False,
+    ranked: bool = False,
+    replace: bool = True,
+    example: Mapping[str, Any] | None = None,
+    create_example: Mapping[str, Any] | None = None,
+    extra_in: type[BaseModel] | None = None,
+    out: type[BaseModel] | None = None,
+    out_config: ConfigDict | None = None,
+    rank_description: str = "Position in the match order, 1 tried first",
+    managed_by_description: str | None = None,
+    has_created_at: bool = False,
+) -> CatalogSchemas:
+    """The In / Replace / Out models of ``resource`` ("Queue": QueueIn, QueueReplace, QueueOut).
+
+    ``fields``: the entry's API fields but its name, in order (an API model, with any rules of
+    its own); ``name``: the name's type, put before or after them (``is_name_first``); ``ranked``:
+    In and Replace take ``rank``, ``before`` or ``after``; ``example``: the In example (Replace's
+    is the same without the name; ``create_example`` replaces In's); ``extra_in``: fields only In
+    takes, after the rest. ``out``: the answer's own fields, ``name`` among them; ``rank`` follows
+    the name, then ``managed_by`` (``created_at``), ``updated_at`` and, ranked, ``rank_warnings``.
+    """
+    named = _model(f"_{resource}Named", (BaseModel,), module, ConfigDict(), name=name)
+    # the fields of the later base come first: name after the fields unless ``is_name_first``
+    entry = _model(
+        f"_{resource}Entry", (fields, named) if is_name_first else (named, fields), module, ConfigDict()
+    )
+    placed = (PlacementIn,) if ranked else ()
+    extra = (extra_in,) if extra_in is not None else ()
+    in_example = create_example if create_example is not None else example
+    create = _model(
+        f"{resource}In",
+        (ApiModel, *extra, *placed, entry),
+        module,
+        _config(in_example),
+    )
+    replacing = None
+    if replace:
+        replace_example = {k: v for k, v in (example or {}).items() if k != "name"} if example else None
+        replacing = _model(
+            f"{resource}Replace", (ApiModel, *placed, fields), module, _config(replace_example)
+        )
+    answer = None
+    if out is not None:
+        answer = _out_model(
+            resource,
+            out,
+            module,
+            out_config,
+            ranked,
+            rank_description,
+            managed_by_description,
+            has_created_at,
+        )
+    return CatalogSchemas(create=create, replace=replacing, out=answer)
+
+
+def _config(example: Mapping[str, Any] | None) -> ConfigDict:
+    if example is None:
+        return ConfigDict(extra="forbid")
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": [dict(example)]})
+
+
+def _out_model(
+    resource: str,
+    out: type[BaseModel],
+    module: str,
+    config: ConfigDict | None,
+    ranked: bool,
+    rank_description: str,
+    managed_by_description: str | None,
+    has_created_at: bool,
+) -> type[BaseModel]:
+    fields: dict[str, Any] = {}
+    for field_name, spec in _ordered(out).items():
+        fields[field_name] = spec
+        if field_name == "name" and ranked:
+            fields["rank"] = (int, Field(description=rank_description))
+    fields["managed_by"] = (str, Field(description=managed_by_description) if managed_by_description else ...)
+    if has_created_at:
+        fields["created_at"] = (datetime, ...)
+    fields["updated_at"] = (datetime, ...)
+    if ranked:
+        fields["rank_warnings"] = (
+            list[RankWarningOut],
+            Field(description="About its place in the match order"),
+        )
+    base = _model(f"_{resource}OutBase", (BaseModel,), module, config or ConfigDict())
+    model: type[BaseModel] = create_model(f"{resource}Out", __base__=base, __module__=module, **fields)
+    return model
+
+
+def to_domain(model: type[D], data: Mapping[str, Any]) -> D:
+    """The domain entry a request describes; its rules' refusals are 422s naming the body's fields."""
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from None
+
+
+def fields_of(source: Any, model: type[BaseModel], *, leave: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """``model``'s fields read from ``source`` by name (a domain entry): an answer filled explicitly."""
+    return {n: getattr(source, n) for n in model.model_fields if n not in leave}
