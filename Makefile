@@ -65,7 +65,7 @@ endef
 COVERAGE_ARGS := --cov --cov-report=term:skip-covered --cov-fail-under=0
 COVERAGE_FLOOR := total=$$($(BIN)/python -m coverage report --format=total) || { echo "$$total"; exit 2; };
 
-test: lint kafka system-packages
+test: lint typecheck kafka system-packages
 	$(call run_pytest,$(COVERAGE_ARGS),$(COVERAGE_FLOOR))
 
 unit: $(STAMP)

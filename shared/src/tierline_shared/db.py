@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from sqlalchemy import ColumnElement, MetaData, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from tierline_shared.errors import NotFound
 
@@ -52,9 +52,12 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 def on_commit(session: AsyncSession, action: Callable[[], None]) -> None:
     """Run ``action`` once the session's transaction commits; never if it rolls back.
 
-    For effects outside the database, such as metrics, that must not count a retried transaction twice.
+    For effects outside the database, such as metrics, that must not count a retried transaction
+    twice. An action staged inside a savepoint is dropped if that savepoint rolls back; the
+    actions staged before it stay.
     """
-    session.sync_session.info.setdefault(_ON_COMMIT, []).append(action)
+    sync = session.sync_session
+    sync.info.setdefault(_ON_COMMIT, []).append((sync.get_nested_transaction(), action))
 
 
 async def advisory_xact_lock(session: AsyncSession, key: str) -> None:
@@ -67,13 +70,29 @@ _ON_COMMIT = "tierline.on_commit"
 
 @event.listens_for(Session, "after_commit")
 def _run_on_commit(session: Session) -> None:
-    for action in session.info.pop(_ON_COMMIT, []):
+    for _, action in session.info.pop(_ON_COMMIT, []):
         action()
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_on_rollback(session: Session) -> None:
-    session.info.pop(_ON_COMMIT, None)
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_on_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+    staged = session.info.get(_ON_COMMIT)
+    if not staged:
+        return
+    if not previous_transaction.nested:
+        session.info.pop(_ON_COMMIT, None)  # the whole transaction is gone
+        return
+    session.info[_ON_COMMIT] = [
+        (where, action) for where, action in staged if not _inside(where, previous_transaction)
+    ]
+
+
+def _inside(transaction: SessionTransaction | None, savepoint: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is savepoint:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 Row = TypeVar("Row")

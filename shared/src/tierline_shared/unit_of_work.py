@@ -10,8 +10,9 @@ Each service subclasses this with its repositories as attributes.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 
-from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_shared.db import advisory_xact_lock, on_commit
 from tierline_shared.events.base import Envelope, Event
@@ -40,7 +41,7 @@ class UnitOfWork:
         """Run ``action`` (a metric, a wake-up) once committed; never for a rolled-back attempt."""
         on_commit(self.session, action)
 
-    def savepoint(self) -> AsyncSessionTransaction:
+    def savepoint(self) -> AbstractAsyncContextManager[object]:
         """A nested transaction: ``async with uow.savepoint():`` undoes only its own writes on error."""
         return self.session.begin_nested()
 

@@ -4,8 +4,6 @@ made for its API and the routes mounted for it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,9 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tierline_shared import ranking
 from tierline_shared.catalog.resource import API, CONFIG, Catalog, Resource
-from tierline_shared.catalog.routes import CatalogOps, mount
+from tierline_shared.catalog.routes import CatalogOps, Work, mount
 from tierline_shared.catalog.schemas import catalog_schemas, fields_of, to_domain
 from tierline_shared.errors import AlreadyExists, InvalidInput, NotFound
+
+from ..fakes_catalog import LaneRow, MemoryRepository
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 T1 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
@@ -43,71 +43,6 @@ class Lane(BaseModel):
     @property
     def filters(self) -> dict[str, frozenset[str]]:
         return {"services": frozenset(self.services)}
-
-
-@dataclass
-class LaneRow:
-    name: str
-    managed_by: str
-    tier: str = ""
-    spec: dict[str, Any] = field(default_factory=dict)
-    rank: int = 0
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-
-
-class MemoryRepository:
-    """``CatalogRepository``'s surface over a dict."""
-
-    row = LaneRow
-    order = ("tier", "rank", "name")
-
-    def __init__(self) -> None:
-        self.saved: dict[str, LaneRow] = {}
-
-    def columns(self) -> frozenset[str]:
-        return frozenset(LaneRow.__dataclass_fields__)
-
-    async def lock(self, key: str) -> None:
-        pass
-
-    async def get(self, name: str, *, lock: bool = False) -> LaneRow | None:
-        return self.saved.get(name)
-
-    async def found(self, name: str, *, lock: bool = False) -> LaneRow:
-        if name not in self.saved:
-            raise NotFound(f"There is no lane {name!r}.", name=name)
-        return self.saved[name]
-
-    async def rows(self, where: Mapping[str, Any] | None = None) -> list[LaneRow]:
-        rows = [r for r in self.saved.values() if all(getattr(r, k) == v for k, v in (where or {}).items())]
-        return sorted(rows, key=lambda r: (r.tier, r.rank, r.name))
-
-    def add(self, row: LaneRow) -> None:
-        self.saved[row.name] = row
-
-    async def remove(self, row: LaneRow) -> None:
-        del self.saved[row.name]
-
-    async def flush(self) -> None:
-        pass
-
-    def expire_all(self) -> None:
-        pass
-
-    async def upsert(self, name: str, values: Mapping[str, Any], *, on_insert: Mapping[str, Any]) -> None:
-        row = self.saved.get(name)
-        if row is None:
-            self.saved[name] = LaneRow(name=name, **on_insert, **values)
-        else:
-            for key, value in values.items():
-                setattr(row, key, value)
-
-    async def insert_new(self, name: str, values: Mapping[str, Any]) -> bool:
-        if name in self.saved:
-            return False
-        self.saved[name] = LaneRow(name=name, **values)
-        return True
 
 
 def _lane_of(row: LaneRow) -> Lane:
@@ -346,7 +281,10 @@ def test_the_routes_keep_their_operation_names_codes_and_summaries() -> None:
         router,
         "/lanes",
         SCHEMAS,
-        CatalogOps(
+        CatalogOps[Any, Any, Any](
+            work=Work(unit_of_work=lambda _rt, session: session, deps=lambda _rt: None),
+            request=lambda body, name: (body, name),
+            answer=lambda entry: entry,
             list=("list_lanes", "Every lane", _nothing),
             create=("create_lane", "Add a lane", _nothing),
             get=("get_lane", "One lane", _nothing),

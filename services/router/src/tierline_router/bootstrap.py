@@ -9,7 +9,7 @@ from tierline_router.adapters.orm import Base
 from tierline_router.config import Settings, load_routing
 from tierline_router.entrypoints import agents_api, api, handlers, policies_api, queues_api, workers
 from tierline_router.service_layer.admin import apply_config
-from tierline_router.service_layer.routing import RouterDeps
+from tierline_router.service_layer.unit_of_work import RouterDeps, RouterUnitOfWork
 from tierline_shared.clock import Clock
 from tierline_shared.events import topics
 from tierline_shared.runtime import Runtime, ServiceSpec
@@ -25,7 +25,7 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
 
     async def on_start(rt: Runtime) -> None:
         async with rt.unit_of_work() as session:
-            await apply_config(session, rt.state["deps"], config)
+            await apply_config(RouterUnitOfWork(session, rt.outbox), rt.state["deps"], config)
 
     return ServiceSpec(
         name="router",

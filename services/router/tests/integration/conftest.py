@@ -14,7 +14,7 @@ from sqlalchemy import select
 from tierline_router.adapters.orm import AssignmentRow, outbox
 from tierline_router.domain.model import RoutingConfig
 from tierline_router.service_layer import admin
-from tierline_router.service_layer.routing import RouterDeps
+from tierline_router.service_layer.unit_of_work import RouterDeps, RouterUnitOfWork
 from tierline_shared import db, migrations
 from tierline_shared.clock import FixedClock
 from tierline_shared.events import Event, IncidentCreated
@@ -85,8 +85,9 @@ class Harness:
         )
 
     async def run(self, use_case: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+        """``use_case(uow, deps, *args, **kwargs)`` in one committed transaction, as the consumer runs it."""
         async with self.sessions() as session, session.begin():
-            return await use_case(session, self.deps, *args, **kwargs)
+            return await use_case(RouterUnitOfWork(session, self.deps.outbox), self.deps, *args, **kwargs)
 
     async def row(self, incident_id: uuid.UUID) -> AssignmentRow:
         async with self.sessions() as session:

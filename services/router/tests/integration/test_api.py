@@ -21,7 +21,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tierline_router.bootstrap import create_app
 from tierline_router.config import Settings
-from tierline_router.service_layer import routing
+from tierline_router.service_layer import lifecycle, placement
+from tierline_router.service_layer.unit_of_work import RouterUnitOfWork
 from tierline_shared import migrations
 from tierline_shared.events import Envelope, IncidentCreated, topics
 from tierline_shared.messaging import cloudevents
@@ -105,12 +106,20 @@ class Router:
     async def route(self, priority: str = "P3") -> uuid.UUID:
         event = created(priority)
         async with self.runtime.unit_of_work() as session:
-            await routing.assign_new_incident(session, self.runtime.state["deps"], event)
+            await placement.assign_new_incident(
+                RouterUnitOfWork(session, self.runtime.state["deps"].outbox),
+                self.runtime.state["deps"],
+                event,
+            )
         return event.incident_id
 
     async def release(self, incident_id: uuid.UUID) -> None:
         async with self.runtime.unit_of_work() as session:
-            await routing.release(session, self.runtime.state["deps"], incident_id)
+            await lifecycle.release(
+                RouterUnitOfWork(session, self.runtime.state["deps"].outbox),
+                self.runtime.state["deps"],
+                incident_id,
+            )
 
     async def assignment(self, incident_id: uuid.UUID) -> dict[str, Any]:
         return ok(await self.http.get(f"/v1/incidents/{incident_id}/assignment"))

@@ -21,7 +21,8 @@ import yaml
 
 from tierline_router.bootstrap import create_app
 from tierline_router.config import Settings
-from tierline_router.service_layer import routing
+from tierline_router.service_layer import placement
+from tierline_router.service_layer.unit_of_work import RouterUnitOfWork
 from tierline_shared import migrations
 from tierline_shared.events import IncidentCreated
 from tierline_shared.runtime import Runtime
@@ -75,7 +76,11 @@ class Router:
             created_at=datetime.now(UTC),
         )
         async with self.runtime.unit_of_work() as session:
-            await routing.assign_new_incident(session, self.runtime.state["deps"], event)
+            await placement.assign_new_incident(
+                RouterUnitOfWork(session, self.runtime.state["deps"].outbox),
+                self.runtime.state["deps"],
+                event,
+            )
         return answer(await self.http.get(f"/v1/incidents/{event.incident_id}/assignment"))["policy"]
 
     async def order(self, path: str) -> list[tuple[str, int]]:

@@ -8,24 +8,18 @@ use cases on PostgreSQL.
 
 from __future__ import annotations
 
-import copy
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from tierline_router.domain.assignment import Assignment
 from tierline_router.domain.catalog import Catalog
-from tierline_router.domain.model import ListedVendor, RoutingConfig
+from tierline_router.domain.model import RoutingConfig
 from tierline_router.service_layer import escalation, lifecycle, placement, updates, vendor_returns
 from tierline_router.service_layer.unit_of_work import RouterDeps
 from tierline_shared.clock import FixedClock
-from tierline_shared.errors import NotFound
 from tierline_shared.events import (
-    Event,
     IncidentAssigned,
     IncidentCreated,
     IncidentEscalated,
@@ -34,106 +28,9 @@ from tierline_shared.events import (
     IncidentUpdated,
 )
 
+from ..fakes import FakeUnitOfWork
+
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-
-
-class FakeAssignments:
-    def __init__(self) -> None:
-        self.stored: dict[uuid.UUID, Assignment] = {}
-
-    def save(self, assignment: Assignment) -> None:
-        self.stored[assignment.incident_id] = assignment
-
-    def _where(self, keep: Callable[[Assignment], bool]) -> list[Assignment]:
-        return [a for a in self.stored.values() if keep(a)]
-
-    async def load(self, incident_id: uuid.UUID, *, lock: bool = False) -> Assignment | None:
-        return self.stored.get(incident_id)
-
-    async def load_or_404(self, incident_id: uuid.UUID, *, lock: bool = False) -> Assignment:
-        if incident_id not in self.stored:
-            raise NotFound(f"The router holds no incident {incident_id}.")
-        return self.stored[incident_id]
-
-    async def held_by(self, agent: str, queue: str | None = None) -> list[Assignment]:
-        found = self._where(lambda a: a.is_active and a.assignee == agent and queue in (None, a.queue))
-        return sorted(found, key=lambda a: a.created_at)
-
-    async def waiting_in(self, queue: str) -> list[Assignment]:
-        found = self._where(
-            lambda a: a.is_active and a.queue == queue and a.assignee is None and a.waiting_since is not None
-        )
-        return sorted(found, key=lambda a: (a.priority, a.waiting_since, a.incident_id))
-
-    async def ack_overdue(self, now: datetime, limit: int) -> list[Assignment]:
-        found = self._where(
-            lambda a: (
-                a.ack_due_at is not None and a.ack_due_at <= now and a.is_active and not a.is_acknowledged
-            )
-        )
-        return sorted(found, key=lambda a: a.ack_due_at or now)[:limit]
-
-    async def loads(self, agents: Sequence[str]) -> dict[str, int]:
-        held: dict[str, int] = {}
-        for a in self._where(lambda a: a.is_active and a.assignee in agents):
-            held[a.assignee or ""] = held.get(a.assignee or "", 0) + 1
-        return held
-
-
-class FakeCatalog:
-    def __init__(self, catalog: Catalog) -> None:
-        self.catalog = catalog
-        self.positions = {q.name: 0 for q in catalog.queues}
-
-    async def load(self) -> Catalog:
-        return self.catalog
-
-    async def rotation(self, queue: str) -> int | None:
-        return self.positions.get(queue)
-
-    async def turn(self, queue: str, position: int) -> None:
-        self.positions[queue] = position
-
-
-class FakeVendors:
-    def __init__(self) -> None:
-        self.listed: dict[str, ListedVendor] = {}
-
-    async def directory(self) -> dict[str, ListedVendor]:
-        return dict(self.listed)
-
-
-class FakeUnitOfWork:
-    def __init__(self, catalog: Catalog) -> None:
-        self.assignments = FakeAssignments()
-        self.catalog = FakeCatalog(catalog)
-        self.vendors = FakeVendors()
-        self.announced: list[Event] = []
-        self.on_commit: list[Callable[[], None]] = []
-
-    async def lock_routing(self) -> None:
-        pass
-
-    async def announce(self, event: Event) -> None:
-        self.announced.append(event)
-
-    def after_commit(self, action: Callable[[], None]) -> None:
-        self.on_commit.append(action)
-
-    @asynccontextmanager
-    async def savepoint(self) -> AsyncIterator[None]:
-        kept = {key: copy.deepcopy(vars(a)) for key, a in self.assignments.stored.items()}
-        announced = len(self.announced)
-        try:
-            yield
-        except BaseException:
-            for key, state in kept.items():
-                vars(self.assignments.stored[key]).update(state)
-            del self.announced[announced:]
-            raise
-
-    def said(self, kind: type[Event]) -> list[Any]:
-        return [e for e in self.announced if isinstance(e, kind)]
 
 
 CONFIG = RoutingConfig.model_validate(

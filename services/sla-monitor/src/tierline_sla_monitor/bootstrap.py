@@ -13,7 +13,7 @@ from tierline_sla_monitor.adapters.orm import Base
 from tierline_sla_monitor.config import Settings, load_config
 from tierline_sla_monitor.entrypoints import api, calendars_api, handlers, policies_api, workers
 from tierline_sla_monitor.service_layer import catalog
-from tierline_sla_monitor.service_layer.clocks import SlaDeps
+from tierline_sla_monitor.service_layer.clocks import SlaDeps, SlaUnitOfWork
 
 
 def build_spec(settings: Settings | None = None) -> ServiceSpec:
@@ -25,7 +25,7 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
 
     async def on_start(rt: Runtime) -> None:
         async with rt.unit_of_work() as session:
-            await catalog.apply_config(session, config, rt.clock.now())
+            await catalog.apply_config(SlaUnitOfWork(session, rt.outbox), config, rt.clock.now())
 
     return ServiceSpec(
         name="sla-monitor",

@@ -40,7 +40,7 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
 
     async def on_start(rt: Runtime) -> None:
         async with rt.unit_of_work() as session:
-            await registry.apply_config(session, rt.state["deps"], config)
+            await registry.apply_config(rt.state["deps"].unit_of_work(session), rt.state["deps"], config)
 
     return ServiceSpec(
         name="vendor-gateway",

@@ -211,7 +211,7 @@ class Gateway:
         if not self._applied:  # as the service does at start
             self._applied = True
             async with self.sessions() as session, session.begin():
-                await registry.apply_config(session, self.deps, self.config)
+                await registry.apply_config(self.deps.unit_of_work(session), self.deps, self.config)
         async with self.sessions() as session, session.begin():
             return await use_case(session, self.deps, *args, **kwargs)
 

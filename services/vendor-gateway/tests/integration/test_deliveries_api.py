@@ -79,7 +79,9 @@ async def test_the_delivery_log_and_its_levers(app) -> None:
         ("globex", "http://127.0.0.1:9/globex", True, None),
     ]
     async with rt.unit_of_work() as session:
-        await registry.set_enabled(session, rt.state["deps"], "globex", False, "HTTP 410 from x")
+        await registry.set_enabled(
+            rt.state["deps"].unit_of_work(session), rt.state["deps"], "globex", False, "HTTP 410 from x"
+        )
     globex = ok(await http.get("/v1/vendors"))[1]
     assert (globex["enabled"], globex["disabled_reason"]) == (False, "HTTP 410 from x")
     [g] = await dead(http, vendor="globex")

@@ -92,7 +92,7 @@ async def _deps(sessions, url: str, clock: FixedClock, max_attempts: int = 5) ->
         public_url="http://127.0.0.1:8004",
     )
     async with sessions() as s, s.begin():
-        await registry.apply_config(s, deps, vendors)
+        await registry.apply_config(deps.unit_of_work(s), deps, vendors)
     return deps
 
 
@@ -166,7 +166,9 @@ async def test_gone_endpoint_is_dead_lettered_at_once(sessions) -> None:
         "tierline.vendor.delivery_failed.v1",
     ]
     async with sessions() as s:
-        assert not (await registry.get(s, "acme")).is_enabled  # 410: the endpoint is off until re-enabled
+        assert not (
+            await registry.get(deps.unit_of_work(s), "acme")
+        ).is_enabled  # 410: the endpoint is off until re-enabled
     second = await _open_case(sessions, deps)  # the next case for it fails at once, without a call
     async with sessions() as s:
         assert (await s.get(CaseRow, second)).status == "failed"

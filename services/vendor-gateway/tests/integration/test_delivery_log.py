@@ -140,7 +140,7 @@ async def test_gone_disables_the_vendor_and_replay_waits_for_it(gateway, faulty_
     assert isinstance(disabled, VendorEndpointDisabled) and isinstance(failed, VendorDeliveryFailed)
     assert (disabled.case_id, disabled.vendor, disabled.url) == (case_id, "acme", delivery.url)
     async with gateway.sessions() as s:
-        assert not (await registry.get(s, "acme")).is_enabled
+        assert not (await registry.get(gateway.deps.unit_of_work(s), "acme")).is_enabled
         state = await s.get(VendorStateRow, "acme")
     assert state is not None and "410" in (state.reason or "")
 
@@ -154,7 +154,7 @@ async def test_gone_disables_the_vendor_and_replay_waits_for_it(gateway, faulty_
         await gateway.work(deliveries.replay, delivery.id)
     assert (await gateway.delivery(case_id)).status == "dead"
 
-    await gateway.run(registry.set_enabled, "acme", True, None)
+    await gateway.work(registry.set_enabled, "acme", True, None)
     gateway.clock.advance(timedelta(minutes=1))
     replayed = await gateway.work(deliveries.replay, delivery.id)
     assert replayed.id == delivery.id
@@ -234,7 +234,9 @@ async def test_a_url_refused_by_the_ssrf_guard_is_final(gateway, faulty_vendor) 
     [failed] = await gateway.events()
     assert isinstance(failed, VendorDeliveryFailed) and "SSRF" in failed.last_error
     async with gateway.sessions() as s:
-        assert (await registry.get(s, "acme")).is_enabled, "a refusal is not a 410: the vendor stays enabled"
+        assert (await registry.get(gateway.deps.unit_of_work(s), "acme")).is_enabled, (
+            "a refusal is not a 410: the vendor stays enabled"
+        )
 
 
 async def test_every_message_is_delivered_or_dead_lettered_under_one_webhook_id(

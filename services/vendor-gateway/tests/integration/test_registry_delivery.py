@@ -27,17 +27,17 @@ NOWHERE = "http://127.0.0.1:9/cases"  # acme's endpoint where a test delivers no
 
 
 async def registered(gateway: Gateway, name: str = "acme") -> Registered:
-    return await gateway.run(lambda s, _d: registry.get(s, name))
+    return await gateway.work(lambda uow, _d: registry.get(uow, name))
 
 
 async def vendors(gateway: Gateway) -> dict[str, Registered]:
-    return await gateway.run(lambda s, _d: registry.load(s))
+    return await gateway.work(lambda uow, _d: registry.load(uow))
 
 
 async def change(gateway: Gateway, name: str = "acme", **fields: Any) -> Registered:
     """registry.update, as PATCH /v1/vendors/{name} calls it."""
     current = (await registered(gateway, name)).vendor
-    return await gateway.run(registry.update, Vendor.model_validate({**current.model_dump(), **fields}))
+    return await gateway.work(registry.update, Vendor.model_validate({**current.model_dump(), **fields}))
 
 
 def declare(gateway: Gateway, url: str, *extra: dict[str, Any], **acme: Any) -> VendorsConfig:
@@ -70,7 +70,7 @@ async def register_initech(gateway: Gateway, *, enabled: bool = True, **fields: 
             **fields,
         }
     )
-    await gateway.run(registry.create, initech, enabled=enabled)
+    await gateway.work(registry.create, initech, enabled=enabled)
     return initech
 
 
@@ -181,7 +181,7 @@ async def test_enabled_false_in_the_file_disables_at_every_start(gateway) -> Non
     assert (off.is_enabled, off.disabled_reason) == (False, "disabled in vendors.yaml")
     assert (await registered(gateway, "acme")).is_enabled, "only the vendor the file disables"
 
-    await gateway.run(registry.switch, "globex", enabled=True)
+    await gateway.work(registry.switch, "globex", enabled=True)
     assert (await registered(gateway, "globex")).is_enabled
     declare(gateway, NOWHERE, {**globex, "enabled": False})
     assert not (await registered(gateway, "globex")).is_enabled, "disabled again at the next start"
@@ -213,8 +213,8 @@ async def test_every_change_is_announced_without_secrets_or_endpoint(gateway, fa
     assert start.contract.response_seconds == 3600 and start.contract.resolution_seconds is None
 
     await change(gateway, products=["edge-router"])
-    await gateway.run(registry.switch, "acme", enabled=False, reason="audit")
-    await gateway.run(registry.switch, "acme", enabled=True)
+    await gateway.work(registry.switch, "acme", enabled=False, reason="audit")
+    await gateway.work(registry.switch, "acme", enabled=True)
     await gateway.open_case()
     await gateway.settle()  # 410 Gone
     announced = await gateway.events(vendors=True)
@@ -263,8 +263,8 @@ async def test_every_announcement_carries_a_growing_revision_per_vendor(gateway)
     declare(gateway, NOWHERE)
     await register_initech(gateway)  # after the file's: acme 1, initech 1
     await change(gateway, products=["edge-router"])  # acme 2
-    await gateway.run(registry.switch, "initech", enabled=False, reason="audit")  # initech 2
-    await gateway.run(registry.switch, "acme", enabled=False)  # acme 3
+    await gateway.work(registry.switch, "initech", enabled=False, reason="audit")  # initech 2
+    await gateway.work(registry.switch, "acme", enabled=False)  # acme 3
     announced = await gateway.events(vendors=True)
     assert [(e.vendor, e.revision, e.is_enabled) for e in announced] == [
         ("acme", 1, True),
@@ -296,7 +296,7 @@ async def test_concurrent_announcements_of_a_vendor_get_distinct_revisions_the_l
     declare(gateway, NOWHERE)
     await gateway.run(lambda _s, _d: asyncio.sleep(0))  # the start: revision 1
     await asyncio.gather(
-        *(gateway.run(registry.switch, "acme", enabled=bool(i % 2), reason="flap") for i in range(8))
+        *(gateway.work(registry.switch, "acme", enabled=bool(i % 2), reason="flap") for i in range(8))
     )
     announced = await gateway.events(vendors=True)
     assert sorted(e.revision for e in announced) == list(range(1, 10))

@@ -135,7 +135,7 @@ async def test_unknown_and_disabled(gateway: Gateway) -> None:
     delivery_id = (await gateway.delivery(case_id)).id
     with pytest.raises(NotFound):
         await gateway.work(deliveries.retry_now, "msg_nope")
-    await gateway.run(lambda s, d: registry.switch(s, d, "acme", enabled=False, reason="maintenance"))
+    await gateway.work(registry.switch, "acme", enabled=False, reason="maintenance")
     with pytest.raises(Conflict, match="re-enable it first"):
         await gateway.work(deliveries.retry_now, delivery_id)
 

@@ -100,7 +100,7 @@ async def register(gateway: Gateway, name: str, url: str, **fields: Any) -> None
             **fields,
         }
     )
-    await gateway.run(registry.create, vendor, enabled=True)
+    await gateway.work(registry.create, vendor, enabled=True)
 
 
 def kinds(events: list[Any]) -> list[str]:
@@ -203,9 +203,9 @@ async def test_a_410_from_an_endpoint_changed_meanwhile_sends_the_next_attempt_t
     async with gateway.client() as client:
         attempt = asyncio.create_task(workers._attempt_batch(rt, client, await claim(gateway)))
         await eventually(lambda: receiver.seen == ["/gone-when-released"], timeout=5, what="the attempt")
-        current = (await gateway.run(lambda s, _d: registry.get(s, "acme"))).vendor
+        current = (await gateway.work(lambda uow, _d: registry.get(uow, "acme"))).vendor
         changed = Vendor.model_validate({**current.model_dump(), "webhook_url": new})
-        await gateway.run(registry.update, changed)  # as PATCH does, while the attempt is in flight
+        await gateway.work(registry.update, changed)  # as PATCH does, while the attempt is in flight
         receiver.release.set()
         await asyncio.wait_for(attempt, 5)
 
@@ -213,7 +213,7 @@ async def test_a_410_from_an_endpoint_changed_meanwhile_sends_the_next_attempt_t
         assert (pending.status, pending.attempts, pending.last_status_code) == ("pending", 1, 410)
         assert pending.next_attempt_at == gateway.clock.now(), "due at once"
         assert pending.url == old, "the URL last attempted"
-        acme = await gateway.run(lambda s, _d: registry.get(s, "acme"))
+        acme = await gateway.work(lambda uow, _d: registry.get(uow, "acme"))
         assert (acme.is_enabled, acme.disabled_reason) == (True, None)
         assert [e.is_enabled for e in await gateway.events(vendors=True)] == [True, True], "start, change"
         assert await gateway.events() == [], "no VendorEndpointDisabled, no VendorDeliveryFailed"
@@ -232,7 +232,7 @@ async def test_a_410_from_the_current_endpoint_still_disables_the_vendor(gateway
     async with gateway.client() as client:
         await workers._attempt_batch(runtime(gateway), client, await claim(gateway))
     assert (await gateway.delivery(case_id)).status == "dead"
-    acme = await gateway.run(lambda s, _d: registry.get(s, "acme"))
+    acme = await gateway.work(lambda uow, _d: registry.get(uow, "acme"))
     assert not acme.is_enabled and "410" in (acme.disabled_reason or "")
     events = await gateway.events()
     assert kinds(events) == ["VendorEndpointDisabled", "VendorDeliveryFailed"]

@@ -159,7 +159,7 @@ class Catalog(Generic[Row, Item]):
     async def add(self, item: Item, now: datetime, placement: ranking.Placement | None = None) -> Row:
         """Make the entry (managed by the API), placed in its match order when ranked (unsaid: last)."""
         values = {**self.resource.columns(item), **self.resource.on_create(item)}
-        row = self.repo.row(name=item.name, managed_by=API, **values, **self._stamps(now, made=True))
+        row: Row = self.repo.row(name=item.name, managed_by=API, **values, **self._stamps(now, made=True))
         if not self.resource.ranked:
             self.repo.add(row)
             return row

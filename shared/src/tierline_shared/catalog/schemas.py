@@ -34,6 +34,18 @@ class CatalogSchemas:
     replace: type[BaseModel] | None
     out: type[BaseModel] | None
 
+    @property
+    def replacing(self) -> type[BaseModel]:
+        """What replacing takes: the Replace model, or In's when the resource has none (name in the body)."""
+        return self.replace or self.create
+
+    @property
+    def answer(self) -> type[BaseModel]:
+        """The Out model; TypeError for a resource made without one (``out=`` not given)."""
+        if self.out is None:
+            raise TypeError("these schemas have no answer model: catalog_schemas(..., out=...) makes one")
+        return self.out
+
 
 def _model(
     model_name: str, bases: tuple[type, ...], module: str, config: ConfigDict, **annotations: Any

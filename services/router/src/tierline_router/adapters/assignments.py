@@ -8,11 +8,17 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_router.adapters.orm import AssignmentRow
-from tierline_router.adapters.queries import IS_ACTIVE, loads, open_by_tier_and_priority, queue_counts
+from tierline_router.adapters.queries import (
+    IS_ACTIVE,
+    loads,
+    open_by_tier_and_priority,
+    open_in,
+    queue_counts,
+)
 from tierline_router.domain.assignment import Assignment
 from tierline_shared.db import Repository
 from tierline_shared.errors import NotFound
@@ -63,6 +69,17 @@ class AssignmentRepository(Repository[AssignmentRow]):
         """Write every tracked aggregate to its row (the ORM flushes them before its next query)."""
         for assignment, row in self._seen.values():
             _copy_to(row, assignment)
+
+    async def restore(self) -> None:
+        """After a savepoint rolled back: forget rows it created, re-read the ones it changed."""
+        for incident_id, (assignment, row) in list(self._seen.items()):
+            if not inspect(row).persistent:
+                del self._seen[incident_id]
+                continue
+            await self.session.refresh(row)
+            fresh = _assignment_of(row)
+            for name in FIELDS:
+                setattr(assignment, name, getattr(fresh, name))
 
     def _track(self, rows: Iterable[AssignmentRow]) -> list[Assignment]:
         found = []
@@ -126,6 +143,11 @@ class AssignmentRepository(Repository[AssignmentRow]):
         """Open incidents each agent holds, across every queue."""
         self.sync()
         return await loads(self.session, agents)
+
+    async def open_in(self, queue: str) -> int:
+        """Open incidents in ``queue``, held or waiting."""
+        self.sync()
+        return await open_in(self.session, queue)
 
     async def queue_counts(self) -> dict[str, tuple[int, int]]:
         """Per queue: (incidents held by an agent, incidents waiting for one)."""

@@ -1,4 +1,5 @@
-"""The routing configuration read as one snapshot, and the queues' shared rotation."""
+"""The routing configuration read as one snapshot, the queues' shared rotation, and the three catalogs
+(agents, queues, escalation policies) as the shared catalog resource stores them."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_router.adapters.orm import AgentRow, PolicyRow, QueueRow
 from tierline_router.domain.catalog import Catalog
-from tierline_router.domain.model import Agent, EscalationPolicy, Queue
+from tierline_router.domain.model import FILTER_UNIVERSES, Agent, EscalationPolicy, Queue
+from tierline_shared.catalog import repository, resource
 from tierline_shared.db import Repository
+
+POLICY = "escalation policy"
 
 
 def agent_of(row: AgentRow) -> Agent:
@@ -66,3 +70,66 @@ class CatalogRepository(Repository[QueueRow]):
         row = await self.get(queue)
         if row is not None:
             row.position = position
+
+
+# --- the catalogs the admin API and the policy file change --------------------------------------
+
+
+def queue_kind(scope: resource.Scope) -> str:
+    """How messages name a queue: by its tier, the list it is ordered in."""
+    return f"{scope['tier']} queue"
+
+
+def _queue_spec(queue: Queue) -> dict[str, object]:
+    return queue.model_dump(mode="json", exclude={"name", "tier"})
+
+
+def _policy_spec(policy: EscalationPolicy) -> dict[str, object]:
+    return policy.model_dump(mode="json", exclude={"name"})
+
+
+AGENTS = resource.Resource[AgentRow, Agent](
+    row=AgentRow,
+    what="agent",
+    article="an",
+    item_of=agent_of,
+    columns=lambda a: {"spec": a.model_dump(mode="json", include={"skills", "capacity"})},
+    on_create=lambda a: {"available": a.available},  # runtime state: the file never resets it
+)
+QUEUES = resource.Resource[QueueRow, Queue](
+    row=QueueRow,
+    what="queue",
+    article="a",
+    item_of=queue_of,
+    columns=lambda q: {"tier": q.tier, "spec": _queue_spec(q)},
+    on_create=lambda _: {"position": 0},
+    ranked=True,
+    scope_by=("tier",),
+    universes=FILTER_UNIVERSES,
+    kind_in=queue_kind,
+)
+POLICIES = resource.Resource[PolicyRow, EscalationPolicy](
+    row=PolicyRow,
+    what=POLICY,
+    article="an",
+    item_of=policy_of,
+    columns=lambda p: {"spec": _policy_spec(p)},
+    ranked=True,
+    universes=FILTER_UNIVERSES,
+)
+
+
+def agents(session: AsyncSession) -> resource.Catalog[AgentRow, Agent]:
+    return resource.Catalog(AGENTS, repository.CatalogRepository(session, AgentRow, what="agent"))
+
+
+def queues(session: AsyncSession) -> resource.Catalog[QueueRow, Queue]:
+    return resource.Catalog(
+        QUEUES, repository.CatalogRepository(session, QueueRow, what="queue", order=("tier", "rank", "name"))
+    )
+
+
+def policies(session: AsyncSession) -> resource.Catalog[PolicyRow, EscalationPolicy]:
+    return resource.Catalog(
+        POLICIES, repository.CatalogRepository(session, PolicyRow, what=POLICY, order=("rank", "name"))
+    )

@@ -26,6 +26,14 @@ async def loads(session: AsyncSession, agents: Sequence[str]) -> dict[str, int]:
     return {name: count for name, count in rows if name is not None}
 
 
+async def open_in(session: AsyncSession, queue: str) -> int:
+    """Open incidents in ``queue``, held or waiting."""
+    count = await session.scalar(
+        select(func.count()).where(AssignmentRow.status == ACTIVE, AssignmentRow.queue == queue)
+    )
+    return count or 0
+
+
 async def queue_counts(session: AsyncSession) -> dict[str, tuple[int, int]]:
     """Per queue: (incidents held by an agent, incidents waiting for one)."""
     rows = await session.execute(

@@ -7,13 +7,15 @@ sign themselves off without an admin key.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_router.domain.model import Agent, Labels
-from tierline_router.entrypoints.configuration import PROBLEMS, TAGS
+from tierline_router.entrypoints.configuration import PROBLEMS, TAGS, WORK
 from tierline_router.service_layer import admin
+from tierline_router.service_layer.unit_of_work import RouterUnitOfWork
 from tierline_shared.api import Admin, Reader, RuntimeDep, Writer
 from tierline_shared.catalog.schemas import catalog_schemas, fields_of, to_domain
 from tierline_shared.schemas import ApiModel
@@ -29,13 +31,17 @@ class AgentFields(BaseModel):
     available: bool = Field(default=True, description="On shift (true) or away (false)")
 
 
-AgentIn = catalog_schemas(
+SCHEMAS = catalog_schemas(
     "Agent",
     AgentFields,
     module=__name__,
     replace=False,
     example={"name": "dave", "skills": ["network", "vpn"], "capacity": 5},
-).create
+)
+if TYPE_CHECKING:  # a model made at import: the checker knows it as the API model it is
+    AgentIn = ApiModel
+else:
+    AgentIn = SCHEMAS.create
 
 
 class AgentPatch(ApiModel):
@@ -69,8 +75,8 @@ def _out(view: admin.AgentView) -> AgentOut:
     )
 
 
-async def _agent_out(session: AsyncSession, agent: Agent) -> AgentOut:
-    (view,) = await admin.agent_views(session, [agent.name])
+async def _agent_out(uow: RouterUnitOfWork, agent: Agent) -> AgentOut:
+    (view,) = await admin.agent_views(uow, [agent.name])
     return _out(view)
 
 
@@ -78,24 +84,24 @@ async def _agent_out(session: AsyncSession, agent: Agent) -> AgentOut:
     "/v1/agents", response_model=list[AgentOut], responses=PROBLEMS, summary="Every agent, with their load"
 )
 async def list_agents(rt: RuntimeDep, principal: Reader) -> list[AgentOut]:
-    async with rt.sessions() as session:
-        return [_out(view) for view in await admin.agent_views(session)]
+    async with WORK.reading(rt) as uow:
+        return [_out(view) for view in await admin.agent_views(uow)]
 
 
 @router.post(
     "/v1/agents", response_model=AgentOut, status_code=201, responses=PROBLEMS, summary="Add an agent"
 )
-async def create_agent(body: AgentIn, rt: RuntimeDep, principal: Admin, response: Response) -> AgentOut:  # type: ignore[valid-type]
-    async with rt.unit_of_work() as session:
-        agent = await admin.create_agent(session, rt.state["deps"], to_domain(Agent, body.model_dump()))
+async def create_agent(body: AgentIn, rt: RuntimeDep, principal: Admin, response: Response) -> AgentOut:
+    async with WORK.changing(rt) as uow:
+        agent = await admin.create_agent(uow, rt.state["deps"], to_domain(Agent, body.model_dump()))
         response.headers["Location"] = f"/v1/agents/{agent.name}"
-        return await _agent_out(session, agent)
+        return await _agent_out(uow, agent)
 
 
 @router.get("/v1/agents/{name}", response_model=AgentOut, responses=PROBLEMS, summary="One agent")
 async def get_agent(name: str, rt: RuntimeDep, principal: Reader) -> AgentOut:
-    async with rt.sessions() as session:
-        return await _agent_out(session, await admin.get_agent(session, name))
+    async with WORK.reading(rt) as uow:
+        return await _agent_out(uow, await admin.get_agent(uow, name))
 
 
 @router.patch(
@@ -105,11 +111,11 @@ async def get_agent(name: str, rt: RuntimeDep, principal: Reader) -> AgentOut:
     summary="Change skills, capacity or availability (away: their incidents are reassigned)",
 )
 async def patch_agent(name: str, body: AgentPatch, rt: RuntimeDep, principal: Admin) -> AgentOut:
-    async with rt.unit_of_work() as session:
-        current = await admin.get_agent(session, name)
+    async with WORK.changing(rt) as uow:
+        current = await admin.get_agent(uow, name)
         changed = Agent.model_validate({**current.model_dump(), **body.model_dump(exclude_unset=True)})
-        agent = await admin.update_agent(session, rt.state["deps"], changed)
-        return await _agent_out(session, agent)
+        agent = await admin.update_agent(uow, rt.state["deps"], changed)
+        return await _agent_out(uow, agent)
 
 
 @router.put(
@@ -119,17 +125,17 @@ async def patch_agent(name: str, body: AgentPatch, rt: RuntimeDep, principal: Ad
     summary="Go on shift or away (away: open incidents go to others in the queue, or wait)",
 )
 async def set_availability(name: str, body: AvailabilityIn, rt: RuntimeDep, principal: Writer) -> AgentOut:
-    async with rt.unit_of_work() as session:
-        current = await admin.get_agent(session, name)
+    async with WORK.changing(rt) as uow:
+        current = await admin.get_agent(uow, name)
         changed = current.model_copy(update={"available": body.available})
-        agent = await admin.update_agent(session, rt.state["deps"], changed)
-        return await _agent_out(session, agent)
+        agent = await admin.update_agent(uow, rt.state["deps"], changed)
+        return await _agent_out(uow, agent)
 
 
 @router.delete(
     "/v1/agents/{name}", status_code=204, responses=PROBLEMS, summary="Remove an agent who is in no queue"
 )
 async def delete_agent(name: str, rt: RuntimeDep, principal: Admin) -> Response:
-    async with rt.unit_of_work() as session:
-        await admin.delete_agent(session, rt.state["deps"], name)
+    async with WORK.changing(rt) as uow:
+        await admin.delete_agent(uow, name)
     return Response(status_code=204)

@@ -11,14 +11,15 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from tierline_router.domain.model import MAX_REPEAT, EscalationPolicy, Labels, Priority, Tier
-from tierline_router.entrypoints.configuration import PROBLEMS, TAGS
+from tierline_router.entrypoints.configuration import PROBLEMS, TAGS, WORK
 from tierline_router.service_layer import policies
+from tierline_router.service_layer.unit_of_work import RouterDeps, RouterUnitOfWork
+from tierline_shared import ranking
 from tierline_shared.catalog.resource import Listed
 from tierline_shared.catalog.routes import CatalogOps, mount
 from tierline_shared.catalog.schemas import PLACEMENT, catalog_schemas, to_domain
 from tierline_shared.catalog_schemas import rank_warnings_out
 from tierline_shared.config_files import Duration
-from tierline_shared.runtime import Runtime
 
 router = APIRouter(tags=TAGS)
 
@@ -82,7 +83,7 @@ SCHEMAS = catalog_schemas(
     create_example={**POLICY_EXAMPLE, "rank": 1},
     out=PolicyAnswer,
 )
-PolicyIn, PolicyReplace, PolicyOut = SCHEMAS.create, SCHEMAS.replace, SCHEMAS.out
+PolicyIn, PolicyReplace, PolicyOut = SCHEMAS.create, SCHEMAS.replace, SCHEMAS.answer
 
 
 def _seconds(step: Any) -> float | None:
@@ -105,58 +106,34 @@ def _policy_out(listed: Listed[EscalationPolicy]) -> Any:
     )
 
 
-def _policy(body: Any, name: str) -> EscalationPolicy:
-    return to_domain(EscalationPolicy, {**body.model_dump(exclude=PLACEMENT), "name": name})
-
-
-async def _list(rt: Runtime) -> list[Any]:
-    async with rt.sessions() as session:
-        return [_policy_out(listed) for listed in await policies.list_policies(session)]
-
-
-async def _create(rt: Runtime, body: Any) -> Any:
-    policy = _policy(body, body.name)
-    async with rt.unit_of_work() as session:
-        return _policy_out(await policies.create_policy(session, rt.state["deps"], policy, body.placement()))
-
-
-async def _get(rt: Runtime, name: str) -> Any:
-    async with rt.sessions() as session:
-        return _policy_out(await policies.get_policy(session, name))
-
-
-async def _replace(rt: Runtime, name: str, body: Any) -> Any:
-    policy = _policy(body, name)
-    async with rt.unit_of_work() as session:
-        return _policy_out(await policies.update_policy(session, rt.state["deps"], policy, body.placement()))
-
-
-async def _delete(rt: Runtime, name: str) -> None:
-    async with rt.unit_of_work() as session:
-        await policies.delete_policy(session, rt.state["deps"], name)
+def _request(body: Any, name: str) -> tuple[EscalationPolicy, ranking.Placement]:
+    return to_domain(EscalationPolicy, {**body.model_dump(exclude=PLACEMENT), "name": name}), body.placement()
 
 
 mount(
     router,
     "/v1/escalation-policies",
     SCHEMAS,
-    CatalogOps(
-        list=("list_policies", "Every escalation policy, in matching order", _list),
+    CatalogOps[RouterUnitOfWork, RouterDeps, Listed[EscalationPolicy]](
+        work=WORK,
+        request=_request,
+        answer=_policy_out,
+        list=("list_policies", "Every escalation policy, in matching order", policies.list_policies),
         create=(
             "create_policy",
             "Add an escalation policy at a rank, before or after another (else last)",
-            _create,
+            policies.create_policy,
         ),
-        get=("get_policy", "One policy", _get),
+        get=("get_policy", "One policy", policies.get_policy),
         replace=(
             "replace_policy",
             "Replace a policy, optionally moving it (its incidents take the new ladder from their next move)",
-            _replace,
+            policies.update_policy,
         ),
         delete=(
             "delete_policy",
             "Remove a policy (refused when a priority would be left without one)",
-            _delete,
+            policies.delete_policy,
         ),
     ),
     location="/v1/escalation-policies",

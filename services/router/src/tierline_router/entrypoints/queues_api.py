@@ -5,19 +5,21 @@ Reading takes ``incidents:read``; changing them takes ``admin``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from tierline_router.domain.model import HumanTier, Labels, Priority, Queue, Strategy
-from tierline_router.entrypoints.configuration import PROBLEMS, TAGS
+from tierline_router.entrypoints.configuration import PROBLEMS, TAGS, WORK
 from tierline_router.service_layer import queues
+from tierline_router.service_layer.unit_of_work import RouterDeps, RouterUnitOfWork
+from tierline_shared import ranking
 from tierline_shared.catalog.resource import Listed
 from tierline_shared.catalog.routes import CatalogOps, mount
 from tierline_shared.catalog.schemas import PLACEMENT, catalog_schemas, fields_of, to_domain
 from tierline_shared.catalog_schemas import rank_warnings_out
-from tierline_shared.runtime import Runtime
 
 router = APIRouter(tags=TAGS)
 
@@ -62,7 +64,7 @@ SCHEMAS = catalog_schemas(
     rank_description="Position among the tier's queues, 1 tried first",
     managed_by_description="config (the policy file, re-applied at start) or api",
 )
-QueueIn, QueueReplace, QueueOut = SCHEMAS.create, SCHEMAS.replace, SCHEMAS.out
+QueueIn, QueueReplace, QueueOut = SCHEMAS.create, SCHEMAS.replace, SCHEMAS.answer
 
 
 def _queue_out(listed: Listed[Queue], counts: dict[str, tuple[int, int]]) -> Any:
@@ -80,58 +82,36 @@ def _queue_out(listed: Listed[Queue], counts: dict[str, tuple[int, int]]) -> Any
     )
 
 
-def _queue(body: Any, name: str) -> Queue:
-    return to_domain(Queue, {**body.model_dump(exclude=PLACEMENT), "name": name})
+async def _answers(uow: RouterUnitOfWork) -> Callable[[Listed[Queue]], Any]:
+    counts = await queues.counts(uow)  # read once per request, in its transaction
+    return lambda listed: _queue_out(listed, counts)
 
 
-async def _list(rt: Runtime) -> list[Any]:
-    async with rt.sessions() as session:
-        counts = await queues.counts(session)
-        return [_queue_out(listed, counts) for listed in await queues.list_queues(session)]
-
-
-async def _create(rt: Runtime, body: Any) -> Any:
-    queue = _queue(body, body.name)
-    async with rt.unit_of_work() as session:
-        listed = await queues.create_queue(session, rt.state["deps"], queue, body.placement())
-        return _queue_out(listed, await queues.counts(session))
-
-
-async def _get(rt: Runtime, name: str) -> Any:
-    async with rt.sessions() as session:
-        return _queue_out(await queues.get_queue(session, name), await queues.counts(session))
-
-
-async def _replace(rt: Runtime, name: str, body: Any) -> Any:
-    queue = _queue(body, name)
-    async with rt.unit_of_work() as session:
-        listed = await queues.update_queue(session, rt.state["deps"], queue, body.placement())
-        return _queue_out(listed, await queues.counts(session))
-
-
-async def _delete(rt: Runtime, name: str) -> None:
-    async with rt.unit_of_work() as session:
-        await queues.delete_queue(session, rt.state["deps"], name)
+def _request(body: Any, name: str) -> tuple[Queue, ranking.Placement]:
+    return to_domain(Queue, {**body.model_dump(exclude=PLACEMENT), "name": name}), body.placement()
 
 
 mount(
     router,
     "/v1/queues",
     SCHEMAS,
-    CatalogOps(
-        list=("list_queues", "Every queue, by tier, in matching order", _list),
+    CatalogOps[RouterUnitOfWork, RouterDeps, Listed[Queue]](
+        work=WORK,
+        request=_request,
+        answers=_answers,
+        list=("list_queues", "Every queue, by tier, in matching order", queues.list_queues),
         create=(
             "create_queue",
             "Add a queue at a rank, before or after another of its tier (else last)",
-            _create,
+            queues.create_queue,
         ),
-        get=("get_queue", "One queue", _get),
+        get=("get_queue", "One queue", queues.get_queue),
         replace=(
             "replace_queue",
             "Replace a queue, optionally moving it (members taken out hand their incidents to the rest)",
-            _replace,
+            queues.update_queue,
         ),
-        delete=("delete_queue", "Remove a queue that holds no incident", _delete),
+        delete=("delete_queue", "Remove a queue that holds no incident", queues.delete_queue),
     ),
     location="/v1/queues",
     responses=PROBLEMS,

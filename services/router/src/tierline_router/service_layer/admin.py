@@ -12,23 +12,13 @@ whoever can now take them, and an agent who leaves has their incidents reassigne
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from tierline_router.adapters import repository as repo
-from tierline_router.adapters.orm import AgentRow, PolicyRow, QueueRow
-from tierline_router.adapters.repository import Catalog
-from tierline_router.domain.model import (
-    FILTER_UNIVERSES,
-    Agent,
-    EscalationPolicy,
-    Queue,
-    RoutingConfig,
-    coverage_problem,
-)
-from tierline_router.service_layer.routing import RouterDeps, hand_out_waiting, lock_routing, reassign_held
+from tierline_router.domain.catalog import Catalog
+from tierline_router.domain.model import Agent, RoutingConfig, coverage_problem
+from tierline_router.service_layer.placement import hand_out_waiting, reassign_held
+from tierline_router.service_layer.unit_of_work import RouterDeps, RouterUnitOfWork
 from tierline_shared.catalog import resource
-from tierline_shared.catalog.repository import CatalogRepository
 from tierline_shared.errors import Conflict, IncompleteConfiguration
 from tierline_shared.logging import get_logger
 
@@ -36,7 +26,6 @@ _log = get_logger(__name__)
 # the never-reached warnings at start keep the logger they were first logged by
 _order_log = get_logger("tierline_router.service_layer.ordering")
 CONFIG, API = resource.CONFIG, resource.API
-POLICY = "escalation policy"
 
 
 class InUse(Conflict):
@@ -44,87 +33,28 @@ class InUse(Conflict):
     title = "The resource is still in use"
 
 
-def queue_kind(scope: resource.Scope) -> str:
-    """How messages name a queue: by its tier, the list it is ordered in."""
-    return f"{scope['tier']} queue"
-
-
-def queue_spec(queue: Queue) -> dict[str, object]:
-    return queue.model_dump(mode="json", exclude={"name", "tier"})
-
-
-def policy_spec(policy: EscalationPolicy) -> dict[str, object]:
-    return policy.model_dump(mode="json", exclude={"name"})
-
-
-AGENTS = resource.Resource[AgentRow, Agent](
-    row=AgentRow,
-    what="agent",
-    article="an",
-    item_of=repo.agent_of,
-    columns=lambda a: {"spec": a.model_dump(mode="json", include={"skills", "capacity"})},
-    on_create=lambda a: {"available": a.available},  # runtime state: the file never resets it
-)
-QUEUES = resource.Resource[QueueRow, Queue](
-    row=QueueRow,
-    what="queue",
-    article="a",
-    item_of=repo.queue_of,
-    columns=lambda q: {"tier": q.tier, "spec": queue_spec(q)},
-    on_create=lambda _: {"position": 0},
-    ranked=True,
-    scope_by=("tier",),
-    universes=FILTER_UNIVERSES,
-    kind_in=queue_kind,
-)
-POLICIES = resource.Resource[PolicyRow, EscalationPolicy](
-    row=PolicyRow,
-    what=POLICY,
-    article="an",
-    item_of=repo.policy_of,
-    columns=lambda p: {"spec": policy_spec(p)},
-    ranked=True,
-    universes=FILTER_UNIVERSES,
-)
-
-
-def agents(session: AsyncSession) -> resource.Catalog[AgentRow, Agent]:
-    return resource.Catalog(AGENTS, CatalogRepository(session, AgentRow, what="agent"))
-
-
-def queues(session: AsyncSession) -> resource.Catalog[QueueRow, Queue]:
-    return resource.Catalog(
-        QUEUES, CatalogRepository(session, QueueRow, what="queue", order=("tier", "rank", "name"))
-    )
-
-
-def policies(session: AsyncSession) -> resource.Catalog[PolicyRow, EscalationPolicy]:
-    return resource.Catalog(
-        POLICIES, CatalogRepository(session, PolicyRow, what=POLICY, order=("rank", "name"))
-    )
-
-
-async def apply_config(session: AsyncSession, deps: RouterDeps, config: RoutingConfig) -> None:
+async def apply_config(uow: RouterUnitOfWork, deps: RouterDeps, config: RoutingConfig) -> None:
     """Make the database hold what the policy file declares (objects made through the API stay).
 
     The file's queues and policies take the file's order; those made through the API keep their
     place relative to the file's entries (see ``ranking.reapply``).
     """
-    await lock_routing(session)
+    await uow.lock_routing()
     now = deps.clock.now()
-    await agents(session).apply_config(config.agents, now)
-    await queues(session).apply_config(config.queues, now)
-    await policies(session).apply_config(config.escalation_policies, now)
-    await session.flush()
-    for listed in [*await queues(session).list_all(), *await policies(session).list_all()]:
+    await uow.agents.apply_config(config.agents, now)
+    await uow.queues.apply_config(config.queues, now)
+    await uow.policies.apply_config(config.escalation_policies, now)
+    await uow.flush()
+    ranked: list[resource.Listed[Any]] = [*await uow.queues.list_all(), *await uow.policies.list_all()]
+    for listed in ranked:
         for warning in listed.warnings:
             _order_log.warning("catalog_entry_never_reached", entry=listed.item.name, detail=warning.detail)
-    catalog = await checked_catalog(session)
+    catalog = await checked_catalog(uow)
     for agent in config.agents:
         if not catalog.agents[agent.name].available:
-            await reassign_held(session, deps, catalog, agent.name)
+            await reassign_held(uow, deps, catalog, agent.name)
     for queue in catalog.queues:
-        await hand_out_waiting(session, deps, catalog, queue)
+        await hand_out_waiting(uow, deps, catalog, queue)
     _log.info(
         "routing_config_applied",
         agents=len(config.agents),
@@ -133,9 +63,9 @@ async def apply_config(session: AsyncSession, deps: RouterDeps, config: RoutingC
     )
 
 
-async def checked_catalog(session: AsyncSession) -> Catalog:
-    await session.flush()
-    catalog = await repo.load_catalog(session)
+async def checked_catalog(uow: RouterUnitOfWork) -> Catalog:
+    await uow.flush()
+    catalog = await uow.catalog.load()
     problem = coverage_problem(catalog.queues, catalog.policies)
     if problem:
         raise IncompleteConfiguration(f"The change is refused: {problem}.")
@@ -154,11 +84,11 @@ class AgentView:
     queues: list[str]
 
 
-async def agent_views(session: AsyncSession, names: list[str] | None = None) -> list[AgentView]:
+async def agent_views(uow: RouterUnitOfWork, names: list[str] | None = None) -> list[AgentView]:
     """The agents named (all, by name, when None) with their load and queues."""
-    catalog = await repo.load_catalog(session)
+    catalog = await uow.catalog.load()
     chosen = sorted(catalog.agents) if names is None else names
-    held = await repo.loads(session, list(catalog.agents) if names is None else names)
+    held = await uow.assignments.loads(list(catalog.agents) if names is None else names)
     return [
         AgentView(
             agent=catalog.agents[name],
@@ -169,55 +99,52 @@ async def agent_views(session: AsyncSession, names: list[str] | None = None) -> 
     ]
 
 
-async def create_agent(session: AsyncSession, deps: RouterDeps, agent: Agent) -> Agent:
-    await lock_routing(session)
-    catalog = agents(session)
-    await catalog.absent(agent.name)
-    await catalog.add(agent, deps.clock.now())
-    await session.flush()
+async def create_agent(uow: RouterUnitOfWork, deps: RouterDeps, agent: Agent) -> Agent:
+    await uow.lock_routing()
+    await uow.agents.absent(agent.name)
+    await uow.agents.add(agent, deps.clock.now())
+    await uow.flush()
     return agent
 
 
-async def update_agent(session: AsyncSession, deps: RouterDeps, agent: Agent) -> Agent:
+async def update_agent(uow: RouterUnitOfWork, deps: RouterDeps, agent: Agent) -> Agent:
     """Replace an agent's skills, capacity and availability, then move work to match."""
-    await lock_routing(session)
-    catalog_ = agents(session)
-    row = await catalog_.found(agent.name)
+    await uow.lock_routing()
+    row = await uow.agents.found(agent.name)
     was_available = row.available
-    await catalog_.replace(row, agent, deps.clock.now())
+    await uow.agents.replace(row, agent, deps.clock.now())
     row.available = agent.available
-    catalog = await checked_catalog(session)
+    catalog = await checked_catalog(uow)
     if was_available and not agent.available:
-        moved = await reassign_held(session, deps, catalog, agent.name)
+        moved = await reassign_held(uow, deps, catalog, agent.name)
         _log.info("agent_away", agent=agent.name, reassigned=moved)
-    await _hand_out_in_queues_of(session, deps, catalog, agent.name)
-    return repo.agent_of(row)
+    await _hand_out_in_queues_of(uow, deps, catalog, agent.name)
+    return uow.agents.view(row).item
 
 
-async def get_agent(session: AsyncSession, name: str) -> Agent:
-    return (await agents(session).get(name)).item
+async def get_agent(uow: RouterUnitOfWork, name: str) -> Agent:
+    return (await uow.agents.get(name)).item
 
 
-async def delete_agent(session: AsyncSession, deps: RouterDeps, name: str) -> None:
-    await lock_routing(session)
-    catalog_ = agents(session)
-    row = await catalog_.found(name)
-    catalog = await repo.load_catalog(session)
+async def delete_agent(uow: RouterUnitOfWork, name: str) -> None:
+    await uow.lock_routing()
+    row = await uow.agents.found(name)
+    catalog = await uow.catalog.load()
     member_of = [q.name for q in catalog.queues if name in q.agents]
     if member_of:
         raise InUse(
             f"Agent {name!r} belongs to queues {', '.join(member_of)}; take them out of those first.",
             queues=member_of,
         )
-    held = (await repo.loads(session, [name])).get(name, 0)
+    held = (await uow.assignments.loads([name])).get(name, 0)
     if held:
         raise InUse(f"Agent {name!r} holds {held} open incidents; set them away first.", open_incidents=held)
-    await catalog_.remove(row)
+    await uow.agents.remove(row)
 
 
 async def _hand_out_in_queues_of(
-    session: AsyncSession, deps: RouterDeps, catalog: Catalog, agent: str
+    uow: RouterUnitOfWork, deps: RouterDeps, catalog: Catalog, agent: str
 ) -> None:
     for queue in catalog.queues:
         if agent in queue.agents:
-            await hand_out_waiting(session, deps, catalog, queue)
+            await hand_out_waiting(uow, deps, catalog, queue)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline_router.adapters import catalog
 from tierline_router.adapters.assignments import AssignmentRepository
 from tierline_router.adapters.catalog import CatalogRepository
 from tierline_router.adapters.vendors import VendorDirectory
@@ -30,16 +33,21 @@ class RouterUnitOfWork(UnitOfWork):
         self.assignments = AssignmentRepository(session)
         self.catalog = CatalogRepository(session)
         self.vendors = VendorDirectory(session)
-
-    @classmethod
-    def over(cls, work: AsyncSession | RouterUnitOfWork, deps: RouterDeps) -> RouterUnitOfWork:
-        """``work`` as a unit of work: callers still holding a bare session get one built on it."""
-        return work if isinstance(work, RouterUnitOfWork) else cls(work, deps.outbox)
+        # the configuration catalogs the admin API and the policy file change (tierline_shared.catalog)
+        self.agents = catalog.agents(session)
+        self.queues = catalog.queues(session)
+        self.policies = catalog.policies(session)
 
     async def lock_routing(self) -> None:
         """Routing decisions one at a time, across replicas: queue positions and loads stay true."""
         await self.lock(ROUTING_LOCK)
 
-    def savepoint(self) -> AsyncSessionTransaction:
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[object]:
         self.assignments.sync()  # decided before the savepoint: kept if only its own work rolls back
-        return super().savepoint()
+        try:
+            async with self.session.begin_nested() as nested:
+                yield nested
+        except BaseException:
+            await self.assignments.restore()  # the aggregates say again what their rows say
+            raise

@@ -1,6 +1,7 @@
 """Reads and writes the monitor's incidents, policies and calendars as domain objects.
 
-Clocks live in ``adapters.clocks`` (re-exported here), the read-only reports in ``adapters.queries``.
+Clocks live in ``adapters.clocks``, the read-only reports in ``adapters.queries``, the catalogs
+the admin API and the policy file change in ``adapters.catalog``.
 """
 
 from __future__ import annotations
@@ -12,27 +13,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_shared.db import Repository
-from tierline_sla_monitor.adapters.clocks import ClockRepository, clock_of, due_clocks, run_of
 from tierline_sla_monitor.adapters.orm import CalendarRow, IncidentRow, PolicyRow
 from tierline_sla_monitor.domain.calendar import Calendar
 from tierline_sla_monitor.domain.catalog import Catalog
 from tierline_sla_monitor.domain.incident import Incident
 from tierline_sla_monitor.domain.policy import DEFAULT_POLICIES, SlaPolicy
-
-__all__ = [
-    "Catalog",
-    "CatalogRepository",
-    "ClockRepository",
-    "IncidentRepository",
-    "calendar_of",
-    "clock_of",
-    "due_clocks",
-    "incident",
-    "load_catalog",
-    "policy_of",
-    "policy_rows",
-    "run_of",
-]
 
 
 def calendar_of(row: CalendarRow) -> Calendar:

@@ -5,7 +5,7 @@ Reading takes ``incidents:read``; changing them takes ``admin``.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -16,10 +16,11 @@ from tierline_shared.catalog.routes import CatalogOps, mount
 from tierline_shared.catalog.schemas import catalog_schemas, fields_of, to_domain
 from tierline_shared.catalog_schemas import Name
 from tierline_shared.errors import InvalidInput
-from tierline_shared.runtime import Runtime
 from tierline_sla_monitor.domain.calendar import Calendar, DaySpans, Weekday
 from tierline_sla_monitor.entrypoints.api import PROBLEMS
+from tierline_sla_monitor.entrypoints.policies_api import WORK
 from tierline_sla_monitor.service_layer import catalog
+from tierline_sla_monitor.service_layer.unit_of_work import SlaUnitOfWork
 
 router = APIRouter(prefix="/v1/sla", tags=["sla"])
 
@@ -59,7 +60,7 @@ SCHEMAS = catalog_schemas(
     out=CalendarAnswer,
     out_config=ConfigDict(extra="forbid"),
 )
-CalendarIn, CalendarOut = SCHEMAS.create, SCHEMAS.out
+CalendarIn, CalendarOut = SCHEMAS.create, SCHEMAS.answer
 
 
 def _calendar_out(listed: Listed[Calendar]) -> Any:
@@ -68,48 +69,29 @@ def _calendar_out(listed: Listed[Calendar]) -> Any:
     )
 
 
-async def _list(rt: Runtime) -> list[Any]:
-    async with rt.sessions() as session:
-        return [_calendar_out(r) for r in await catalog.list_calendars(session)]
-
-
-async def _create(rt: Runtime, body: Any) -> Any:
-    calendar = to_domain(Calendar, body.model_dump())
-    async with rt.unit_of_work() as session:
-        return _calendar_out(await catalog.put_calendar(session, calendar, rt.clock.now(), create=True))
-
-
-async def _get(rt: Runtime, name: str) -> Any:
-    async with rt.sessions() as session:
-        return _calendar_out(await catalog.get_calendar(session, name))
-
-
-async def _replace(rt: Runtime, name: str, body: Any) -> Any:
+def _request(body: Any, name: str) -> tuple[Calendar]:
     calendar = to_domain(Calendar, body.model_dump())  # the body's rules first, as a request's
-    if body.name != name:
+    if body.name != name:  # replacing: the path names the calendar too
         raise InvalidInput(
             "The name in the body must be the one in the path.",
             errors=[{"field": "name", "reason": f"must be {name!r}", "pointer": "/name"}],
         )
-    async with rt.unit_of_work() as session:
-        return _calendar_out(await catalog.put_calendar(session, calendar, rt.clock.now(), create=False))
-
-
-async def _delete(rt: Runtime, name: str) -> None:
-    async with rt.unit_of_work() as session:
-        await catalog.delete_calendar(session, name)
+    return (calendar,)
 
 
 mount(
     router,
     "/calendars",
     SCHEMAS,
-    CatalogOps(
-        list=("list_calendars", "Business calendars", _list),
-        create=("create_calendar", "Add a calendar", _create),
-        get=("get_calendar", "One calendar", _get),
-        replace=("replace_calendar", "Replace a calendar", _replace),
-        delete=("delete_calendar", "Remove a calendar no policy uses", _delete),
+    CatalogOps[SlaUnitOfWork, datetime, Listed[Calendar]](
+        work=WORK,
+        request=_request,
+        answer=_calendar_out,
+        list=("list_calendars", "Business calendars", catalog.list_calendars),
+        create=("create_calendar", "Add a calendar", catalog.create_calendar),
+        get=("get_calendar", "One calendar", catalog.get_calendar),
+        replace=("replace_calendar", "Replace a calendar", catalog.replace_calendar),
+        delete=("delete_calendar", "Remove a calendar no policy uses", catalog.delete_calendar),
         replace_name=str,
     ),
     location="/v1/sla/calendars",

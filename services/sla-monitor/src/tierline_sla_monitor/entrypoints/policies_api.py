@@ -5,23 +5,30 @@ Reading takes ``incidents:read``; changing them takes ``admin``.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from tierline_shared import ranking
 from tierline_shared.catalog.resource import Listed
-from tierline_shared.catalog.routes import CatalogOps, mount
+from tierline_shared.catalog.routes import CatalogOps, Work, mount
 from tierline_shared.catalog.schemas import PLACEMENT, catalog_schemas, to_domain
 from tierline_shared.catalog_schemas import Name, rank_warnings_out
 from tierline_shared.config_files import Duration
-from tierline_shared.runtime import Runtime
 from tierline_sla_monitor.domain.calendar import TWENTY_FOUR_SEVEN
 from tierline_sla_monitor.domain.policy import HoldReason, Priority, SlaPolicy
 from tierline_sla_monitor.entrypoints.api import PROBLEMS
 from tierline_sla_monitor.service_layer import catalog
+from tierline_sla_monitor.service_layer.unit_of_work import SlaUnitOfWork
 
 router = APIRouter(prefix="/v1/sla", tags=["sla"])
+# each request's unit of work over its session; the catalog's changes take the time they are made at
+WORK = Work[SlaUnitOfWork, datetime](
+    unit_of_work=lambda rt, session: SlaUnitOfWork(session, rt.outbox),
+    deps=lambda rt: rt.clock.now(),
+)
 
 POLICY_EXAMPLE = {
     "name": "gold-customers-p2",
@@ -35,6 +42,10 @@ POLICY_EXAMPLE = {
 }
 
 
+def _pause_on_default() -> list[HoldReason]:
+    return ["awaiting_customer"]
+
+
 class PolicyFields(BaseModel):
     """An SLA policy as the API takes it, but the name."""
 
@@ -45,7 +56,7 @@ class PolicyFields(BaseModel):
     resolution: Duration = Field(description="created -> resolved")
     calendar: Name = Field(default=TWENTY_FOUR_SEVEN, description="Which business calendar the clocks run on")
     pause_on: list[HoldReason] = Field(
-        default_factory=lambda: ["awaiting_customer"],
+        default_factory=_pause_on_default,
         description="Hold reasons that pause the resolution clock",
     )
     warnings: list[float] = Field(
@@ -75,7 +86,7 @@ SCHEMAS = catalog_schemas(
     create_example={**POLICY_EXAMPLE, "before": "p2"},
     out=PolicyAnswer,
 )
-PolicyIn, PolicyReplace, PolicyOut = SCHEMAS.create, SCHEMAS.replace, SCHEMAS.out
+PolicyIn, PolicyReplace, PolicyOut = SCHEMAS.create, SCHEMAS.replace, SCHEMAS.answer
 
 
 def _policy_out(listed: Listed[SlaPolicy]) -> Any:
@@ -97,56 +108,32 @@ def _policy_out(listed: Listed[SlaPolicy]) -> Any:
     )
 
 
-def _policy(body: Any, name: str) -> SlaPolicy:
-    return to_domain(SlaPolicy, {**body.model_dump(exclude=PLACEMENT), "name": name})
-
-
-async def _list(rt: Runtime) -> list[Any]:
-    async with rt.sessions() as session:
-        return [_policy_out(r) for r in await catalog.list_policies(session)]
-
-
-async def _create(rt: Runtime, body: Any) -> Any:
-    policy = _policy(body, body.name)
-    async with rt.unit_of_work() as session:
-        return _policy_out(
-            await catalog.put_policy(session, policy, body.placement(), rt.clock.now(), create=True)
-        )
-
-
-async def _get(rt: Runtime, name: str) -> Any:
-    async with rt.sessions() as session:
-        return _policy_out(await catalog.get_policy(session, name))
-
-
-async def _replace(rt: Runtime, name: str, body: Any) -> Any:
-    policy = _policy(body, name)
-    async with rt.unit_of_work() as session:
-        return _policy_out(
-            await catalog.put_policy(session, policy, body.placement(), rt.clock.now(), create=False)
-        )
-
-
-async def _delete(rt: Runtime, name: str) -> None:
-    async with rt.unit_of_work() as session:
-        await catalog.delete_policy(session, name)
+def _request(body: Any, name: str) -> tuple[SlaPolicy, ranking.Placement]:
+    return to_domain(SlaPolicy, {**body.model_dump(exclude=PLACEMENT), "name": name}), body.placement()
 
 
 mount(
     router,
     "/policies",
     SCHEMAS,
-    CatalogOps(
-        list=("list_policies", "Policies, in matching order", _list),
-        create=("create_policy", "Add a policy at a rank, before or after another (else last)", _create),
-        get=("get_policy", "One policy", _get),
+    CatalogOps[SlaUnitOfWork, datetime, Listed[SlaPolicy]](
+        work=WORK,
+        request=_request,
+        answer=_policy_out,
+        list=("list_policies", "Policies, in matching order", catalog.list_policies),
+        create=(
+            "create_policy",
+            "Add a policy at a rank, before or after another (else last)",
+            catalog.create_policy,
+        ),
+        get=("get_policy", "One policy", catalog.get_policy),
         replace=(
             "replace_policy",
             "Replace a policy, optionally moving it (running clocks keep their targets until the "
             "incident's priority changes)",
-            _replace,
+            catalog.replace_policy,
         ),
-        delete=("delete_policy", "Remove a policy", _delete),
+        delete=("delete_policy", "Remove a policy", catalog.delete_policy),
     ),
     location="/v1/sla/policies",
     responses=PROBLEMS,

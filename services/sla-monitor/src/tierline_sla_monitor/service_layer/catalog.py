@@ -10,91 +10,56 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from tierline_shared import ranking
 from tierline_shared.catalog import resource
-from tierline_shared.catalog.repository import CatalogRepository
 from tierline_shared.catalog.resource import Listed
 from tierline_shared.errors import IncompleteConfiguration, InvalidInput
 from tierline_shared.logging import get_logger
-from tierline_sla_monitor.adapters import repository as repo
-from tierline_sla_monitor.adapters.orm import CalendarRow, PolicyRow
 from tierline_sla_monitor.domain.calendar import TWENTY_FOUR_SEVEN, Calendar
-from tierline_sla_monitor.domain.policy import FILTER_UNIVERSES, SlaConfig, SlaPolicy, config_problem
+from tierline_sla_monitor.domain.catalog import Catalog
+from tierline_sla_monitor.domain.policy import SlaConfig, SlaPolicy, config_problem
+from tierline_sla_monitor.service_layer.unit_of_work import SlaUnitOfWork
 
 _log = get_logger(__name__)
 CATALOG_LOCK = "tierline.sla.catalog"
 CONFIG, API = resource.CONFIG, resource.API
-POLICY = "SLA policy"
-
-POLICIES = resource.Resource[PolicyRow, SlaPolicy](
-    row=PolicyRow,
-    what=POLICY,
-    article="an",
-    item_of=repo.policy_of,
-    columns=lambda p: {"spec": p.model_dump(mode="json", exclude={"name"})},
-    ranked=True,
-    universes=FILTER_UNIVERSES,
-)
-CALENDARS = resource.Resource[CalendarRow, Calendar](
-    row=CalendarRow,
-    what="calendar",
-    article="a",
-    item_of=repo.calendar_of,
-    columns=lambda c: {"spec": c.model_dump(mode="json", exclude={"name"})},
-)
 
 
-def policies(session: AsyncSession) -> resource.Catalog[PolicyRow, SlaPolicy]:
-    return resource.Catalog(
-        POLICIES, CatalogRepository(session, PolicyRow, what=POLICY, order=("rank", "name"))
-    )
-
-
-def calendars(session: AsyncSession) -> resource.Catalog[CalendarRow, Calendar]:
-    return resource.Catalog(CALENDARS, CatalogRepository(session, CalendarRow, what="calendar"))
-
-
-async def _checked(session: AsyncSession) -> repo.Catalog:
-    await session.flush()
-    catalog = await repo.load_catalog(session)
+async def _checked(uow: SlaUnitOfWork) -> Catalog:
+    await uow.flush()
+    catalog = await uow.catalog.load()
     problem = config_problem(catalog.calendars, catalog.policies)
     if problem:
         raise IncompleteConfiguration(f"The change is refused: {problem}.")
     return catalog
 
 
-async def _lock(session: AsyncSession) -> None:
-    await policies(session).repo.lock(CATALOG_LOCK)
-
-
-async def apply_config(session: AsyncSession, config: SlaConfig, now: datetime) -> None:
+async def apply_config(uow: SlaUnitOfWork, config: SlaConfig, now: datetime) -> None:
     """Make the database hold what the policy file declares (what the API made stays).
 
     The file's policies take the file's order; those made through the API keep their place
     relative to the file's policies (see ``ranking.reapply``).
     """
-    await _lock(session)
-    await calendars(session).apply_config(config.calendars, now)
-    await policies(session).apply_config(config.policies, now)
-    await _checked(session)
-    for listed in await list_policies(session):
+    await uow.lock(CATALOG_LOCK)
+    await uow.calendars.apply_config(config.calendars, now)
+    await uow.policies.apply_config(config.policies, now)
+    await _checked(uow)
+    for listed in await list_policies(uow):
         for warning in listed.warnings:
             _log.warning("catalog_entry_never_reached", entry=listed.item.name, detail=warning.detail)
     _log.info("sla_config_applied", calendars=len(config.calendars), policies=len(config.policies))
 
 
-async def list_policies(session: AsyncSession) -> list[Listed[SlaPolicy]]:
+async def list_policies(uow: SlaUnitOfWork) -> list[Listed[SlaPolicy]]:
     """Policies in match order, each with the warnings its place earns."""
-    return await policies(session).list_all()
+    return await uow.policies.list_all()
 
 
-async def get_policy(session: AsyncSession, name: str) -> Listed[SlaPolicy]:
-    return await policies(session).get(name)
+async def get_policy(uow: SlaUnitOfWork, name: str) -> Listed[SlaPolicy]:
+    return await uow.policies.get(name)
 
 
-def _check_calendar(catalog: repo.Catalog, policy: SlaPolicy) -> None:
+def _check_calendar(catalog: Catalog, policy: SlaPolicy) -> None:
     known = {c.name for c in catalog.calendars} | {TWENTY_FOUR_SEVEN}
     if policy.calendar not in known:
         raise InvalidInput(
@@ -109,60 +74,69 @@ def _check_calendar(catalog: repo.Catalog, policy: SlaPolicy) -> None:
         )
 
 
-async def put_policy(
-    session: AsyncSession, policy: SlaPolicy, placement: ranking.Placement, now: datetime, *, create: bool
+async def create_policy(
+    uow: SlaUnitOfWork, now: datetime, policy: SlaPolicy, placement: ranking.Placement
 ) -> Listed[SlaPolicy]:
-    """Create (``create``) or replace a policy at its place; clocks already running keep their targets.
+    """Add a policy at its place (unsaid: last, with a warning); clocks already running keep their targets."""
+    return await _put_policy(uow, now, policy, placement, create=True)
 
-    Unplaced, a new policy goes last (with a warning) and a replaced one keeps its rank.
-    """
-    await _lock(session)
-    _check_calendar(await repo.load_catalog(session), policy)
-    catalog_ = policies(session)
+
+async def replace_policy(
+    uow: SlaUnitOfWork, now: datetime, policy: SlaPolicy, placement: ranking.Placement
+) -> Listed[SlaPolicy]:
+    """Replace a policy (unplaced, it keeps its rank); clocks already running keep their targets."""
+    return await _put_policy(uow, now, policy, placement, create=False)
+
+
+async def _put_policy(
+    uow: SlaUnitOfWork, now: datetime, policy: SlaPolicy, placement: ranking.Placement, *, create: bool
+) -> Listed[SlaPolicy]:
+    await uow.lock(CATALOG_LOCK)
+    _check_calendar(await uow.catalog.load(), policy)
     if create:
-        await catalog_.absent(policy.name, lock=True)
-        row = await catalog_.add(policy, now, placement)
+        await uow.policies.absent(policy.name, lock=True)
+        row = await uow.policies.add(policy, now, placement)
     else:
-        row = await catalog_.found(policy.name)
-        await catalog_.replace(row, policy, now, placement)
-    catalog = await _checked(session)
+        row = await uow.policies.found(policy.name)
+        await uow.policies.replace(row, policy, now, placement)
+    catalog = await _checked(uow)
     is_placed_last = create and not placement.is_given
-    return catalog_.view(row, catalog_.warnings(catalog.policies, policy.name, is_placed_last=is_placed_last))
+    warnings = uow.policies.warnings(catalog.policies, policy.name, is_placed_last=is_placed_last)
+    return uow.policies.view(row, warnings)
 
 
-async def delete_policy(session: AsyncSession, name: str) -> None:
-    await _lock(session)
-    catalog = policies(session)
-    await catalog.remove(await catalog.found(name))
-    await _checked(session)
+async def delete_policy(uow: SlaUnitOfWork, name: str) -> None:
+    await uow.lock(CATALOG_LOCK)
+    await uow.policies.remove(await uow.policies.found(name))
+    await _checked(uow)
 
 
-async def list_calendars(session: AsyncSession) -> list[Listed[Calendar]]:
-    return await calendars(session).list_all()
+async def list_calendars(uow: SlaUnitOfWork) -> list[Listed[Calendar]]:
+    return await uow.calendars.list_all()
 
 
-async def get_calendar(session: AsyncSession, name: str) -> Listed[Calendar]:
-    return await calendars(session).get(name)
+async def get_calendar(uow: SlaUnitOfWork, name: str) -> Listed[Calendar]:
+    return await uow.calendars.get(name)
 
 
-async def put_calendar(
-    session: AsyncSession, calendar: Calendar, now: datetime, *, create: bool
-) -> Listed[Calendar]:
-    """Create or replace a calendar; running clocks follow it from their next change or warning."""
-    await _lock(session)
-    catalog = calendars(session)
-    if create:
-        await catalog.absent(calendar.name, lock=True)
-        row = await catalog.add(calendar, now)
-    else:
-        row = await catalog.found(calendar.name)
-        await catalog.replace(row, calendar, now)
-    await _checked(session)
-    return catalog.view(row)
+async def create_calendar(uow: SlaUnitOfWork, now: datetime, calendar: Calendar) -> Listed[Calendar]:
+    await uow.lock(CATALOG_LOCK)
+    await uow.calendars.absent(calendar.name, lock=True)
+    row = await uow.calendars.add(calendar, now)
+    await _checked(uow)
+    return uow.calendars.view(row)
 
 
-async def delete_calendar(session: AsyncSession, name: str) -> None:
-    await _lock(session)
-    catalog = calendars(session)
-    await catalog.remove(await catalog.found(name))
-    await _checked(session)
+async def replace_calendar(uow: SlaUnitOfWork, now: datetime, calendar: Calendar) -> Listed[Calendar]:
+    """Replace a calendar; running clocks follow it from their next change or warning."""
+    await uow.lock(CATALOG_LOCK)
+    row = await uow.calendars.found(calendar.name)
+    await uow.calendars.replace(row, calendar, now)
+    await _checked(uow)
+    return uow.calendars.view(row)
+
+
+async def delete_calendar(uow: SlaUnitOfWork, name: str) -> None:
+    await uow.lock(CATALOG_LOCK)
+    await uow.calendars.remove(await uow.calendars.found(name))
+    await _checked(uow)

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_shared.messaging.outbox import Outbox
 from tierline_shared.unit_of_work import UnitOfWork
+from tierline_sla_monitor.adapters import catalog
 from tierline_sla_monitor.adapters.clocks import ClockRepository
 from tierline_sla_monitor.adapters.queries import ClockQueries
 from tierline_sla_monitor.adapters.repository import CatalogRepository, IncidentRepository
@@ -18,3 +19,6 @@ class SlaUnitOfWork(UnitOfWork):
         self.incidents = IncidentRepository(session)
         self.catalog = CatalogRepository(session)
         self.queries = ClockQueries(session)
+        # the catalogs the admin API and the policy file change (tierline_shared.catalog)
+        self.policies = catalog.policies(session)
+        self.calendars = catalog.calendars(session)

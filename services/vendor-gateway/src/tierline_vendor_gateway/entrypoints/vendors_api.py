@@ -6,19 +6,18 @@ out: answers name each secret by a fingerprint, enough to tell which ones are ac
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter
 from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, ValidationError, create_model
 
 from tierline_shared.api import KEY_PROBLEMS, Admin, RuntimeDep
-from tierline_shared.catalog.routes import CatalogOps, mount
+from tierline_shared.catalog.routes import CatalogOps, Work, mount
 from tierline_shared.catalog.schemas import catalog_schemas, to_domain
-from tierline_shared.runtime import Runtime
 from tierline_shared.schemas import ApiModel
-from tierline_vendor_gateway.adapters import ssrf
 from tierline_vendor_gateway.domain.vendors import (
     NAME_PATTERN,
     Contract,
@@ -30,9 +29,16 @@ from tierline_vendor_gateway.domain.vendors import (
     fingerprint,
 )
 from tierline_vendor_gateway.service_layer import registry
+from tierline_vendor_gateway.service_layer.deps import GatewayDeps
 from tierline_vendor_gateway.service_layer.registry import Registered
+from tierline_vendor_gateway.service_layer.unit_of_work import GatewayUnitOfWork
 
 router = APIRouter(tags=["vendors"])
+# each request's unit of work over its session, and the deps the changing use cases take
+WORK = Work[GatewayUnitOfWork, GatewayDeps](
+    unit_of_work=lambda rt, session: GatewayUnitOfWork(session, rt.outbox),
+    deps=lambda rt: rt.state["deps"],
+)
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     **KEY_PROBLEMS,
     404: {"description": "No such vendor (problem+json)"},
@@ -46,7 +52,7 @@ EXAMPLE_SECRET = "whsec_RiZLIxYIZfrqWljtaeavQ4YgK1rVr86K"
 VET = (
     "The webhook_url must pass the SSRF guard deliveries apply: https to public addresses, unless its "
     "host is in delivery.allow_hosts (422 naming webhook_url otherwise). A host name that does not "
-    f"resolve within {ssrf.VET_DNS_TIMEOUT_SECONDS:g} s is accepted with a warning; every delivery "
+    f"resolve within {registry.VET_DNS_TIMEOUT_SECONDS:g} s is accepted with a warning; every delivery "
     "checks the address again."
 )
 
@@ -174,14 +180,26 @@ SCHEMAS = catalog_schemas(
     managed_by_description="config (vendors.yaml, re-applied at every start) or api",
     has_created_at=True,
 )
-VendorIn, VendorOut = SCHEMAS.create, SCHEMAS.out
-
-
-class VendorChangedOut(VendorOut):  # type: ignore[misc,valid-type]
-    warnings: list[str] = Field(
-        description="What was accepted but may not work yet, e.g. a webhook host that does not resolve "
-        "now (deliveries check it again as they send)"
-    )
+VendorIn = SCHEMAS.create
+# an answer with warnings about what was taken, made at import like the Out model it extends
+_VendorChangedOut: type[BaseModel] = create_model(
+    "VendorChangedOut",
+    __base__=SCHEMAS.answer,
+    __module__=__name__,
+    warnings=(
+        list[str],
+        Field(
+            description="What was accepted but may not work yet, e.g. a webhook host that does not "
+            "resolve now (deliveries check it again as they send)"
+        ),
+    ),
+)
+if TYPE_CHECKING:  # models made at import: the checker knows them as the API models they are
+    VendorOut = BaseModel
+    VendorChangedOut = BaseModel
+else:
+    VendorOut = SCHEMAS.answer
+    VendorChangedOut = _VendorChangedOut
 
 
 def _seconds(value: timedelta | None) -> float | None:
@@ -224,33 +242,33 @@ def _merged(current: Vendor, patch: VendorPatch) -> Vendor:
         ) from None
 
 
-async def _list(rt: Runtime) -> list[Any]:
-    async with rt.sessions() as session:
-        return [_out(r) for r in (await registry.load(session)).values()]
+def _request(body: Any, _name: str) -> tuple[Vendor, bool]:
+    return to_domain(Vendor, body.model_dump(exclude={"enabled"})), body.enabled
 
 
-async def _create(rt: Runtime, body: Any) -> VendorChangedOut:
-    vendor = to_domain(Vendor, body.model_dump(exclude={"enabled"}))
-    warnings = await registry.vet_webhook_url(rt.state["deps"], str(vendor.webhook_url))  # no DNS in a txn
-    async with rt.unit_of_work() as session:
-        registered = await registry.create(session, rt.state["deps"], vendor, enabled=body.enabled)
-    return VendorChangedOut(**_out(registered).model_dump(), warnings=warnings)
+async def _vet(deps: GatewayDeps, request: Sequence[Any]) -> list[str]:
+    vendor, _enabled = request
+    return await registry.vet_webhook_url(deps, str(vendor.webhook_url))  # no DNS in a transaction
 
 
-async def _get(rt: Runtime, name: str) -> Any:
-    async with rt.sessions() as session:
-        return _out(await registry.get(session, name))
+def _with_warnings(answer: Any, warnings: list[str]) -> VendorChangedOut:
+    return VendorChangedOut(**answer.model_dump(), warnings=warnings)
 
 
 mount(
     router,
     "/v1/vendors",
     SCHEMAS,
-    CatalogOps(
-        list=("list_vendors", "Every vendor", _list),
-        create=("create_vendor", "Register a vendor", _create),
-        get=("get_vendor", "One vendor", _get),
+    CatalogOps[GatewayUnitOfWork, GatewayDeps, Registered](
+        work=WORK,
+        request=_request,
+        answer=_out,
+        list=("list_vendors", "Every vendor", registry.listed),
+        create=("create_vendor", "Register a vendor", registry.create),
+        get=("get_vendor", "One vendor", registry.get),
         create_out=VendorChangedOut,
+        prepare=_vet,
+        created=_with_warnings,
         descriptions={"create_vendor": VET},
     ),
     location="/v1/vendors",
@@ -271,9 +289,9 @@ async def patch_vendor(name: str, body: VendorPatch, rt: RuntimeDep, principal: 
     warnings: list[str] = []
     if body.webhook_url is not None:  # only a new endpoint is vetted, and before the vendor is locked
         warnings = await registry.vet_webhook_url(rt.state["deps"], str(body.webhook_url))
-    async with rt.unit_of_work() as session:
-        current = await registry.get(session, name, lock=True)  # concurrent edits apply one after the other
-        registered = await registry.update(session, rt.state["deps"], _merged(current.vendor, body))
+    async with WORK.changing(rt) as uow:
+        current = await registry.get(uow, name, lock=True)  # concurrent edits apply one after the other
+        registered = await registry.update(uow, rt.state["deps"], _merged(current.vendor, body))
     return VendorChangedOut(**_out(registered).model_dump(), warnings=warnings)
 
 
@@ -288,8 +306,8 @@ async def disable_vendor(
     name: str, rt: RuntimeDep, principal: Admin, body: DisableIn | None = None
 ) -> VendorOut:
     reason = body.reason if body else None
-    async with rt.unit_of_work() as session:
-        return _out(await registry.switch(session, rt.state["deps"], name, enabled=False, reason=reason))
+    async with WORK.changing(rt) as uow:
+        return _out(await registry.switch(uow, rt.state["deps"], name, enabled=False, reason=reason))
 
 
 @router.post(
@@ -299,5 +317,5 @@ async def disable_vendor(
     summary="Re-enable a vendor's endpoint (after a 410 Gone or a disable); replay its dead deliveries next",
 )
 async def enable_vendor(name: str, rt: RuntimeDep, principal: Admin) -> VendorOut:
-    async with rt.unit_of_work() as session:
-        return _out(await registry.switch(session, rt.state["deps"], name, enabled=True))
+    async with WORK.changing(rt) as uow:
+        return _out(await registry.switch(uow, rt.state["deps"], name, enabled=True))

@@ -19,13 +19,13 @@ __all__ = ["Registered", "current", "disable_gone", "find"]
 
 async def current(uow: GatewayUnitOfWork, names: Iterable[str]) -> dict[str, Registered]:
     """The named vendors as registered now, in one query."""
-    return await registry.load(uow.session, names)
+    return await registry.load(uow, names)
 
 
 async def find(uow: GatewayUnitOfWork, name: str) -> Registered | None:
-    return await registry.find(uow.session, name)
+    return await registry.find(uow, name)
 
 
 async def disable_gone(uow: GatewayUnitOfWork, deps: GatewayDeps, vendor: str) -> None:
     """Switch off a vendor whose endpoint answered 410 Gone, and announce it."""
-    await registry.switch(uow.session, deps, vendor, enabled=False, reason=GONE_REASON)
+    await registry.switch(uow, deps, vendor, enabled=False, reason=GONE_REASON)

@@ -1,135 +1,92 @@
 """The vendor registry: vendors from vendors.yaml at start or the admin API, and their endpoint state.
 
-A vendor's description (endpoint, secrets, products, contract, retry policy) lives in
-``vendors``; whether its endpoint is enabled lives in ``vendor_state``, because a 410 Gone,
-an operator or the file may switch it off independently of edits to the description.
+A vendor's description (endpoint, secrets, products, contract, retry policy) and whether its
+endpoint is enabled are stored apart (``adapters.registry``): a 410 Gone, an operator or the
+file may switch it off independently of edits to the description.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy import update as sql_update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from tierline_shared.catalog import resource
-from tierline_shared.catalog.repository import CatalogRepository
 from tierline_shared.config_files import ConfigError
 from tierline_shared.errors import InvalidInput, NotFound
 from tierline_shared.events import VendorChanged
 from tierline_shared.events.routing import VendorContract
 from tierline_shared.logging import get_logger
 from tierline_vendor_gateway.adapters import ssrf
-from tierline_vendor_gateway.adapters.orm import VendorRow, VendorStateRow
-from tierline_vendor_gateway.config import VendorsConfig
-from tierline_vendor_gateway.domain.vendors import Vendor, VendorSpec
+from tierline_vendor_gateway.adapters.registry import Registered
+from tierline_vendor_gateway.domain.vendors import Vendor
 from tierline_vendor_gateway.service_layer.deps import GatewayDeps
+from tierline_vendor_gateway.service_layer.unit_of_work import GatewayUnitOfWork
+
+__all__ = ["API", "CONFIG", "VET_DNS_TIMEOUT_SECONDS", "Registered"]
 
 _log = get_logger(__name__)
 CONFIG, API = resource.CONFIG, resource.API
 REGISTRY_LOCK = "tierline.vendor-gateway.registry"
+# how long vetting a webhook's host name waits for DNS before accepting it with a warning
+VET_DNS_TIMEOUT_SECONDS = ssrf.VET_DNS_TIMEOUT_SECONDS
 
 
-@dataclass(frozen=True)
-class Registered:
-    """A vendor as the registry holds it, with its endpoint's state."""
+class DeclaredVendor(Protocol):
+    """A vendor as vendors.yaml declares it (config.VendorConfig)."""
 
-    vendor: Vendor
-    is_enabled: bool
-    disabled_reason: str | None
-    managed_by: str
-    created_at: datetime
-    updated_at: datetime
+    @property
+    def name(self) -> str: ...
+    @property
+    def enabled(self) -> bool: ...
+    def to_vendor(self) -> Vendor: ...
 
 
-def _spec(vendor: VendorSpec) -> dict[str, Any]:
-    return vendor.model_dump(mode="json", exclude={"name"})
+class DeclaredVendors(Protocol):
+    """The vendors of vendors.yaml (config.VendorsConfig)."""
+
+    @property
+    def vendors(self) -> Sequence[DeclaredVendor]: ...
 
 
-def _vendor_of(row: VendorRow) -> Vendor:
-    return Vendor.model_validate({**row.spec, "name": row.name})
-
-
-VENDORS = resource.Resource[VendorRow, Vendor](
-    row=VendorRow, what="vendor", article="a", item_of=_vendor_of, columns=lambda v: {"spec": _spec(v)}
-)
-
-
-def vendors(session: AsyncSession) -> resource.Catalog[VendorRow, Vendor]:
-    return resource.Catalog(VENDORS, CatalogRepository(session, VendorRow, what="vendor"))
-
-
-def _registered(row: VendorRow, state: VendorStateRow | None) -> Registered:
-    return Registered(
-        vendor=_vendor_of(row),
-        is_enabled=state is None or state.is_enabled,
-        disabled_reason=None if state is None or state.is_enabled else state.reason,
-        managed_by=row.managed_by,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-async def load(session: AsyncSession, names: Iterable[str] | None = None) -> dict[str, Registered]:
+async def load(uow: GatewayUnitOfWork, names: Iterable[str] | None = None) -> dict[str, Registered]:
     """Registered vendors by name (all, or those named), with their state, in one query."""
-    stmt = select(VendorRow, VendorStateRow).outerjoin(
-        VendorStateRow, VendorStateRow.vendor == VendorRow.name
-    )
-    if names is not None:
-        stmt = stmt.where(VendorRow.name.in_(set(names)))
-    stmt = stmt.order_by(VendorRow.name).execution_options(populate_existing=True)
-    rows = (await session.execute(stmt)).all()
-    return {row.name: _registered(row, state) for row, state in rows}
+    return await uow.vendor_states.load(names)
 
 
-async def find(session: AsyncSession, name: str) -> Registered | None:
-    return (await load(session, [name])).get(name)
+async def listed(uow: GatewayUnitOfWork) -> list[Registered]:
+    """Every registered vendor, by name."""
+    return list((await load(uow)).values())
 
 
-async def get(session: AsyncSession, name: str, *, lock: bool = False) -> Registered:
+async def find(uow: GatewayUnitOfWork, name: str) -> Registered | None:
+    return (await load(uow, [name])).get(name)
+
+
+async def get(uow: GatewayUnitOfWork, name: str, *, lock: bool = False) -> Registered:
     """One vendor; ``lock`` holds its row until the transaction ends (read, merge, then update)."""
-    row = await vendors(session).found(name, lock=lock)
-    # populate_existing: set_enabled writes the state with a Core statement the session has not seen
-    return _registered(row, await session.get(VendorStateRow, name, populate_existing=True))
+    return await uow.vendor_states.of(await uow.vendors.found(name, lock=lock))
 
 
 async def set_enabled(
-    session: AsyncSession, deps: GatewayDeps, vendor: str, enabled: bool, reason: str | None
+    uow: GatewayUnitOfWork, deps: GatewayDeps, vendor: str, enabled: bool, reason: str | None
 ) -> None:
-    now = deps.clock.now()
-    values = {"is_enabled": enabled, "reason": reason, "updated_at": now}
-    await session.execute(
-        insert(VendorStateRow)
-        .values(vendor=vendor, **values)
-        .on_conflict_do_update(index_elements=[VendorStateRow.vendor], set_=values)
-    )
+    await uow.vendor_states.set_enabled(vendor, enabled, reason, deps.clock.now())
 
 
-async def announce(session: AsyncSession, deps: GatewayDeps, name: str) -> Registered:
+async def announce(uow: GatewayUnitOfWork, deps: GatewayDeps, name: str) -> Registered:
     """Tell the other services what the vendor serves and whether it takes cases (never secrets).
 
     The revision is bumped under the vendor's row lock before its state is read, so of two
     transactions announcing one vendor the later to commit carries the higher revision and
     the state it saw is the latest: the router keeps the highest.
     """
-    revision = await session.scalar(
-        sql_update(VendorRow)
-        .where(VendorRow.name == name)
-        .values(revision=VendorRow.revision + 1)
-        .returning(VendorRow.revision)
-    )
+    revision = await uow.vendor_states.next_revision(name)
     if revision is None:
         raise NotFound(f"There is no vendor {name!r}.", name=name)
-    registered = await get(session, name)
+    registered = await get(uow, name)
     vendor, contract = registered.vendor, registered.vendor.contract
-    await deps.outbox.add(
-        session,
+    await uow.announce(
         VendorChanged(
             vendor=vendor.name,
             products=vendor.products,
@@ -176,7 +133,7 @@ async def _vet_config(deps: GatewayDeps, vendors: list[Vendor]) -> None:
             _log.warning("vendor_webhook_unresolved", vendor=vendor.name, reason=verdict)
 
 
-async def apply_config(session: AsyncSession, deps: GatewayDeps, config: VendorsConfig) -> None:
+async def apply_config(uow: GatewayUnitOfWork, deps: GatewayDeps, config: DeclaredVendors) -> None:
     """Make the registry hold the file's vendors (vendors made through the API stay).
 
     A vendor whose webhook the SSRF guard refuses stops the start (ConfigError naming it).
@@ -185,41 +142,39 @@ async def apply_config(session: AsyncSession, deps: GatewayDeps, config: Vendors
     """
     declared_vendors = [declared.to_vendor() for declared in config.vendors]
     await _vet_config(deps, declared_vendors)
-    catalog = vendors(session)
-    await catalog.repo.lock(REGISTRY_LOCK)  # replicas starting together
-    await catalog.apply_config(declared_vendors, deps.clock.now())
+    await uow.lock(REGISTRY_LOCK)  # replicas starting together
+    await uow.vendors.apply_config(declared_vendors, deps.clock.now())
     for declared in config.vendors:
         if not declared.enabled:
-            await set_enabled(session, deps, declared.name, False, "disabled in vendors.yaml")
+            await set_enabled(uow, deps, declared.name, False, "disabled in vendors.yaml")
     # Every vendor, the API's too: a router that missed events (retention, a rebuilt database) catches up.
-    for name in sorted(await load(session)):
-        await announce(session, deps, name)
+    for name in sorted(await load(uow)):
+        await announce(uow, deps, name)
     _log.info("vendors_config_applied", vendors=len(config.vendors))
 
 
-async def create(session: AsyncSession, deps: GatewayDeps, vendor: Vendor, *, enabled: bool) -> Registered:
-    await vendors(session).add_new(vendor, deps.clock.now())
-    await set_enabled(session, deps, vendor.name, enabled, None if enabled else "disabled when registered")
-    return await announce(session, deps, vendor.name)
+async def create(uow: GatewayUnitOfWork, deps: GatewayDeps, vendor: Vendor, enabled: bool) -> Registered:
+    await uow.vendors.add_new(vendor, deps.clock.now())
+    await set_enabled(uow, deps, vendor.name, enabled, None if enabled else "disabled when registered")
+    return await announce(uow, deps, vendor.name)
 
 
-async def update(session: AsyncSession, deps: GatewayDeps, vendor: Vendor) -> Registered:
+async def update(uow: GatewayUnitOfWork, deps: GatewayDeps, vendor: Vendor) -> Registered:
     """Replace a vendor's description; pending deliveries' next attempts use the new endpoint and secrets."""
-    catalog = vendors(session)
-    await catalog.replace(await catalog.found(vendor.name), vendor, deps.clock.now())
-    await session.flush()
-    return await announce(session, deps, vendor.name)
+    await uow.vendors.replace(await uow.vendors.found(vendor.name), vendor, deps.clock.now())
+    await uow.flush()
+    return await announce(uow, deps, vendor.name)
 
 
 async def switch(
-    session: AsyncSession, deps: GatewayDeps, name: str, *, enabled: bool, reason: str | None = None
+    uow: GatewayUnitOfWork, deps: GatewayDeps, name: str, *, enabled: bool, reason: str | None = None
 ) -> Registered:
     """Enable or disable a vendor's endpoint (by hand, or on a 410 Gone) and announce it.
 
     The vendor's row is locked first, as every change to a vendor does, so two changes to
     one vendor never wait on each other in opposite orders.
     """
-    await vendors(session).found(name)
-    await set_enabled(session, deps, name, enabled, None if enabled else reason or "disabled by an operator")
+    await uow.vendors.found(name)
+    await set_enabled(uow, deps, name, enabled, None if enabled else reason or "disabled by an operator")
     _log.info("vendor_switched", vendor=name, enabled=enabled, reason=reason)
-    return await announce(session, deps, name)
+    return await announce(uow, deps, name)

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_shared.messaging.outbox import Outbox
 from tierline_shared.unit_of_work import UnitOfWork
+from tierline_vendor_gateway.adapters import registry
 from tierline_vendor_gateway.adapters.queries import Queries
 from tierline_vendor_gateway.adapters.repository import (
     AttemptLog,
@@ -25,3 +26,6 @@ class GatewayUnitOfWork(UnitOfWork):
         self.briefs = BriefRepository(session)
         self.callbacks = SeenCallbacks(session)
         self.queries = Queries(session)
+        # the vendor registry: the vendors (tierline_shared.catalog) and their endpoints' state
+        self.vendors = registry.vendors(session)
+        self.vendor_states = registry.VendorStates(session)
