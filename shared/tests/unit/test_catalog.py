@@ -13,9 +13,9 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tierline_shared import ranking
-from tierline_shared.catalog.resource import API, CONFIG, Catalog, Resource
-from tierline_shared.catalog.routes import CatalogOps, Work, mount
-from tierline_shared.catalog.schemas import catalog_schemas, fields_of, to_domain
+from tierline_shared.catalog.resource import API, CONFIG, Catalog, Listed, Resource
+from tierline_shared.catalog.routes import CatalogOps, PerRoute, Work, mount
+from tierline_shared.catalog.schemas import catalog_schemas, fields_of, kept, placed, to_domain
 from tierline_shared.errors import AlreadyExists, InvalidInput, NotFound
 
 from ..fakes_catalog import LaneRow, MemoryRepository
@@ -201,11 +201,10 @@ class LaneAnswer(LaneFields):
 SCHEMAS = catalog_schemas(
     "Lane",
     LaneFields,
-    module=__name__,
+    LaneAnswer,
     ranked=True,
     example={"name": "a", "tier": "L1"},
-    create_example={"name": "a", "tier": "L1", "rank": 1},
-    out=LaneAnswer,
+    placed_example={"rank": 1},
     managed_by_description="config or api",
 )
 
@@ -245,9 +244,7 @@ def test_name_first_and_fields_only_the_create_model_takes() -> None:
     class Extra(BaseModel):
         enabled: bool = True
 
-    schemas = catalog_schemas(
-        "Thing", LaneFields, module=__name__, is_name_first=True, extra_in=Extra, replace=False
-    )
+    schemas = catalog_schemas("Thing", LaneFields, is_name_first=True, extra_in=Extra, replace=False)
     assert list(schemas.create.model_fields) == ["name", "tier", "services", "enabled"]
     assert schemas.replace is None and schemas.out is None
 
@@ -275,6 +272,12 @@ async def _nothing(*_: Any) -> Any:
     return None
 
 
+class _Lanes:
+    """A resource's use cases by their standard names."""
+
+    list_all = get = create = replace = delete = staticmethod(_nothing)
+
+
 def test_the_routes_keep_their_operation_names_codes_and_summaries() -> None:
     router = APIRouter(prefix="/v1/x", tags=["lanes"])
     mount(
@@ -282,17 +285,20 @@ def test_the_routes_keep_their_operation_names_codes_and_summaries() -> None:
         "/lanes",
         SCHEMAS,
         CatalogOps[Any, Any, Any](
-            work=Work(unit_of_work=lambda _rt, session: session, deps=lambda _rt: None),
+            Work(unit_of_work=lambda _rt, session: session, deps=lambda _rt: None),
+            "lane",
+            _Lanes,
+            PerRoute(
+                list="Every lane",
+                create="Add a lane",
+                get="One lane",
+                replace="Replace a lane",
+                delete="Remove a lane",
+            ),
             request=lambda body, name: (body, name),
             answer=lambda entry: entry,
-            list=("list_lanes", "Every lane", _nothing),
-            create=("create_lane", "Add a lane", _nothing),
-            get=("get_lane", "One lane", _nothing),
-            replace=("replace_lane", "Replace a lane", _nothing),
-            delete=("delete_lane", "Remove a lane", _nothing),
-            descriptions={"create_lane": "More words"},
+            descriptions=PerRoute(create="More words"),
         ),
-        location="/v1/x/lanes",
         responses={404: {"description": "No such lane"}},
     )
     app = FastAPI()
@@ -316,3 +322,66 @@ def test_the_routes_keep_their_operation_names_codes_and_summaries() -> None:
         "Remove a lane",
     ]
     assert all(op["tags"] == ["lanes"] for op in [*collection.values(), *one.values()])
+
+
+class _ReadOnly:
+    """Use cases for reading only: the routes not summarised are not mounted, nor looked for."""
+
+    list_all = get = staticmethod(_nothing)
+
+
+def _ops(uses: Any, summaries: Any, name: str = "policy") -> CatalogOps[Any, Any, Any]:
+    return CatalogOps[Any, Any, Any](
+        Work(unit_of_work=lambda _rt, session: session, deps=lambda _rt: None),
+        name,
+        uses,
+        summaries,
+        request=lambda body, name: (body, name),
+        answer=lambda entry: entry,
+    )
+
+
+def test_only_the_summarised_routes_are_mounted_named_by_the_resource() -> None:
+    router = APIRouter()
+    mount(router, "/v1/policies", SCHEMAS, _ops(_ReadOnly, {"list": "All", "get": "One"}), responses={})
+    app = FastAPI()
+    app.include_router(router)
+    paths = app.openapi()["paths"]
+    assert paths["/v1/policies"]["get"]["operationId"] == "list_policies_v1_policies_get"
+    assert paths["/v1/policies/{name}"]["get"]["operationId"] == "get_policy_v1_policies__name__get"
+    assert set(paths["/v1/policies"]) == {"get"} and set(paths["/v1/policies/{name}"]) == {"get"}
+    ops = _ops(_ReadOnly, {}, name="day")
+    assert ops.operation("list") == "list_days"
+    assert _ops(_ReadOnly, {}, name="lane").operation("delete") == "delete_lane"
+
+
+def test_a_route_without_its_use_case_or_an_unknown_verb_fails_at_mount() -> None:
+    with pytest.raises(TypeError, match="create"):
+        mount(APIRouter(), "/x", SCHEMAS, _ops(_ReadOnly, {"create": "Add"}), responses={})
+    with pytest.raises(TypeError, match="patch"):
+        mount(APIRouter(), "/x", SCHEMAS, _ops(_ReadOnly, {"patch": "Change"}), responses={})
+
+
+def test_a_ranked_request_becomes_the_entry_and_its_placement() -> None:
+    body = SCHEMAS.create.model_validate({"name": "a", "tier": "L1", "before": "b"})
+    lane, placement = placed(Lane)(body, "a")
+    assert lane == Lane(name="a", tier="L1") and placement == ranking.Placement(before="b")
+    replacing = SCHEMAS.replacing.model_validate({"tier": "L2", "rank": 2})
+    assert placed(Lane)(replacing, "a") == (Lane(name="a", tier="L2"), ranking.Placement(rank=2))
+
+
+def test_what_the_catalog_keeps_fills_only_the_answer_fields_it_has() -> None:
+    listed = Listed(item=Lane(name="a", tier="L1"), managed_by=API, updated_at=T1, created_at=T0, rank=1)
+    assert kept(listed, SCHEMAS.answer) == {
+        "rank": 1,
+        "managed_by": API,
+        "updated_at": T1,
+        "rank_warnings": [],
+    }
+
+    class Plain(BaseModel):
+        managed_by: str
+        created_at: datetime
+        updated_at: datetime
+
+    assert kept(listed, Plain) == {"managed_by": API, "created_at": T0, "updated_at": T1}

@@ -16,7 +16,6 @@ from sqlalchemy import select
 
 from tierline_intake.adapters.orm import IncidentRow, SlaClockView, TimelineEntry
 from tierline_intake.entrypoints import handlers
-from tierline_intake.service_layer import projections
 from tierline_intake.service_layer.incidents import IntakeDeps
 from tierline_shared.errors import NotFound
 from tierline_shared.events import (
@@ -364,8 +363,8 @@ def test_every_router_event_has_a_projection() -> None:
     routing = {cls for cls in handlers.handlers.event_types if cls.topic == topics.ROUTING}
     assert routing == {IncidentAssigned, IncidentEscalated, IncidentEscalationBlocked, IncidentRenotified}
     bound = handlers.bind(None)  # type: ignore[arg-type]  # only looked at, never called
-    assert bound[IncidentEscalationBlocked].__qualname__ == projections.on_escalation_blocked.__name__
-    assert bound[IncidentRenotified].__qualname__ == projections.on_renotified.__name__
+    assert bound[IncidentEscalationBlocked].__qualname__ == handlers.on_escalation_blocked.__name__
+    assert bound[IncidentRenotified].__qualname__ == handlers.on_renotified.__name__
 
 
 # -- through Kafka ---------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 
 from tierline_shared import ranking
 from tierline_shared.catalog.repository import CatalogRepository
-from tierline_shared.errors import AlreadyExists
+from tierline_shared.errors import AlreadyExists, IncompleteConfiguration
 
 CONFIG, API = "config", "api"  # managed_by: the config file (re-applied at start) or the admin API
 Row = TypeVar("Row", bound=Any)
@@ -31,6 +31,12 @@ Scope = Mapping[str, Any]
 
 def _none(_: Any) -> dict[str, Any]:
     return {}
+
+
+def refuse(problem: str | None) -> None:
+    """IncompleteConfiguration (409) when a change would leave the catalog with ``problem``."""
+    if problem:
+        raise IncompleteConfiguration(f"The change is refused: {problem}.")
 
 
 @dataclass(frozen=True)
@@ -163,14 +169,7 @@ class Catalog(Generic[Row, Item]):
         if not self.resource.ranked:
             self.repo.add(row)
             return row
-        scope = self.resource.scope(item)
-        in_scope = await self.repo.rows(scope)
-        order = ranking.place(
-            [r.name for r in in_scope],
-            item.name,
-            placement or ranking.Placement(),
-            what=self.resource.kind(scope),
-        )
+        in_scope, order = await self._placed(self.resource.scope(item), item.name, placement)
         row.rank = 0
         self.repo.add(row)
         ranking.renumber([*in_scope, row], order)
@@ -196,13 +195,7 @@ class Catalog(Generic[Row, Item]):
             return False
         old, new = self.resource.row_scope(row), self.resource.scope(item)
         is_moved = old != new
-        in_scope = await self.repo.rows(new)
-        order = ranking.place(
-            [r.name for r in in_scope],
-            item.name,
-            placement or ranking.Placement(),
-            what=self.resource.kind(new),
-        )
+        in_scope, order = await self._placed(new, item.name, placement)
         left = [r for r in await self.repo.rows(old) if r.name != row.name] if is_moved else []
         self._write(row, item, now)
         ranking.renumber([*in_scope, row] if is_moved else in_scope, order)
@@ -218,6 +211,16 @@ class Catalog(Generic[Row, Item]):
         )
         await self.repo.remove(row)
         ranking.renumber(left, [r.name for r in left])
+
+    async def _placed(
+        self, scope: Scope, name: str, placement: ranking.Placement | None
+    ) -> tuple[list[Row], list[str]]:
+        """The rows of ``scope``'s list, and its order with ``name`` where ``placement`` says (unsaid:
+        where it is, or last)."""
+        in_scope = await self.repo.rows(scope)
+        names = [r.name for r in in_scope]
+        order = ranking.place(names, name, placement or ranking.Placement(), what=self.resource.kind(scope))
+        return in_scope, order
 
     def _write(self, row: Row, item: Item, now: datetime) -> None:
         for column, value in {**self.resource.columns(item), "updated_at": now}.items():

@@ -10,18 +10,20 @@ domain entries through ``to_domain``; answers are filled field by field with ``f
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from tierline_shared.catalog_schemas import PLACEMENT, Name, PlacementIn, RankWarningOut
+from tierline_shared import ranking
+from tierline_shared.catalog.resource import Listed
+from tierline_shared.catalog_schemas import PLACEMENT, Name, PlacementIn, RankWarningOut, rank_warnings_out
 from tierline_shared.schemas import ApiModel
 
-__all__ = ["PLACEMENT", "CatalogSchemas", "catalog_schemas", "fields_of", "to_domain"]
+__all__ = ["PLACEMENT", "CatalogSchemas", "catalog_schemas", "fields_of", "kept", "placed", "to_domain"]
 
 D = TypeVar("D", bound=BaseModel)
 
@@ -66,16 +68,16 @@ def _ordered(model: type[BaseModel]) -> dict[str, Any]:
 def catalog_schemas(
     resource: str,
     fields: type[BaseModel],
+    out: type[BaseModel] | None = None,
     *,
-    module: str,
+    module: str | None = None,
     name: Any = Name,
     is_name_first: bool = False,
     ranked: bool = False,
     replace: bool = True,
     example: Mapping[str, Any] | None = None,
-    create_example: Mapping[str, Any] | None = None,
+    placed_example: Mapping[str, Any] | None = None,
     extra_in: type[BaseModel] | None = None,
-    out: type[BaseModel] | None = None,
     out_config: ConfigDict | None = None,
     rank_description: str = "Position in the match order, 1 tried first",
     managed_by_description: str | None = None,
@@ -84,12 +86,15 @@ def catalog_schemas(
     """The In / Replace / Out models of ``resource`` ("Queue": QueueIn, QueueReplace, QueueOut).
 
     ``fields``: the entry's API fields but its name, in order (an API model, with any rules of
-    its own); ``name``: the name's type, put before or after them (``is_name_first``); ``ranked``:
-    In and Replace take ``rank``, ``before`` or ``after``; ``example``: the In example (Replace's
-    is the same without the name; ``create_example`` replaces In's); ``extra_in``: fields only In
-    takes, after the rest. ``out``: the answer's own fields, ``name`` among them; ``rank`` follows
-    the name, then ``managed_by`` (``created_at``), ``updated_at`` and, ranked, ``rank_warnings``.
+    its own); ``out``: the answer's own fields, ``name`` among them; ``rank`` follows the name,
+    then ``managed_by`` (``created_at``), ``updated_at`` and, ranked, ``rank_warnings``.
+    ``module``: where the models are said to be made (unsaid: the module of ``fields``, the API's).
+    ``name``: the name's type, put before or after the fields (``is_name_first``); ``ranked``: In
+    and Replace take ``rank``, ``before`` or ``after``; ``example``: the In example (Replace's is
+    the same without the name), with ``placed_example`` (e.g. ``{"before": "p2"}``) added to In's;
+    ``extra_in``: fields only In takes, after the rest.
     """
+    module = module or fields.__module__
     named = _model(f"_{resource}Named", (BaseModel,), module, ConfigDict(), name=name)
     # the fields of the later base come first: name after the fields unless ``is_name_first``
     entry = _model(
@@ -97,7 +102,7 @@ def catalog_schemas(
     )
     placed = (PlacementIn,) if ranked else ()
     extra = (extra_in,) if extra_in is not None else ()
-    in_example = create_example if create_example is not None else example
+    in_example = {**example, **(placed_example or {})} if example is not None else None
     create = _model(
         f"{resource}In",
         (ApiModel, *extra, *placed, entry),
@@ -168,6 +173,40 @@ def to_domain(model: type[D], data: Mapping[str, Any]) -> D:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
         ) from None
+
+
+def placed(model: type[D]) -> Callable[[Any, str], tuple[D, ranking.Placement]]:
+    """A ranked resource's request conversion: a body (``<Resource>In`` or ``<Resource>Replace``)
+    and the entry's name become the domain entry and where to place it."""
+
+    def request(body: Any, name: str) -> tuple[D, ranking.Placement]:
+        return to_domain(model, {**body.model_dump(exclude=PLACEMENT), "name": name}), body.placement()
+
+    return request
+
+
+class Kept(Protocol):
+    """What the catalog keeps about an entry besides the entry (``resource.Listed``, or a service's own
+    view of it): who manages it and when it changed; ``rank``, ``created_at`` and ``warnings`` too where
+    the answer has them."""
+
+    @property
+    def managed_by(self) -> str: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+def kept(entry: Kept, out: type[BaseModel]) -> dict[str, Any]:
+    """What the catalog keeps about ``entry``, as ``out`` (a ``<Resource>Out``) answers it: its rank,
+    who manages it, when it was made and changed, the warnings its place earns."""
+    values: dict[str, Any] = {
+        f: getattr(entry, f)
+        for f in ("rank", "managed_by", "created_at", "updated_at")
+        if f in out.model_fields
+    }
+    if "rank_warnings" in out.model_fields:
+        values["rank_warnings"] = rank_warnings_out(cast("Listed[Any]", entry))  # a ranked entry is listed
+    return values
 
 
 def fields_of(source: Any, model: type[BaseModel], *, leave: frozenset[str] = frozenset()) -> dict[str, Any]:

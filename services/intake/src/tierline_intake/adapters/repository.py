@@ -212,6 +212,11 @@ class SlaViewRepository(Repository[SlaClockView]):
         )
         return view
 
+    def change(self, view: SlaClockView, values: dict[str, Any]) -> None:
+        """Write what an SLA event changed into the clock's view (flushed with the transaction)."""
+        for name, value in values.items():
+            setattr(view, name, value)
+
     async def started(self, incident_id: uuid.UUID, clock: str, values: dict[str, Any]) -> None:
         """A (re)started clock replaces the view of the last one of its kind."""
         await self.session.execute(

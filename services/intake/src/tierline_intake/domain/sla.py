@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
+
+from tierline_intake.domain.lifecycle import Status
+from tierline_shared import events
 
 
 class ClockState(StrEnum):
@@ -51,3 +55,61 @@ class ClockReading:
 
 def _left(due_at: datetime, at: datetime) -> float:
     return max((due_at - at).total_seconds(), 0.0)
+
+
+# -- the view intake keeps of each clock, following what the SLA monitor reports ----------------
+
+ClockEvent = (
+    events.SlaBreached
+    | events.SlaMet
+    | events.SlaRecalculated
+    | events.SlaWarning
+    | events.SlaClockPaused
+    | events.SlaClockResumed
+)
+
+
+def started_view(event: events.SlaClockStarted, *, incident_status: Status) -> dict[str, Any]:
+    """The view of a (re)started clock, replacing the last of its kind.
+
+    A tier clock announced after the incident closed here will never be stopped: shown cancelled.
+    """
+    closed = event.clock == "tier" and incident_status in (Status.RESOLVED, Status.CLOSED)
+    return {
+        "tier": event.tier,
+        "state": "cancelled" if closed else "running",
+        "due_at": event.due_at,
+        "breached_at": None,
+        "met_at": None,
+        "remaining_seconds": None,
+        "warning_threshold": None,
+    }
+
+
+def view_changes(event: ClockEvent, *, state: str, tier: str | None) -> dict[str, Any]:
+    """What ``event`` changes in the view of its clock, now in ``state`` for ``tier``.
+
+    Empty when it changes nothing: the view is of a newer tier clock, or (a warning, pause or
+    resume) the clock has stopped. Pause and resume name no tier: they apply to the clock's.
+    """
+    is_open = state in OPEN_STATES
+    if isinstance(event, events.SlaClockPaused):  # no due time until it resumes, only the time left
+        return (
+            {"state": "paused", "due_at": None, "remaining_seconds": event.remaining_seconds}
+            if is_open
+            else {}
+        )
+    if isinstance(event, events.SlaClockResumed):
+        return {"state": "running", "due_at": event.due_at, "remaining_seconds": None} if is_open else {}
+    if event.clock == "tier" and tier != event.tier:
+        return {}  # a newer tier clock replaced it
+    if isinstance(event, events.SlaBreached):
+        return {"state": "breached", "breached_at": event.breached_at, "remaining_seconds": None}
+    if isinstance(event, events.SlaMet):
+        # A paused clock keeps the time it had left; a met after a breach withdraws the breach
+        # (the stop was in time but reached the SLA monitor after its poller fired).
+        return {"state": "met", "met_at": event.met_at, "breached_at": None}
+    if isinstance(event, events.SlaRecalculated):
+        return {"due_at": event.due_at}
+    # a warning: most of the target is used up; the view keeps the latest threshold crossed
+    return {"warning_threshold": event.threshold} if is_open else {}

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Body, Query, Request, status
 from fastapi.responses import JSONResponse
 
+from tierline_intake.domain.incident import Incident
 from tierline_intake.entrypoints.common import (
     IDEMPOTENCY_HEADER,
     PROBLEMS,
@@ -37,6 +40,7 @@ from tierline_intake.entrypoints.schemas import (
 )
 from tierline_intake.service_layer import incidents, lifecycle, queries
 from tierline_intake.service_layer.commands import CreateIncident, ResolveIncident, UpdateIncident
+from tierline_intake.service_layer.incidents import IntakeDeps
 from tierline_intake.service_layer.unit_of_work import IntakeUnitOfWork
 from tierline_shared.api import Reader, RuntimeDep, Writer
 from tierline_shared.idempotency import Outcome
@@ -169,133 +173,112 @@ async def patch_incident(
     )
 
 
-def _action(path: str, summary: str, status_code: int = 200):
-    return router.post(
-        f"/{{incident_id}}/{path}",
+# -- the lifecycle actions: POST /v1/incidents/{incident_id}/<action>, answered with the incident
+
+
+def _param(name: str, annotation: Any, **default: Any) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation, **default)
+
+
+Run = Callable[[IntakeUnitOfWork, IntakeDeps, uuid.UUID, Any], Awaitable[Incident]]
+
+
+def _action(
+    name: str, summary: str, body: Any, run: Run, *, path: str | None = None, status_code: int = 200
+) -> None:
+    """Mount action ``name`` (at ``path``, by default its name): ``run`` does it with the request's body
+    (None if an optional one is absent).
+
+    An optional body (``X | None``) is the last parameter, defaulting to None; a required one
+    follows the incident id, as FastAPI shows them.
+    """
+
+    async def endpoint(
+        incident_id: uuid.UUID, request: Request, rt: RuntimeDep, principal: Writer, body: Any = None
+    ) -> JSONResponse:
+        return await write_incident(
+            request, rt, principal, lambda uow, d: run(uow, d, incident_id, body), status_code=status_code
+        )
+
+    edge = [_param("request", Request), _param("rt", RuntimeDep), _param("principal", Writer)]
+    if type(None) in get_args(body):
+        params = [
+            _param("incident_id", uuid.UUID),
+            *edge,
+            _param("body", Annotated[body, Body()], default=None),
+        ]
+    else:
+        params = [_param("incident_id", uuid.UUID), _param("body", body), *edge]
+    endpoint.__signature__ = inspect.Signature(params, return_annotation=JSONResponse)  # type: ignore[attr-defined]
+    endpoint.__name__ = endpoint.__qualname__ = name
+    router.post(
+        f"/{{incident_id}}/{path or name}",
         response_model=IncidentOut,
         status_code=status_code,
         responses=PROBLEMS,
         openapi_extra=IDEMPOTENCY_HEADER,
         summary=summary,
-    )
+    )(endpoint)
 
 
-@_action("acknowledge", "Acknowledge: someone is on it")
-async def acknowledge(
-    incident_id: uuid.UUID,
-    request: Request,
-    rt: RuntimeDep,
-    principal: Writer,
-    body: Annotated[AcknowledgeIn | None, Body()] = None,
-) -> JSONResponse:
-    return await write_incident(
-        request,
-        rt,
-        principal,
-        lambda uow, d: incidents.acknowledge_incident(uow, d, incident_id, body.by if body else None),
-    )
+def _by(body: ActorIn | AcknowledgeIn | ReopenIn | None) -> str | None:
+    return body.by if body else None
 
 
-@_action("resolve", "Resolve, with a resolution code, note and knowledge article")
-async def resolve(
-    incident_id: uuid.UUID,
-    request: Request,
-    rt: RuntimeDep,
-    principal: Writer,
-    body: Annotated[ResolveIn | None, Body()] = None,
-) -> JSONResponse:
-    cmd = ResolveIncident(**body.model_dump()) if body else ResolveIncident()
-
-    return await write_incident(
-        request, rt, principal, lambda uow, d: incidents.resolve_incident(uow, d, incident_id, cmd)
-    )
+def _resolution(body: ResolveIn | None) -> ResolveIncident:
+    return ResolveIncident(**body.model_dump()) if body else ResolveIncident()
 
 
-@_action("hold", "Put on hold (awaiting customer, vendor or change)")
-async def hold(
-    incident_id: uuid.UUID, body: HoldIn, request: Request, rt: RuntimeDep, principal: Writer
-) -> JSONResponse:
-    return await write_incident(
-        request,
-        rt,
-        principal,
-        lambda uow, d: lifecycle.put_on_hold(
-            uow, d, incident_id, reason=body.reason, note=body.note, by=body.by
-        ),
-    )
-
-
-@_action("resume", "Resume work after a hold")
-async def resume(
-    incident_id: uuid.UUID,
-    request: Request,
-    rt: RuntimeDep,
-    principal: Writer,
-    body: Annotated[ActorIn | None, Body()] = None,
-) -> JSONResponse:
-    return await write_incident(
-        request,
-        rt,
-        principal,
-        lambda uow, d: lifecycle.resume(uow, d, incident_id, by=body.by if body else None),
-    )
-
-
-@_action("reopen", "Reopen a resolved incident (within the reopen window)")
-async def reopen(
-    incident_id: uuid.UUID,
-    request: Request,
-    rt: RuntimeDep,
-    principal: Writer,
-    body: Annotated[ReopenIn | None, Body()] = None,
-) -> JSONResponse:
-    return await write_incident(
-        request,
-        rt,
-        principal,
-        lambda uow, d: lifecycle.reopen(
-            uow, d, incident_id, reason=body.reason if body else None, by=body.by if body else None
-        ),
-    )
-
-
-@_action("close", "Close a resolved incident for good")
-async def close(
-    incident_id: uuid.UUID,
-    request: Request,
-    rt: RuntimeDep,
-    principal: Writer,
-    body: Annotated[ActorIn | None, Body()] = None,
-) -> JSONResponse:
-    return await write_incident(
-        request,
-        rt,
-        principal,
-        lambda uow, d: lifecycle.close(uow, d, incident_id, by=body.by if body else None),
-    )
-
-
-@_action("notes", "Add a note to the timeline", status_code=201)
-async def add_note(
-    incident_id: uuid.UUID, body: NoteIn, request: Request, rt: RuntimeDep, principal: Writer
-) -> JSONResponse:
-    return await write_incident(
-        request,
-        rt,
-        principal,
-        lambda uow, d: lifecycle.add_note(uow, d, incident_id, text=body.text, author=body.author),
-        status_code=201,
-    )
-
-
-@_action("csat", "Record customer satisfaction (1-5, once, after resolution)", status_code=201)
-async def csat(
-    incident_id: uuid.UUID, body: CsatIn, request: Request, rt: RuntimeDep, principal: Writer
-) -> JSONResponse:
-    return await write_incident(
-        request,
-        rt,
-        principal,
-        lambda uow, d: lifecycle.record_csat(uow, d, incident_id, score=body.score, comment=body.comment),
-        status_code=201,
-    )
+_action(
+    "acknowledge",
+    "Acknowledge: someone is on it",
+    AcknowledgeIn | None,
+    lambda uow, d, id, body: incidents.acknowledge_incident(uow, d, id, _by(body)),
+)
+_action(
+    "resolve",
+    "Resolve, with a resolution code, note and knowledge article",
+    ResolveIn | None,
+    lambda uow, d, id, body: incidents.resolve_incident(uow, d, id, _resolution(body)),
+)
+_action(
+    "hold",
+    "Put on hold (awaiting customer, vendor or change)",
+    HoldIn,
+    lambda uow, d, id, body: lifecycle.put_on_hold(
+        uow, d, id, reason=body.reason, note=body.note, by=body.by
+    ),
+)
+_action(
+    "resume",
+    "Resume work after a hold",
+    ActorIn | None,
+    lambda uow, d, id, body: lifecycle.resume(uow, d, id, by=_by(body)),
+)
+_action(
+    "reopen",
+    "Reopen a resolved incident (within the reopen window)",
+    ReopenIn | None,
+    lambda uow, d, id, body: lifecycle.reopen(uow, d, id, reason=body.reason if body else None, by=_by(body)),
+)
+_action(
+    "close",
+    "Close a resolved incident for good",
+    ActorIn | None,
+    lambda uow, d, id, body: lifecycle.close(uow, d, id, by=_by(body)),
+)
+_action(
+    "add_note",
+    "Add a note to the timeline",
+    NoteIn,
+    lambda uow, d, id, body: lifecycle.add_note(uow, d, id, text=body.text, author=body.author),
+    path="notes",
+    status_code=201,
+)
+_action(
+    "csat",
+    "Record customer satisfaction (1-5, once, after resolution)",
+    CsatIn,
+    lambda uow, d, id, body: lifecycle.record_csat(uow, d, id, score=body.score, comment=body.comment),
+    status_code=201,
+)

@@ -8,14 +8,14 @@ there), so the state change and the event commit together or not at all.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_intake.domain.alerts import DEFAULT_SEVERITY_RULES, SeverityRule
-from tierline_intake.domain.incident import Incident
+from tierline_intake.domain.incident import Happened, Incident
 from tierline_intake.domain.priority import decide_priority
 from tierline_intake.service_layer.commands import CreateIncident, ResolveIncident
 from tierline_intake.service_layer.unit_of_work import IntakeUnitOfWork
@@ -91,29 +91,41 @@ async def _record_occurrence(
     await uow.record(incident.id, happened)
 
 
+Action = Callable[[Incident, datetime], Happened | None]
+
+
+async def act(uow: IntakeUnitOfWork, deps: IntakeDeps, incident_id: uuid.UUID, action: Action) -> Incident:
+    """The shape of every change asked of an incident: load it locked, let ``action`` change it as
+    of now, and if anything happened save it and record that (the event goes to the outbox)."""
+    incident = await uow.incidents.load(incident_id, lock=True)
+    happened = action(incident, deps.clock.now())
+    if happened is not None:
+        uow.incidents.save(incident)
+        await uow.record(incident.id, happened)
+    return incident
+
+
 async def acknowledge_incident(
     uow: IntakeUnitOfWork, deps: IntakeDeps, incident_id: uuid.UUID, by: str | None
 ) -> Incident:
-    incident = await uow.incidents.load(incident_id, lock=True)
-    happened = incident.acknowledge(by=by, now=deps.clock.now())
-    uow.incidents.save(incident)
-    await uow.record(incident.id, happened)
-    return incident
+    return await act(uow, deps, incident_id, lambda incident, now: incident.acknowledge(by=by, now=now))
 
 
 async def resolve_incident(
     uow: IntakeUnitOfWork, deps: IntakeDeps, incident_id: uuid.UUID, cmd: ResolveIncident
 ) -> Incident:
-    incident = await uow.incidents.load(incident_id, lock=True)
-    happened = incident.resolve(
-        now=deps.clock.now(),
-        by=cmd.by,
-        resolution_code=cmd.resolution_code,
-        note=cmd.note,
-        knowledge_article=cmd.knowledge_article,
-        source=cmd.source,
+    incident = await act(
+        uow,
+        deps,
+        incident_id,
+        lambda incident, now: incident.resolve(
+            now=now,
+            by=cmd.by,
+            resolution_code=cmd.resolution_code,
+            note=cmd.note,
+            knowledge_article=cmd.knowledge_article,
+            source=cmd.source,
+        ),
     )
-    uow.incidents.save(incident)
     await uow.sla.cancel(incident.id, "tier")  # the tier's budget ends with the incident
-    await uow.record(incident.id, happened)
     return incident

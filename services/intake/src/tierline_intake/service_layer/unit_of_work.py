@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +16,7 @@ from tierline_intake.adapters.repository import (
     TimelineRepository,
 )
 from tierline_intake.domain.incident import Happened
+from tierline_intake.domain.timeline import Line
 from tierline_shared.events import Envelope, IncidentEvent
 from tierline_shared.messaging.outbox import Outbox
 from tierline_shared.unit_of_work import UnitOfWork
@@ -51,15 +51,13 @@ class IntakeUnitOfWork(UnitOfWork):
             data=happened.data,
         )
 
-    def received(
-        self, event: IncidentEvent, origin: Origin, *, at: datetime, kind: str, summary: str
-    ) -> None:
+    def received(self, event: IncidentEvent, origin: Origin, line: Line) -> None:
         """Put what another service told us on the incident's timeline, with the event's data."""
         self.timeline.record(
             event.incident_id,
-            at=at,
-            kind=kind,
-            summary=summary,
+            at=line.at,
+            kind=line.kind,
+            summary=line.summary,
             source=origin.source,
             event_id=origin.event_id,
             data=event.model_dump(mode="json", exclude={"incident_id"}),

@@ -7,6 +7,7 @@ sign themselves off without an admin key.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Response
@@ -18,6 +19,7 @@ from tierline_router.service_layer import admin
 from tierline_router.service_layer.unit_of_work import RouterUnitOfWork
 from tierline_shared.api import Admin, Reader, RuntimeDep, Writer
 from tierline_shared.catalog.schemas import catalog_schemas, fields_of, to_domain
+from tierline_shared.runtime import Runtime
 from tierline_shared.schemas import ApiModel
 
 router = APIRouter(tags=TAGS)
@@ -34,7 +36,6 @@ class AgentFields(BaseModel):
 SCHEMAS = catalog_schemas(
     "Agent",
     AgentFields,
-    module=__name__,
     replace=False,
     example={"name": "dave", "skills": ["network", "vpn"], "capacity": 5},
 )
@@ -80,6 +81,13 @@ async def _agent_out(uow: RouterUnitOfWork, agent: Agent) -> AgentOut:
     return _out(view)
 
 
+async def _change(rt: Runtime, name: str, change: Callable[[Agent], Agent]) -> AgentOut:
+    """Update the agent as ``change`` makes it from how it is, in one transaction; its answer."""
+    async with WORK.changing(rt) as uow:
+        agent = await admin.update_agent(uow, rt.state["deps"], change(await admin.get_agent(uow, name)))
+        return await _agent_out(uow, agent)
+
+
 @router.get(
     "/v1/agents", response_model=list[AgentOut], responses=PROBLEMS, summary="Every agent, with their load"
 )
@@ -111,11 +119,8 @@ async def get_agent(name: str, rt: RuntimeDep, principal: Reader) -> AgentOut:
     summary="Change skills, capacity or availability (away: their incidents are reassigned)",
 )
 async def patch_agent(name: str, body: AgentPatch, rt: RuntimeDep, principal: Admin) -> AgentOut:
-    async with WORK.changing(rt) as uow:
-        current = await admin.get_agent(uow, name)
-        changed = Agent.model_validate({**current.model_dump(), **body.model_dump(exclude_unset=True)})
-        agent = await admin.update_agent(uow, rt.state["deps"], changed)
-        return await _agent_out(uow, agent)
+    changes = body.model_dump(exclude_unset=True)
+    return await _change(rt, name, lambda current: Agent.model_validate({**current.model_dump(), **changes}))
 
 
 @router.put(
@@ -125,11 +130,7 @@ async def patch_agent(name: str, body: AgentPatch, rt: RuntimeDep, principal: Ad
     summary="Go on shift or away (away: open incidents go to others in the queue, or wait)",
 )
 async def set_availability(name: str, body: AvailabilityIn, rt: RuntimeDep, principal: Writer) -> AgentOut:
-    async with WORK.changing(rt) as uow:
-        current = await admin.get_agent(uow, name)
-        changed = current.model_copy(update={"available": body.available})
-        agent = await admin.update_agent(uow, rt.state["deps"], changed)
-        return await _agent_out(uow, agent)
+    return await _change(rt, name, lambda current: current.model_copy(update={"available": body.available}))
 
 
 @router.delete(

@@ -13,12 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from tierline_router.domain.model import MAX_REPEAT, EscalationPolicy, Labels, Priority, Tier
 from tierline_router.entrypoints.configuration import PROBLEMS, TAGS, WORK
 from tierline_router.service_layer import policies
-from tierline_router.service_layer.unit_of_work import RouterDeps, RouterUnitOfWork
-from tierline_shared import ranking
 from tierline_shared.catalog.resource import Listed
-from tierline_shared.catalog.routes import CatalogOps, mount
-from tierline_shared.catalog.schemas import PLACEMENT, catalog_schemas, to_domain
-from tierline_shared.catalog_schemas import rank_warnings_out
+from tierline_shared.catalog.routes import CatalogOps, PerRoute, mount
+from tierline_shared.catalog.schemas import catalog_schemas, kept, placed
 from tierline_shared.config_files import Duration
 
 router = APIRouter(tags=TAGS)
@@ -74,14 +71,17 @@ class PolicyAnswer(BaseModel):
     repeat: int
 
 
+# the routes mount() adds, by verb, and their summaries
+SUMMARIES: PerRoute = {
+    "list": "Every escalation policy, in matching order",
+    "create": "Add an escalation policy at a rank, before or after another (else last)",
+    "get": "One policy",
+    "replace": "Replace a policy, optionally moving it (its incidents take the new ladder from "
+    "their next move)",
+    "delete": "Remove a policy (refused when a priority would be left without one)",
+}
 SCHEMAS = catalog_schemas(
-    "Policy",
-    PolicyFields,
-    module=__name__,
-    ranked=True,
-    example=POLICY_EXAMPLE,
-    create_example={**POLICY_EXAMPLE, "rank": 1},
-    out=PolicyAnswer,
+    "Policy", PolicyFields, PolicyAnswer, ranked=True, example=POLICY_EXAMPLE, placed_example={"rank": 1}
 )
 PolicyIn, PolicyReplace, PolicyOut = SCHEMAS.create, SCHEMAS.replace, SCHEMAS.answer
 
@@ -94,48 +94,14 @@ def _policy_out(listed: Listed[EscalationPolicy]) -> Any:
     policy = listed.item
     return PolicyOut(
         name=policy.name,
-        rank=listed.rank,
         services=policy.services,
         priorities=list(policy.priorities),
         ladder=[StepOut(tier=s.tier, budget_seconds=_seconds(s)) for s in policy.ladder],
         ack_timeout_seconds=policy.ack_timeout.total_seconds() if policy.ack_timeout else None,
         repeat=policy.repeat,
-        managed_by=listed.managed_by,
-        updated_at=listed.updated_at,
-        rank_warnings=rank_warnings_out(listed),
+        **kept(listed, PolicyOut),
     )
 
 
-def _request(body: Any, name: str) -> tuple[EscalationPolicy, ranking.Placement]:
-    return to_domain(EscalationPolicy, {**body.model_dump(exclude=PLACEMENT), "name": name}), body.placement()
-
-
-mount(
-    router,
-    "/v1/escalation-policies",
-    SCHEMAS,
-    CatalogOps[RouterUnitOfWork, RouterDeps, Listed[EscalationPolicy]](
-        work=WORK,
-        request=_request,
-        answer=_policy_out,
-        list=("list_policies", "Every escalation policy, in matching order", policies.list_policies),
-        create=(
-            "create_policy",
-            "Add an escalation policy at a rank, before or after another (else last)",
-            policies.create_policy,
-        ),
-        get=("get_policy", "One policy", policies.get_policy),
-        replace=(
-            "replace_policy",
-            "Replace a policy, optionally moving it (its incidents take the new ladder from their next move)",
-            policies.update_policy,
-        ),
-        delete=(
-            "delete_policy",
-            "Remove a policy (refused when a priority would be left without one)",
-            policies.delete_policy,
-        ),
-    ),
-    location="/v1/escalation-policies",
-    responses=PROBLEMS,
-)
+OPS = CatalogOps(WORK, "policy", policies, SUMMARIES, request=placed(EscalationPolicy), answer=_policy_out)
+mount(router, "/v1/escalation-policies", SCHEMAS, OPS, responses=PROBLEMS)

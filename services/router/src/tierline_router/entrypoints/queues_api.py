@@ -14,12 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from tierline_router.domain.model import HumanTier, Labels, Priority, Queue, Strategy
 from tierline_router.entrypoints.configuration import PROBLEMS, TAGS, WORK
 from tierline_router.service_layer import queues
-from tierline_router.service_layer.unit_of_work import RouterDeps, RouterUnitOfWork
-from tierline_shared import ranking
+from tierline_router.service_layer.unit_of_work import RouterUnitOfWork
 from tierline_shared.catalog.resource import Listed
-from tierline_shared.catalog.routes import CatalogOps, mount
-from tierline_shared.catalog.schemas import PLACEMENT, catalog_schemas, fields_of, to_domain
-from tierline_shared.catalog_schemas import rank_warnings_out
+from tierline_shared.catalog.routes import CatalogOps, PerRoute, mount
+from tierline_shared.catalog.schemas import catalog_schemas, fields_of, kept, placed
 
 router = APIRouter(tags=TAGS)
 
@@ -52,14 +50,21 @@ class QueueAnswer(QueueFields):
     waiting: int = Field(description="Incidents waiting for an agent to be free")
 
 
+# the routes mount() adds, by verb, and their summaries
+SUMMARIES: PerRoute = {
+    "list": "Every queue, by tier, in matching order",
+    "create": "Add a queue at a rank, before or after another of its tier (else last)",
+    "get": "One queue",
+    "replace": "Replace a queue, optionally moving it (members taken out hand their incidents to the rest)",
+    "delete": "Remove a queue that holds no incident",
+}
 SCHEMAS = catalog_schemas(
     "Queue",
     QueueFields,
-    module=__name__,
+    QueueAnswer,
     ranked=True,
     example=QUEUE_EXAMPLE,
-    create_example={**QUEUE_EXAMPLE, "before": "platform"},
-    out=QueueAnswer,
+    placed_example={"before": "platform"},
     out_config=ConfigDict(extra="forbid"),
     rank_description="Position among the tier's queues, 1 tried first",
     managed_by_description="config (the policy file, re-applied at start) or api",
@@ -71,14 +76,7 @@ def _queue_out(listed: Listed[Queue], counts: dict[str, tuple[int, int]]) -> Any
     queue = listed.item
     held, waiting = counts.get(queue.name, (0, 0))
     return QueueOut(
-        **fields_of(queue, QueueFields),
-        name=queue.name,
-        rank=listed.rank,
-        held=held,
-        waiting=waiting,
-        managed_by=listed.managed_by,
-        updated_at=listed.updated_at,
-        rank_warnings=rank_warnings_out(listed),
+        **fields_of(queue, QueueFields), name=queue.name, held=held, waiting=waiting, **kept(listed, QueueOut)
     )
 
 
@@ -87,32 +85,5 @@ async def _answers(uow: RouterUnitOfWork) -> Callable[[Listed[Queue]], Any]:
     return lambda listed: _queue_out(listed, counts)
 
 
-def _request(body: Any, name: str) -> tuple[Queue, ranking.Placement]:
-    return to_domain(Queue, {**body.model_dump(exclude=PLACEMENT), "name": name}), body.placement()
-
-
-mount(
-    router,
-    "/v1/queues",
-    SCHEMAS,
-    CatalogOps[RouterUnitOfWork, RouterDeps, Listed[Queue]](
-        work=WORK,
-        request=_request,
-        answers=_answers,
-        list=("list_queues", "Every queue, by tier, in matching order", queues.list_queues),
-        create=(
-            "create_queue",
-            "Add a queue at a rank, before or after another of its tier (else last)",
-            queues.create_queue,
-        ),
-        get=("get_queue", "One queue", queues.get_queue),
-        replace=(
-            "replace_queue",
-            "Replace a queue, optionally moving it (members taken out hand their incidents to the rest)",
-            queues.update_queue,
-        ),
-        delete=("delete_queue", "Remove a queue that holds no incident", queues.delete_queue),
-    ),
-    location="/v1/queues",
-    responses=PROBLEMS,
-)
+OPS = CatalogOps(WORK, "queue", queues, SUMMARIES, request=placed(Queue), answers=_answers)
+mount(router, "/v1/queues", SCHEMAS, OPS, responses=PROBLEMS)

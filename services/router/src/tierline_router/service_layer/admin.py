@@ -19,7 +19,7 @@ from tierline_router.domain.model import Agent, RoutingConfig, coverage_problem
 from tierline_router.service_layer.placement import hand_out_waiting, reassign_held
 from tierline_router.service_layer.unit_of_work import RouterDeps, RouterUnitOfWork
 from tierline_shared.catalog import resource
-from tierline_shared.errors import Conflict, IncompleteConfiguration
+from tierline_shared.errors import Conflict
 from tierline_shared.logging import get_logger
 
 _log = get_logger(__name__)
@@ -66,9 +66,7 @@ async def apply_config(uow: RouterUnitOfWork, deps: RouterDeps, config: RoutingC
 async def checked_catalog(uow: RouterUnitOfWork) -> Catalog:
     await uow.flush()
     catalog = await uow.catalog.load()
-    problem = coverage_problem(catalog.queues, catalog.policies)
-    if problem:
-        raise IncompleteConfiguration(f"The change is refused: {problem}.")
+    resource.refuse(coverage_problem(catalog.queues, catalog.policies))
     return catalog
 
 

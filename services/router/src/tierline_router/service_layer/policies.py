@@ -1,4 +1,7 @@
-"""Escalation policies through the admin API, each placed in the match order."""
+"""Escalation policies through the admin API, each placed in the match order.
+
+The use cases have the standard names the catalog's routes call (list_all, get, create, replace, delete).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from tierline_shared import ranking
 from tierline_shared.catalog.resource import Listed
 
 
-async def create_policy(
+async def create(
     uow: RouterUnitOfWork, deps: RouterDeps, policy: EscalationPolicy, placement: ranking.Placement
 ) -> Listed[EscalationPolicy]:
     """Add a policy at its place in the match order (unsaid: last, with a warning)."""
@@ -23,7 +26,7 @@ async def create_policy(
     )
 
 
-async def update_policy(
+async def replace(
     uow: RouterUnitOfWork, deps: RouterDeps, policy: EscalationPolicy, placement: ranking.Placement
 ) -> Listed[EscalationPolicy]:
     """Replace a policy; unplaced, it keeps its rank. Its incidents use the new ladder from the next move."""
@@ -34,16 +37,16 @@ async def update_policy(
     return uow.policies.view(row, uow.policies.warnings(catalog.policies, policy.name, is_placed_last=False))
 
 
-async def get_policy(uow: RouterUnitOfWork, name: str) -> Listed[EscalationPolicy]:
+async def get(uow: RouterUnitOfWork, name: str) -> Listed[EscalationPolicy]:
     return await uow.policies.get(name)
 
 
-async def list_policies(uow: RouterUnitOfWork) -> list[Listed[EscalationPolicy]]:
+async def list_all(uow: RouterUnitOfWork) -> list[Listed[EscalationPolicy]]:
     """Every escalation policy in match order."""
     return await uow.policies.list_all()
 
 
-async def delete_policy(uow: RouterUnitOfWork, name: str) -> None:
+async def delete(uow: RouterUnitOfWork, name: str) -> None:
     """Incidents on a deleted policy continue on whichever policy matches them."""
     await uow.lock_routing()
     await uow.policies.remove(await uow.policies.found(name))

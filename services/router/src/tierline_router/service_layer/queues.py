@@ -1,4 +1,7 @@
-"""Queues through the admin API: each placed in its tier's match order, changes moving work at once."""
+"""Queues through the admin API: each placed in its tier's match order, changes moving work at once.
+
+The use cases have the standard names the catalog's routes call (list_all, get, create, replace, delete).
+"""
 
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ def _check_members(catalog: Catalog, queue: Queue) -> None:
             )
 
 
-async def create_queue(
+async def create(
     uow: RouterUnitOfWork, deps: RouterDeps, queue: Queue, placement: ranking.Placement
 ) -> Listed[Queue]:
     """Add a queue at its place among its tier's queues (unsaid: last, with a warning)."""
@@ -42,7 +45,7 @@ async def create_queue(
     )
 
 
-async def update_queue(
+async def replace(
     uow: RouterUnitOfWork, deps: RouterDeps, queue: Queue, placement: ranking.Placement
 ) -> Listed[Queue]:
     """Replace a queue; members taken out hand their incidents in it to the rest.
@@ -69,11 +72,11 @@ async def update_queue(
     )
 
 
-async def get_queue(uow: RouterUnitOfWork, name: str) -> Listed[Queue]:
+async def get(uow: RouterUnitOfWork, name: str) -> Listed[Queue]:
     return await uow.queues.get(name)
 
 
-async def list_queues(uow: RouterUnitOfWork) -> list[Listed[Queue]]:
+async def list_all(uow: RouterUnitOfWork) -> list[Listed[Queue]]:
     """Every queue in match order: by tier, then rank."""
     return await uow.queues.list_all()
 
@@ -83,7 +86,7 @@ async def counts(uow: RouterUnitOfWork) -> dict[str, tuple[int, int]]:
     return await uow.assignments.queue_counts()
 
 
-async def delete_queue(uow: RouterUnitOfWork, name: str) -> None:
+async def delete(uow: RouterUnitOfWork, name: str) -> None:
     await uow.lock_routing()
     row = await uow.queues.found(name)
     open_incidents = await uow.assignments.open_in(name)

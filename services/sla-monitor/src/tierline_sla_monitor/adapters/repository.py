@@ -54,7 +54,7 @@ async def incident(session: AsyncSession, incident_id: uuid.UUID) -> IncidentRow
 
 
 class CatalogRepository:
-    """The policies and calendars in force, for the clocks' use cases (changed by service_layer.catalog)."""
+    """The policies and calendars in force, for the clocks' use cases (changed by the catalog API)."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session

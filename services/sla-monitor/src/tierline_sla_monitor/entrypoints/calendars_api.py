@@ -5,22 +5,21 @@ Reading takes ``incidents:read``; changing them takes ``admin``.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from tierline_shared.catalog.resource import Listed
-from tierline_shared.catalog.routes import CatalogOps, mount
-from tierline_shared.catalog.schemas import catalog_schemas, fields_of, to_domain
+from tierline_shared.catalog.routes import CatalogOps, PerRoute, mount
+from tierline_shared.catalog.schemas import catalog_schemas, fields_of, kept, to_domain
 from tierline_shared.catalog_schemas import Name
 from tierline_shared.errors import InvalidInput
 from tierline_sla_monitor.domain.calendar import Calendar, DaySpans, Weekday
 from tierline_sla_monitor.entrypoints.api import PROBLEMS
 from tierline_sla_monitor.entrypoints.policies_api import WORK
-from tierline_sla_monitor.service_layer import catalog
-from tierline_sla_monitor.service_layer.unit_of_work import SlaUnitOfWork
+from tierline_sla_monitor.service_layer import calendars
 
 router = APIRouter(prefix="/v1/sla", tags=["sla"])
 
@@ -50,23 +49,28 @@ class CalendarAnswer(CalendarFields, CalendarName):
     """A calendar as the API answers it: the name first, then the fields."""
 
 
+# the routes mount() adds, by verb, and their summaries
+SUMMARIES: PerRoute = {
+    "list": "Business calendars",
+    "create": "Add a calendar",
+    "get": "One calendar",
+    "replace": "Replace a calendar",
+    "delete": "Remove a calendar no policy uses",
+}
 SCHEMAS = catalog_schemas(
     "Calendar",
     CalendarFields,
-    module=__name__,
+    CalendarAnswer,
     is_name_first=True,
     replace=False,
     example=CALENDAR_EXAMPLE,
-    out=CalendarAnswer,
     out_config=ConfigDict(extra="forbid"),
 )
 CalendarIn, CalendarOut = SCHEMAS.create, SCHEMAS.answer
 
 
 def _calendar_out(listed: Listed[Calendar]) -> Any:
-    return CalendarOut(
-        **fields_of(listed.item, CalendarAnswer), managed_by=listed.managed_by, updated_at=listed.updated_at
-    )
+    return CalendarOut(**fields_of(listed.item, CalendarAnswer), **kept(listed, CalendarOut))
 
 
 def _request(body: Any, name: str) -> tuple[Calendar]:
@@ -79,21 +83,7 @@ def _request(body: Any, name: str) -> tuple[Calendar]:
     return (calendar,)
 
 
-mount(
-    router,
-    "/calendars",
-    SCHEMAS,
-    CatalogOps[SlaUnitOfWork, datetime, Listed[Calendar]](
-        work=WORK,
-        request=_request,
-        answer=_calendar_out,
-        list=("list_calendars", "Business calendars", catalog.list_calendars),
-        create=("create_calendar", "Add a calendar", catalog.create_calendar),
-        get=("get_calendar", "One calendar", catalog.get_calendar),
-        replace=("replace_calendar", "Replace a calendar", catalog.replace_calendar),
-        delete=("delete_calendar", "Remove a calendar no policy uses", catalog.delete_calendar),
-        replace_name=str,
-    ),
-    location="/v1/sla/calendars",
-    responses=PROBLEMS,
+OPS = CatalogOps(
+    WORK, "calendar", calendars, SUMMARIES, request=_request, answer=_calendar_out, replace_name=str
 )
+mount(router, "/calendars", SCHEMAS, OPS, responses=PROBLEMS)

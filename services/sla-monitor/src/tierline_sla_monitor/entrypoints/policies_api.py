@@ -11,16 +11,15 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from tierline_shared import ranking
 from tierline_shared.catalog.resource import Listed
-from tierline_shared.catalog.routes import CatalogOps, Work, mount
-from tierline_shared.catalog.schemas import PLACEMENT, catalog_schemas, to_domain
-from tierline_shared.catalog_schemas import Name, rank_warnings_out
+from tierline_shared.catalog.routes import CatalogOps, PerRoute, Work, mount
+from tierline_shared.catalog.schemas import catalog_schemas, kept, placed
+from tierline_shared.catalog_schemas import Name
 from tierline_shared.config_files import Duration
 from tierline_sla_monitor.domain.calendar import TWENTY_FOUR_SEVEN
 from tierline_sla_monitor.domain.policy import HoldReason, Priority, SlaPolicy
 from tierline_sla_monitor.entrypoints.api import PROBLEMS
-from tierline_sla_monitor.service_layer import catalog
+from tierline_sla_monitor.service_layer import policies
 from tierline_sla_monitor.service_layer.unit_of_work import SlaUnitOfWork
 
 router = APIRouter(prefix="/v1/sla", tags=["sla"])
@@ -77,14 +76,17 @@ class PolicyAnswer(BaseModel):
     warnings: list[float]
 
 
+# the routes mount() adds, by verb, and their summaries
+SUMMARIES: PerRoute = {
+    "list": "Policies, in matching order",
+    "create": "Add a policy at a rank, before or after another (else last)",
+    "get": "One policy",
+    "replace": "Replace a policy, optionally moving it (running clocks keep their targets until "
+    "the incident's priority changes)",
+    "delete": "Remove a policy",
+}
 SCHEMAS = catalog_schemas(
-    "Policy",
-    PolicyFields,
-    module=__name__,
-    ranked=True,
-    example=POLICY_EXAMPLE,
-    create_example={**POLICY_EXAMPLE, "before": "p2"},
-    out=PolicyAnswer,
+    "Policy", PolicyFields, PolicyAnswer, ranked=True, example=POLICY_EXAMPLE, placed_example={"before": "p2"}
 )
 PolicyIn, PolicyReplace, PolicyOut = SCHEMAS.create, SCHEMAS.replace, SCHEMAS.answer
 
@@ -93,7 +95,6 @@ def _policy_out(listed: Listed[SlaPolicy]) -> Any:
     p = listed.item
     return PolicyOut(
         name=p.name,
-        rank=listed.rank,
         priorities=p.priorities,
         services=p.services,
         customers=p.customers,
@@ -102,39 +103,9 @@ def _policy_out(listed: Listed[SlaPolicy]) -> Any:
         calendar=p.calendar,
         pause_on=p.pause_on,
         warnings=p.warnings,
-        managed_by=listed.managed_by,
-        updated_at=listed.updated_at,
-        rank_warnings=rank_warnings_out(listed),
+        **kept(listed, PolicyOut),
     )
 
 
-def _request(body: Any, name: str) -> tuple[SlaPolicy, ranking.Placement]:
-    return to_domain(SlaPolicy, {**body.model_dump(exclude=PLACEMENT), "name": name}), body.placement()
-
-
-mount(
-    router,
-    "/policies",
-    SCHEMAS,
-    CatalogOps[SlaUnitOfWork, datetime, Listed[SlaPolicy]](
-        work=WORK,
-        request=_request,
-        answer=_policy_out,
-        list=("list_policies", "Policies, in matching order", catalog.list_policies),
-        create=(
-            "create_policy",
-            "Add a policy at a rank, before or after another (else last)",
-            catalog.create_policy,
-        ),
-        get=("get_policy", "One policy", catalog.get_policy),
-        replace=(
-            "replace_policy",
-            "Replace a policy, optionally moving it (running clocks keep their targets until the "
-            "incident's priority changes)",
-            catalog.replace_policy,
-        ),
-        delete=("delete_policy", "Remove a policy", catalog.delete_policy),
-    ),
-    location="/v1/sla/policies",
-    responses=PROBLEMS,
-)
+OPS = CatalogOps(WORK, "policy", policies, SUMMARIES, request=placed(SlaPolicy), answer=_policy_out)
+mount(router, "/policies", SCHEMAS, OPS, responses=PROBLEMS)

@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, Vali
 
 from tierline_shared.api import KEY_PROBLEMS, Admin, RuntimeDep
 from tierline_shared.catalog.routes import CatalogOps, Work, mount
-from tierline_shared.catalog.schemas import catalog_schemas, to_domain
+from tierline_shared.catalog.schemas import catalog_schemas, kept, to_domain
 from tierline_shared.schemas import ApiModel
 from tierline_vendor_gateway.domain.vendors import (
     NAME_PATTERN,
@@ -171,12 +171,11 @@ class VendorAnswer(BaseModel):
 SCHEMAS = catalog_schemas(
     "Vendor",
     VendorFields,
-    module=__name__,
+    VendorAnswer,
     name=Annotated[str, Field(min_length=1, max_length=63, pattern=NAME_PATTERN)],
     replace=False,
     example=VENDOR_EXAMPLE,
     extra_in=Registering,
-    out=VendorAnswer,
     managed_by_description="config (vendors.yaml, re-applied at every start) or api",
     has_created_at=True,
 )
@@ -227,9 +226,7 @@ def _out(registered: Registered) -> Any:
         else None,
         enabled=registered.is_enabled,
         disabled_reason=registered.disabled_reason,
-        managed_by=registered.managed_by,
-        created_at=registered.created_at,
-        updated_at=registered.updated_at,
+        **kept(registered, VendorOut),
     )
 
 
@@ -255,25 +252,19 @@ def _with_warnings(answer: Any, warnings: list[str]) -> VendorChangedOut:
     return VendorChangedOut(**answer.model_dump(), warnings=warnings)
 
 
-mount(
-    router,
-    "/v1/vendors",
-    SCHEMAS,
-    CatalogOps[GatewayUnitOfWork, GatewayDeps, Registered](
-        work=WORK,
-        request=_request,
-        answer=_out,
-        list=("list_vendors", "Every vendor", registry.listed),
-        create=("create_vendor", "Register a vendor", registry.create),
-        get=("get_vendor", "One vendor", registry.get),
-        create_out=VendorChangedOut,
-        prepare=_vet,
-        created=_with_warnings,
-        descriptions={"create_vendor": VET},
-    ),
-    location="/v1/vendors",
-    responses=PROBLEMS,
+OPS = CatalogOps(
+    WORK,
+    "vendor",
+    registry,
+    {"list": "Every vendor", "create": "Register a vendor", "get": "One vendor"},
+    request=_request,
+    answer=_out,
+    create_out=VendorChangedOut,
+    prepare=_vet,
+    created=_with_warnings,
+    descriptions={"create": VET},
 )
+mount(router, "/v1/vendors", SCHEMAS, OPS, responses=PROBLEMS)
 
 
 @router.patch(

@@ -54,7 +54,7 @@ async def load(uow: GatewayUnitOfWork, names: Iterable[str] | None = None) -> di
     return await uow.vendor_states.load(names)
 
 
-async def listed(uow: GatewayUnitOfWork) -> list[Registered]:
+async def list_all(uow: GatewayUnitOfWork) -> list[Registered]:
     """Every registered vendor, by name."""
     return list((await load(uow)).values())
 
