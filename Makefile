@@ -85,7 +85,10 @@ clean:
 	rm -rf $(VENV) .run .pytest_cache .ruff_cache .mypy_cache .cache/mypy .coverage htmlcov
 
 # SLA_BENCH_ARGS e.g. "--clocks 200000" on a slow machine (the default arms a million clocks).
+# PIPELINE_BENCH_ARGS e.g. "--quick" (~90 s instead of ~5 min) or "--rates 10 50 100 200": the whole
+# stack as processes, end to end (it apt-get installs prometheus-alertmanager for its baseline if missing).
 bench: kafka
 	@$(BIN)/python -m tests.bench.messaging $(BENCH_ARGS)
 	@$(BIN)/python -m tests.bench.sla_timers $(SLA_BENCH_ARGS)
 	@$(BIN)/python -m tests.bench.vendor_deliveries $(VENDOR_BENCH_ARGS)
+	@$(BIN)/python -m tests.bench.pipeline $(PIPELINE_BENCH_ARGS)
