@@ -1,64 +1,46 @@
-"""Idempotent Kafka consumer: inbox row + effect in one transaction, offset committed after.
+"""Idempotent Kafka consumer: a partition's fetched records applied in one transaction, offset after.
 
-Redelivery is normal: an event id already in the inbox is skipped. A record that
-keeps failing after bounded retries goes to ``<topic>.dlq`` with the error, and
-the consumer moves on.
+Redelivery is normal: an event id already in the inbox is skipped. An event that keeps
+failing after bounded retries is undone alone, inbox row included (``batch``), and goes to
+``<topic>.dlq`` with the error once the batch has committed, while the rest of the batch
+stays; only then is the partition's offset committed. When the database or Kafka is away,
+or PostgreSQL picks the batch as a deadlock victim, the whole batch is rolled back and
+fetched again.
 
-Each record is applied inside a CONSUMER span whose parent is the trace context the
-event carries (``ce_traceparent``), so what the handler stages continues that trace.
+Each record is applied inside a CONSUMER span whose parent is the trace context the event
+carries (``ce_traceparent``), so what the handler stages continues that trace.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, StatusCode
-from pydantic import ValidationError
+from opentelemetry.trace import Span, SpanKind, StatusCode
 from sqlalchemy import Table
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import RetryCallState, wait_exponential_jitter
 
 from tierline_shared import tracing
-from tierline_shared.errors import DomainError
 from tierline_shared.events import topics
-from tierline_shared.events.base import Envelope, Event, UnknownEventType, registered_types
+from tierline_shared.events.base import Event, UnknownEventType, registered_types
 from tierline_shared.logging import get_logger
 from tierline_shared.messaging import cloudevents
+from tierline_shared.messaging.batch import BatchApplier, Handler, Item
+from tierline_shared.messaging.failures import is_conflict, is_deterministic, is_retryable, is_transient
 from tierline_shared.metrics import CONSUMER_LAG, EVENTS_CONSUMED, HANDLER_SECONDS
 
-Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+__all__ = ["EventConsumer", "Handler", "is_conflict", "is_deterministic", "is_retryable", "is_transient"]
+
 _log = get_logger(__name__)
 # The headers a record's span reads: its trace context and what names the event.
 _SPAN_HEADERS = frozenset({"ce_id", "ce_type", "ce_subject", cloudevents.TRACEPARENT, cloudevents.TRACESTATE})
-
-
-def is_deterministic(exc: BaseException) -> bool:
-    """Fails the same way every time: a domain rule, a contract violation, data PostgreSQL refuses."""
-    return isinstance(exc, DomainError | ValidationError | DataError)
-
-
-def is_retryable(exc: BaseException) -> bool:
-    return isinstance(exc, Exception) and not is_deterministic(exc)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """The database or the network is away; the event itself is fine."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(
-        exc, OperationalError | InterfaceError | PoolTimeout | OSError | TimeoutError | KafkaError
-    )
+FETCH_RECORDS = 200
 
 
 class EventConsumer:
@@ -76,6 +58,7 @@ class EventConsumer:
         retry_initial_seconds: float = 0.05,
         retry_max_seconds: float = 2.0,
         after_commit: Callable[[], None] | None = None,
+        max_batch: int = FETCH_RECORDS,
     ) -> None:
         self.group_id = group_id
         self.topics = topics
@@ -94,6 +77,16 @@ class EventConsumer:
         self.retry_initial = retry_initial_seconds
         self.retry_max = retry_max_seconds
         self.after_commit = after_commit
+        self.max_batch = max(1, max_batch)  # events per transaction
+        self._wait = wait_exponential_jitter(multiplier=retry_initial_seconds, max=retry_max_seconds)
+        self._batches = BatchApplier(
+            group_id=group_id,
+            sessions=sessions,
+            inbox=inbox,
+            max_attempts=max_attempts,
+            backoff=self._backoff,
+            span_for=self._span,
+        )
         self.consumer = AIOKafkaConsumer(
             *topics,
             bootstrap_servers=bootstrap_servers,
@@ -116,20 +109,31 @@ class EventConsumer:
 
     async def run(self) -> None:
         pause = self.retry_max
+        conflicts = 0
         while True:
-            batches = await self.consumer.getmany(timeout_ms=500, max_records=200)
+            batches = await self.consumer.getmany(timeout_ms=500, max_records=FETCH_RECORDS)
             await self._record_lag()
             # first offset not yet applied, per partition of this batch
             pending = {tp: records[0].offset for tp, records in batches.items()}
             try:
                 for tp, records in batches.items():
                     await self._process_partition(tp, records, pending)
-                pause = self.retry_max
+                pause, conflicts = self.retry_max, 0
             except Exception as exc:
                 # Not done with this batch: rewind, so nothing fetched but unapplied is skipped.
                 for tp, offset in pending.items():
                     with contextlib.suppress(Exception):
                         self.consumer.seek(tp, offset)
+                if is_conflict(exc):  # lost a lock race with another replica: go again soon
+                    conflicts += 1
+                    wait = self._backoff(conflicts)
+                    _log.info(
+                        "consumer_batch_conflict",
+                        error=type(getattr(exc, "orig", exc)).__name__,
+                        pause_seconds=wait,
+                    )
+                    await asyncio.sleep(wait)
+                    continue
                 if not is_transient(exc):
                     raise
                 _log.warning("consumer_waiting_for_dependencies", pause_seconds=pause)
@@ -141,9 +145,10 @@ class EventConsumer:
     ) -> None:
         done: int | None = None
         try:
-            for record in records:
-                await self.process(record)
-                done = pending[tp] = record.offset + 1
+            for start in range(0, len(records), self.max_batch):
+                batch = records[start : start + self.max_batch]
+                await self.process_batch(batch)
+                done = pending[tp] = batch[-1].offset + 1
         finally:
             if done is not None:
                 # Only now are the effects of these records committed in PostgreSQL.
@@ -172,25 +177,82 @@ class EventConsumer:
             _log.debug("consumer_lag_not_recorded", exc_info=True)
 
     async def process(self, record: ConsumerRecord[Any, Any]) -> str:
-        """Apply one record; returns the outcome (processed, duplicate, ignored, dead_lettered).
+        """Apply one record alone; returns the outcome (processed, duplicate, ignored, dead_lettered)."""
+        [outcome] = await self.process_batch([record])
+        return outcome
 
-        Each record is applied in a CONSUMER span, but for one of a type this consumer has no
-        handler for (most records on a shared topic): skipped at once, a span would cost more.
+    async def process_batch(self, records: list[ConsumerRecord[Any, Any]]) -> list[str]:
+        """Apply records of one partition in one transaction; their outcomes, in order.
+
+        Committed, then dead letters sent, before this returns; the caller commits the offset.
+        Raises, with nothing committed, when the batch must be fetched again (a transient
+        failure or a conflict). A record of a type this consumer has no handler for (most
+        records on a shared topic) is skipped at once: a span would cost more.
         """
+        items = [self._read(record) for record in records]
+        try:
+            todo = [item for item in items if item.outcome is None]
+            if todo:
+                await self._batches.apply(todo)
+            await self._settle(items)
+        except BaseException:
+            for item in items:  # rolled back: their spans end without an outcome
+                if item.span is not None:
+                    item.span.end()
+            raise
+        return [item.outcome or "" for item in items]
+
+    def _read(self, record: ConsumerRecord[Any, Any]) -> Item:
+        """Decode a record and find its handler; what needs no transaction gets its outcome here."""
         found: dict[str, str] = {}
         for key, value in record.headers or ():
             if key in _SPAN_HEADERS and isinstance(value, bytes | bytearray):
                 found[key] = value.decode("utf-8", "replace")
+        item = Item(record, found)
         if found.get("ce_type") in self._unhandled:  # a known contract with no handler here: not even decoded
-            return self._count(record, found["ce_type"], "ignored")
-        with self._span(record, found) as span:
-            outcome = await self._process(record)
-            span.set_attribute("tierline.outcome", outcome)
-            return outcome
+            item.event_type, item.outcome, item.traced = found["ce_type"], "ignored", False
+            return item
+        try:
+            envelope = cloudevents.decode(record.headers, record.value)
+        except UnknownEventType as exc:
+            item.event_type, item.outcome = str(exc), "ignored"
+            if str(exc).startswith("tierline."):
+                # One of ours we do not know yet (a newer version deployed first): keep it for replay.
+                item.outcome = "dead_lettered"
+                item.error = f"unknown event type {exc}; upgrade this consumer and replay"
+            return item
+        except Exception as exc:  # noqa: BLE001 - a record we cannot read is poison
+            item.event_type, item.outcome, item.error = "undecodable", "dead_lettered", f"undecodable: {exc}"
+            return item
+        item.event_type, item.envelope = envelope.type, envelope
+        item.handler = self.handlers.get(envelope.type)
+        if item.handler is None:
+            item.outcome = "ignored"
+        return item
 
-    def _span(self, record: ConsumerRecord[Any, Any], found: dict[str, str]) -> Any:
+    async def _settle(self, items: list[Item]) -> None:
+        """After the commit: metrics, after_commit, dead letters, spans; in the records' order."""
+        for item in items:
+            if item.outcome == "processed":
+                HANDLER_SECONDS.labels(type=item.event_type).observe(item.seconds)
+                if self.after_commit:
+                    self.after_commit()
+        for item in items:
+            span = item.span
+            if span is None and item.traced:
+                span = item.span = self._span(item)
+            if item.outcome == "dead_lettered":
+                await self._dead_letter(item.record, item.error, span)
+            EVENTS_CONSUMED.labels(topic=item.record.topic, type=item.event_type, outcome=item.outcome).inc()
+            if span is not None:
+                span.set_attribute("tierline.outcome", item.outcome or "")
+                item.span = None
+                span.end()
+
+    def _span(self, item: Item) -> Span:
         """``process <topic>``, a child of the context the event carries (a new trace without one)."""
-        attributes = {
+        record, found = item.record, item.found
+        attributes: dict[str, Any] = {
             "messaging.system": "kafka",
             "messaging.operation.type": "process",
             "messaging.operation.name": "process",
@@ -206,67 +268,19 @@ class EventConsumer:
         if "ce_subject" in found:
             attributes["tierline.incident.id"] = found["ce_subject"]
         parent = tracing.context_from(found.get(cloudevents.TRACEPARENT), found.get(cloudevents.TRACESTATE))
-        return self._tracer.start_as_current_span(
-            f"process {record.topic}",
-            context=parent,
-            kind=SpanKind.CONSUMER,
-            attributes=attributes,
+        return self._tracer.start_span(
+            f"process {record.topic}", context=parent, kind=SpanKind.CONSUMER, attributes=attributes
         )
 
-    async def _process(self, record: ConsumerRecord[Any, Any]) -> str:
-        try:
-            envelope = cloudevents.decode(record.headers, record.value)
-        except UnknownEventType as exc:
-            if not str(exc).startswith("tierline."):
-                return self._count(record, str(exc), "ignored")
-            # One of ours we do not know yet (a newer version deployed first): keep it for replay.
-            await self._dead_letter(record, f"unknown event type {exc}; upgrade this consumer and replay")
-            return self._count(record, str(exc), "dead_lettered")
-        except Exception as exc:  # noqa: BLE001 - a record we cannot read is poison
-            await self._dead_letter(record, f"undecodable: {exc}")
-            return self._count(record, "undecodable", "dead_lettered")
-        handler = self.handlers.get(envelope.type)
-        if handler is None:
-            return self._count(record, envelope.type, "ignored")
-        try:
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(self.max_attempts),
-                # never retry a cancellation (shutdown) or what fails the same way every time
-                retry=retry_if_exception(is_retryable),
-                wait=wait_exponential_jitter(multiplier=self.retry_initial, max=self.retry_max),
-                reraise=True,
-            ):
-                with attempt:
-                    outcome = await self._apply(envelope, handler)
-        except Exception as exc:
-            if is_transient(exc):
-                # The database is away, not the event's fault: stop here and retry it later.
-                _log.warning("consumer_paused_transient_error", error=f"{type(exc).__name__}: {exc}")
-                raise
-            _log.exception("event_dead_lettered", event_id=str(envelope.id), type=envelope.type)
-            await self._dead_letter(record, f"{type(exc).__name__}: {exc}")
-            return self._count(record, envelope.type, "dead_lettered")
-        if outcome == "processed" and self.after_commit:
-            self.after_commit()
-        return self._count(record, envelope.type, outcome)
+    def _backoff(self, attempt: int) -> float:
+        """The pause after the ``attempt``-th failed try: exponential, with jitter, bounded."""
+        state = RetryCallState(None, None, (), {})  # type: ignore[arg-type]  # the wait reads attempt_number only
+        state.attempt_number = attempt
+        return float(self._wait(state))
 
-    async def _apply(self, envelope: Envelope, handler: Handler) -> str:
-        started = time.perf_counter()
-        async with self.sessions() as session, session.begin():
-            inserted = await session.scalar(
-                insert(self.inbox)
-                .values(consumer=self.group_id, event_id=envelope.id, event_type=envelope.type)
-                .on_conflict_do_nothing()
-                .returning(self.inbox.c.event_id)
-            )
-            if inserted is None:
-                return "duplicate"
-            await handler(session, envelope)
-        HANDLER_SECONDS.labels(type=envelope.type).observe(time.perf_counter() - started)
-        return "processed"
-
-    async def _dead_letter(self, record: ConsumerRecord[Any, Any], error: str) -> None:
-        trace.get_current_span().set_status(StatusCode.ERROR, error[:200])
+    async def _dead_letter(self, record: ConsumerRecord[Any, Any], error: str, span: Span | None) -> None:
+        if span is not None:
+            span.set_status(StatusCode.ERROR, error[:200])
         origin = f"{record.topic}/{record.partition}/{record.offset}"
         # The record's own headers stay, its ce_traceparent too: a replay continues the trace.
         headers = [
@@ -278,8 +292,3 @@ class EventConsumer:
         await self.producer.send_and_wait(
             topics.dlq(record.topic), value=record.value, key=record.key, headers=headers
         )
-
-    @staticmethod
-    def _count(record: ConsumerRecord[Any, Any], event_type: str, outcome: str) -> str:
-        EVENTS_CONSUMED.labels(topic=record.topic, type=event_type, outcome=outcome).inc()
-        return outcome
