@@ -68,7 +68,8 @@ class Outbox:
                     "value": record.value,
                 }
             )
-        await session.execute(insert(self.table).values(rows))
+        # executemany of one compiled statement: a multi-row VALUES would be compiled anew each time
+        await session.execute(insert(self.table), rows)
         return envelopes
 
 

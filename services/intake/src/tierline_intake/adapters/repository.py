@@ -10,9 +10,8 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import IntegrityError
 
 from tierline_intake.adapters.filters import IncidentFilter, ProblemFilter
 from tierline_intake.adapters.orm import IncidentRow, ProblemRow, SlaClockView, TimelineEntry
@@ -23,6 +22,15 @@ from tierline_shared.db import Repository
 from tierline_shared.errors import NotFound
 
 _FIELDS = tuple(f.name for f in fields(Incident))
+# the partial unique index uq_incidents_open_dedup_key: at most one open incident per dedup key
+_OPEN_DEDUP = text("dedup_key IS NOT NULL AND status IN ('open', 'acknowledged', 'on_hold')")
+_CHUNK = 500  # rows per multi-row INSERT (asyncpg takes at most 32,767 parameters a statement)
+# Core statements built once: the values travel as parameters, so SQLAlchemy compiles each once
+_INSERT_INCIDENT = insert(IncidentRow.metadata.tables["incidents"])
+_INSERT_NEW_INCIDENTS = _INSERT_INCIDENT.on_conflict_do_nothing(
+    index_elements=["dedup_key"], index_where=_OPEN_DEDUP
+).returning(_INSERT_INCIDENT.table.c.id)
+_INSERT_LINES = insert(TimelineEntry.metadata.tables["timeline"])
 
 
 def _incident(row: IncidentRow) -> Incident:
@@ -31,6 +39,12 @@ def _incident(row: IncidentRow) -> Incident:
     values["knowledge"] = list(row.knowledge or [])
     values["details"] = dict(row.details or {})
     return Incident(**values)
+
+
+def _values(incident: Incident) -> dict[str, Any]:
+    values = {name: getattr(incident, name) for name in _FIELDS}
+    values["status"] = incident.status.value
+    return values
 
 
 def _write(incident: Incident, row: IncidentRow) -> None:
@@ -52,6 +66,7 @@ class IncidentRepository(Repository[IncidentRow]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._rows: dict[uuid.UUID, IncidentRow] = {}
+        self.inserted: set[uuid.UUID] = set()  # incidents this transaction created
 
     def _track(self, row: IncidentRow) -> Incident:
         self._rows[row.id] = row
@@ -69,36 +84,50 @@ class IncidentRepository(Repository[IncidentRow]):
 
     async def open_with_dedup_key(self, dedup_key: str) -> Incident | None:
         """The open incident holding ``dedup_key``, locked, or None."""
-        row = await self.session.scalar(
+        return (await self.open_with_dedup_keys([dedup_key])).get(dedup_key)
+
+    async def open_with_dedup_keys(self, dedup_keys: list[str]) -> dict[str, Incident]:
+        """The open incidents holding these dedup keys, locked, by key (one SELECT for them all)."""
+        if not dedup_keys:
+            return {}
+        rows = await self.session.scalars(
             select(IncidentRow)
             .where(
-                IncidentRow.dedup_key == dedup_key,
+                IncidentRow.dedup_key.in_(dedup_keys),
                 IncidentRow.status.in_([s.value for s in OPEN_STATUSES]),
             )
             .with_for_update()
         )
-        return None if row is None else self._track(row)
+        return {row.dedup_key: self._track(row) for row in rows if row.dedup_key is not None}
 
     async def add_unless_taken(self, incident: Incident) -> Incident | None:
         """Insert a new incident; None if stored, else the open twin that won its dedup key.
 
-        The insert runs in a savepoint, so a concurrent twin with the same dedup key loses
-        cleanly; without a dedup key, or if no open twin is found, the error stands.
+        A concurrent twin with the same dedup key loses cleanly (ON CONFLICT on the open-dedup
+        index); without a dedup key, or if no open twin is found, the error stands.
         """
-        row = IncidentRow()
-        _write(incident, row)
-        try:
-            async with self.session.begin_nested():
-                self.session.add(row)
-                await self.session.flush()
-        except IntegrityError:
-            if incident.dedup_key:
-                existing = await self.open_with_dedup_key(incident.dedup_key)
-                if existing is not None:
-                    return existing
-            raise
-        self._rows[row.id] = row
-        return None
+        if not incident.dedup_key:
+            await self.session.execute(_INSERT_INCIDENT, _values(incident))
+            self.inserted.add(incident.id)
+            return None
+        if await self.add_new([incident]):
+            return None
+        existing = await self.open_with_dedup_key(incident.dedup_key)
+        if existing is None:  # the twin resolved meanwhile: insert again, and let any error stand
+            await self.session.execute(_INSERT_INCIDENT, _values(incident))
+            self.inserted.add(incident.id)
+            return None
+        return existing
+
+    async def add_new(self, incidents: list[Incident]) -> set[uuid.UUID]:
+        """Insert new incidents in as few statements as rows allow; the ids stored (not those
+        whose dedup key an open incident of a concurrent transaction took meanwhile)."""
+        stored: set[uuid.UUID] = set()
+        for start in range(0, len(incidents), _CHUNK):
+            chunk = [_values(incident) for incident in incidents[start : start + _CHUNK]]
+            stored.update(await self.session.scalars(_INSERT_NEW_INCIDENTS, chunk))
+        self.inserted |= stored
+        return stored
 
     def save(self, incident: Incident) -> None:
         """Write a loaded incident's changes (flushed with the transaction)."""
@@ -166,6 +195,10 @@ class TimelineRepository(Repository[TimelineEntry]):
     model = TimelineEntry
     what = "timeline entry"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.recorded: dict[uuid.UUID, list[TimelineEntry]] = {}  # lines this transaction wrote
+
     def record(
         self,
         incident_id: uuid.UUID,
@@ -177,17 +210,25 @@ class TimelineRepository(Repository[TimelineEntry]):
         event_id: uuid.UUID | None = None,
         data: dict[str, Any] | None = None,
     ) -> None:
-        self.add(
-            TimelineEntry(
-                incident_id=incident_id,
-                at=at,
-                kind=kind,
-                summary=summary,
-                source=source,
-                event_id=event_id,
-                data=data or {},
-            )
+        entry = TimelineEntry(
+            incident_id=incident_id,
+            at=at,
+            kind=kind,
+            summary=summary,
+            source=source,
+            event_id=event_id,
+            data=data or {},
         )
+        self.add(entry)
+        self.recorded.setdefault(incident_id, []).append(entry)
+
+    async def record_many(self, lines: list[dict[str, Any]]) -> None:
+        """Write many lines now, in order, in as few INSERTs as rows allow (keys as :meth:`record`'s)."""
+        for start in range(0, len(lines), _CHUNK):
+            chunk = [{**line, "data": line.get("data") or {}} for line in lines[start : start + _CHUNK]]
+            await self.session.execute(_INSERT_LINES, chunk)
+            for line in chunk:
+                self.recorded.setdefault(line["incident_id"], []).append(TimelineEntry(**line))
 
     async def of(self, incident_id: uuid.UUID) -> list[TimelineEntry]:
         """The incident's timeline, in order."""
@@ -202,6 +243,10 @@ class SlaViewRepository(Repository[SlaClockView]):
     model = SlaClockView
     what = "SLA clock"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.written = False  # whether this transaction wrote any clock's view
+
     async def of(self, incident_id: uuid.UUID) -> list[SlaClockView]:
         return await self.find(SlaClockView.incident_id == incident_id)
 
@@ -214,11 +259,13 @@ class SlaViewRepository(Repository[SlaClockView]):
 
     def change(self, view: SlaClockView, values: dict[str, Any]) -> None:
         """Write what an SLA event changed into the clock's view (flushed with the transaction)."""
+        self.written = True
         for name, value in values.items():
             setattr(view, name, value)
 
     async def started(self, incident_id: uuid.UUID, clock: str, values: dict[str, Any]) -> None:
         """A (re)started clock replaces the view of the last one of its kind."""
+        self.written = True
         await self.session.execute(
             insert(SlaClockView)
             .values(incident_id=incident_id, clock=clock, **values)
@@ -232,6 +279,7 @@ class SlaViewRepository(Repository[SlaClockView]):
             SlaClockView.clock.in_(kinds),
             SlaClockView.state.in_(("running", "paused")),
         )
+        self.written = True
         if tier is not None:
             stmt = stmt.where(SlaClockView.tier == tier)
         await self.session.execute(stmt.values(state="cancelled", remaining_seconds=None))

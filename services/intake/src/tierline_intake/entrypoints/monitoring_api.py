@@ -123,14 +123,11 @@ async def alertmanager(
         uow = deps(rt).unit_of_work(session)
         integration = await integrations.integration_for_key(uow, integration_key, "alertmanager")
         await rt.access.count(f"integration:{integration.id}")
-        touched: list[uuid.UUID] = []
-        for signal in alertmanager_signals(
+        signals = alertmanager_signals(
             payload.as_plain(),
             integration_name=integration.name,
             default_service=integration.service,
             rules=deps(rt).severity_rules,
-        ):
-            row = await integrations.apply_signal(uow, deps(rt), integration, signal)
-            if row is not None and row.id not in touched:
-                touched.append(row.id)
+        )
+        touched = await integrations.apply_signals(uow, deps(rt), integration, list(signals))
     return AlertmanagerAccepted(alerts=len(payload.alerts), incident_ids=touched)

@@ -51,10 +51,21 @@ async def create_incident(
         if existing is not None:
             await _record_occurrence(uow, deps, existing, cmd)
             return existing, False
+    incident = new_incident(deps, cmd, now=deps.clock.now())
+    twin = await uow.incidents.add_unless_taken(incident)
+    if twin is not None:  # a concurrent report with the same dedup key won
+        await _record_occurrence(uow, deps, twin, cmd)
+        return twin, False
+    await uow.record(incident.id, incident.created())
+    return incident, True
+
+
+def new_incident(deps: IntakeDeps, cmd: CreateIncident, *, now: datetime) -> Incident:
+    """The incident ``cmd`` asks for, with its priority and knowledge links (not stored yet)."""
     decision = decide_priority(
         deps.priority_matrix, impact=cmd.impact, urgency=cmd.urgency, explicit=cmd.priority
     )
-    incident = Incident.create(
+    return Incident.create(
         id=uuid.uuid4(),
         title=cmd.title,
         description=cmd.description,
@@ -71,14 +82,8 @@ async def create_incident(
         knowledge=list(deps.knowledge.get(cmd.category, [])),
         integration_id=cmd.integration_id,
         details=cmd.details,
-        now=deps.clock.now(),
+        now=now,
     )
-    twin = await uow.incidents.add_unless_taken(incident)
-    if twin is not None:  # a concurrent report with the same dedup key won
-        await _record_occurrence(uow, deps, twin, cmd)
-        return twin, False
-    await uow.record(incident.id, incident.created())
-    return incident, True
 
 
 async def _record_occurrence(

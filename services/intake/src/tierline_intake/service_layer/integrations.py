@@ -7,13 +7,14 @@ import uuid
 
 from tierline_intake.adapters.orm import IntegrationRow
 from tierline_intake.domain.alerts import AlertSignal
-from tierline_intake.domain.incident import Incident
+from tierline_intake.domain.incident import Happened, Incident
 from tierline_intake.domain.lifecycle import Status
 from tierline_intake.service_layer.commands import CreateIncident, ResolveIncident
 from tierline_intake.service_layer.incidents import (
     IntakeDeps,
     acknowledge_incident,
     create_incident,
+    new_incident,
     resolve_incident,
 )
 from tierline_intake.service_layer.unit_of_work import IntakeUnitOfWork
@@ -71,23 +72,7 @@ async def apply_signal(
 ) -> Incident | None:
     """trigger creates (or counts an occurrence); acknowledge/resolve act on the open incident, if any."""
     if signal.action == "trigger":
-        created, _ = await create_incident(
-            uow,
-            deps,
-            CreateIncident(
-                title=signal.title,
-                description=signal.description,
-                service=signal.service,
-                category=signal.category,
-                channel="monitoring",
-                reporter=signal.reporter,
-                impact=signal.impact,
-                urgency=signal.urgency,
-                dedup_key=signal.dedup_key,
-                integration_id=integration.id,
-                details={"integration": integration.name, **signal.details},
-            ),
-        )
+        created, _ = await create_incident(uow, deps, _trigger(integration, signal))
         return created
     incident = await uow.incidents.open_with_dedup_key(signal.dedup_key)
     if incident is None:
@@ -104,3 +89,74 @@ async def apply_signal(
             by=signal.reporter, resolution_code="auto_resolved", note=signal.title, source="integration"
         ),
     )
+
+
+def _trigger(integration: Integration, signal: AlertSignal) -> CreateIncident:
+    return CreateIncident(
+        title=signal.title,
+        description=signal.description,
+        service=signal.service,
+        category=signal.category,
+        channel="monitoring",
+        reporter=signal.reporter,
+        impact=signal.impact,
+        urgency=signal.urgency,
+        dedup_key=signal.dedup_key,
+        integration_id=integration.id,
+        details={"integration": integration.name, **signal.details},
+    )
+
+
+async def apply_signals(
+    uow: IntakeUnitOfWork, deps: IntakeDeps, integration: Integration, signals: list[AlertSignal]
+) -> list[uuid.UUID]:
+    """Apply a webhook's signals in order, as :func:`apply_signal` would one by one; the incidents
+    touched, in order of first touch. A run of triggers is written set-based (one SELECT for
+    their dedup keys, one INSERT per table); acknowledge and resolve go one by one."""
+    touched: dict[uuid.UUID, None] = {}
+    run: list[AlertSignal] = []
+    for signal in [*signals, None]:
+        if signal is not None and signal.action == "trigger" and signal.dedup_key:
+            run.append(signal)
+            continue
+        if run:
+            touched.update(dict.fromkeys(await _triggers(uow, deps, integration, run)))
+            run = []
+        if signal is not None:
+            incident = await apply_signal(uow, deps, integration, signal)
+            if incident is not None:
+                touched[incident.id] = None
+    return list(touched)
+
+
+async def _triggers(
+    uow: IntakeUnitOfWork, deps: IntakeDeps, integration: Integration, signals: list[AlertSignal]
+) -> list[uuid.UUID]:
+    """Triggers, set-based: an open incident with the dedup key counts an occurrence, else one is
+    created (further triggers of its key in the batch count occurrences of it)."""
+    await uow.flush()  # lines staged before keep their place on the timelines
+    now = deps.clock.now()
+    open_ = await uow.incidents.open_with_dedup_keys(list(dict.fromkeys(s.dedup_key for s in signals)))
+    fresh: dict[str, Incident] = {}
+    lines: list[tuple[Incident, Happened]] = []
+    for signal in signals:
+        cmd = _trigger(integration, signal)
+        incident = open_.get(signal.dedup_key) or fresh.get(signal.dedup_key)
+        if incident is None:
+            incident = fresh[signal.dedup_key] = new_incident(deps, cmd, now=now)
+            lines.append((incident, incident.created()))
+        else:
+            happened = incident.record_occurrence(
+                channel=cmd.channel, reporter=cmd.reporter, title=cmd.title, now=now
+            )
+            lines.append((incident, happened))
+    stored = await uow.incidents.add_new(list(fresh.values()))
+    lost = {incident.id for incident in fresh.values() if incident.id not in stored}
+    for incident in open_.values():
+        uow.incidents.save(incident)
+    await uow.record_many([(i, happened) for i, happened in lines if i.id not in lost])
+    touched = [incident.id for incident, _ in lines if incident.id not in lost]
+    for signal in signals:  # a concurrent report took the key meanwhile: one by one, as apply_signal
+        if fresh.get(signal.dedup_key) is not None and fresh[signal.dedup_key].id in lost:
+            touched.append((await create_incident(uow, deps, _trigger(integration, signal)))[0].id)
+    return touched

@@ -26,6 +26,11 @@ class IncidentView:
 
 
 async def view(uow: IntakeUnitOfWork, incident: Incident) -> IncidentView:
+    if incident.id in uow.incidents.inserted and not uow.sla.written and incident.problem_id is None:
+        # Created by this transaction: nobody else can have written about it yet, so its view
+        # is what this transaction wrote (no clocks yet, its own timeline lines) — no reads.
+        lines = sorted(uow.timeline.recorded.get(incident.id, []), key=lambda entry: entry.at)
+        return IncidentView(incident, [], lines, None)
     clocks = await uow.sla.of(incident.id)
     entries = await uow.timeline.of(incident.id)
     problem = await uow.problems.get(incident.problem_id) if incident.problem_id else None

@@ -15,7 +15,7 @@ from tierline_intake.adapters.repository import (
     SlaViewRepository,
     TimelineRepository,
 )
-from tierline_intake.domain.incident import Happened
+from tierline_intake.domain.incident import Happened, Incident
 from tierline_intake.domain.timeline import Line
 from tierline_shared.events import Envelope, IncidentEvent
 from tierline_shared.messaging.outbox import Outbox
@@ -49,6 +49,24 @@ class IntakeUnitOfWork(UnitOfWork):
             source=SOURCE,
             event_id=event_id,
             data=happened.data,
+        )
+
+    async def record_many(self, happenings: list[tuple[Incident, Happened]]) -> None:
+        """:meth:`record` for many, in order: one INSERT for their events, one for their lines."""
+        announced = iter(await self.announce_many([h.event for _, h in happenings if h.event is not None]))
+        await self.timeline.record_many(
+            [
+                {
+                    "incident_id": incident.id,
+                    "at": happened.at,
+                    "kind": happened.kind,
+                    "summary": happened.summary,
+                    "source": SOURCE,
+                    "event_id": next(announced).id if happened.event is not None else None,
+                    "data": happened.data,
+                }
+                for incident, happened in happenings
+            ]
         )
 
     def received(self, event: IncidentEvent, origin: Origin, line: Line) -> None:
