@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -39,6 +40,8 @@ def load_yaml(path: Path, model: type[M]) -> M:
 
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_ISO_DURATION = TypeAdapter(timedelta)  # built once: a TypeAdapter costs more than the parse
 
 
 def parse_duration(value: object) -> timedelta:
@@ -57,12 +60,19 @@ def _parse_duration(value: object) -> timedelta:
             raise ValueError("duration must not be negative")
         return timedelta(seconds=value)
     if isinstance(value, str):
-        text = value.strip().lower()
-        if text.startswith("p"):
-            return TypeAdapter(timedelta).validate_python(value)
-        parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)", text)
-        if parts and "".join(n + u for n, u in parts) == text.replace(" ", ""):
-            return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
+        return _parse_text(value)
+    raise ValueError("not a duration (use e.g. 30s, 15m, 4h, 2d)")
+
+
+@lru_cache(maxsize=1024)
+def _parse_text(value: str) -> timedelta:
+    """A duration written as text, parsed once per distinct text (timedelta is immutable)."""
+    text = value.strip().lower()
+    if text.startswith("p"):
+        return _ISO_DURATION.validate_python(value)
+    parts = _PART.findall(text)
+    if parts and "".join(n + u for n, u in parts) == text.replace(" ", ""):
+        return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
     raise ValueError("not a duration (use e.g. 30s, 15m, 4h, 2d)")
 
 

@@ -122,7 +122,8 @@ class Repository(Generic[Row]):
         self.session = session
 
     async def get(self, key: object, *, lock: bool = False) -> Row | None:
-        row: Row | None = await self.session.get(self.model, key, with_for_update=lock)
+        # None, not False: False makes SQLAlchemy query again for a row the session already holds
+        row: Row | None = await self.session.get(self.model, key, with_for_update=lock or None)
         return row
 
     async def get_or_404(self, key: object, *, lock: bool = False) -> Row:

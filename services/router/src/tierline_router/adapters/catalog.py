@@ -6,10 +6,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_router.adapters.orm import AgentRow, PolicyRow, QueueRow
+from tierline_router.adapters.orm import AgentRow, CatalogVersionRow, PolicyRow, QueueRow
 from tierline_router.domain.catalog import Catalog
 from tierline_router.domain.model import FILTER_UNIVERSES, Agent, EscalationPolicy, Queue
 from tierline_shared.catalog import repository, resource
+from tierline_shared.catalog.versions import ByVersion
 from tierline_shared.db import Repository
 
 POLICY = "escalation policy"
@@ -41,14 +42,31 @@ async def policy_rows(session: AsyncSession) -> list[PolicyRow]:
 
 
 async def load_catalog(session: AsyncSession) -> Catalog:
+    """The catalog built from its rows (read-only: a process keeps it while its version holds)."""
     agents = (await session.scalars(select(AgentRow))).all()
     queues = await queue_rows(session)
     policies = await policy_rows(session)
     return Catalog(
         agents={a.name: agent_of(a) for a in agents},
-        queues=[queue_of(q) for q in queues],
-        policies=[policy_of(p) for p in policies],
+        queues=tuple(queue_of(q) for q in queues),
+        policies=tuple(policy_of(p) for p in policies),
     )
+
+
+_VERSION = select(CatalogVersionRow.version).where(CatalogVersionRow.id == 1)
+_BUILT: ByVersion[Catalog] = ByVersion()  # per process, shared by every transaction
+
+
+async def current_catalog(session: AsyncSession) -> Catalog:
+    """The catalog as this transaction sees it, built from the rows once per version.
+
+    The version is read first (after the session's pending changes are flushed), so a catalog is
+    never kept under a version older than the rows it was built from.
+    """
+    version = await session.scalar(_VERSION)
+    if version is None:  # no version row (it was deleted): nothing to trust, build every time
+        return await load_catalog(session)
+    return await _BUILT.get(version, lambda: load_catalog(session))
 
 
 class CatalogRepository(Repository[QueueRow]):
@@ -58,7 +76,7 @@ class CatalogRepository(Repository[QueueRow]):
     what = "queue"
 
     async def load(self) -> Catalog:
-        return await load_catalog(self.session)
+        return await current_catalog(self.session)
 
     async def rotation(self, queue: str) -> int | None:
         """Where ``queue``'s rotation stands, locked until the transaction ends; None if it is gone."""
@@ -67,7 +85,9 @@ class CatalogRepository(Repository[QueueRow]):
 
     async def turn(self, queue: str, position: int) -> None:
         """Move ``queue``'s rotation on (after ``rotation`` read it)."""
-        row = await self.get(queue)
+        # the session's own copy, locked by ``rotation``: no second SELECT (``get`` with lock=False
+        # passes with_for_update=False, which SQLAlchemy takes as "query again")
+        row = await self.session.get(QueueRow, queue)
         if row is not None:
             row.position = position
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, Text, Uuid, text
+from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, SmallInteger, Text, Uuid, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -58,6 +58,18 @@ class PolicyRow(Base):
     managed_by: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CatalogVersionRow(Base):
+    """One row: the configuration's version, new with every change to agents, queues or policies.
+
+    Set by triggers (migration 0007) in the changing transaction; never written from Python.
+    """
+
+    __tablename__ = "catalog_version"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    version: Mapped[uuid.UUID] = mapped_column(Uuid)
 
 
 class AssignmentRow(Base):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from tierline_router.domain.model import Agent, EscalationPolicy, Queue, Subject, policy_for
 from tierline_router.domain.strategies import Candidate
@@ -11,11 +12,20 @@ from tierline_router.domain.strategies import Candidate
 
 @dataclass(frozen=True)
 class Catalog:
-    """The routing configuration as one consistent snapshot, read inside the caller's transaction."""
+    """The routing configuration as one consistent snapshot, read inside the caller's transaction.
 
-    agents: dict[str, Agent]
-    queues: list[Queue]  # by tier, then rank
-    policies: list[EscalationPolicy]  # by rank
+    Shared by every transaction while the configuration's version holds: never changed in place.
+    """
+
+    agents: Mapping[str, Agent]
+    queues: Sequence[Queue]  # by tier, then rank
+    policies: Sequence[EscalationPolicy]  # by rank
+
+    def __post_init__(self) -> None:
+        # read-only containers of frozen models: whoever holds the snapshot cannot change it
+        object.__setattr__(self, "agents", MappingProxyType(dict(self.agents)))
+        object.__setattr__(self, "queues", tuple(self.queues))
+        object.__setattr__(self, "policies", tuple(self.policies))
 
     def queue(self, name: str | None) -> Queue | None:
         return next((q for q in self.queues if q.name == name), None)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Float, Index, Integer, Text, Uuid, text
+from sqlalchemy import DateTime, Float, Index, Integer, SmallInteger, Text, Uuid, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -101,3 +101,15 @@ class CalendarRow(Base):
     spec: Mapped[dict[str, Any]] = mapped_column(JSONB)
     managed_by: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CatalogVersionRow(Base):
+    """One row: the SLA catalog's version, new with every change to policies or calendars.
+
+    Set by triggers (migration 0006) in the changing transaction; never written from Python.
+    """
+
+    __tablename__ = "catalog_version"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    version: Mapped[uuid.UUID] = mapped_column(Uuid)

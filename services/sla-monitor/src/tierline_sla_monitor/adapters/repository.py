@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline_shared.catalog.versions import ByVersion
 from tierline_shared.db import Repository
-from tierline_sla_monitor.adapters.orm import CalendarRow, IncidentRow, PolicyRow
+from tierline_sla_monitor.adapters.orm import CalendarRow, CatalogVersionRow, IncidentRow, PolicyRow
 from tierline_sla_monitor.domain.calendar import Calendar
 from tierline_sla_monitor.domain.catalog import Catalog
 from tierline_sla_monitor.domain.incident import Incident
@@ -34,13 +35,30 @@ async def policy_rows(session: AsyncSession) -> list[PolicyRow]:
 
 
 async def load_catalog(session: AsyncSession) -> Catalog:
+    """The catalog built from its rows (read-only: a process keeps it while its version holds)."""
     calendars = (await session.scalars(select(CalendarRow).order_by(CalendarRow.name))).all()
     policies = await policy_rows(session)
     return Catalog(
-        calendars=[calendar_of(c) for c in calendars],
+        calendars=tuple(calendar_of(c) for c in calendars),
         # before the policy file is first applied, the defaults hold (every priority has a target)
-        policies=[policy_of(p) for p in policies] or list(DEFAULT_POLICIES),
+        policies=tuple(policy_of(p) for p in policies) or tuple(DEFAULT_POLICIES),
     )
+
+
+_VERSION = select(CatalogVersionRow.version).where(CatalogVersionRow.id == 1)
+_BUILT: ByVersion[Catalog] = ByVersion()  # per process, shared by every transaction
+
+
+async def current_catalog(session: AsyncSession) -> Catalog:
+    """The catalog as this transaction sees it, built from the rows once per version.
+
+    The version is read first (after the session's pending changes are flushed), so a catalog is
+    never kept under a version older than the rows it was built from.
+    """
+    version = await session.scalar(_VERSION)
+    if version is None:  # no version row (it was deleted): nothing to trust, build every time
+        return await load_catalog(session)
+    return await _BUILT.get(version, lambda: load_catalog(session))
 
 
 async def incident(session: AsyncSession, incident_id: uuid.UUID) -> IncidentRow:
@@ -60,7 +78,7 @@ class CatalogRepository:
         self.session = session
 
     async def load(self) -> Catalog:
-        return await load_catalog(self.session)
+        return await current_catalog(self.session)
 
 
 class IncidentRepository(Repository[IncidentRow]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tierline_sla_monitor.domain.calendar import Calendar
@@ -10,10 +11,18 @@ from tierline_sla_monitor.domain.policy import SlaPolicy, Subject, calendar_name
 
 @dataclass(frozen=True)
 class Catalog:
-    """Calendars and policies (in matching order)."""
+    """Calendars and policies (in matching order).
 
-    calendars: list[Calendar]
-    policies: list[SlaPolicy]
+    Shared by every transaction while the catalog's version holds: never changed in place.
+    """
+
+    calendars: Sequence[Calendar]
+    policies: Sequence[SlaPolicy]
+
+    def __post_init__(self) -> None:
+        # tuples of frozen models: whoever holds the snapshot cannot change it
+        object.__setattr__(self, "calendars", tuple(self.calendars))
+        object.__setattr__(self, "policies", tuple(self.policies))
 
     def calendar(self, name: str | None) -> Calendar:
         return calendar_named(self.calendars, name)

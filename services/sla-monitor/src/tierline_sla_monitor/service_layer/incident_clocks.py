@@ -22,8 +22,8 @@ async def start_incident_clocks(uow: SlaUnitOfWork, deps: SlaDeps, event: Incide
     )
     uow.incidents.save(incident)
     calendar = catalog.calendar(policy.calendar)
-    for kind in (ClockKind.RESPONSE, ClockKind.RESOLUTION):
-        await steps.start(
+    started = [
+        steps.opened(
             uow,
             incident,
             kind=kind,
@@ -31,7 +31,10 @@ async def start_incident_clocks(uow: SlaUnitOfWork, deps: SlaDeps, event: Incide
             target=policy.target(kind),
             calendar=calendar,
             warnings=policy.warnings,
-        )
+        )[1]
+        for kind in (ClockKind.RESPONSE, ClockKind.RESOLUTION)
+    ]
+    await uow.announce_many(started)  # both clocks written, and announced, in one statement each
 
 
 async def stop_response_clock(

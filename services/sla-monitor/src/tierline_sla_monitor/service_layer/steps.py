@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from tierline_shared import tracing
+from tierline_shared.events import SlaClockStarted
 from tierline_sla_monitor import metrics
 from tierline_sla_monitor.domain.calendar import Calendar
 from tierline_sla_monitor.domain.catalog import Catalog
@@ -31,6 +32,35 @@ async def start(
     tier: str | None = None,
     vendor: str | None = None,
 ) -> Clock:
+    clock, started = opened(
+        uow,
+        incident,
+        kind=kind,
+        started_at=started_at,
+        target=target,
+        calendar=calendar,
+        warnings=warnings,
+        tier=tier,
+        vendor=vendor,
+    )
+    await uow.announce(started)
+    return clock
+
+
+def opened(
+    uow: SlaUnitOfWork,
+    incident: Incident,
+    *,
+    kind: ClockKind,
+    started_at: datetime,
+    target: timedelta,
+    calendar: Calendar,
+    warnings: Sequence[float],
+    tier: str | None = None,
+    vendor: str | None = None,
+) -> tuple[Clock, SlaClockStarted]:
+    """``start`` without the announcement: several clocks started together are announced in one
+    statement (``uow.announce_many``), and written in one too."""
     clock, started = Clock.start(
         id=uuid.uuid4(),
         incident_id=incident.incident_id,
@@ -47,8 +77,7 @@ async def start(
         traceparent=tracing.current_context()[0],
     )
     uow.clocks.save(clock)
-    await uow.announce(started)
-    return clock
+    return clock, started
 
 
 async def stop(uow: SlaUnitOfWork, catalog: Catalog, clock: Clock, at: datetime) -> None:
