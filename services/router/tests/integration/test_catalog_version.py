@@ -31,10 +31,10 @@ async def _load(h: Any) -> Any:
 
 
 async def test_built_once_per_version_and_changes_seen_on_the_next_transaction(harness) -> None:
-    builds = catalog_adapter._BUILT.builds
+    builds = catalog_adapter.CATALOG.built.builds
     first = await _load(harness)
     assert await _load(harness) is first  # same version: the kept catalog, no rows read
-    assert catalog_adapter._BUILT.builds <= builds + 1
+    assert catalog_adapter.CATALOG.built.builds <= builds + 1
 
     # another replica sets ann away: this one sees it on its next transaction
     await harness.run(admin.update_agent, Agent(name="ann", capacity=2, available=False))

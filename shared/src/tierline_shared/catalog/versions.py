@@ -11,7 +11,10 @@ from __future__ import annotations
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
 
@@ -35,3 +38,23 @@ class ByVersion(Generic[T]):
         while len(self._built) > self.keep:
             self._built.popitem(last=False)
         return value
+
+
+class Versioned(Generic[T]):
+    """A catalog as a transaction sees it, built from its rows once per version of them.
+
+    ``version`` selects the version the triggers keep; it is read first (after the session's
+    pending changes are flushed), so a catalog is never kept under a version older than the rows
+    it was built from. Without a version row there is nothing to trust: built every time.
+    """
+
+    def __init__(self, version: Select[Any], build: Callable[[AsyncSession], Awaitable[T]]) -> None:
+        self._version = version
+        self._build = build
+        self.built: ByVersion[T] = ByVersion()  # per process, shared by every transaction
+
+    async def current(self, session: AsyncSession) -> T:
+        version = await session.scalar(self._version)
+        if version is None:
+            return await self._build(session)
+        return await self.built.get(version, lambda: self._build(session))

@@ -10,7 +10,7 @@ from tierline_router.adapters.orm import AgentRow, CatalogVersionRow, PolicyRow,
 from tierline_router.domain.catalog import Catalog
 from tierline_router.domain.model import FILTER_UNIVERSES, Agent, EscalationPolicy, Queue
 from tierline_shared.catalog import repository, resource
-from tierline_shared.catalog.versions import ByVersion
+from tierline_shared.catalog.versions import Versioned
 from tierline_shared.db import Repository
 
 POLICY = "escalation policy"
@@ -53,20 +53,12 @@ async def load_catalog(session: AsyncSession) -> Catalog:
     )
 
 
-_VERSION = select(CatalogVersionRow.version).where(CatalogVersionRow.id == 1)
-_BUILT: ByVersion[Catalog] = ByVersion()  # per process, shared by every transaction
+CATALOG = Versioned(select(CatalogVersionRow.version).where(CatalogVersionRow.id == 1), load_catalog)
 
 
 async def current_catalog(session: AsyncSession) -> Catalog:
-    """The catalog as this transaction sees it, built from the rows once per version.
-
-    The version is read first (after the session's pending changes are flushed), so a catalog is
-    never kept under a version older than the rows it was built from.
-    """
-    version = await session.scalar(_VERSION)
-    if version is None:  # no version row (it was deleted): nothing to trust, build every time
-        return await load_catalog(session)
-    return await _BUILT.get(version, lambda: load_catalog(session))
+    """The catalog as this transaction sees it, built from the rows once per version."""
+    return await CATALOG.current(session)
 
 
 class CatalogRepository(Repository[QueueRow]):

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_shared.catalog.versions import ByVersion
+from tierline_shared.catalog.versions import Versioned
 from tierline_shared.db import Repository
 from tierline_sla_monitor.adapters.orm import CalendarRow, CatalogVersionRow, IncidentRow, PolicyRow
 from tierline_sla_monitor.domain.calendar import Calendar
@@ -45,20 +45,12 @@ async def load_catalog(session: AsyncSession) -> Catalog:
     )
 
 
-_VERSION = select(CatalogVersionRow.version).where(CatalogVersionRow.id == 1)
-_BUILT: ByVersion[Catalog] = ByVersion()  # per process, shared by every transaction
+CATALOG = Versioned(select(CatalogVersionRow.version).where(CatalogVersionRow.id == 1), load_catalog)
 
 
 async def current_catalog(session: AsyncSession) -> Catalog:
-    """The catalog as this transaction sees it, built from the rows once per version.
-
-    The version is read first (after the session's pending changes are flushed), so a catalog is
-    never kept under a version older than the rows it was built from.
-    """
-    version = await session.scalar(_VERSION)
-    if version is None:  # no version row (it was deleted): nothing to trust, build every time
-        return await load_catalog(session)
-    return await _BUILT.get(version, lambda: load_catalog(session))
+    """The catalog as this transaction sees it, built from the rows once per version."""
+    return await CATALOG.current(session)
 
 
 async def incident(session: AsyncSession, incident_id: uuid.UUID) -> IncidentRow:
