@@ -131,7 +131,7 @@ async def restart_after_reopen(
         return
     catalog = await uow.catalog.load()
     policy = incident.current_policy(catalog)
-    await steps.start(
+    _, started = steps.opened(
         uow,
         incident,
         kind=ClockKind.RESOLUTION,
@@ -140,3 +140,4 @@ async def restart_after_reopen(
         calendar=catalog.calendar(policy.calendar),
         warnings=policy.warnings,
     )
+    await uow.announce(started)

@@ -1,4 +1,4 @@
-"""Steps the clock use cases share: start, stop, pause a clock, and settle breaches a late stop explains.
+"""Steps the clock use cases share: open, stop, pause a clock, and settle breaches a late stop explains.
 
 Each loads nothing: it calls the clock's transition, saves it and stages what it returned.
 """
@@ -20,33 +20,6 @@ from tierline_sla_monitor.domain.policy import ClockKind
 from tierline_sla_monitor.service_layer.unit_of_work import SlaUnitOfWork
 
 
-async def start(
-    uow: SlaUnitOfWork,
-    incident: Incident,
-    *,
-    kind: ClockKind,
-    started_at: datetime,
-    target: timedelta,
-    calendar: Calendar,
-    warnings: Sequence[float],
-    tier: str | None = None,
-    vendor: str | None = None,
-) -> Clock:
-    clock, started = opened(
-        uow,
-        incident,
-        kind=kind,
-        started_at=started_at,
-        target=target,
-        calendar=calendar,
-        warnings=warnings,
-        tier=tier,
-        vendor=vendor,
-    )
-    await uow.announce(started)
-    return clock
-
-
 def opened(
     uow: SlaUnitOfWork,
     incident: Incident,
@@ -59,8 +32,8 @@ def opened(
     tier: str | None = None,
     vendor: str | None = None,
 ) -> tuple[Clock, SlaClockStarted]:
-    """``start`` without the announcement: several clocks started together are announced in one
-    statement (``uow.announce_many``), and written in one too."""
+    """A clock started and saved, with the event that announces it (the caller announces it,
+    together with others started at once: ``uow.announce_many``)."""
     clock, started = Clock.start(
         id=uuid.uuid4(),
         incident_id=incident.incident_id,

@@ -53,7 +53,7 @@ async def restart_tier_clock(
     if budget is None:
         return
     policy = incident.current_policy(catalog) if incident.priority else None
-    clock = await steps.start(
+    clock, announced = steps.opened(
         uow,
         incident,
         kind=ClockKind.TIER,
@@ -63,5 +63,6 @@ async def restart_tier_clock(
         warnings=policy.warnings if policy else [],
         tier=tier,
     )
+    await uow.announce(announced)
     if policy is not None and incident.hold_reason is not None and incident.pauses_under(policy):
         await steps.pause(uow, catalog, clock, incident.hold_reason, at)

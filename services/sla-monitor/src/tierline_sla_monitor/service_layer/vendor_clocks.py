@@ -35,7 +35,7 @@ async def start_vendor_clocks(
         (ClockKind.VENDOR_RESOLUTION, resolution_seconds),
     ):
         if seconds:
-            await steps.start(
+            _, started = steps.opened(
                 uow,
                 incident,
                 kind=kind,
@@ -45,6 +45,7 @@ async def start_vendor_clocks(
                 warnings=[],
                 vendor=vendor,
             )
+            await uow.announce(started)
 
 
 async def cancel_vendor_clocks(
