@@ -36,7 +36,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tierline_shared.clock import Clock
 from tierline_shared.errors import Forbidden, TooManyRequests, Unauthorized
-from tierline_shared.events import ApiKeyCreated, ApiKeyRevoked, Envelope
+from tierline_shared.events import ApiKeyCreated, ApiKeyRevoked
+from tierline_shared.messaging.handlers import Consumed, Handlers
 
 SCOPES = ("incidents:read", "incidents:write", "admin")
 KEY_PREFIX = "tl_"
@@ -236,10 +237,14 @@ def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
     return dependency
 
 
-async def apply_key_created(api_keys: Table, session: AsyncSession, envelope: Envelope) -> None:
-    event = envelope.data
-    assert isinstance(event, ApiKeyCreated)
-    await session.execute(
+# Every service keeps its own copy of the API keys intake issues: these apply intake's events to it.
+key_copies: Handlers[Table] = Handlers()
+
+
+@key_copies.handles(ApiKeyCreated)
+async def apply_key_created(event: ApiKeyCreated, c: Consumed[Table]) -> None:
+    api_keys = c.deps
+    await c.session.execute(
         insert(api_keys)
         .values(
             id=event.key_id,
@@ -252,10 +257,10 @@ async def apply_key_created(api_keys: Table, session: AsyncSession, envelope: En
     )
 
 
-async def apply_key_revoked(api_keys: Table, session: AsyncSession, envelope: Envelope) -> None:
-    event = envelope.data
-    assert isinstance(event, ApiKeyRevoked)
-    await session.execute(
+@key_copies.handles(ApiKeyRevoked)
+async def apply_key_revoked(event: ApiKeyRevoked, c: Consumed[Table]) -> None:
+    api_keys = c.deps
+    await c.session.execute(
         update(api_keys)
         .where(api_keys.c.id == event.key_id, api_keys.c.revoked_at.is_(None))
         .values(revoked_at=event.revoked_at)

@@ -28,9 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from tierline_shared import db, tracing
-from tierline_shared.auth import Access, apply_key_created, apply_key_revoked
+from tierline_shared.auth import Access, key_copies
 from tierline_shared.clock import Clock, SystemClock
-from tierline_shared.events import ApiKeyCreated, ApiKeyRevoked, topics
+from tierline_shared.events import topics
 from tierline_shared.events.base import Event
 from tierline_shared.limits import BodySizeLimit
 from tierline_shared.logging import configure_logging, get_logger
@@ -165,11 +165,8 @@ class Runtime:
         if self.spec.on_start is not None:
             await self.spec.on_start(self)
         self._spawn("outbox-relay", self.relay.run)
-        api_keys = self.access.api_keys
         handlers: dict[type[Event], Handler] = {
-            # every service keeps its own copy of the API keys intake issues
-            ApiKeyCreated: functools.partial(apply_key_created, api_keys),
-            ApiKeyRevoked: functools.partial(apply_key_revoked, api_keys),
+            **key_copies.bind(self.access.api_keys),  # every service's copy of intake's API keys
             **self.spec.handlers(self),
         }
         if handlers:

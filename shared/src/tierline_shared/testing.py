@@ -21,7 +21,7 @@ import structlog
 import uvicorn
 from aiokafka import AIOKafkaConsumer
 
-from tierline_shared.auth import apply_key_created, hash_key
+from tierline_shared.auth import hash_key, key_copies
 from tierline_shared.events.access import ApiKeyCreated, Scope
 from tierline_shared.events.base import Envelope
 from tierline_shared.messaging import cloudevents
@@ -190,7 +190,8 @@ async def issue_api_key(runtime: Runtime, scopes: list[Scope]) -> dict[str, str]
         key_id=uuid.uuid4(), name="test", key_hash=hash_key(key), scopes=scopes, created_at=datetime.now(UTC)
     )
     async with runtime.unit_of_work() as session:
-        await apply_key_created(runtime.access.api_keys, session, Envelope(event, "/tierline/intake"))
+        apply = key_copies.bind(runtime.access.api_keys)[ApiKeyCreated]
+        await apply(session, Envelope(event, "/tierline/intake"))
     return {"Authorization": f"Bearer {key}"}
 
 
