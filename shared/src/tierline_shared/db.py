@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, MetaData, event, func, select
+from sqlalchemy import ColumnElement, MetaData, event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
@@ -35,12 +35,14 @@ def asyncpg_url(url: str) -> str:
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     # hide_parameters: a failing statement's error and log lines must not carry the values
-    # (vendor secrets, reporters' personal data), only the SQL.
+    # (vendor secrets, reporters' personal data), only the SQL. No pre-ping: a round trip on
+    # every checkout cost a tenth of a POST; after a database restart the first statement on a
+    # stale connection fails instead, SQLAlchemy then drops the whole pool, and the caller sees a
+    # transient error (a 503 with Retry-After, or a consumer batch fetched again).
     return create_async_engine(
         asyncpg_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         hide_parameters=True,
     )
 
@@ -56,35 +58,79 @@ def on_commit(session: AsyncSession, action: Callable[[], None]) -> None:
     twice. An action staged inside a savepoint is dropped if that savepoint rolls back; the
     actions staged before it stay.
     """
+    stage(session, _ON_COMMIT, action)
+
+
+def stage(session: AsyncSession, name: str, item: object) -> None:
+    """Keep ``item`` under ``name`` for the rest of the session's transaction (``take_staged``).
+
+    Like ``on_commit``'s actions, an item staged inside a savepoint is dropped when that savepoint
+    rolls back, and every item when the transaction does.
+    """
     sync = session.sync_session
-    sync.info.setdefault(_ON_COMMIT, []).append((sync.get_nested_transaction(), action))
+    sync.info.setdefault(_STAGED + name, []).append((sync.get_nested_transaction(), item))
+
+
+def take_staged(session: AsyncSession, name: str) -> list[Any]:
+    """The items staged under ``name`` still standing, in staging order; none are kept after."""
+    return [item for _, item in session.sync_session.info.pop(_STAGED + name, [])]
+
+
+def staged(session: AsyncSession, name: str) -> list[Any]:
+    """The items staged under ``name`` still standing, left in place."""
+    return [item for _, item in session.sync_session.info.get(_STAGED + name, ())]
 
 
 async def advisory_xact_lock(session: AsyncSession, key: str) -> None:
-    """Hold a PostgreSQL advisory lock named ``key`` until the transaction ends."""
+    """Hold a PostgreSQL advisory lock named ``key`` until the transaction ends.
+
+    A lock this transaction already holds costs no round trip (a batch of events for one
+    incident, or a batch that locked its keys up front with ``advisory_xact_locks``).
+    """
+    if key in staged(session, _LOCKS):
+        return
     await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+    stage(session, _LOCKS, key)  # held until the transaction ends, or the savepoint taking it rolls back
 
 
-_ON_COMMIT = "tierline.on_commit"
+async def advisory_xact_locks(session: AsyncSession, keys: Iterable[str]) -> None:
+    """Hold several advisory locks in one statement, taken in sorted order.
+
+    Two transactions locking overlapping sets this way take the common keys in the same
+    order, so they queue instead of deadlocking.
+    """
+    held = set(staged(session, _LOCKS))
+    todo = sorted({key for key in keys if key not in held})
+    if not todo:
+        return
+    await session.execute(_LOCK_MANY, {"keys": todo})
+    for key in todo:
+        stage(session, _LOCKS, key)
+
+
+_STAGED = "tierline.staged."  # the prefix of every ``stage`` key in session.info: what a rollback drops
+_ON_COMMIT = "on_commit"
+_LOCKS = "advisory_locks"
+_LOCK_MANY = text(  # a function scan yields the array's elements in order
+    "SELECT pg_advisory_xact_lock(hashtextextended(key, 0)) FROM unnest(CAST(:keys AS text[])) AS key"
+)
 
 
 @event.listens_for(Session, "after_commit")
 def _run_on_commit(session: Session) -> None:
-    for _, action in session.info.pop(_ON_COMMIT, []):
+    for _, action in session.info.pop(_STAGED + _ON_COMMIT, []):
         action()
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_on_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
-    staged = session.info.get(_ON_COMMIT)
-    if not staged:
-        return
-    if not previous_transaction.nested:
-        session.info.pop(_ON_COMMIT, None)  # the whole transaction is gone
-        return
-    session.info[_ON_COMMIT] = [
-        (where, action) for where, action in staged if not _inside(where, previous_transaction)
-    ]
+    for key in [k for k in session.info if isinstance(k, str) and k.startswith(_STAGED)]:
+        if not previous_transaction.nested:
+            session.info.pop(key)  # the whole transaction is gone
+            continue
+        session.info[key] = [
+            (where, item) for where, item in session.info[key] if not _inside(where, previous_transaction)
+        ]
 
 
 def _inside(transaction: SessionTransaction | None, savepoint: SessionTransaction) -> bool:

@@ -31,7 +31,7 @@ from tierline_shared import db, tracing
 from tierline_shared.auth import Access, key_copies
 from tierline_shared.clock import Clock, SystemClock
 from tierline_shared.events import topics
-from tierline_shared.events.base import Event
+from tierline_shared.events.base import Envelope, Event
 from tierline_shared.limits import BodySizeLimit
 from tierline_shared.logging import configure_logging, get_logger
 from tierline_shared.messaging.consumer import EventConsumer, Handler
@@ -44,8 +44,8 @@ from tierline_shared.messaging.kafka import (
 )
 from tierline_shared.messaging.outbox import Outbox, OutboxRelay
 from tierline_shared.messaging.tables import INBOX, OUTBOX
-from tierline_shared.metrics import HTTP_REQUESTS
 from tierline_shared.problem import install_problem_handlers, problem_response
+from tierline_shared.request_metrics import RequestMetrics
 from tierline_shared.settings import ServiceSettings
 
 _log = get_logger(__name__)
@@ -65,6 +65,8 @@ class ServiceSpec:
     publishes: list[str]
     consumes: list[str]
     handlers: Callable[[Runtime], Mapping[type[Event], Handler]] = lambda rt: {}
+    # the advisory lock a consumed event's handler takes (``Handlers.lock_key``): a batch takes them up front
+    lock_key: Callable[[Envelope], str | None] | None = None
     routers: list[APIRouter] = field(default_factory=list)
     workers: list[tuple[str, Worker]] = field(default_factory=list)
     state: Callable[[Runtime], dict[str, Any]] = lambda rt: {}
@@ -183,6 +185,7 @@ class Runtime:
                 retry_initial_seconds=s.consumer_retry_initial_seconds,
                 retry_max_seconds=s.consumer_retry_max_seconds,
                 after_commit=self.relay.wake,
+                lock_key=self.spec.lock_key,
             )
             await self.consumer.start()
             self._spawn("consumer", self.consumer.run)
@@ -282,7 +285,7 @@ async def _supervise(name: str, loop: Callable[[], Awaitable[None]], crashes: di
             delay = min(delay * 2, 10.0)
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:  # async: FastAPI runs a plain def in a thread
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -316,25 +319,7 @@ def create_app(spec: ServiceSpec, *, clock: Clock | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=spec.settings.max_body_bytes)
 
-    @app.middleware("http")
-    async def count_requests(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        status = 500  # unless a response comes back
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            response.headers.setdefault(
-                "Server-Timing", f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
-            )
-            traceparent, _ = tracing.current_context()
-            if traceparent is not None:  # W3C Trace Context Level 2: the caller can find its trace
-                response.headers.setdefault("traceresponse", traceparent)
-            return response
-        finally:
-            route = request.scope.get("route")
-            HTTP_REQUESTS.labels(request.method, getattr(route, "path", "unmatched"), str(status)).inc()
+    app.add_middleware(RequestMetrics)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process and its loops run")
     async def healthz() -> JSONResponse:

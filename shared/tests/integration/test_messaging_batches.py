@@ -9,16 +9,18 @@ from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from sqlalchemy import Column, Integer, Table, Text, Uuid, func, insert, select
+from sqlalchemy import Column, Integer, Table, Text, Uuid, func, insert, select, text
+from sqlalchemy import event as sa_event
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_shared import db
 from tierline_shared.errors import DomainError
-from tierline_shared.events import Envelope, IncidentCreated, topics
+from tierline_shared.events import Envelope, IncidentAcknowledged, IncidentCreated, topics
 from tierline_shared.messaging import cloudevents
 from tierline_shared.messaging.consumer import EventConsumer, is_conflict
 from tierline_shared.messaging.kafka import ensure_topics, new_admin, new_producer, wait_until_usable
+from tierline_shared.messaging.outbox import Outbox
 from tierline_shared.messaging.tables import messaging_tables
 from tierline_shared.testing import eventually
 
@@ -436,3 +438,104 @@ async def test_replicas_deadlocking_on_advisory_locks_retry_their_batch(
 async def _all_applied(sessions, count: int) -> dict[uuid.UUID, list[str]] | None:
     applied = await _effects(sessions)
     return applied if len(applied) == count else None
+
+
+def _statements(sessions) -> list[str]:
+    """Every statement the test's engine sends from now on (an executemany counts once)."""
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        sent.append(" ".join(statement.split()))
+
+    sa_event.listen(sessions.kw["bind"].sync_engine, "before_cursor_execute", record)
+    return sent
+
+
+async def test_what_a_batch_stages_is_written_in_one_insert_without_what_its_poison_staged(
+    infra, sessions, new_consumer, unique
+) -> None:
+    topic = f"test.batch-outbox.{unique}"
+    await _make_topic(infra, topic)
+    outbox = Outbox(_outbox, source="/test")
+    envelopes = [_envelope() for _ in range(4)]
+    poison = envelopes[2]
+    staged: dict[uuid.UUID, list[uuid.UUID]] = {}
+
+    async def handler(session: AsyncSession, envelope: Envelope) -> None:
+        incident = envelope.data.incident_id
+        events = [IncidentAcknowledged(incident_id=incident, acknowledged_at=datetime.now(UTC)) for _ in "ab"]
+        staged[envelope.id] = [e.id for e in await outbox.add_many(session, events)]
+        if envelope.id == poison.id:
+            raise DomainError("cannot apply this one")
+
+    consumer = new_consumer(f"g-{unique}", topic, handler)
+    sent = _statements(sessions)
+    outcomes = await consumer.process_batch(_records(topic, *envelopes))
+
+    assert outcomes == ["processed", "processed", "dead_lettered", "processed"]
+    async with sessions() as session:
+        written = list(await session.scalars(select(_outbox.c.event_id).order_by(_outbox.c.seq)))
+    # the events of the applied ones, in the order they were staged; none of the poison's
+    assert written == [i for e in envelopes if e is not poison for i in staged[e.id]]
+    # the careful re-run (each event in a savepoint) wrote them with one INSERT, as a batch does
+    assert sum(s.startswith("INSERT INTO outbox") for s in sent) == 1
+
+    sent.clear()
+    assert await consumer.process_batch(_records(topic, _envelope(), _envelope(), first_offset=4)) == [
+        "processed",
+        "processed",
+    ]
+    assert sum(s.startswith("INSERT INTO outbox") for s in sent) == 1
+
+
+async def test_a_batch_takes_its_handlers_advisory_locks_up_front_in_one_statement(
+    infra, sessions, new_consumer, unique
+) -> None:
+    topic = f"test.batch-locks.{unique}"
+    await _make_topic(infra, topic)
+    a, b = _envelope(), _envelope()
+    again = Envelope(data=a.data.model_copy(), source="/test")  # another event of incident a
+    held_at_first: list[int] = []
+
+    async def handler(session: AsyncSession, envelope: Envelope) -> None:
+        await db.advisory_xact_lock(session, f"{unique}:{envelope.data.incident_id}")  # held already
+        if not held_at_first:
+            held_at_first.append(
+                await session.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+                    )
+                )
+            )
+        await _note(session, envelope)
+
+    def lock_key(envelope: Envelope) -> str:
+        return f"{unique}:{envelope.data.incident_id}"
+
+    consumer = new_consumer(f"g-{unique}", topic, handler, lock_key=lock_key)
+    sent = _statements(sessions)
+    assert await consumer.process_batch(_records(topic, a, b, again)) == ["processed"] * 3
+    assert held_at_first == [2]  # both incidents' locks before the first event was applied
+    assert sum("pg_advisory_xact_lock" in s for s in sent) == 1
+
+
+async def test_an_advisory_lock_taken_in_a_rolled_back_savepoint_is_taken_again(sessions, unique) -> None:
+    key = f"{unique}:savepoint"
+
+    async def free_elsewhere() -> bool:
+        async with sessions() as other, other.begin():
+            return bool(
+                await other.scalar(select(func.pg_try_advisory_xact_lock(func.hashtextextended(key, 0))))
+            )
+
+    async with sessions() as session, session.begin():
+        nested = await session.begin_nested()
+        await db.advisory_xact_lock(session, key)
+        assert not await free_elsewhere()
+        await nested.rollback()  # PostgreSQL releases what the savepoint took ...
+        assert await free_elsewhere()
+        await db.advisory_xact_lock(session, key)  # ... so it is not "held" here any more
+        assert not await free_elsewhere()
+        await db.advisory_xact_locks(session, [key, f"{key}:2"])
+        assert not await free_elsewhere()
+    assert await free_elsewhere()  # the transaction's end released it

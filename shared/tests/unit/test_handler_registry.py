@@ -128,3 +128,33 @@ def test_a_handler_takes_payload_and_consumed_only() -> None:
 
         @handlers.handles(SlaBreached)
         async def three(event: SlaBreached, c: Consumed[None], extra: int) -> None: ...
+
+
+async def test_lock_names_the_advisory_lock_each_event_takes_ahead_of_its_handler() -> None:
+    taken: list[str] = []
+
+    class Locking:
+        async def execute(self, statement: object) -> None:
+            taken.append(str(statement.compile(compile_kwargs={"literal_binds": True})))  # type: ignore[attr-defined]
+
+        @property
+        def sync_session(self) -> object:
+            return self
+
+        info: dict[str, object] = {}
+
+        def get_nested_transaction(self) -> None:
+            return None
+
+    handlers: Handlers[None] = Handlers(lock=lambda event: f"incident:{event.incident_id}")
+
+    @handlers.handles(SlaBreached)
+    async def on_breached(event: SlaBreached, c: Consumed[None]) -> None:
+        taken.append("handled")
+
+    event = breached()
+    await handlers.bind(None)[SlaBreached](Locking(), Envelope(event, "/x"))  # type: ignore[arg-type]
+    assert len(taken) == 2 and f"incident:{event.incident_id}" in taken[0] and taken[1] == "handled"
+    assert handlers.lock_key(Envelope(event, "/x")) == f"incident:{event.incident_id}"
+    assert handlers.lock_key(Envelope(rejected(), "/x")) is None  # not an event handled here
+    assert Handlers().lock_key(Envelope(event, "/x")) is None  # a registry that takes no lock

@@ -36,6 +36,7 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
         publishes=[topics.SLA],
         consumes=[topics.INCIDENTS, topics.ROUTING, topics.VENDOR],
         handlers=lambda rt: handlers.bind(rt.state["deps"]),
+        lock_key=handlers.handlers.lock_key,
         routers=[api.router, policies_api.router, calendars_api.router],
         workers=[("timer-poller", workers.fire_timers), ("clock-gauges", workers.clock_gauges)],
         state=state,

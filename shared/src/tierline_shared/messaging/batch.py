@@ -1,5 +1,10 @@
 """A partition's batch in one transaction: each event's inbox row and effect, retried alone or dead-lettered.
 
+The batch's inbox rows are written in one statement first (the events not seen before are
+applied; the others are duplicates), the per-incident locks its handlers take are taken in one
+statement too (``lock_key``), and the events the handlers stage are written in one INSERT just
+before the commit (``outbox.defer_rows``): a round trip each per batch, not per event.
+
 Usually the events are applied one after the other in the batch's transaction, without
 savepoints (a SAVEPOINT and its RELEASE would double the statements an event costs, and
 asyncpg prepares each one anew: SQLAlchemy names every savepoint differently). When one
@@ -13,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,12 +29,15 @@ from aiokafka import ConsumerRecord
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
-from sqlalchemy import Table
+from sqlalchemy import ARRAY, Table, Text, Uuid, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.dml import Delete, ReturningInsert
 
+from tierline_shared.db import advisory_xact_locks
 from tierline_shared.events.base import Envelope
 from tierline_shared.logging import get_logger
+from tierline_shared.messaging import outbox
 from tierline_shared.messaging.failures import is_conflict, is_deterministic, is_transient
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
@@ -62,13 +72,41 @@ class BatchApplier:
         max_attempts: int,
         backoff: Callable[[int], float],
         span_for: Callable[[Item], Span],
+        lock_key: Callable[[Envelope], str | None] | None = None,
     ) -> None:
         self.group_id = group_id
+        # the advisory lock an event's handler takes, if any: the batch takes them all up front
+        self.lock_key = lock_key
         self.sessions = sessions
         self.inbox = inbox
         self.max_attempts = max_attempts
         self.backoff = backoff  # the pause after the n-th failed try
         self.span_for = span_for
+
+    @functools.cached_property
+    def _record(self) -> ReturningInsert[Any]:
+        """The batch's events into the inbox, in one statement; it returns those not there before."""
+        events = (
+            func.unnest(bindparam("ids", type_=ARRAY(Uuid)), bindparam("types", type_=ARRAY(Text)))
+            .table_valued("id", "type")
+            .render_derived(name="e")
+        )
+        return (
+            insert(self.inbox)
+            .from_select(
+                ["consumer", "event_id", "event_type"],
+                select(bindparam("consumer", type_=Text), events.c.id, events.c.type),
+            )
+            .on_conflict_do_nothing()
+            .returning(self.inbox.c.event_id)
+        )
+
+    @functools.cached_property
+    def _forget(self) -> Delete:
+        """A dead-lettered event's inbox row, undone: a replay applies it."""
+        return delete(self.inbox).where(
+            self.inbox.c.consumer == bindparam("consumer"), self.inbox.c.event_id == bindparam("id")
+        )
 
     async def apply(self, todo: list[Item]) -> None:
         """Give each item its outcome: processed, duplicate or dead_lettered (then with its error)."""
@@ -85,9 +123,28 @@ class BatchApplier:
         Not careful, an event's failure raises _Redo, which rolls the transaction back.
         """
         async with self.sessions() as session, session.begin():
+            outbox.defer_rows(session)
+            if self.lock_key is not None:
+                keys = [self.lock_key(item.envelope) for item in todo if item.envelope is not None]
+                with _untraced():
+                    await advisory_xact_locks(session, [key for key in keys if key is not None])
+            with _untraced():
+                new = await self._inbox(session, todo)
             for item in todo:
+                assert item.envelope is not None
+                if item.envelope.id not in new:
+                    item.outcome = "duplicate"  # applied before, or earlier in this batch
+                    continue
+                new.discard(item.envelope.id)
                 error = failed[1] if failed is not None and failed[0] is item else None
                 await self._apply(session, item, careful=careful, failed=error)
+                if item.outcome == "dead_lettered":
+                    with _untraced():  # undone with its effects: a replay applies it
+                        await session.execute(
+                            self._forget, {"consumer": self.group_id, "id": item.envelope.id}
+                        )
+            with _untraced():  # the batch's events: one INSERT, their trace context in their headers
+                await outbox.write_deferred(session)
 
     async def _apply(
         self, session: AsyncSession, item: Item, *, careful: bool, failed: Exception | None
@@ -138,18 +195,18 @@ class BatchApplier:
             return
 
     async def _attempt(self, session: AsyncSession, item: Item, *, savepoint: bool) -> str:
-        """Inbox row and effect: both kept, or both undone (with the batch, or with the savepoint)."""
+        """The event's effect: kept, or undone (with the batch, or with the savepoint)."""
         assert item.envelope is not None and item.handler is not None
         if not savepoint:
             try:
-                return await self._inbox_and_handle(session, item.envelope, item.handler)
+                return await self._handle(session, item.envelope, item.handler)
             finally:
                 session.expunge_all()  # each event starts from the database, as in a transaction of its own
         with _untraced():  # like BEGIN and COMMIT, the batch's bookkeeping is no event's SQL
             nested = await session.begin_nested()
             await session.connection()  # emits the SAVEPOINT
         try:
-            outcome = await self._inbox_and_handle(session, item.envelope, item.handler)
+            outcome = await self._handle(session, item.envelope, item.handler)
         except Exception:
             with _untraced():
                 await nested.rollback()
@@ -160,15 +217,15 @@ class BatchApplier:
             await nested.commit()
         return outcome
 
-    async def _inbox_and_handle(self, session: AsyncSession, envelope: Envelope, handler: Handler) -> str:
-        inserted = await session.scalar(
-            insert(self.inbox)
-            .values(consumer=self.group_id, event_id=envelope.id, event_type=envelope.type)
-            .on_conflict_do_nothing()
-            .returning(self.inbox.c.event_id)
+    async def _inbox(self, session: AsyncSession, todo: list[Item]) -> set[uuid.UUID]:
+        """Record the batch's events in the inbox, in one statement: the ids not seen before."""
+        events = {item.envelope.id: item.envelope.type for item in todo if item.envelope is not None}
+        result = await session.execute(
+            self._record, {"consumer": self.group_id, "ids": list(events), "types": list(events.values())}
         )
-        if inserted is None:
-            return "duplicate"
+        return set(result.scalars())
+
+    async def _handle(self, session: AsyncSession, envelope: Envelope, handler: Handler) -> str:
         await handler(session, envelope)
         await session.flush()  # what fails at the flush fails this event, not the next one
         return "processed"

@@ -28,7 +28,7 @@ from tenacity import RetryCallState, wait_exponential_jitter
 
 from tierline_shared import tracing
 from tierline_shared.events import topics
-from tierline_shared.events.base import Event, UnknownEventType, registered_types
+from tierline_shared.events.base import Envelope, Event, UnknownEventType, registered_types
 from tierline_shared.logging import get_logger
 from tierline_shared.messaging import cloudevents
 from tierline_shared.messaging.batch import BatchApplier, Handler, Item
@@ -59,6 +59,7 @@ class EventConsumer:
         retry_max_seconds: float = 2.0,
         after_commit: Callable[[], None] | None = None,
         max_batch: int = FETCH_RECORDS,
+        lock_key: Callable[[Envelope], str | None] | None = None,
     ) -> None:
         self.group_id = group_id
         self.topics = topics
@@ -86,6 +87,7 @@ class EventConsumer:
             max_attempts=max_attempts,
             backoff=self._backoff,
             span_for=self._span,
+            lock_key=lock_key,
         )
         self.consumer = AIOKafkaConsumer(
             *topics,

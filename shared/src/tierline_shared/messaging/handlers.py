@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar, overload
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline_shared.db import advisory_xact_lock
 from tierline_shared.errors import DomainError
 from tierline_shared.events.base import Envelope, Event
 from tierline_shared.messaging.consumer import Handler
@@ -50,12 +51,15 @@ Before = Callable[[Any, "Consumed[D]"], Awaitable[None]]
 class Handlers(Generic[D]):
     """The events one service consumes and the use case each one drives.
 
-    ``before`` runs ahead of every handler inside the same unit of work (e.g. a per-incident
-    lock that applies one incident's events one at a time).
+    ``before`` runs ahead of every handler inside the same unit of work. ``lock`` names the
+    advisory lock each event takes first (e.g. its incident, so one incident's events arriving
+    on several topics apply one at a time); the consumer takes a whole batch's locks up front
+    with ``lock_key``, in one statement.
     """
 
-    def __init__(self, *, before: Before[D] | None = None) -> None:
+    def __init__(self, *, before: Before[D] | None = None, lock: Callable[[Any], str] | None = None) -> None:
         self._before = before
+        self._lock = lock
         self._bound: dict[type[Event], tuple[tuple[type[Event], ...], Callable[..., Awaitable[None]]]] = {}
 
     @overload
@@ -93,6 +97,13 @@ class Handlers(Generic[D]):
     def event_types(self) -> frozenset[type[Event]]:
         return frozenset(self._bound)
 
+    def lock_key(self, envelope: Envelope) -> str | None:
+        """The advisory lock the handler of ``envelope`` takes; None if it takes none."""
+        payload = envelope.data
+        if self._lock is None or type(payload) not in self._bound:
+            return None
+        return self._lock(payload)
+
     def bind(self, deps: D) -> dict[type[Event], Handler]:
         """The consumer's table: each event type to a handler closed over this service's deps."""
         return {
@@ -103,7 +114,7 @@ class Handlers(Generic[D]):
     def _bind_one(
         self, deps: D, accepted: tuple[type[Event], ...], fn: Callable[..., Awaitable[None]]
     ) -> Handler:
-        before = self._before
+        before, lock = self._before, self._lock
 
         async def handle(session: AsyncSession, envelope: Envelope) -> None:
             payload = envelope.data
@@ -113,6 +124,8 @@ class Handlers(Generic[D]):
                     f"{fn.__qualname__} takes {', '.join(t.__name__ for t in accepted)}"
                 )
             consumed = Consumed(session=session, deps=deps, envelope=envelope)
+            if lock is not None:
+                await advisory_xact_lock(session, lock(payload))
             if before is not None:
                 await before(payload, consumed)
             await fn(payload, consumed)

@@ -11,12 +11,13 @@ import asyncio
 import contextlib
 import zlib
 from collections.abc import Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tierline_shared import tracing
+from tierline_shared import db, tracing
 from tierline_shared.clock import Clock, SystemClock
 from tierline_shared.events.base import Envelope, Event
 from tierline_shared.logging import get_logger
@@ -68,9 +69,36 @@ class Outbox:
                     "value": record.value,
                 }
             )
-        # executemany of one compiled statement: a multi-row VALUES would be compiled anew each time
-        await session.execute(insert(self.table), rows)
+        if session.info.get(_DEFERRED):
+            for row in rows:
+                db.stage(session, _ROWS, (self.table, row))
+        else:
+            # executemany of one compiled statement: a multi-row VALUES would be compiled anew each time
+            await session.execute(insert(self.table), rows)
         return envelopes
+
+
+def defer_rows(session: AsyncSession) -> None:
+    """From now on, what ``Outbox.add_many`` stages in ``session`` waits for ``write_deferred``.
+
+    A consumer's batch stages many events in one transaction: written together just before the
+    commit, they cost one round trip instead of one per event. A row staged in a savepoint that
+    rolls back is dropped with it, as if it had been written there.
+    """
+    session.info[_DEFERRED] = True
+
+
+async def write_deferred(session: AsyncSession) -> None:
+    """Write the rows deferred so far, in staging order (their ``seq``), one executemany per table."""
+    by_table: dict[Table, list[dict[str, Any]]] = {}
+    for table, row in db.take_staged(session, _ROWS):
+        by_table.setdefault(table, []).append(row)
+    for table, rows in by_table.items():
+        await session.execute(insert(table), rows)
+
+
+_DEFERRED = "tierline.outbox.deferred"
+_ROWS = "outbox_rows"
 
 
 class OutboxRelay:

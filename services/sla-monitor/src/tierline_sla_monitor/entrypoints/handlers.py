@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from tierline_shared.db import advisory_xact_lock
 from tierline_shared.events import (
     IncidentAcknowledged,
     IncidentAssigned,
@@ -30,12 +29,12 @@ def uow(c: Consumed[SlaDeps]) -> SlaUnitOfWork:
     return SlaUnitOfWork(c.session, c.deps.outbox)
 
 
-async def one_incident_at_a_time(event: IncidentEvent, c: Consumed[SlaDeps]) -> None:
+def one_incident_at_a_time(event: IncidentEvent) -> str:
     """One incident's events may arrive on several topics at once: apply them one at a time."""
-    await advisory_xact_lock(c.session, str(event.incident_id))
+    return str(event.incident_id)
 
 
-handlers: Handlers[SlaDeps] = Handlers(before=one_incident_at_a_time)
+handlers: Handlers[SlaDeps] = Handlers(lock=one_incident_at_a_time)
 bind = handlers.bind
 
 
