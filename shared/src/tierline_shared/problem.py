@@ -7,15 +7,17 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tierline_shared.errors import Conflict, DomainError, InvalidInput, NotFound, Unauthorized
 from tierline_shared.logging import get_logger
+from tierline_shared.messaging.failures import is_database_unavailable, outage_cause
 
 __all__ = ["Conflict", "DomainError", "InvalidInput", "NotFound", "Unauthorized", "install_problem_handlers"]
 
 PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER_SECONDS = 5  # what a 503 tells clients to wait while the database is away
 _log = get_logger(__name__)
 
 
@@ -70,7 +72,7 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    """Map validation, HTTP, domain and unexpected errors to problem+json."""
+    """Map validation, HTTP, domain, database-outage and unexpected errors to problem+json."""
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -117,10 +119,25 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers=dict(exc.headers or {}),
         )
 
-    @app.exception_handler(DBAPIError)
-    async def _data(request: Request, exc: DBAPIError) -> JSONResponse:
-        sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
-        if not (isinstance(exc, DataError) or sqlstate.startswith("22")):
+    async def _dependency(request: Request, exc: Exception) -> JSONResponse:
+        if is_database_unavailable(exc):
+            # an outage, not a bug: no traceback, and the client is told to come back
+            _log.warning(
+                "database_unavailable",
+                path=request.url.path,
+                error=type(exc).__name__,
+                cause=outage_cause(exc),
+            )
+            return problem_response(
+                503,
+                "Service unavailable",
+                "The database is not reachable right now; retry in a few seconds.",
+                type_slug="database-unavailable",
+                instance=request.url.path,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        sqlstate = str(getattr(getattr(exc, "orig", None), "sqlstate", "") or "")
+        if not (isinstance(exc, DataError) or (isinstance(exc, DBAPIError) and sqlstate.startswith("22"))):
             return await _unexpected(request, exc)
         # PostgreSQL refused a value the schema let through (SQLSTATE class 22, data exception).
         _log.warning("data_refused_by_database", path=request.url.path, sqlstate=sqlstate)
@@ -132,6 +149,11 @@ def install_problem_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             errors=[{"field": "body", "reason": "contains a character that cannot be stored"}],
         )
+
+    # Specific classes, not only Exception: Starlette re-raises what the catch-all handler answers,
+    # and the server then logs a traceback for every request refused during an outage.
+    for failure in (SQLAlchemyError, OSError):  # the driver's own errors come wrapped in SQLAlchemy's
+        app.add_exception_handler(failure, _dependency)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

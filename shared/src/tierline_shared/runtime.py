@@ -35,6 +35,7 @@ from tierline_shared.events.base import Envelope, Event
 from tierline_shared.limits import BodySizeLimit
 from tierline_shared.logging import configure_logging, get_logger
 from tierline_shared.messaging.consumer import EventConsumer, Handler
+from tierline_shared.messaging.failures import is_database_unavailable, outage_cause
 from tierline_shared.messaging.kafka import (
     ensure_topics,
     kafka_is_ready,
@@ -105,7 +106,7 @@ class Runtime:
         self.state: dict[str, Any] = spec.state(self)
         self.consumer: EventConsumer | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._crashes: dict[str, int] = {}
+        self.loops = LoopHealth()
 
     @property
     def producer(self) -> AIOKafkaProducer:
@@ -202,7 +203,7 @@ class Runtime:
         return sorted({*self.spec.consumes, topics.ACCESS})
 
     def _spawn(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
-        self._tasks.append(asyncio.create_task(_supervise(name, loop, self._crashes), name=name))
+        self._tasks.append(asyncio.create_task(_supervise(name, loop, self.loops), name=name))
 
     async def _housekeeping(self) -> None:
         while True:
@@ -211,9 +212,7 @@ class Runtime:
 
     def tasks_alive(self) -> bool:
         """Every loop runs, and none is stuck crashing over and over."""
-        return all(not t.done() for t in self._tasks) and all(
-            n < UNHEALTHY_AFTER_CRASHES for n in self._crashes.values()
-        )
+        return all(not t.done() for t in self._tasks) and not self.loops.stuck()
 
     async def stop(self) -> None:
         """Stop loops and close clients, each step bounded in time: a shutdown must never hang."""
@@ -258,31 +257,78 @@ class Runtime:
 
 DOCS_ASSETS = "/docs/assets"
 UNHEALTHY_AFTER_CRASHES = 5
+# A loop that has run this long since its last restart without crashing has recovered: its crash
+# count no longer makes /healthz fail (a database outage ends), and its next crash starts a new
+# count. Longer than a crash-and-restart cycle of a loop failing at once, so such a loop stays stuck.
+RECOVERED_AFTER_SECONDS = 10.0
 STOP_STEP_SECONDS = 10.0
 
 
-async def _supervise(name: str, loop: Callable[[], Awaitable[None]], crashes: dict[str, int]) -> None:
+class LoopHealth:
+    """Which supervised loops are stuck crashing: many crashes in a row, and no long run since."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._crashes: dict[str, int] = {}
+        self._running_since: dict[str, float | None] = {}  # None while it waits to restart
+
+    def started(self, name: str) -> None:
+        self._crashes.setdefault(name, 0)
+        self._running_since[name] = self._monotonic()
+
+    def crashed(self, name: str) -> int:
+        """Count a crash; one after a run of RECOVERED_AFTER_SECONDS starts a new count. The count."""
+        if self._ran_long(name):
+            self._crashes[name] = 0
+        self._crashes[name] = self._crashes.get(name, 0) + 1
+        self._running_since[name] = None
+        return self._crashes[name]
+
+    def stuck(self) -> list[str]:
+        return sorted(
+            name
+            for name, crashes in self._crashes.items()
+            if crashes >= UNHEALTHY_AFTER_CRASHES and not self._ran_long(name)
+        )
+
+    def _ran_long(self, name: str) -> bool:
+        since = self._running_since.get(name)
+        return since is not None and self._monotonic() - since >= RECOVERED_AFTER_SECONDS
+
+
+async def _supervise(
+    name: str,
+    loop: Callable[[], Awaitable[None]],
+    health: LoopHealth,
+    *,
+    first_delay: float = 0.5,
+    max_delay: float = 10.0,
+) -> None:
     """Keep a background loop running; a crash is logged and the loop restarted with backoff.
 
-    ``crashes`` counts consecutive crashes per loop (reset once a run lasts a minute), so
-    /healthz can tell a loop that keeps failing from one that merely restarted once.
+    ``health`` counts consecutive crashes per loop, so /healthz can tell a loop that keeps
+    failing from one that restarted a few times (during a database outage) and runs again.
     """
-    delay = 0.5
-    crashes[name] = 0
+    delay = first_delay
     while True:
-        started = time.monotonic()
+        health.started(name)
         try:
             await loop()
             return
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - logged and restarted
-            if time.monotonic() - started > 60:
-                crashes[name], delay = 0, 0.5
-            crashes[name] += 1
-            _log.exception("background_task_crashed", task=name, consecutive=crashes[name])
+        except Exception as exc:  # noqa: BLE001 - logged and restarted
+            crashes = health.crashed(name)
+            if crashes == 1:
+                delay = first_delay
+            if is_database_unavailable(exc):  # an outage, not a bug: one line, no traceback
+                _log.warning(
+                    "background_task_interrupted", task=name, consecutive=crashes, cause=outage_cause(exc)
+                )
+            else:
+                _log.exception("background_task_crashed", task=name, consecutive=crashes)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+            delay = min(delay * 2, max_delay)
 
 
 async def get_runtime(request: Request) -> Runtime:  # async: FastAPI runs a plain def in a thread
