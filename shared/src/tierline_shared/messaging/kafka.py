@@ -8,6 +8,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.protocol.offset import OffsetRequest
 
 from tierline_shared.events import topics as topic_names
 from tierline_shared.logging import get_logger
@@ -70,12 +71,13 @@ async def wait_until_usable(
     pause = 0.05
     while True:
         try:
-            missing = _leaderless(await admin.describe_topics(list(topics)))
+            described = await admin.describe_topics(list(topics))
+            missing = _leaderless(described) or await _not_serving(admin, described)
             if not missing and group_id:
                 await admin.find_coordinator(group_id)
             if not missing:
                 return True
-            reason = f"no leader yet for {', '.join(missing[:3])}"
+            reason = f"no serving leader yet for {', '.join(missing[:3])}"
         except KafkaError as exc:
             reason = f"{type(exc).__name__}"
         if asyncio.get_running_loop().time() > deadline:
@@ -83,6 +85,31 @@ async def wait_until_usable(
             return False
         await asyncio.sleep(pause)
         pause = min(pause * 2, 1.0)
+
+
+async def _not_serving(admin: AIOKafkaAdminClient, described: list[dict[str, Any]]) -> list[str]:
+    """The topics whose leaders do not serve every partition yet.
+
+    The metadata names a leader a moment before that broker has made itself the partition's
+    leader; a produce in between fails with NotLeaderForPartition (and the producer logs it).
+    Asking each leader for its partitions' end offsets, as a consumer would, tells the two apart.
+    """
+    asked: dict[int, dict[str, list[tuple[int, int]]]] = {}
+    for topic in described:
+        for partition in topic["partitions"]:
+            by_topic = asked.setdefault(partition["leader"], {})
+            by_topic.setdefault(topic["topic"], []).append((partition["partition"], _LATEST))
+    pending: set[str] = set()
+    for node, by_topic in asked.items():
+        # aiokafka's admin has no ListOffsets; its client sends any request to a node
+        answer = await admin._client.send(node, OffsetRequest(-1, 0, list(by_topic.items())))
+        for name, partitions in answer.topics:
+            if any(error_code for _, error_code, *_ in partitions):
+                pending.add(name)
+    return sorted(pending)
+
+
+_LATEST = -1  # ListOffsets: the end of the partition
 
 
 def _leaderless(described: list[dict[str, Any]]) -> list[str]:
