@@ -22,6 +22,8 @@ each has a named variant:
 
 from __future__ import annotations
 
+import functools
+import re
 import unicodedata
 
 REPLACEMENT = "\ufffd"
@@ -52,6 +54,8 @@ def scrub(
     become ``invisible``, or stay when it is None. The result is never :func:`unstorable` as
     long as the replacements are not.
     """
+    if invisible is None and not _steering(keep).search(text):
+        return text  # the usual case, found at C speed: nothing to replace
     chars: list[str] = []
     for char in text:
         if char in keep:
@@ -67,6 +71,13 @@ def scrub(
         else:
             chars.append(char)
     return "".join(chars)
+
+
+@functools.lru_cache(maxsize=16)
+def _steering(keep: str) -> re.Pattern[str]:
+    """Any control (``Cc``: U+0000-U+001F, U+007F-U+009F) or surrogate (``Cs``) not in ``keep``."""
+    chars = "[\x00-\x1f\x7f-\x9f\ud800-\udfff]"
+    return re.compile(f"(?![{re.escape(keep)}]){chars}" if keep else chars)
 
 
 def storable(text: object) -> str:

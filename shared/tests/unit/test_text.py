@@ -130,3 +130,28 @@ def test_readable_text_is_storable_and_holds_no_control_character(text: str, mul
         assert not unstorable(cleaned)
         kept = "\n\t" if multiline else ""
         assert all(ch in kept or unicodedata.category(ch)[0] != "C" for ch in cleaned)
+
+
+def test_scrub_agrees_with_the_character_rule_whatever_the_text() -> None:
+    """The C-speed check that finds nothing to replace must never skip a character the rule would."""
+    import random
+    import unicodedata
+
+    def by_rule(text: str, keep: str) -> str:
+        out = []
+        for char in text:
+            category = unicodedata.category(char)
+            if char in keep:
+                out.append(char)
+            else:
+                out.append("\ufffd" if category == "Cs" else " " if category == "Cc" else char)
+        return "".join(out)
+
+    pool = [chr(i) for i in [*range(0x100), 0x200B, 0x202E, 0xD800, 0xDFFF, 0xE000, 0x10FFFF, 0x1F600]]
+    rng = random.Random(15)
+    for _ in range(5000):
+        text = "".join(rng.choice(pool) for _ in range(rng.randint(0, 10)))
+        for keep in ("\n\t", "", "\n"):
+            assert scrub(text, keep=keep) == by_rule(text, keep), (text, keep)
+    clean = "Disk full on db-1\n\tat 99%"
+    assert scrub(clean) is clean  # nothing to replace: the same string, not a copy
