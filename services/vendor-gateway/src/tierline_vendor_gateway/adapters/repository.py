@@ -239,14 +239,15 @@ class BriefRepository(Repository[IncidentSnapshotRow]):
         self._rows: dict[uuid.UUID, IncidentSnapshotRow] = {}
 
     async def lock(self, incident_id: uuid.UUID) -> IncidentBrief:
-        """The incident's brief, locked until the transaction ends."""
-        await self.session.execute(
-            insert(IncidentSnapshotRow).values(incident_id=incident_id, data={}).on_conflict_do_nothing()
-        )
+        """The incident's brief, locked until the transaction ends (one statement: created empty or
+        touched, either way the row is locked and returned)."""
+        new = insert(IncidentSnapshotRow).values(incident_id=incident_id, data={})
         row = await self.session.scalar(
-            select(IncidentSnapshotRow)
-            .where(IncidentSnapshotRow.incident_id == incident_id)
-            .with_for_update()
+            new.on_conflict_do_update(
+                index_elements=[IncidentSnapshotRow.incident_id], set_={"data": IncidentSnapshotRow.data}
+            )
+            .returning(IncidentSnapshotRow)
+            .execution_options(populate_existing=True)
         )
         assert row is not None
         self._rows[incident_id] = row
