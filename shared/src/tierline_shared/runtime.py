@@ -168,32 +168,44 @@ class Runtime:
         if self.spec.on_start is not None:
             await self.spec.on_start(self)
         self._spawn("outbox-relay", self.relay.run)
-        handlers: dict[type[Event], Handler] = {
-            **key_copies.bind(self.access.api_keys),  # every service's copy of intake's API keys
-            **self.spec.handlers(self),
-        }
-        if handlers:
-            self.consumer = EventConsumer(
-                # prefixed like the topics: environments sharing a broker never rebalance each other
-                group_id=self.group_id,
-                topics=[s.kafka_topic_prefix + t for t in self.consumed_topics()],
-                handlers=handlers,
-                bootstrap_servers=s.kafka_bootstrap_servers,
-                sessions=self.sessions,
-                inbox=self.inbox_table,
-                producer=self.producer,
-                max_attempts=s.consumer_max_attempts,
-                retry_initial_seconds=s.consumer_retry_initial_seconds,
-                retry_max_seconds=s.consumer_retry_max_seconds,
-                after_commit=self.relay.wake,
-                lock_key=self.spec.lock_key,
-            )
+        self.consumer = self.new_consumer(self.producer, after_commit=self.relay.wake)
+        if self.consumer is not None:
             await self.consumer.start()
             self._spawn("consumer", self.consumer.run)
         self._spawn("housekeeping", self._housekeeping)
         for name, worker in self.spec.workers:
             self._spawn(name, functools.partial(worker, self))
         _log.info("service_started", version=self.spec.version)
+
+    def new_consumer(
+        self, dead_letters: AIOKafkaProducer, *, after_commit: Callable[[], None] | None = None
+    ) -> EventConsumer | None:
+        """The service's consumer (its handlers, group and inbox), not started; None if it consumes nothing.
+
+        ``start`` runs it; ``dlq replay`` hands it dead letters through ``process_batch``, the same path.
+        """
+        s = self.settings
+        handlers: dict[type[Event], Handler] = {
+            **key_copies.bind(self.access.api_keys),  # every service's copy of intake's API keys
+            **self.spec.handlers(self),
+        }
+        if not handlers:
+            return None
+        return EventConsumer(
+            # prefixed like the topics: environments sharing a broker never rebalance each other
+            group_id=self.group_id,
+            topics=[s.kafka_topic_prefix + t for t in self.consumed_topics()],
+            handlers=handlers,
+            bootstrap_servers=s.kafka_bootstrap_servers,
+            sessions=self.sessions,
+            inbox=self.inbox_table,
+            producer=dead_letters,
+            max_attempts=s.consumer_max_attempts,
+            retry_initial_seconds=s.consumer_retry_initial_seconds,
+            retry_max_seconds=s.consumer_retry_max_seconds,
+            after_commit=after_commit,
+            lock_key=self.spec.lock_key,
+        )
 
     @property
     def group_id(self) -> str:
