@@ -9,12 +9,13 @@ PYTEST_ARGS ?=
 DISTS := shared deploy/launcher clients/cli $(sort $(wildcard services/*))
 PYPROJECTS := $(addsuffix /pyproject.toml,$(DISTS))
 
-.PHONY: help install kafka system-packages run demo test lint typecheck format unit integration e2e bench clean docs
+.PHONY: help install kafka system-packages run demo test lint typecheck format unit integration e2e bench chaos clean docs
 
 help:
 	@echo "make run   - start Kafka, PostgreSQL and the four services locally (Ctrl-C stops)"
 	@echo "make demo  - the same on demo budgets, with a vendor simulator; tells one incident's climb L1 -> L4"
 	@echo "make test  - install everything pinned, run ruff, mypy and the whole test suite with coverage"
+	@echo "make chaos - the whole system under load while a seeded schedule of faults runs; the verdict (~8 min)"
 	@echo "make lint | typecheck | format | unit | integration | e2e | docs | bench | clean"
 
 $(STAMP): requirements/constraints.txt requirements/dev.txt $(PYPROJECTS)
@@ -92,3 +93,9 @@ bench: kafka
 	@$(BIN)/python -m tests.bench.sla_timers $(SLA_BENCH_ARGS)
 	@$(BIN)/python -m tests.bench.vendor_deliveries $(VENDOR_BENCH_ARGS)
 	@$(BIN)/python -m tests.bench.pipeline $(PIPELINE_BENCH_ARGS)
+
+# The whole system under load while faults strike (SIGKILL of each service and of the broker, a
+# PostgreSQL crash, a broker stall, a replica killed); exits 1 on any lost or duplicated incident.
+# CHAOS_ARGS e.g. "--short" (200 incidents, ~3 min) or "--incidents 500 --rate 10 --seed 7 --json out.json".
+chaos: kafka
+	@$(BIN)/python -m tests.chaos.run $(CHAOS_ARGS)

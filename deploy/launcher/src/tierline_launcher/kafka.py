@@ -175,6 +175,13 @@ class KafkaBroker:
             self.proc.stop(timeout=30)
             self.proc = None
 
+    def restart(self, timeout: float = 90.0) -> None:
+        """Start again on the same data and ports, once the broker has exited (killed, or stopped)."""
+        if self.proc and self.proc.alive():
+            raise RuntimeError("Kafka is still running")
+        self.stop()  # closes the dead process's log
+        self.start(timeout)
+
 
 async def broker_answers(bootstrap_servers: str) -> bool:
     """Readiness by a real metadata request through the admin client, not a port check."""

@@ -264,3 +264,10 @@ class PostgresServer:
         if self.proc:
             self.proc.stop(timeout=30)
             self.proc = None
+
+    def restart(self, timeout: float = 60.0) -> None:
+        """Start again on the same data and port, once the server has exited (crash recovery runs)."""
+        if self.proc and self.proc.alive():
+            raise RuntimeError("PostgreSQL is still running")
+        self.stop()  # closes the dead process's log
+        self.start(timeout)

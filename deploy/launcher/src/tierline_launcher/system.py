@@ -15,7 +15,7 @@ import httpx
 
 from tierline_launcher.kafka import KafkaBroker
 from tierline_launcher.postgres import PostgresServer
-from tierline_launcher.procs import ManagedProcess, say, wait_until
+from tierline_launcher.procs import ManagedProcess, free_port, say, wait_until
 
 
 @dataclass(frozen=True)
@@ -315,6 +315,49 @@ class Services:
         except BaseException:
             self.stop()
             raise
+
+    def _wait_ready(self, name: str, timeout: float) -> None:
+        proc = self.procs[name]
+        try:
+            wait_until(
+                functools.partial(_ready, self.url(name)),
+                timeout=timeout,
+                what=name,
+                interval=0.2,
+                alive=proc.alive,
+            )
+        except (TimeoutError, RuntimeError) as exc:
+            raise RuntimeError(f"{exc}\n--- {name} log ---\n{proc.tail()}") from exc
+
+    def restart(self, name: str, timeout: float = 90.0) -> None:
+        """Start a service (or replica) again once it has exited, and wait until it is ready."""
+        self.procs[name].respawn()
+        self._wait_ready(name, timeout)
+
+    def add_replica(self, service: str, replica: str, timeout: float = 90.0) -> str:
+        """Another process of ``service`` on its database and topics, on a free port; its URL.
+
+        It is stopped with the others; ``replica`` names it in ``procs`` and ``ports``.
+        """
+        definition = next(s for s in SERVICES if s.name == service)
+        self.ports[replica] = free_port()
+        env = self.env_for(definition) | {
+            "TIERLINE_PORT": str(self.ports[replica]),
+            "TIERLINE_PUBLIC_URL": self.url(replica),
+        }
+        self.procs[replica] = ManagedProcess(
+            replica,
+            [sys.executable, "-m", definition.module, "serve"],
+            log_path=self.log_dir / f"{replica}.log",
+            env=env,
+        )
+        self._wait_ready(replica, timeout)
+        return self.url(replica)
+
+    def remove(self, name: str) -> None:
+        """Stop one process (a replica, say) gently and forget it."""
+        self.procs.pop(name).stop()
+        self.ports.pop(name, None)
 
     def all_alive(self) -> bool:
         return all(p.alive() for p in self.procs.values())

@@ -1,0 +1,177 @@
+"""The system under fault: PostgreSQL (fsync on), Kafka and the four services as processes, and the faults.
+
+Every method that starts a process runs on the main thread: PR_SET_PDEATHSIG ties a child to the
+thread that created it, so a child started from a worker thread would die when that thread ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from tierline_launcher.kafka import KafkaBroker
+from tierline_launcher.paths import repo_root
+from tierline_launcher.postgres import PostgresServer
+from tierline_launcher.procs import ManagedProcess, free_port, say
+from tierline_launcher.system import SERVICES, Infra, Services
+
+ADMIN_KEY = "tl_chaos-" + secrets.token_urlsafe(24)
+SERVICE_NAMES = tuple(s.name for s in SERVICES)
+REPLICATED = ("router", "sla-monitor")
+
+
+def dsn(url: str) -> dict[str, Any]:
+    u = make_url(url)
+    return {
+        "host": u.host,
+        "port": u.port,
+        "user": u.username,
+        "password": u.password,
+        "database": u.database,
+    }
+
+
+@dataclass
+class Stack:
+    """A running system in a temporary folder; ``stop()`` ends every process it started."""
+
+    root: Path
+    infra: Infra
+    services: Services
+    prefix: str
+    keep: bool = False
+
+    @classmethod
+    def start(cls, *, keep: bool = False) -> Stack:
+        root = Path(tempfile.mkdtemp(prefix="tierline-chaos-"))
+        os.chmod(root, 0o755)  # PostgreSQL runs as another account when we are root
+        infra = Infra(root, durable=True)  # fsync on: a crash must not lose a commit
+        prefix = f"chaos_{uuid.uuid4().hex[:6]}_"
+        services = Services(
+            infra,
+            ports={s.name: free_port() for s in SERVICES},
+            log_dir=root / "logs",
+            config_dir=repo_root() / "deploy" / "config",
+            database_prefix=prefix,
+            extra_env={
+                "TIERLINE_BOOTSTRAP_API_KEY": ADMIN_KEY,
+                "TIERLINE_RATE_LIMIT_PER_MINUTE": "1000000000",
+            },
+        )
+        stack = cls(root, infra, services, prefix, keep)
+        try:
+            infra.start()
+            services.start()
+        except BaseException:
+            stack.stop()
+            raise
+        return stack
+
+    # -- where things are ------------------------------------------------------------------------
+
+    def url(self, service: str) -> str:
+        return self.services.url(service)
+
+    def database(self, service: str) -> dict[str, Any]:
+        return dsn(self.infra.database_url(self.prefix + service.replace("-", "_")))
+
+    @property
+    def bootstrap(self) -> str:
+        return self.infra.bootstrap_servers
+
+    @property
+    def kafka(self) -> KafkaBroker:
+        assert self.infra.kafka is not None, "chaos needs the embedded broker"
+        return self.infra.kafka
+
+    @property
+    def postgres(self) -> PostgresServer:
+        assert isinstance(self.infra.postgres, PostgresServer), "chaos needs the embedded PostgreSQL"
+        return self.infra.postgres
+
+    def log_tail(self, name: str, lines: int = 20) -> str:
+        proc = self.services.procs.get(name)
+        return proc.tail(lines) if proc else ""
+
+    def exited(self) -> list[str]:
+        """Services (and replicas) that are not running though nobody stopped them."""
+        return [name for name, proc in self.services.procs.items() if not proc.alive()]
+
+    # -- faults ----------------------------------------------------------------------------------
+
+    def kill_service(self, name: str) -> None:
+        _signal_and_wait(self.services.procs[name], signal.SIGKILL)
+
+    def restart_service(self, name: str) -> None:
+        self.services.restart(name)
+
+    def kill_kafka(self) -> None:
+        assert self.kafka.proc is not None
+        _signal_and_wait(self.kafka.proc, signal.SIGKILL)
+
+    def restart_kafka(self) -> None:
+        self.kafka.restart()
+
+    def stall_kafka(self) -> None:
+        assert self.kafka.proc is not None
+        self.kafka.proc.proc.send_signal(signal.SIGSTOP)
+
+    def resume_kafka(self) -> None:
+        assert self.kafka.proc is not None
+        self.kafka.proc.proc.send_signal(signal.SIGCONT)
+
+    def crash_postgres(self) -> None:
+        """Immediate shutdown (SIGQUIT to the postmaster): no checkpoint, crash recovery at the next start."""
+        assert self.postgres.proc is not None
+        _signal_and_wait(self.postgres.proc, signal.SIGQUIT)
+
+    def restart_postgres(self) -> None:
+        self.postgres.restart()
+
+    def add_replica(self, service: str) -> str:
+        name = f"{service}-b"
+        self.services.add_replica(service, name)
+        return name
+
+    def remove_replica(self, name: str) -> None:
+        self.services.remove(name)
+
+    # -- the end ---------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Every process, in order; a stalled broker is woken first so it can stop."""
+        with contextlib.suppress(Exception):
+            if self.infra.kafka and self.infra.kafka.proc and self.infra.kafka.proc.alive():
+                self.resume_kafka()
+        with contextlib.suppress(KeyboardInterrupt):
+            self.services.stop()
+            self.infra.stop()
+            if self.keep:
+                say(f"logs and data kept in {self.root}")
+            else:
+                subprocess.run(["rm", "-rf", str(self.root)], check=False)
+
+    def save_logs(self, folder: Path) -> None:
+        """Copy the services' and servers' logs to ``folder`` (before ``stop()`` removes them)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        logs = [*sorted((self.root / "logs").glob("*.log")), self.kafka.data_root / "kafka.log"]
+        logs.append(self.postgres.data_root / "postgres.log")
+        for log in logs:
+            with contextlib.suppress(OSError):
+                (folder / log.name).write_bytes(log.read_bytes())
+
+
+def _signal_and_wait(proc: ManagedProcess, signum: int, timeout: float = 30.0) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        proc.proc.send_signal(signum)
+    proc.proc.wait(timeout)
