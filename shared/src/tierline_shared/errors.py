@@ -76,3 +76,9 @@ class PayloadTooLarge(DomainError):
     status = 413
     type_slug = "payload-too-large"
     title = "Request body too large"
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    type_slug = "unsupported-media-type"
+    title = "The body is not in a media type this endpoint reads"

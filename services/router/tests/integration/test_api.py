@@ -231,6 +231,10 @@ async def test_agents_show_their_load_and_going_away_hands_incidents_to_the_queu
 
     missing = await router.http.put("/v1/agents/ann/availability", json={})
     assert error_fields(problem(missing, 422)) == ["available"]
+    for field in ("available", "capacity", "skills"):  # null is not "leave it": a 422 naming it
+        nulled = problem(await router.http.patch("/v1/agents/ann", json={field: None}), 422)
+        assert error_fields(nulled) == [field] and "null" in str(nulled["errors"])
+    assert (await router.agents())["ann"]["available"] is True
     problem(await router.http.put("/v1/agents/nobody/availability", json={"available": True}), 404)
 
 

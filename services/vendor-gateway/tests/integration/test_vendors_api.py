@@ -131,7 +131,7 @@ async def test_a_vendor_is_registered_once(app) -> None:
         ({"name": "Not A Slug"}, "name"),
         ({"contract": {"respond": "1h"}}, "contract.respond"),
         ({"favourite_colour": "red"}, "favourite_colour"),
-        ({"products": ["bad\x00"]}, "body"),
+        ({"products": ["bad\x00"]}, "products.0"),  # a NUL: named where it is
     ],
 )
 async def test_an_invalid_vendor_is_a_422_naming_the_field_and_writes_nothing(

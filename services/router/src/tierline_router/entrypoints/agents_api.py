@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tierline_router.domain.model import Agent, Labels
 from tierline_router.entrypoints.configuration import PROBLEMS, TAGS, WORK
@@ -51,6 +51,13 @@ class AgentPatch(ApiModel):
     skills: list[str] | None = None
     capacity: int | None = Field(default=None, ge=1, le=1000)
     available: bool | None = None
+
+    @field_validator("skills", "capacity", "available", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:  # a field left out keeps its value; null would clear what must stay set
+            raise ValueError("must not be null: leave the field out to keep the current value")
+        return value
 
 
 class AvailabilityIn(ApiModel):

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tierline_shared.api import RuntimeDep
+from tierline_shared.errors import UnsupportedMediaType
 from tierline_shared.schemas import ApiModel
 from tierline_vendor_gateway.service_layer import callbacks
 from tierline_vendor_gateway.service_layer.deps import GatewayDeps
@@ -70,6 +71,12 @@ async def callback(vendor: str, request: Request, rt: RuntimeDep) -> CallbackOut
         secrets = await callbacks.callback_secrets(deps.unit_of_work(session), vendor)
     body = await request.body()
     callbacks.verify(secrets, body, dict(request.headers))
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"Send the callback as application/json, not {media_type or 'without a Content-Type'}.",
+            errors=[{"field": "body", "reason": "Content-Type must be application/json"}],
+        )
     try:
         payload = CallbackIn.model_validate_json(body)
     except ValidationError as exc:
