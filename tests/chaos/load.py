@@ -1,5 +1,10 @@
 """A steady stream of incidents, each POST with its own Idempotency-Key, retried with it until a deadline.
 
+A seeded share of the incidents is then escalated by hand up to L4 (the run's fault-injecting vendor):
+the router's assignment is read and ``POST /v1/incidents/{id}/escalate`` sent, again and again, until
+the assignment says L4. Reading before each POST makes a retried escalation safe: one that committed
+before its answer was cut is seen, not repeated past L4.
+
 Runs in its own thread with its own event loop (the main thread drives the faults). A POST cut by a
 fault (connection refused or reset, a timeout, a 5xx) is sent again with the same key and body, so
 one that had committed before the cut is replayed, never created twice. A POST still failing when its
@@ -40,6 +45,9 @@ class Post:
     last_failure: str = ""  # what the last failed attempt ended with
     replayed: bool = False
     accepted_at: float | None = None
+    escalate: bool = False  # chosen to be escalated by hand to L4
+    escalated_at: float | None = None  # the router's assignment said L4
+    escalation_error: str = ""  # why the escalation was given up
 
 
 @dataclass
@@ -51,6 +59,8 @@ class Load:
     seed: int
     run_id: str
     retry_budget: float = 90.0  # seconds a POST keeps being retried after its first attempt
+    router_url: str = ""
+    escalate_share: float = 0.0  # of the incidents, escalated by hand to L4 once accepted
     posts: dict[str, Post] = field(default_factory=dict)
     done: threading.Event = field(default_factory=threading.Event)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -73,6 +83,13 @@ class Load:
         return sum(1 for p in self.posts.values() if p.incident_id is None and not p.error)
 
     @property
+    def escalated(self) -> dict[str, float]:
+        """Incident id -> when the router first said it is at L4."""
+        return {
+            p.incident_id: p.escalated_at for p in self.posts.values() if p.incident_id and p.escalated_at
+        }
+
+    @property
     def retried(self) -> int:
         return sum(1 for p in self.posts.values() if p.attempts > 1)
 
@@ -84,7 +101,7 @@ class Load:
         return (
             f"posted {len(self.posts):,}/{self.incidents:,}: accepted {self.accepted:,},"
             f" refused {self.refused:,}, in retry/flight {self.pending:,}"
-            f" (retried {self.retried:,}, replayed {self.replays:,})"
+            f" (retried {self.retried:,}, replayed {self.replays:,}); at L4 {len(self.escalated):,}"
         )
 
     def title(self, key: str) -> str:
@@ -109,6 +126,7 @@ class Load:
     async def _run(self) -> None:
         rng = random.Random(self.seed)
         bodies = [self._body(i, rng) for i in range(self.incidents)]
+        escalate = {key for key, _ in bodies if rng.random() < self.escalate_share}
         timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
         connector = aiohttp.TCPConnector(limit=64, force_close=False)
         async with aiohttp.ClientSession(timeout=timeout, connector=connector) as http:
@@ -119,7 +137,7 @@ class Load:
                 if self.stop.is_set():
                     break
                 await asyncio.sleep(max(0.0, start + i / self.rate - time.monotonic()))
-                tasks.append(asyncio.create_task(self._post(http, key, body)))
+                tasks.append(asyncio.create_task(self._post(http, key, body, key in escalate)))
             try:
                 while not all(t.done() for t in tasks):
                     if self.stop.is_set():
@@ -143,8 +161,45 @@ class Load:
         }
         return key, body
 
-    async def _post(self, http: aiohttp.ClientSession, key: str, body: dict[str, Any]) -> None:
-        post = self.posts[key] = Post(key=key, sent_at=time.time())
+    async def _post(
+        self, http: aiohttp.ClientSession, key: str, body: dict[str, Any], escalate: bool
+    ) -> None:
+        post = self.posts[key] = Post(key=key, sent_at=time.time(), escalate=escalate)
+        await self._create(http, post, body)
+        if escalate and post.incident_id:
+            await self._escalate(http, post)
+
+    async def _escalate(self, http: aiohttp.ClientSession, post: Post) -> None:
+        """Up the ladder by hand until the router's assignment says L4 (read before every POST)."""
+        deadline = time.monotonic() + self.retry_budget + 30  # the router may not know it yet
+        url = f"{self.router_url}/v1/incidents/{post.incident_id}"
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        pause, last = 0.5, ""
+        while time.monotonic() < deadline:
+            try:
+                async with http.get(f"{url}/assignment", headers=headers) as resp:
+                    text = await resp.text()
+                    if resp.status == 200:
+                        if json.loads(text).get("tier") == "L4":
+                            post.escalated_at = time.time()
+                            return
+                        async with http.post(
+                            f"{url}/escalate", json={"note": "chaos: by hand to the vendor"}, headers=headers
+                        ) as up:
+                            last = f"escalate: HTTP {up.status} {(await up.text())[:160]}"
+                            if up.status == 200:
+                                pause = 0.5
+                                continue
+                    else:
+                        last = f"assignment: HTTP {resp.status}"  # 404: the router has not placed it yet
+            except FAILURES as exc:
+                last = type(exc).__name__
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)
+        post.escalation_error = f"gave up escalating (last: {last})"
+
+    async def _create(self, http: aiohttp.ClientSession, post: Post, body: dict[str, Any]) -> None:
+        key = post.key
         deadline = time.monotonic() + self.retry_budget
         headers = {"Authorization": f"Bearer {self.api_key}", "Idempotency-Key": key}
         raw = json.dumps(body)

@@ -1,16 +1,21 @@
 """make chaos: the whole system under load while a seeded schedule of faults runs; then the verdict.
 
-PostgreSQL (fsync on), Kafka and the four services run as processes on free loopback ports with the
-repository's deploy/config, as `make run` and the pipeline bench start them. A steady stream of
-incidents (mixed priorities, each POST with its own Idempotency-Key and retried with it after a 5xx or
-a connection error) runs while faults strike one at a time (tests/chaos/faults.py): SIGKILL of each
-service, of the broker, PostgreSQL's immediate shutdown, a broker stall, two replicas with one killed.
-Then it waits (bounded) until every incident is assigned with its clocks and visible in intake's read
-model, and judges from the databases and a scan of every topic (tests/chaos/verdict.py): accepted,
-refused, lost, duplicated, DLQ records and reasons, time to converge, worst POST -> assigned latency.
-Prints the verdict, writes it as JSON, and exits 1 on any loss or duplicate (or no convergence).
+PostgreSQL (fsync on), Kafka and the four services run as processes on free loopback ports with a
+run-local copy of the repository's deploy/config, as `make run` and the pipeline bench start them. A
+steady stream of incidents (mixed priorities, each POST with its own Idempotency-Key and retried with
+it after a 5xx or a connection error) runs while faults strike one at a time (tests/chaos/faults.py):
+SIGKILL of each service, of the broker, PostgreSQL's immediate shutdown, a broker stall, two replicas
+with one killed. A share of the incidents (--escalate-share, 5 %) is escalated by hand to L4, a vendor
+process that answers some deliveries with a 500 or too late (tests/chaos/vendor.py), and P4's SLA
+targets are seconds on a 24x7 calendar (tests/chaos/stack.py), so warnings and breaches fire during
+the faults. Then it waits (bounded) until every incident is assigned with its clocks and visible in
+intake's read model, and judges from the databases and a scan of every topic (tests/chaos/verdict.py):
+accepted, refused, lost, duplicated, DLQ records and reasons, time to converge, worst POST -> assigned
+latency. Prints the verdict, writes it as JSON, and exits 1 on any loss or duplicate (or no
+convergence).
 
-    python -m tests.chaos.run [--incidents N] [--rate R] [--seed S] [--short] [--json PATH]
+    python -m tests.chaos.run [--incidents N] [--rate R] [--seed S] [--short] [--escalate-share F]
+                              [--json PATH]
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from typing import Any
 from tests.chaos import faults as faults_
 from tests.chaos.load import Load
 from tests.chaos.stack import ADMIN_KEY, SERVICE_NAMES, Stack
-from tests.chaos.verdict import Verdict, converge, count_client_side, judge, readiness
+from tests.chaos.vendor import read_deliveries
+from tests.chaos.verdict import Verdict, converge, count_client_side, judge, readiness, undelivered
 from tierline_launcher.procs import say
 
 
@@ -44,6 +50,7 @@ class Options:
     pause: tuple[float, float]
     converge_bound: float
     retry_budget: float
+    escalate_share: float
     kinds: tuple[str, ...]
     json_path: Path | None
     keep: bool
@@ -58,7 +65,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     )
     parser.add_argument("--short", action="store_true", help="200 incidents, short holds: ~3-4 minutes")
     parser.add_argument("--incidents", type=int, help="incidents to post (default 2000; short 200)")
-    parser.add_argument("--rate", type=float, help="incidents a second (default 15; short 2)")
+    parser.add_argument("--rate", type=float, help="incidents a second (default 10; short 2)")
     parser.add_argument("--seed", type=int, default=16, help="the fault schedule's and the load's seed")
     parser.add_argument(
         "--converge-seconds", type=float, help="the bound on convergence (default 120; short 90)"
@@ -66,6 +73,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument(
         "--faults",
         help=f"comma-separated fault kinds, once each, seeded order (default all: {','.join(faults_.KINDS)})",
+    )
+    parser.add_argument(
+        "--escalate-share",
+        type=float,
+        default=0.05,
+        help="share of the incidents escalated by hand to L4, the fault-injecting vendor (default 0.05)",
     )
     parser.add_argument("--json", type=Path, help="write the verdict here (default .run/chaos-verdict.json)")
     parser.add_argument("--keep", action="store_true", help="keep the run's folder (logs, data) at the end")
@@ -78,12 +91,13 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         parser.error(f"unknown fault kinds {unknown}; known: {', '.join(faults_.KINDS)}")
     return Options(
         incidents=max(1, min(args.incidents or (200 if short else 2000), 50_000)),
-        rate=max(0.5, min(args.rate or (2.0 if short else 15.0), 500.0)),
+        rate=max(0.5, min(args.rate or (2.0 if short else 10.0), 500.0)),
         seed=args.seed,
         hold=(3.0, 5.0) if short else (6.0, 12.0),
         pause=(2.0, 3.0) if short else (3.0, 6.0),
         converge_bound=max(10.0, min(args.converge_seconds or (90.0 if short else 120.0), 900.0)),
         retry_budget=60.0 if short else 90.0,
+        escalate_share=max(0.0, min(args.escalate_share, 1.0)),
         kinds=kinds,
         json_path=args.json,
         keep=args.keep,
@@ -112,6 +126,8 @@ def run(opts: Options) -> Verdict:
             seed=opts.seed,
             run_id=uuid.uuid4().hex[:8],
             retry_budget=opts.retry_budget,
+            router_url=stack.url("router"),
+            escalate_share=opts.escalate_share,
         )
         schedule = faults_.schedule(opts.seed, kinds=opts.kinds, hold=opts.hold, pause=opts.pause)
         say(
@@ -140,8 +156,12 @@ def run(opts: Options) -> Verdict:
         def since(current: Load = load) -> float:
             return max(last_fault, current.finished_at or last_fault)
 
+        def waiting(current: Load = load, record: Path = stack.deliveries_file) -> str:
+            missing = undelivered(current.escalated, read_deliveries(record))
+            return f"{len(missing):,} at L4 not yet delivered to the vendor" if missing else ""
+
         verdict.converged, verdict.converge_seconds = asyncio.run(
-            converge(stack.database("intake"), load, since=since, bound=opts.converge_bound)
+            converge(stack.database("intake"), load, since=since, bound=opts.converge_bound, waiting=waiting)
         )
         if not verdict.converged:
             load.stop.set()
@@ -150,7 +170,14 @@ def run(opts: Options) -> Verdict:
         say("judging: intake's, the router's and the SLA monitor's databases, and every topic")
         dsns = {name: stack.database(name) for name in ("intake", "router", "sla-monitor")}
         asyncio.run(
-            judge(load, verdict, dsns=dsns, bootstrap=stack.bootstrap, faults_window=(first, last_fault))
+            judge(
+                load,
+                verdict,
+                dsns=dsns,
+                bootstrap=stack.bootstrap,
+                faults_window=(first, last_fault),
+                deliveries=read_deliveries(stack.deliveries_file),
+            )
         )
         verdict.readiness_at_end = readiness({name: stack.url(name) for name in SERVICE_NAMES})
     except KeyboardInterrupt:

@@ -1,7 +1,9 @@
 """The short chaos scenario in `make test`: 200 incidents while one fault of each kind strikes.
 
 SIGKILL of each service, of the Kafka broker (restarted on its data), PostgreSQL's immediate shutdown,
-a broker stall, and a second router and SLA monitor carrying on while the first ones are SIGKILLed. It
+a broker stall, and a second router and SLA monitor carrying on while the first ones are SIGKILLed.
+Meanwhile 5 % of the incidents are escalated by hand to L4, a vendor that fails a quarter of its
+deliveries (500 or a timeout), and P4's SLA targets are seconds, so warnings and breaches fire. It
 starts its own PostgreSQL (fsync on) and Kafka, not the session's: it kills them. About 3-4 minutes.
 """
 
@@ -32,3 +34,6 @@ def test_no_incident_is_lost_or_doubled_under_faults(tmp_path) -> None:
     assert verdict.converged
     assert verdict.converge_seconds is not None and verdict.converge_seconds <= CONVERGE_BOUND
     assert verdict.unexpected_exits == []
+    assert verdict.escalated_to_l4 > 0 and verdict.escalations_given_up == {}
+    assert verdict.vendor_deliveries >= verdict.escalated_to_l4
+    assert verdict.sla_warnings > 0 and verdict.sla_breaches > 0, "the short SLA targets never fired"

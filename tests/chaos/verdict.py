@@ -3,11 +3,17 @@
 Lost: an incident intake accepted (or created though the client never heard so) that is missing from
 intake's database, was never assigned by the router, never given its response, resolution and tier
 clocks by the SLA monitor, or never became visible (assigned, with those clocks) in intake's read
-model. Duplicated: two incidents for one Idempotency-Key; two ``incident.created`` for one incident;
-two ``incident.assigned`` for one incident and step (tier, reason, queue, assignee); two clocks of one
-kind (and tier) for one incident, in the SLA monitor's table or as ``sla.clock_started`` events; two
-``sla.breached`` for one clock. The relay publishes at least once, so the same event id seen twice is a
-harmless redelivery (counted, not a duplicate): duplicates are distinct event ids.
+model (held by a queue, or at L4 by a vendor). Duplicated: two incidents for one Idempotency-Key;
+two ``incident.created`` for one incident; two ``incident.assigned`` for one incident and step (tier,
+reason, queue, assignee); two clocks of one kind (and tier) for one incident, in the SLA monitor's
+table or as ``sla.clock_started`` events; two ``sla.breached`` for one clock. The relay publishes at
+least once, so the same event id seen twice is a harmless redelivery (counted, not a duplicate):
+duplicates are distinct event ids.
+
+The vendor (tests/chaos/vendor.py) records every webhook delivery: an incident the router put at L4
+that the vendor never received is lost; one webhook id delivered with two different bodies is a
+duplicate; the same webhook id with the same body again (a retry after a 500 or a timeout, or a
+redelivery after a crash between the vendor's 2xx and the gateway's commit) is harmless and counted.
 """
 
 from __future__ import annotations
@@ -36,10 +42,11 @@ CREATED = "tierline.incident.created.v1"
 ASSIGNED = "tierline.incident.assigned.v1"
 CLOCK_STARTED = "tierline.sla.clock_started.v1"
 BREACHED = "tierline.sla.breached.v1"
+WARNING = "tierline.sla.warning.v1"
 EXAMPLES = 10  # ids listed per finding
 
 OURS_SQL = """
-SELECT i.id, i.title, i.queue IS NOT NULL
+SELECT i.id, i.title, (i.queue IS NOT NULL OR i.vendor IS NOT NULL)
        AND (SELECT count(DISTINCT s.clock) FROM incident_sla s
             WHERE s.incident_id = i.id AND s.clock = ANY($2::text[])) = cardinality($2::text[]) AS visible
 FROM incidents i WHERE i.title LIKE $1
@@ -60,6 +67,13 @@ class Verdict:
     lost: dict[str, list[str]] = field(default_factory=dict)  # reason -> incident ids
     duplicated: dict[str, list[str]] = field(default_factory=dict)  # what -> examples
     redelivered_events: int = 0
+    sla_warnings: int = 0  # distinct sla.warning events
+    sla_breaches: int = 0  # distinct sla.breached events: the "two breaches of one clock" check saw these
+    escalated_to_l4: int = 0
+    escalations_given_up: dict[str, int] = field(default_factory=dict)
+    vendor_deliveries: int = 0  # requests the vendor received
+    vendor_answers: dict[str, int] = field(default_factory=dict)  # its (seeded, faulty) answers
+    vendor_redelivered_same_content: int = 0
     dlq: dict[str, dict[str, int]] = field(default_factory=dict)  # topic -> reason -> count
     converged: bool = False
     converge_seconds: float | None = None
@@ -115,6 +129,14 @@ class Verdict:
             f" worst posted during faults {s(self.latency_worst_during_faults_s)},"
             f" after {s(self.latency_worst_after_faults_s)}",
         ]
+        lines += [
+            f"  SLA: {self.sla_warnings:,} warnings, {self.sla_breaches:,} breaches"
+            " (each checked: one breach per clock)",
+            f"  L4: {self.escalated_to_l4:,} escalated by hand; vendor received {self.vendor_deliveries:,}"
+            f" deliveries, answered {self.vendor_answers}; same webhook id and content again"
+            f" {self.vendor_redelivered_same_content:,} (harmless)",
+        ]
+        lines += [f"  escalation given up: {n:,} x {why}" for why, n in self.escalations_given_up.items()]
         lines += [f"  refused: {n:,} x {reason}" for reason, n in self.refused_reasons.items()]
         if self.refused_first_sent_during:
             lines.append(
@@ -158,9 +180,15 @@ def count_client_side(load: Load, verdict: Verdict, faults: Sequence[Fault] = ()
 
 
 async def converge(
-    dsn: dict[str, Any], load: Load, *, since: Callable[[], float], bound: float
+    dsn: dict[str, Any],
+    load: Load,
+    *,
+    since: Callable[[], float],
+    bound: float,
+    waiting: Callable[[], str] = lambda: "",
 ) -> tuple[bool, float | None]:
-    """Poll intake's read model until every incident of the run is visible; (converged, seconds)."""
+    """Poll intake's read model until every incident of the run is visible and ``waiting()`` says
+    nothing is still awaited; (converged, seconds)."""
     deadline = time.monotonic() + bound
     last_say = 0.0
     pattern = f"chaos {load.run_id} %"
@@ -177,11 +205,15 @@ async def converge(
             continue
         visible = {str(r["id"]) for r in rows if r["visible"]}
         accepted = {p.incident_id for p in load.posts.values() if p.incident_id}
-        if load.done.is_set() and len(visible) == len(rows) and accepted <= visible:
+        awaited = waiting()
+        if load.done.is_set() and len(visible) == len(rows) and accepted <= visible and not awaited:
             return True, max(0.0, time.time() - since())
         if time.monotonic() - last_say >= 5:
             last_say = time.monotonic()
-            say(f"converging: {len(visible):,} of {len(rows):,} incidents visible; {load.progress()}")
+            say(
+                f"converging: {len(visible):,} of {len(rows):,} incidents visible;"
+                f" {awaited + '; ' if awaited else ''}{load.progress()}"
+            )
         await asyncio.sleep(0.5)
     return False, None
 
@@ -193,8 +225,10 @@ async def judge(
     dsns: dict[str, dict[str, Any]],
     bootstrap: str,
     faults_window: tuple[float, float],
+    deliveries: Sequence[dict[str, Any]] = (),
 ) -> None:
-    """Fill ``verdict`` from intake's, the router's and the SLA monitor's databases and a topic scan."""
+    """Fill ``verdict`` from intake's, the router's and the SLA monitor's databases, a topic scan and
+    the vendor's record of deliveries."""
     intake = await asyncpg.connect(**dsns["intake"])
     try:
         rows = await intake.fetch(OURS_SQL, f"chaos {load.run_id} %", list(CLOCKS))
@@ -248,10 +282,49 @@ async def judge(
     )
 
     first_assigned = await scan_topics(bootstrap, verdict, dup)
+    vendor_findings(load, deliveries, verdict, lost, dup)
     verdict.lost = {k: v for k, v in lost.items() if v}
     verdict.duplicated = {k: v for k, v in dup.items() if v}
     latencies(load, first_assigned, faults_window, verdict)
     verdict.judged = True
+
+
+def undelivered(escalated: dict[str, float], deliveries: Sequence[dict[str, Any]]) -> list[str]:
+    """Incidents the router put at L4 that the vendor never received."""
+    received = {d.get("incident_id") for d in deliveries if d.get("signature_valid")}
+    return sorted(i for i in escalated if i not in received)
+
+
+def vendor_findings(
+    load: Load,
+    deliveries: Sequence[dict[str, Any]],
+    verdict: Verdict,
+    lost: dict[str, list[str]],
+    dup: dict[str, list[str]],
+) -> None:
+    """Lost handoffs, webhook ids delivered with two contents, harmless same-content redeliveries."""
+    escalated = load.escalated
+    verdict.escalated_to_l4 = len(escalated)
+    verdict.escalations_given_up = dict(
+        Counter(p.escalation_error[:120] for p in load.posts.values() if p.escalation_error).most_common()
+    )
+    verdict.vendor_deliveries = len(deliveries)
+    verdict.vendor_answers = dict(Counter(str(d.get("answer")) for d in deliveries).most_common())
+    lost["escalated to L4, never delivered to the vendor"] = undelivered(escalated, deliveries)
+    contents: dict[str, Counter[str]] = defaultdict(Counter)
+    for d in deliveries:
+        contents[str(d.get("webhook_id"))][str(d.get("sha256"))] += 1
+    for webhook_id, bodies in contents.items():
+        if len(bodies) > 1:
+            dup["deliveries of one webhook id with different content"].append(
+                f"{webhook_id} ({len(bodies)} bodies)"
+            )
+        verdict.vendor_redelivered_same_content += sum(n - 1 for n in bodies.values())
+    verdict.notes += [
+        f"vendor: a delivery whose signature did not verify: {d.get('webhook_id')}"
+        for d in deliveries
+        if not d.get("signature_valid")
+    ][:EXAMPLES]
 
 
 async def scan_topics(bootstrap: str, verdict: Verdict, dup: dict[str, list[str]]) -> dict[str, float]:
@@ -262,6 +335,7 @@ async def scan_topics(bootstrap: str, verdict: Verdict, dup: dict[str, list[str]
     await consumer.start()
     seen_ids: Counter[str] = Counter()
     steps: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    sla_ids: dict[str, set[str]] = defaultdict(set)
     dlq: dict[str, Counter[str]] = defaultdict(Counter)
     first_assigned: dict[str, float] = {}
     try:
@@ -284,11 +358,14 @@ async def scan_topics(bootstrap: str, verdict: Verdict, dup: dict[str, list[str]
                         dlq[tp.topic][reason] += 1
                         continue
                     _record(rec, headers, seen_ids, steps, first_assigned)
+                    if headers.get("ce_type") in (WARNING, BREACHED):
+                        sla_ids[headers["ce_type"]].add(headers.get("ce_id", ""))
         if await behind():
             verdict.notes.append("the topic scan did not reach the end of every partition in 120 s")
     finally:
         await consumer.stop()
     verdict.redelivered_events = sum(n - 1 for n in seen_ids.values() if n > 1)
+    verdict.sla_warnings, verdict.sla_breaches = len(sla_ids[WARNING]), len(sla_ids[BREACHED])
     verdict.dlq = {t: dict(c.most_common()) for t, c in dlq.items()}
     names_of = {
         CREATED: "incident.created for one incident",
