@@ -20,14 +20,17 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
+import yaml
 
 from tierline_launcher.procs import free_port
-from tierline_shared.testing import ServerThread
+from tierline_shared import migrations
+from tierline_shared.testing import ServerThread, app_settings
 
 PROBLEM_JSON = "application/problem+json"
 ANSWER_WITHIN = 20.0  # seconds a normal request may take right after a hostile one (2 busy cores)
@@ -85,6 +88,41 @@ def served(app: Any) -> Iterator[str]:
     port = free_port()
     with ServerThread(app, port):
         yield f"http://127.0.0.1:{port}"
+
+
+@dataclass(frozen=True)
+class Service:
+    """A service served by ``service``: its base URL, its app and its database."""
+
+    url: str
+    app: Any
+    database_url: str
+
+
+@contextmanager
+def service(
+    create_app: Callable[[Any], Any],
+    settings_type: Callable[..., Any],
+    *,
+    infra: Any,
+    database_url: str,
+    migrations_dir: Path,
+    config_dir: Path,
+    admin_key: str,
+    config_files: Mapping[str, Any] | None = None,
+) -> Iterator[Service]:
+    """A service on the test servers, as ``served`` serves it: its database migrated, its
+    ``config_files`` (name -> content) written into ``config_dir`` as YAML, under a topic prefix of
+    its own, its rate limit lifted (hundreds of requests come from one key)."""
+    migrations.upgrade(migrations_dir, database_url)
+    for name, content in (config_files or {}).items():
+        (config_dir / name).write_text(yaml.safe_dump(content))
+    settings = app_settings(
+        settings_type, infra, database_url, config_dir, api_key=admin_key, rate_limit_per_minute=1_000_000
+    )
+    app = create_app(settings)
+    with served(app) as base:
+        yield Service(base, app, database_url)
 
 
 def client(target: Target) -> httpx.Client:

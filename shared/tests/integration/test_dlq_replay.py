@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from sqlalchemy import Column, Integer, Table, Text, Uuid, insert, select
+from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tierline_shared import cli, db
@@ -26,49 +26,28 @@ from tierline_shared.errors import DomainError
 from tierline_shared.events import Envelope, IncidentAcknowledged, IncidentCreated, topics
 from tierline_shared.messaging import cloudevents, dlq
 from tierline_shared.messaging.consumer import EventConsumer
-from tierline_shared.messaging.kafka import ensure_topics, new_admin, new_producer, wait_until_usable
 from tierline_shared.messaging.tables import messaging_tables
 from tierline_shared.runtime import Runtime, ServiceSpec
 from tierline_shared.settings import ServiceSettings
 from tierline_shared.testing import eventually
+
+from . import messaging_support as support
+from .messaging_support import envelope as _envelope
 
 pytestmark = pytest.mark.integration
 
 metadata = db.new_metadata()
 outbox_table, inbox_table = messaging_tables(metadata)
 access_tables(metadata)
-effects = Table(
-    "effects",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("incident_id", Uuid, nullable=False),
-    Column("note", Text),
-)
+effects = support.effects_table(metadata)
 REPO = Path(__file__).resolve().parents[3]
-
-
-def _envelope() -> Envelope:
-    event = IncidentCreated(
-        incident_id=uuid.uuid4(),
-        title="Printer on fire",
-        service="printing",
-        category="hardware",
-        priority="P1",
-        channel="phone",
-        reporter="bob",
-        created_at=datetime.now(UTC),
-    )
-    return Envelope(data=event, source="/test")
 
 
 def _record(topic: str, offset: int, envelope: Envelope | None = None) -> ConsumerRecord:
     """A record as a fetch of partition 0 hands it over; without an envelope, garbage."""
     if envelope is None:
         return ConsumerRecord(topic, 0, offset, 0, 0, b"junk", b"\xffnot an event", None, 4, 13, [])
-    encoded = cloudevents.encode(envelope)
-    return ConsumerRecord(
-        topic, 0, offset, 0, 0, encoded.key, encoded.value, None, 0, 0, list(encoded.headers)
-    )
+    return support.fetched(topic, offset, envelope)
 
 
 class Fragile:
@@ -87,11 +66,8 @@ class Fragile:
 @pytest.fixture
 async def database(new_database) -> AsyncIterator[tuple[str, async_sessionmaker[AsyncSession]]]:
     url = new_database("replay")
-    engine = db.create_engine(url)
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    yield url, db.session_factory(engine)
-    await engine.dispose()
+    async with support.database(url, metadata) as (_engine, sessions):
+        yield url, sessions
 
 
 @pytest.fixture
@@ -100,42 +76,25 @@ def sessions(database) -> async_sessionmaker[AsyncSession]:
 
 
 @pytest.fixture
-async def producer(infra) -> AsyncIterator[AIOKafkaProducer]:
-    producer = new_producer(infra.bootstrap_servers, "test-replay")
-    await producer.start()
-    yield producer
-    await producer.stop()
-
-
-@pytest.fixture
 async def topic(infra, unique: str) -> str:
     """A topic of 1 partition whose DLQ has 2 (dead letters spread by key, as in production)."""
     name = f"test.replay.{unique}"
-    admin = new_admin(infra.bootstrap_servers, "test-admin")
-    await admin.start()
-    try:
-        # the DLQ first: ensure_topics makes a topic's DLQ like the topic, unless it exists
-        await ensure_topics(admin, [topics.dlq(name), topics.INCIDENTS], partitions=2, replication_factor=1)
-        await ensure_topics(admin, [name], partitions=1, replication_factor=1)
-        await wait_until_usable(admin, [name, topics.dlq(name), topics.INCIDENTS], timeout=30)
-    finally:
-        await admin.close()
+    # the DLQ first: ensure_topics makes a topic's DLQ like the topic, unless it exists
+    await support.make_topics(infra.bootstrap_servers, [topics.dlq(name), topics.INCIDENTS], partitions=2)
+    await support.make_topics(infra.bootstrap_servers, [name], partitions=1)
     return name
 
 
 def _consumers(infra, sessions, topic: str, group: str, handler: Fragile) -> Callable[..., EventConsumer]:
     def make(dead_letters: AIOKafkaProducer) -> EventConsumer:
-        return EventConsumer(
-            group_id=group,
-            topics=[topic],
-            handlers={IncidentCreated: handler},
-            bootstrap_servers=infra.bootstrap_servers,
-            sessions=sessions,
-            inbox=inbox_table,
-            producer=dead_letters,
-            max_attempts=2,
-            retry_initial_seconds=0.01,
-            retry_max_seconds=0.02,
+        return support.consumer(
+            infra.bootstrap_servers,
+            sessions,
+            inbox_table,
+            dead_letters,
+            group,
+            topic,
+            {IncidentCreated: handler},
         )
 
     return make
@@ -152,25 +111,8 @@ async def _live(make: Callable[..., EventConsumer], producer: AIOKafkaProducer, 
 
 async def _dead_letters(infra, topic: str) -> list[ConsumerRecord]:
     """Every record of the topic's DLQ now, partition by partition."""
-    reader = AIOKafkaConsumer(bootstrap_servers=infra.bootstrap_servers, group_id=None)
-    await reader.start()
-    try:
-        tps = [TopicPartition(topics.dlq(topic), p) for p in (0, 1)]
-        reader.assign(tps)
-        ends = await reader.end_offsets(tps)
-        for tp, start in (await reader.beginning_offsets(tps)).items():
-            reader.seek(tp, start)
-        found: list[ConsumerRecord] = []
-
-        async def read() -> bool:
-            for records in (await reader.getmany(timeout_ms=200)).values():
-                found.extend(records)
-            return all([await reader.position(tp) >= ends[tp] for tp in tps])
-
-        await eventually(read, what="the DLQ read to its end")
-        return found
-    finally:
-        await reader.stop()
+    tps = [TopicPartition(topics.dlq(topic), p) for p in (0, 1)]
+    return await support.read_to_end(infra.bootstrap_servers, tps, "the DLQ read to its end")
 
 
 async def _effects(sessions) -> dict[uuid.UUID, list[str]]:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from sqlalchemy import Column, Integer, Table, Text, Uuid, func, insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,57 +17,31 @@ from tierline_shared import db
 from tierline_shared.events import Envelope, IncidentAcknowledged, IncidentCreated, topics
 from tierline_shared.messaging import cloudevents
 from tierline_shared.messaging.consumer import EventConsumer
-from tierline_shared.messaging.kafka import ensure_topics, new_admin, new_producer
+from tierline_shared.messaging.kafka import ensure_topics, new_admin
 from tierline_shared.messaging.outbox import Outbox, OutboxRelay
 from tierline_shared.messaging.tables import messaging_tables
 from tierline_shared.testing import TopicReader, eventually
+
+from . import messaging_support as support
+from .messaging_support import created as _created
 
 pytestmark = pytest.mark.integration
 
 metadata = db.new_metadata()
 outbox_table, inbox_table = messaging_tables(metadata)
-effects = Table(
-    "effects",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("incident_id", Uuid, nullable=False),
-    Column("note", Text),
-)
-
-
-def _created(incident_id: uuid.UUID | None = None) -> IncidentCreated:
-    return IncidentCreated(
-        incident_id=incident_id or uuid.uuid4(),
-        title="Printer on fire",
-        service="printing",
-        category="hardware",
-        priority="P1",
-        channel="phone",
-        reporter="bob",
-        created_at=datetime.now(UTC),
-    )
+effects = support.effects_table(metadata)
 
 
 @pytest.fixture
 async def database(new_database) -> AsyncIterator[tuple]:
-    url = new_database("messaging")
-    engine = db.create_engine(url)
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    yield engine, db.session_factory(engine)
-    await engine.dispose()
+    async with support.database(new_database("messaging"), metadata) as made:
+        yield made
 
 
 @pytest.fixture
-async def kafka(infra) -> AsyncIterator[AIOKafkaProducer]:
-    admin = new_admin(infra.bootstrap_servers, "test-admin")
-    await admin.start()
-    await ensure_topics(admin, list(topics.ALL), partitions=3, replication_factor=1)
-    await admin.close()
-    producer = new_producer(infra.bootstrap_servers, "test")
-    await producer.start()
-    yield producer
-    await producer.stop()
+async def kafka(infra, producer: AIOKafkaProducer) -> AIOKafkaProducer:
+    await support.make_topics(infra.bootstrap_servers, topics.ALL, partitions=3, usable=False)
+    return producer
 
 
 async def test_relay_publishes_committed_rows_once_as_cloudevents(infra, database, kafka) -> None:

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from sqlalchemy import Column, Integer, Table, Text, Uuid, func, insert, select, text
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from sqlalchemy import event as sa_event
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,78 +19,31 @@ from tierline_shared.errors import DomainError
 from tierline_shared.events import Envelope, IncidentAcknowledged, IncidentCreated, topics
 from tierline_shared.messaging import cloudevents
 from tierline_shared.messaging.consumer import EventConsumer, is_conflict
-from tierline_shared.messaging.kafka import ensure_topics, new_admin, new_producer, wait_until_usable
 from tierline_shared.messaging.outbox import Outbox
 from tierline_shared.messaging.tables import messaging_tables
 from tierline_shared.testing import eventually
+
+from . import messaging_support as support
+from .messaging_support import envelope as _envelope
 
 pytestmark = pytest.mark.integration
 
 metadata = db.new_metadata()
 _outbox, inbox_table = messaging_tables(metadata)
-effects = Table(
-    "effects",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("incident_id", Uuid, nullable=False),
-    Column("note", Text),
-)
+effects = support.effects_table(metadata)
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
 
 
-def _envelope() -> Envelope:
-    event = IncidentCreated(
-        incident_id=uuid.uuid4(),
-        title="Printer on fire",
-        service="printing",
-        category="hardware",
-        priority="P1",
-        channel="phone",
-        reporter="bob",
-        created_at=datetime.now(UTC),
-    )
-    return Envelope(data=event, source="/test")
-
-
 def _records(topic: str, *envelopes: Envelope, first_offset: int = 0) -> list[ConsumerRecord]:
     """What one fetch of one partition would hand the consumer."""
-    records = []
-    for offset, envelope in enumerate(envelopes, start=first_offset):
-        encoded = cloudevents.encode(envelope)
-        records.append(
-            ConsumerRecord(
-                topic, 0, offset, 0, 0, encoded.key, encoded.value, None, 0, 0, list(encoded.headers)
-            )
-        )
-    return records
+    return [support.fetched(topic, offset, e) for offset, e in enumerate(envelopes, start=first_offset)]
 
 
 @pytest.fixture
 async def sessions(new_database) -> AsyncIterator:
-    engine = db.create_engine(new_database("batches"))
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    yield db.session_factory(engine)
-    await engine.dispose()
-
-
-@pytest.fixture
-async def producer(infra) -> AsyncIterator[AIOKafkaProducer]:
-    producer = new_producer(infra.bootstrap_servers, "test-batches")
-    await producer.start()
-    yield producer
-    await producer.stop()
-
-
-async def _make_topic(infra, name: str) -> None:
-    admin = new_admin(infra.bootstrap_servers, "test-admin")
-    await admin.start()
-    try:
-        await ensure_topics(admin, [name, topics.dlq(name)], partitions=1, replication_factor=1)
-        await wait_until_usable(admin, [name, topics.dlq(name)], timeout=30)
-    finally:
-        await admin.close()
+    async with support.database(new_database("batches"), metadata) as (_engine, sessions):
+        yield sessions
 
 
 @pytest.fixture
@@ -100,15 +53,15 @@ async def new_consumer(infra, sessions, producer) -> AsyncIterator[Callable[...,
 
     def new(group: str, topic: str, handler: Handler, **options) -> EventConsumer:
         made.append(
-            EventConsumer(
-                group_id=group,
-                topics=[topic],
-                handlers={IncidentCreated: handler},
-                bootstrap_servers=infra.bootstrap_servers,
-                sessions=sessions,
-                inbox=inbox_table,
-                producer=producer,
-                **{"max_attempts": 3, "retry_initial_seconds": 0.01, "retry_max_seconds": 0.02, **options},
+            support.consumer(
+                infra.bootstrap_servers,
+                sessions,
+                inbox_table,
+                producer,
+                group,
+                topic,
+                {IncidentCreated: handler},
+                **{"max_attempts": 3, **options},
             )
         )
         return made[-1]
@@ -163,7 +116,7 @@ async def test_a_poison_event_mid_batch_goes_alone_to_the_dlq_and_can_be_replaye
     infra, sessions, new_consumer, unique: str
 ) -> None:
     topic = f"test.batch-poison.{unique}"
-    await _make_topic(infra, topic)
+    await support.make_topic_with_dlq(infra.bootstrap_servers, topic)
     first, poison, last = _envelope(), _envelope(), _envelope()
     fixed = False
     committed: list[uuid.UUID] = []
@@ -207,7 +160,7 @@ async def test_a_failing_event_is_retried_alone_within_its_batch(
     infra, sessions, producer, new_consumer, unique
 ) -> None:
     topic = f"test.batch-retry.{unique}"
-    await _make_topic(infra, topic)
+    await support.make_topic_with_dlq(infra.bootstrap_servers, topic)
     envelopes = [_envelope() for _ in range(3)]
     flaky = envelopes[1]
     calls: dict[uuid.UUID, int] = {}
@@ -246,7 +199,7 @@ async def test_duplicates_inside_a_batch_and_across_batches_take_effect_once(
     infra, sessions, producer, new_consumer, unique
 ) -> None:
     topic = f"test.batch-duplicates.{unique}"
-    await _make_topic(infra, topic)
+    await support.make_topic_with_dlq(infra.bootstrap_servers, topic)
     a, b, c = _envelope(), _envelope(), _envelope()
     calls: list[uuid.UUID] = []
 
@@ -276,7 +229,7 @@ async def test_a_transient_failure_mid_batch_commits_nothing_and_the_batch_goes_
     infra, sessions, producer, new_consumer, unique
 ) -> None:
     topic = f"test.batch-transient.{unique}"
-    await _make_topic(infra, topic)
+    await support.make_topic_with_dlq(infra.bootstrap_servers, topic)
     envelopes = [_envelope() for _ in range(6)]
     away = {"left": 1}
     calls: list[uuid.UUID] = []
@@ -327,7 +280,7 @@ async def test_a_fetch_is_applied_in_transactions_of_at_most_max_batch_events(
     infra, sessions, producer, new_consumer, unique
 ) -> None:
     topic = f"test.batch-bound.{unique}"
-    await _make_topic(infra, topic)
+    await support.make_topic_with_dlq(infra.bootstrap_servers, topic)
     envelopes = [_envelope() for _ in range(5)]
     transactions: list[int] = []
 
@@ -368,8 +321,8 @@ async def test_replicas_deadlocking_on_advisory_locks_retry_their_batch(
 ) -> None:
     """Two consumers whose batches lock the same keys in opposite orders: PostgreSQL picks a victim."""
     one, two = f"test.batch-lock-a.{unique}", f"test.batch-lock-b.{unique}"
-    await _make_topic(infra, one)
-    await _make_topic(infra, two)
+    await support.make_topic_with_dlq(infra.bootstrap_servers, one)
+    await support.make_topic_with_dlq(infra.bootstrap_servers, two)
     both_locked = asyncio.Event()
     holding: set[str] = set()
     calls: list[str] = []
@@ -455,7 +408,7 @@ async def test_what_a_batch_stages_is_written_in_one_insert_without_what_its_poi
     infra, sessions, new_consumer, unique
 ) -> None:
     topic = f"test.batch-outbox.{unique}"
-    await _make_topic(infra, topic)
+    await support.make_topic_with_dlq(infra.bootstrap_servers, topic)
     outbox = Outbox(_outbox, source="/test")
     envelopes = [_envelope() for _ in range(4)]
     poison = envelopes[2]
@@ -492,7 +445,7 @@ async def test_a_batch_takes_its_handlers_advisory_locks_up_front_in_one_stateme
     infra, sessions, new_consumer, unique
 ) -> None:
     topic = f"test.batch-locks.{unique}"
-    await _make_topic(infra, topic)
+    await support.make_topic_with_dlq(infra.bootstrap_servers, topic)
     a, b = _envelope(), _envelope()
     again = Envelope(data=a.data.model_copy(), source="/test")  # another event of incident a
     held_at_first: list[int] = []

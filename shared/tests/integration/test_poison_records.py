@@ -21,29 +21,23 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from sqlalchemy import Column, Integer, Table, Text, Uuid, insert, select
+from aiokafka import AIOKafkaProducer, TopicPartition
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_shared import db
 from tierline_shared.events import Envelope, IncidentCreated, topics
 from tierline_shared.messaging import cloudevents
-from tierline_shared.messaging.consumer import EventConsumer
-from tierline_shared.messaging.kafka import ensure_topics, new_admin, new_producer, wait_until_usable
 from tierline_shared.messaging.tables import messaging_tables
 from tierline_shared.testing import eventually
+
+from . import messaging_support as support
 
 pytestmark = pytest.mark.integration
 
 metadata = db.new_metadata()
 _outbox, inbox_table = messaging_tables(metadata)
-effects = Table(
-    "effects",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("incident_id", Uuid, nullable=False),
-    Column("note", Text),
-)
+effects = support.effects_table(metadata)
 CREATED = IncidentCreated.event_type
 
 
@@ -78,60 +72,15 @@ def _headers(event_id: str, **changes: str | None) -> list[tuple[str, bytes]]:
 
 @pytest.fixture
 async def sessions(new_database) -> AsyncIterator:
-    engine = db.create_engine(new_database("poison"))
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    yield db.session_factory(engine)
-    await engine.dispose()
-
-
-@pytest.fixture
-async def producer(infra) -> AsyncIterator[AIOKafkaProducer]:
-    producer = new_producer(infra.bootstrap_servers, "test-poison")
-    await producer.start()
-    yield producer
-    await producer.stop()
-
-
-async def _make_topic(infra, name: str) -> None:
-    admin = new_admin(infra.bootstrap_servers, "test-admin")
-    await admin.start()
-    try:
-        await ensure_topics(admin, [name, topics.dlq(name)], partitions=1, replication_factor=1)
-        await wait_until_usable(admin, [name, topics.dlq(name)], timeout=30)
-    finally:
-        await admin.close()
-
-
-async def _whole(infra, topic: str) -> list[ConsumerRecord]:
-    """Every record of a one-partition topic, up to its end now."""
-    reader = AIOKafkaConsumer(
-        bootstrap_servers=infra.bootstrap_servers, group_id=None, auto_offset_reset="earliest"
-    )
-    await reader.start()
-    try:
-        tp = TopicPartition(topic, 0)
-        reader.assign([tp])
-        end = (await reader.end_offsets([tp]))[tp]
-        # an explicit seek: seek_to_beginning can lose to the reset assign() started
-        reader.seek(tp, (await reader.beginning_offsets([tp]))[tp])
-        records: list[ConsumerRecord] = []
-
-        async def read() -> bool:
-            records.extend((await reader.getmany(tp, timeout_ms=200)).get(tp, []))
-            return await reader.position(tp) >= end
-
-        await eventually(read, what=f"{topic} read to its end ({end})")
-        return records
-    finally:
-        await reader.stop()
+    async with support.database(new_database("poison"), metadata) as (_engine, sessions):
+        yield sessions
 
 
 async def test_garbage_unknown_invalid_and_future_records_are_dead_lettered_and_the_consumer_moves_on(
     infra, sessions, producer: AIOKafkaProducer, unique: str
 ) -> None:
     topic = f"test.poison-kinds.{unique}"
-    await _make_topic(infra, topic)
+    await support.make_topic_with_dlq(infra.bootstrap_servers, topic)
     group = f"g-{unique}"
 
     async def handle(session: AsyncSession, envelope: Envelope) -> None:
@@ -207,17 +156,8 @@ async def test_garbage_unknown_invalid_and_future_records_are_dead_lettered_and_
         json.dumps(_payload()).encode(),
     )
 
-    consumer = EventConsumer(
-        group_id=group,
-        topics=[topic],
-        handlers={IncidentCreated: handle},
-        bootstrap_servers=infra.bootstrap_servers,
-        sessions=sessions,
-        inbox=inbox_table,
-        producer=producer,
-        max_attempts=2,
-        retry_initial_seconds=0.01,
-        retry_max_seconds=0.02,
+    consumer = support.consumer(
+        infra.bootstrap_servers, sessions, inbox_table, producer, group, topic, {IncidentCreated: handle}
     )
     # Each poison record followed by a good one, in one partition: each good one is applied only if
     # the consumer got past the record before it.
@@ -249,7 +189,10 @@ async def test_garbage_unknown_invalid_and_future_records_are_dead_lettered_and_
     wanted = [g.data.incident_id for g in goods] + [uuid.UUID(str(added["incident_id"]))]
     assert sorted(applied) == sorted(wanted)  # every good one once, the compatible v1 too
 
-    dead = await _whole(infra, topics.dlq(topic))
+    dlq = topics.dlq(topic)
+    dead = await support.read_to_end(
+        infra.bootstrap_servers, [TopicPartition(dlq, 0)], f"{dlq} read to its end"
+    )
     assert len(dead) == len(poison), [dict(r.headers).get("tierline_dlq_error") for r in dead]
     for index, (record, (name, (headers, value, reason))) in enumerate(
         zip(dead, poison.items(), strict=True)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -23,28 +23,17 @@ from tierline_shared.errors import DomainError
 from tierline_shared.events import Envelope, IncidentAcknowledged, IncidentCreated, topics
 from tierline_shared.messaging import cloudevents
 from tierline_shared.messaging.consumer import EventConsumer
-from tierline_shared.messaging.kafka import ensure_topics, new_admin, new_producer
 from tierline_shared.messaging.outbox import Outbox, OutboxRelay
 from tierline_shared.messaging.tables import messaging_tables
 from tierline_shared.testing import eventually
+
+from . import messaging_support as support
+from .messaging_support import created as _created
 
 pytestmark = pytest.mark.integration
 
 metadata = db.new_metadata()
 outbox_table, inbox_table = messaging_tables(metadata)
-
-
-def _created(incident_id: uuid.UUID | None = None) -> IncidentCreated:
-    return IncidentCreated(
-        incident_id=incident_id or uuid.uuid4(),
-        title="Printer on fire",
-        service="printing",
-        category="hardware",
-        priority="P1",
-        channel="phone",
-        reporter="bob",
-        created_at=datetime.now(UTC),
-    )
 
 
 @pytest.fixture
@@ -57,33 +46,13 @@ async def sessions(new_database, spans: InMemorySpanExporter) -> AsyncIterator:
     await engine.dispose()
 
 
-@pytest.fixture
-async def producer(infra) -> AsyncIterator[AIOKafkaProducer]:
-    producer = new_producer(infra.bootstrap_servers, "test-tracing")
-    await producer.start()
-    yield producer
-    await producer.stop()
-
-
 async def _make_topics(infra, *names: str, partitions: int = 3) -> None:
-    admin = new_admin(infra.bootstrap_servers, "test-admin")
-    await admin.start()
-    await ensure_topics(admin, list(names), partitions=partitions, replication_factor=1)
-    await admin.close()
+    await support.make_topics(infra.bootstrap_servers, names, partitions=partitions, usable=False)
 
 
 def _consumer(infra, sessions, producer, unique: str, topic: str, handlers: dict) -> EventConsumer:
-    return EventConsumer(
-        group_id=f"g-{unique}",
-        topics=[topic],
-        handlers=handlers,
-        bootstrap_servers=infra.bootstrap_servers,
-        sessions=sessions,
-        inbox=inbox_table,
-        producer=producer,
-        max_attempts=2,
-        retry_initial_seconds=0.01,
-        retry_max_seconds=0.02,
+    return support.consumer(
+        infra.bootstrap_servers, sessions, inbox_table, producer, f"g-{unique}", topic, handlers
     )
 
 

@@ -19,7 +19,6 @@ import pytest
 from tests.support import hostile
 from tierline_intake.bootstrap import create_app
 from tierline_intake.config import Settings
-from tierline_shared import migrations
 
 from .conftest import ADMIN_KEY, CONFIG_DIR, MIGRATIONS
 
@@ -38,17 +37,16 @@ INCIDENT = {
 
 @pytest.fixture(scope="module")
 def intake(infra, new_database) -> Iterator[hostile.Target]:
-    url = new_database("intake")
-    migrations.upgrade(MIGRATIONS, url)
-    settings = Settings(
-        database_url=url,
-        kafka_bootstrap_servers=infra.bootstrap_servers,
-        kafka_topic_prefix=f"t-{uuid.uuid4().hex[:8]}.",
-        bootstrap_api_key=ADMIN_KEY,
+    with hostile.service(
+        create_app,
+        Settings,
+        infra=infra,
+        database_url=new_database("intake"),
+        migrations_dir=MIGRATIONS,
         config_dir=CONFIG_DIR,
-        rate_limit_per_minute=1_000_000,  # hundreds of requests from one key
-    )
-    with hostile.served(create_app(settings)) as base:
+        admin_key=ADMIN_KEY,
+    ) as served:
+        base = served.url
         created = httpx.post(f"{base}/v1/incidents", json=INCIDENT, headers=AUTH, timeout=30)
         assert created.status_code == 201, created.text
         yield hostile.Target(

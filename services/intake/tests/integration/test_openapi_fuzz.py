@@ -15,84 +15,41 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import requests
-import schemathesis
-from fastapi.testclient import TestClient
 from schemathesis import Case
 from schemathesis.checks import not_a_server_error
 
+from tests.support.fuzz import Api, Fuzzed, call_and_twin
 from tierline_intake.bootstrap import create_app
 from tierline_intake.config import Settings
 from tierline_shared import migrations
-from tierline_shared.testing import (
-    check_fuzzable,
-    fuzz_marks,
-    fuzz_settings,
-    in_process_adapter,
-    naming_existing,
-    problem_json_check,
-    served_openapi,
-)
+from tierline_shared.testing import check_fuzzable, fuzz_marks, fuzz_settings, problem_json_check
 
 pytestmark = fuzz_marks()
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 CONFIG_DIR = Path(__file__).resolve().parents[4] / "deploy" / "config"
-ADMIN_KEY = "tl_test-admin-key-for-intake-openapi-fuzz"
-AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
-BASE_URL = "http://testserver"
+FUZZED = Fuzzed(create_app, Settings, "tl_test-admin-key-for-intake-openapi-fuzz", config_dir=CONFIG_DIR)
 # (method, path template, status) whose 4xx body is not problem+json by design.
 NOT_PROBLEM_JSON = {("POST", "/v2/enqueue", 400)}  # PagerDuty's {"status": "invalid event", ...}
 
 # Operations skipped until their bug is fixed: remove an entry once its fix lands.
 KNOWN_BUGS: dict[str, str] = {}  # operation -> why it is skipped; empty: everything is fuzzed
 
-
-def _settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "bootstrap_api_key": ADMIN_KEY,
-        "config_dir": CONFIG_DIR,
-        "rate_limit_per_minute": 1_000_000,  # fuzzing must not be throttled
-        **overrides,
-    }
-    return Settings(**values)
-
-
 # Loaded at import, so that pytest collects one test per operation.
-OPENAPI = served_openapi(create_app, _settings)
-schema = schemathesis.openapi.from_dict(OPENAPI)
-schema.config.update(headers=AUTH)
-
-
-class Api(requests.Session):
-    """The running app, reached through requests, and ids of resources that exist in it."""
-
-    def __init__(self, client: TestClient) -> None:
-        super().__init__()
-        self.mount("http://", in_process_adapter(client))
-        self.existing: dict[str, str] = {}
-
-
-def _created(client: TestClient, path: str, body: dict[str, Any], field: str = "id") -> str:
-    response = client.post(path, json=body, headers=AUTH)
-    assert response.status_code == 201, response.text
-    return str(response.json()[field])
+OPENAPI = FUZZED.served_openapi()
+schema = FUZZED.schema(OPENAPI)
 
 
 @pytest.fixture(scope="module")
 def api(infra, new_database) -> Iterator[Api]:
     url = new_database("intake")
     migrations.upgrade(MIGRATIONS, url)
-    app = create_app(_settings(database_url=url, kafka_bootstrap_servers=infra.bootstrap_servers))
-    # raise_server_exceptions=False: an unhandled error comes back as the 500 a client would get
-    with TestClient(app, base_url=BASE_URL, raise_server_exceptions=False) as client:
-        assert client.get("/openapi.json").json() == OPENAPI, "the schema under test is not the one served"
+    with FUZZED.running(OPENAPI, infra=infra, database_url=url) as client:
         session = Api(client)
         integration = {"name": "fuzz", "service": "vpn"}
         session.existing = {
-            "incident_id": _created(
+            "incident_id": FUZZED.created(
                 client,
                 "/v1/incidents",
                 {
@@ -105,13 +62,15 @@ def api(infra, new_database) -> Iterator[Api]:
                     "reporter": "alice@example.com",
                 },
             ),
-            "problem_id": _created(client, "/v1/problems", {"title": "VPN firmware leaks sessions"}),
-            "key_id": _created(client, "/v1/api-keys", {"name": "fuzz", "scopes": ["incidents:read"]}),
-            "integration_key": _created(
+            "problem_id": FUZZED.created(client, "/v1/problems", {"title": "VPN firmware leaks sessions"}),
+            "key_id": FUZZED.created(client, "/v1/api-keys", {"name": "fuzz", "scopes": ["incidents:read"]}),
+            "integration_key": FUZZED.created(
                 client, "/v1/integrations", {**integration, "type": "alertmanager"}, field="key"
             ),
             # a second integration, so that revoking it leaves the Alertmanager one working
-            "integration_id": _created(client, "/v1/integrations", {**integration, "type": "pagerduty"}),
+            "integration_id": FUZZED.created(
+                client, "/v1/integrations", {**integration, "type": "pagerduty"}
+            ),
         }
         yield session
 
@@ -124,6 +83,4 @@ CHECKS = [not_a_server_error, problem_json_check(exempt=NOT_PROBLEM_JSON)]
 @fuzz_settings()
 def test_no_server_errors_and_problem_json(case: Case, api: Api) -> None:
     check_fuzzable(case, OPENAPI, KNOWN_BUGS)
-    case.call_and_validate(base_url=BASE_URL, session=api, checks=CHECKS)
-    if (twin := naming_existing(case, api.existing)) is not None:
-        twin.call_and_validate(base_url=BASE_URL, session=api, checks=CHECKS)
+    call_and_twin(case, api, CHECKS)

@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from tests.support import hostile
 from tierline_router.bootstrap import create_app
 from tierline_router.config import Settings
-from tierline_shared import migrations
-from tierline_shared.testing import app_settings
 
 from .conftest import MIGRATIONS
 
@@ -49,17 +45,19 @@ POLICY: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def router(infra, new_database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[hostile.Target]:
-    url = new_database("router")
-    migrations.upgrade(MIGRATIONS, url)
-    config_dir = tmp_path_factory.mktemp("router-hostile")
-    (config_dir / "router.yaml").write_text(yaml.safe_dump(POLICY))
-    settings = app_settings(
-        Settings, infra, url, Path(config_dir), api_key=ADMIN_KEY, rate_limit_per_minute=1_000_000
-    )
-    with hostile.served(create_app(settings)) as base:
+    with hostile.service(
+        create_app,
+        Settings,
+        infra=infra,
+        database_url=new_database("router"),
+        migrations_dir=MIGRATIONS,
+        config_dir=tmp_path_factory.mktemp("router-hostile"),
+        admin_key=ADMIN_KEY,
+        config_files={"router.yaml": POLICY},
+    ) as served:
         yield hostile.Target(
             name="router",
-            url=base,
+            url=served.url,
             auth=AUTH,
             writes=(
                 hostile.Write(

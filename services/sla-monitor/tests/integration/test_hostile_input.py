@@ -12,15 +12,11 @@ where it looks names up: GET /v1/sla/policies/{name}.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
 from tests.support import hostile
-from tierline_shared import migrations
-from tierline_shared.testing import app_settings
 from tierline_sla_monitor.bootstrap import create_app
 from tierline_sla_monitor.config import Settings
 
@@ -33,17 +29,19 @@ AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 @pytest.fixture(scope="module")
 def monitor(infra, new_database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[hostile.Target]:
-    url = new_database("sla")
-    migrations.upgrade(MIGRATIONS, url)
-    config_dir = tmp_path_factory.mktemp("sla-hostile")
-    (config_dir / "sla.yaml").write_text(yaml.safe_dump(API_POLICY_FILE))
-    settings = app_settings(
-        Settings, infra, url, Path(config_dir), api_key=ADMIN_KEY, rate_limit_per_minute=1_000_000
-    )
-    with hostile.served(create_app(settings)) as base:
+    with hostile.service(
+        create_app,
+        Settings,
+        infra=infra,
+        database_url=new_database("sla"),
+        migrations_dir=MIGRATIONS,
+        config_dir=tmp_path_factory.mktemp("sla-hostile"),
+        admin_key=ADMIN_KEY,
+        config_files={"sla.yaml": API_POLICY_FILE},
+    ) as served:
         yield hostile.Target(
             name="sla-monitor",
-            url=base,
+            url=served.url,
             auth=AUTH,
             writes=(
                 hostile.Write(

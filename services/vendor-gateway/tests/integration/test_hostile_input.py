@@ -20,16 +20,13 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from tests.support import hostile
-from tierline_shared import db, migrations
-from tierline_shared.testing import app_settings
+from tierline_shared import db
 from tierline_vendor_gateway.bootstrap import create_app
 from tierline_vendor_gateway.config import Settings
 
@@ -74,21 +71,22 @@ async def _open_case(database_url: str, deps: Any) -> uuid.UUID:
 
 @pytest.fixture(scope="module")
 def gateway(infra, new_database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[hostile.Target]:
-    url = new_database("vendor_gateway")
-    migrations.upgrade(MIGRATIONS, url)
-    config_dir = tmp_path_factory.mktemp("vendor-gateway-hostile")
-    vendors = offline_vendors(WEBHOOK_SECRET, {"acme": [CALLBACK_SECRET]})
-    (config_dir / "vendors.yaml").write_text(yaml.safe_dump(vendors))
-    settings = app_settings(
-        Settings, infra, url, Path(config_dir), api_key=ADMIN_KEY, rate_limit_per_minute=1_000_000
-    )
-    app = create_app(settings)
-    with hostile.served(app) as base:
-        case_id = asyncio.run(_open_case(url, app.state.runtime.state["deps"]))
+    with hostile.service(
+        create_app,
+        Settings,
+        infra=infra,
+        database_url=new_database("vendor_gateway"),
+        migrations_dir=MIGRATIONS,
+        config_dir=tmp_path_factory.mktemp("vendor-gateway-hostile"),
+        admin_key=ADMIN_KEY,
+        config_files={"vendors.yaml": offline_vendors(WEBHOOK_SECRET, {"acme": [CALLBACK_SECRET]})},
+    ) as served:
+        deps = served.app.state.runtime.state["deps"]
+        case_id = asyncio.run(_open_case(served.database_url, deps))
         callback = {"case_id": str(case_id), "action": "acknowledged", "reference": "ACME-1"}
         yield hostile.Target(
             name="vendor-gateway",
-            url=base,
+            url=served.url,
             auth=ADMIN,
             writes=(
                 hostile.Write("POST", "/v1/vendors", VENDOR, string_field="name", number_field="timeout"),

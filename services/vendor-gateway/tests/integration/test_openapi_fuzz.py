@@ -27,8 +27,6 @@ enabled vendor.
 
 from __future__ import annotations
 
-import functools
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -38,23 +36,16 @@ from typing import Any
 
 import pytest
 import requests
-import schemathesis
 import yaml
 from fastapi.testclient import TestClient
 from schemathesis import Case, CheckContext, Response
 from schemathesis.checks import not_a_server_error
 from standardwebhooks import Webhook
 
+from tests.support import fuzz
+from tests.support.fuzz import BASE_URL, Fuzzed, call_and_twin
 from tierline_shared import migrations
-from tierline_shared.testing import (
-    check_fuzzable,
-    fuzz_marks,
-    fuzz_settings,
-    in_process_adapter,
-    naming_existing,
-    problem_json_check,
-    served_openapi,
-)
+from tierline_shared.testing import check_fuzzable, fuzz_marks, fuzz_settings, problem_json_check
 from tierline_vendor_gateway.bootstrap import create_app
 from tierline_vendor_gateway.config import Settings
 
@@ -62,9 +53,6 @@ from .conftest import offline_vendors, open_l4_case, whsec
 
 pytestmark = fuzz_marks()
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
-ADMIN_KEY = "tl_test-admin-key-for-vendor-gateway-openapi-fuzz"
-AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
-BASE_URL = "http://testserver"
 CALLBACKS = "/v1/vendors/{vendor}/callbacks"
 # Fixed test secrets ("whsec_" + base64 of 32 bytes).
 SECRET = "whsec_dGllcmxpbmUtZnV6ei13ZWJob29rLXNlY3JldC0zMmJ5dGU="
@@ -78,34 +66,20 @@ VENDORS = offline_vendors(SECRET, {"acme": [CALLBACK_SECRET], "globex": [CALLBAC
 KNOWN_BUGS: dict[str, str] = {}  # operation -> why it is skipped; empty: everything is fuzzed
 
 
-def _settings(config_dir: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "bootstrap_api_key": ADMIN_KEY,
-        "config_dir": config_dir,
-        "rate_limit_per_minute": 1_000_000,  # fuzzing must not be throttled
-        **overrides,
-    }
-    return Settings(**values)
-
-
-def _write_config(config_dir: Path) -> Path:
+def _write_config(config_dir: Path) -> None:
     (config_dir / "vendors.yaml").write_text(yaml.safe_dump(VENDORS))
-    return config_dir
 
 
-def _served_openapi() -> dict[str, Any]:
-    """The document the gateway serves at /openapi.json, with the vendors.yaml of these tests."""
-    with tempfile.TemporaryDirectory(prefix="vendor-gateway-fuzz-") as config_dir:
-        return served_openapi(create_app, functools.partial(_settings, _write_config(Path(config_dir))))
-
-
+FUZZED = Fuzzed(
+    create_app, Settings, "tl_test-admin-key-for-vendor-gateway-openapi-fuzz", write_config=_write_config
+)
+AUTH = FUZZED.auth
 # Loaded at import, so that pytest collects one test per operation.
-OPENAPI = _served_openapi()
-schema = schemathesis.openapi.from_dict(OPENAPI)
-schema.config.update(headers=AUTH)
+OPENAPI = FUZZED.served_openapi()
+schema = FUZZED.schema(OPENAPI)
 
 
-class Api(requests.Session):
+class Api(fuzz.Api):
     """The running app, reached through requests, and names and ids of resources that exist in it.
 
     With ``sign_with`` set, each request is first signed with that Standard Webhooks secret, over
@@ -113,11 +87,8 @@ class Api(requests.Session):
     """
 
     def __init__(self, client: TestClient) -> None:
-        super().__init__()
-        self.client = client
+        super().__init__(client, prepare=self._sign)
         self.sign_with: str | None = None
-        self.mount("http://", in_process_adapter(client, prepare=self._sign))
-        self.existing: dict[str, str] = {}  # path parameter -> a value naming something that exists
         self.callback_case = ""  # an open case of "acme" that signed callbacks name
 
     def _sign(self, request: requests.PreparedRequest, body: bytes | None) -> None:
@@ -160,17 +131,13 @@ def _dead_delivery(client: TestClient, case_id: str, timeout: float = 15.0) -> s
 def api(infra, new_database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     url = new_database("vendor_gateway")
     migrations.upgrade(MIGRATIONS, url)
-    settings = _settings(
-        _write_config(tmp_path_factory.mktemp("vendor-gateway-config")),
+    with FUZZED.running(
+        OPENAPI,
+        infra=infra,
         database_url=url,
-        kafka_bootstrap_servers=infra.bootstrap_servers,
-        kafka_topic_prefix=f"t-{uuid.uuid4().hex[:8]}.",
+        config_dir=tmp_path_factory.mktemp("vendor-gateway-config"),
         delivery_poll_seconds=0.05,  # a replayed delivery is dead-lettered again quickly
-    )
-    app = create_app(settings)
-    # raise_server_exceptions=False: an unhandled error comes back as the 500 a client would get
-    with TestClient(app, base_url=BASE_URL, raise_server_exceptions=False) as client:
-        assert client.get("/openapi.json").json() == OPENAPI, "the schema under test is not the one served"
+    ) as client:
         session = Api(client)
         case_id = session.open_case()
         session.existing = {
@@ -275,9 +242,7 @@ def test_no_server_errors_and_problem_json(case: Case, api: Api) -> None:
     if case.operation.path == CALLBACKS and case.method.upper() == "POST":
         _callback(case, api)
         return
-    case.call_and_validate(base_url=BASE_URL, session=api, checks=CHECKS)
-    if (twin := naming_existing(case, api.existing)) is not None:
-        twin.call_and_validate(base_url=BASE_URL, session=api, checks=CHECKS)
+    twin = call_and_twin(case, api, CHECKS)
     # The last one sent again with what the schema cannot constrain made valid, to get past that validation
     last = case if twin is None else twin
     if case.method.upper() in ("POST", "PATCH") and (body := _made_valid(last.body)) is not None:
