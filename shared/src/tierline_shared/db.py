@@ -118,6 +118,7 @@ _LOCK_MANY = text(  # a function scan yields the array's elements in order
 
 @event.listens_for(Session, "after_commit")
 def _run_on_commit(session: Session) -> None:
+    session.info.pop(_STAGED + _LOCKS, None)  # released with the transaction: the next one takes them anew
     for _, action in session.info.pop(_STAGED + _ON_COMMIT, []):
         action()
 

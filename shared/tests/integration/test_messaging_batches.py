@@ -492,3 +492,26 @@ async def test_an_advisory_lock_taken_in_a_rolled_back_savepoint_is_taken_again(
         await db.advisory_xact_locks(session, [key, f"{key}:2"])
         assert not await free_elsewhere()
     assert await free_elsewhere()  # the transaction's end released it
+
+
+async def test_a_lock_held_by_a_committed_transaction_is_taken_again_by_the_next(sessions, unique) -> None:
+    """The same session, two transactions: the second must not trust what the first held."""
+    key = f"{unique}:next"
+
+    async def free_elsewhere() -> bool:
+        async with sessions() as other, other.begin():
+            return bool(
+                await other.scalar(select(func.pg_try_advisory_xact_lock(func.hashtextextended(key, 0))))
+            )
+
+    async with sessions() as session:
+        async with session.begin():
+            await db.advisory_xact_lock(session, key)
+            assert not await free_elsewhere()
+        assert await free_elsewhere()  # committed: released
+        async with session.begin():
+            await db.advisory_xact_lock(session, key)
+            assert not await free_elsewhere()  # taken again, not skipped as "held"
+        async with session.begin():
+            await db.advisory_xact_locks(session, [key])
+            assert not await free_elsewhere()
