@@ -476,10 +476,7 @@ async def test_an_advisory_lock_taken_in_a_rolled_back_savepoint_is_taken_again(
     key = f"{unique}:savepoint"
 
     async def free_elsewhere() -> bool:
-        async with sessions() as other, other.begin():
-            return bool(
-                await other.scalar(select(func.pg_try_advisory_xact_lock(func.hashtextextended(key, 0))))
-            )
+        return await _free_elsewhere(sessions, key)
 
     async with sessions() as session, session.begin():
         nested = await session.begin_nested()
@@ -499,10 +496,7 @@ async def test_a_lock_held_by_a_committed_transaction_is_taken_again_by_the_next
     key = f"{unique}:next"
 
     async def free_elsewhere() -> bool:
-        async with sessions() as other, other.begin():
-            return bool(
-                await other.scalar(select(func.pg_try_advisory_xact_lock(func.hashtextextended(key, 0))))
-            )
+        return await _free_elsewhere(sessions, key)
 
     async with sessions() as session:
         async with session.begin():
@@ -515,3 +509,9 @@ async def test_a_lock_held_by_a_committed_transaction_is_taken_again_by_the_next
         async with session.begin():
             await db.advisory_xact_locks(session, [key])
             assert not await free_elsewhere()
+
+
+async def _free_elsewhere(sessions, key: str) -> bool:
+    """Whether another transaction could take the advisory lock ``key`` now."""
+    async with sessions() as other, other.begin():
+        return bool(await other.scalar(select(func.pg_try_advisory_xact_lock(func.hashtextextended(key, 0)))))
