@@ -50,8 +50,8 @@ import aiohttp
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer
-from sqlalchemy.engine import make_url
 
+from tests.support.postgres import connect_args
 from tierline_launcher.procs import ManagedProcess, free_port, say, wait_until
 from tierline_launcher.system import SERVICES, Infra, Services
 from tierline_shared import migrations
@@ -923,17 +923,6 @@ class Bench:
 # -- the stack ------------------------------------------------------------------------------------
 
 
-def _dsn(url: str) -> dict[str, Any]:
-    u = make_url(url)
-    return {
-        "host": u.host,
-        "port": u.port,
-        "user": u.username,
-        "password": u.password,
-        "database": u.database,
-    }
-
-
 def _start_alertmanager(binary: str, root: Path) -> tuple[ManagedProcess, str, str]:
     """The real Alertmanager on a free loopback port, a temporary storage folder, no cluster gossip."""
     folder = root / "alertmanager"
@@ -1012,8 +1001,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             results,
             intake_url=services.url("intake"),
             bootstrap=infra.bootstrap_servers,
-            read_model_dsn=_dsn(infra.database_url(f"{prefix}intake")),
-            baseline_dsn=_dsn(baseline_url),
+            read_model_dsn=connect_args(infra.database_url(f"{prefix}intake")),
+            baseline_dsn=connect_args(baseline_url),
             pids=pids,
             alertmanager=lambda: _start_alertmanager(binary, root) if binary else None,
         )

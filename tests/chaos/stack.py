@@ -26,8 +26,8 @@ from typing import Any
 
 import httpx
 import yaml
-from sqlalchemy.engine import make_url
 
+from tests.support.postgres import connect_args
 from tierline_launcher.kafka import KafkaBroker
 from tierline_launcher.paths import repo_root
 from tierline_launcher.postgres import PostgresServer
@@ -81,17 +81,6 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def dsn(url: str) -> dict[str, Any]:
-    u = make_url(url)
-    return {
-        "host": u.host,
-        "port": u.port,
-        "user": u.username,
-        "password": u.password,
-        "database": u.database,
-    }
-
-
 @dataclass
 class Stack:
     """A running system in a temporary folder; ``stop()`` ends every process it started."""
@@ -142,7 +131,7 @@ class Stack:
         return self.services.url(service)
 
     def database(self, service: str) -> dict[str, Any]:
-        return dsn(self.infra.database_url(self.prefix + service.replace("-", "_")))
+        return connect_args(self.infra.database_url(self.prefix + service.replace("-", "_")))
 
     @property
     def bootstrap(self) -> str:
