@@ -12,7 +12,7 @@ PYPROJECTS := $(addsuffix /pyproject.toml,$(DISTS))
 .PHONY: help install kafka system-packages run demo test lint typecheck format unit integration e2e bench chaos clean docs
 
 help:
-	@echo "make run   - start Kafka, PostgreSQL and the four services locally (Ctrl-C stops)"
+	@echo "make run   - start Kafka, PostgreSQL and the five services locally (Ctrl-C stops)"
 	@echo "make demo  - the same on demo budgets, with a vendor simulator; tells one incident's climb L1 -> L4"
 	@echo "make test  - install everything pinned, run ruff, mypy and the whole test suite with coverage"
 	@echo "make chaos - the whole system under load while a seeded schedule of faults runs; the verdict (~8 min)"

@@ -31,9 +31,10 @@ APPS: dict[str, tuple[str, str, int]] = {
     "router": ("tierline_router", "router", 8002),
     "sla-monitor": ("tierline_sla_monitor", "sla_monitor", 8003),
     "vendor-gateway": ("tierline_vendor_gateway", "vendor_gateway", 8004),
+    "notifier": ("tierline_notifier", "notifier", 8005),
 }
 INFRA = ("kafka", "postgres")
-# optional parts, each behind a compose profile (notifier and console join APPS when they exist)
+# optional parts, each behind a compose profile (the console joins APPS when it exists)
 PROFILES: dict[str, set[str]] = {
     "dev": {"vendor-simulator-acme", "vendor-simulator-globex", "mailpit"},
     "observability": {"prometheus", "grafana"},

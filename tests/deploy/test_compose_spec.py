@@ -34,7 +34,7 @@ VENDORS_FILE = ROOT / "deploy" / "config" / "vendors.yaml"
 SOURCE_DIR = Path(__file__).resolve().parent / "composecheck"
 CACHE_DIR = ROOT / ".cache" / "composecheck"
 
-APPS = {"intake": 8001, "router": 8002, "sla-monitor": 8003, "vendor-gateway": 8004}
+APPS = {"intake": 8001, "router": 8002, "sla-monitor": 8003, "vendor-gateway": 8004, "notifier": 8005}
 MIGRATIONS = {f"migrate-{app}" for app in APPS}
 BASE = {"kafka", "postgres", *APPS, *MIGRATIONS}
 PROFILES = {
@@ -42,8 +42,11 @@ PROFILES = {
     "observability": {"prometheus", "grafana"},
 }
 ADMIN_KEY = "tl_compose-test-admin-key"
-# Vendor secrets may resolve empty on purpose: the gateway then uses vendors.yaml's development defaults.
-MAY_BE_EMPTY = re.compile(r"TIERLINE_VENDOR_\w+_SECRET")
+# Vendor secrets may resolve empty on purpose: the gateway then uses vendors.yaml's development defaults;
+# so may the SMTP login (none) and the link secret (messages then carry no links that act).
+MAY_BE_EMPTY = re.compile(
+    r"TIERLINE_VENDOR_\w+_SECRET|TIERLINE_SMTP_(USERNAME|PASSWORD)|TIERLINE_LINK_SECRET"
+)
 
 Load = Callable[..., dict[str, Any]]
 

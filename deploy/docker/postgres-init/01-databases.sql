@@ -4,3 +4,4 @@ CREATE DATABASE intake OWNER tierline;
 CREATE DATABASE router OWNER tierline;
 CREATE DATABASE sla_monitor OWNER tierline;
 CREATE DATABASE vendor_gateway OWNER tierline;
+CREATE DATABASE notifier OWNER tierline;

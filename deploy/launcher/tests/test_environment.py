@@ -1,8 +1,25 @@
-"""What `make run` hands each service: the user's TIERLINE_* settings, minus what it must decide."""
+"""What `make run` hands each service: the user's TIERLINE_* settings, minus what it must decide, plus
+what a working local system needs where the user set nothing."""
 
 from __future__ import annotations
 
-from tierline_launcher.system import SERVICES, settings_from_environment
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from tierline_launcher.__main__ import BANNER, _where_mail_goes, dev_api_key, link_secret
+from tierline_launcher.mail_catcher import MailCatcher
+from tierline_launcher.procs import free_port
+from tierline_launcher.system import (
+    SERVICES,
+    Infra,
+    Services,
+    development_settings,
+    settings_from_environment,
+    user_sets,
+)
 
 ROUTER = next(s for s in SERVICES if s.name == "router")
 INTAKE = next(s for s in SERVICES if s.name == "intake")
@@ -37,3 +54,85 @@ def test_what_the_launcher_decides_is_not_taken_from_the_environment() -> None:
         "TIERLINE_HOST": "0.0.0.0",  # readiness and the services' URLs of each other are on loopback
     }
     assert settings_from_environment(env, ROUTER) == {"TIERLINE_CONFIG_DIR": "/etc/tierline"}
+
+
+# --- what `make run` adds for a working local system: the mail catcher, loopback chat, link secret
+
+
+def test_by_default_the_notifier_mails_the_catcher_and_intake_shares_its_link_secret() -> None:
+    settings = development_settings({"HOME": "/root"}, mail_port=1025, link_secret="s3cret")
+    assert settings == {
+        "intake": {"TIERLINE_LINK_SECRET": "s3cret"},
+        "notifier": {
+            "TIERLINE_SMTP_HOST": "127.0.0.1",
+            "TIERLINE_SMTP_PORT": "1025",
+            "TIERLINE_SMTP_STARTTLS": "false",
+            "TIERLINE_SMTP_TLS": "false",
+            "TIERLINE_NOTIFY_ALLOW_HOSTS": "127.0.0.1,localhost",
+            "TIERLINE_LINK_SECRET": "s3cret",
+        },
+    }
+
+
+@pytest.mark.parametrize("variable", ["TIERLINE_SMTP_HOST", "TIERLINE_NOTIFIER__SMTP_HOST"])
+def test_a_users_smtp_server_replaces_the_catcher(variable: str) -> None:
+    env = {variable: "smtp.example.com"}
+    assert user_sets(env, "notifier", "TIERLINE_SMTP_HOST")
+    settings = development_settings(env, mail_port=None, link_secret="s")
+    assert not {"TIERLINE_SMTP_HOST", "TIERLINE_SMTP_PORT"} & set(settings["notifier"])
+    # a host set for another service only is not the notifier's
+    assert not user_sets({"TIERLINE_ROUTER__SMTP_HOST": "x"}, "notifier", "TIERLINE_SMTP_HOST")
+
+
+def test_the_users_allow_list_and_link_secret_are_kept() -> None:
+    env = {"TIERLINE_NOTIFY_ALLOW_HOSTS": "10.0.0.0/8", "TIERLINE_LINK_SECRET": "mine,old"}
+    settings = development_settings(env, mail_port=1025, link_secret="generated")
+    assert "intake" not in settings
+    assert "TIERLINE_NOTIFY_ALLOW_HOSTS" not in settings["notifier"]
+    assert "TIERLINE_LINK_SECRET" not in settings["notifier"]
+
+
+def test_service_settings_reach_that_service_over_the_users(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("TIERLINE_NOTIFIER_DATABASE_URL", "postgresql+asyncpg://u@127.0.0.1/notifier")
+    monkeypatch.setenv("TIERLINE_INTAKE_DATABASE_URL", "postgresql+asyncpg://u@127.0.0.1/intake")
+    monkeypatch.setenv("TIERLINE_SMTP_PORT", "2525")  # no host of their own: the catcher decides the port
+    monkeypatch.setenv("TIERLINE_LOG_LEVEL", "DEBUG")
+    services = Services(
+        Infra(tmp_path, durable=False),
+        ports={s.name: s.default_port for s in SERVICES},
+        log_dir=tmp_path,
+        config_dir=tmp_path,
+        service_env=development_settings(os.environ, mail_port=1025, link_secret="shared"),
+    )
+    notifier = services.env_for(next(s for s in SERVICES if s.name == "notifier"))
+    intake = services.env_for(INTAKE)
+    assert (notifier["TIERLINE_SMTP_HOST"], notifier["TIERLINE_SMTP_PORT"]) == ("127.0.0.1", "1025")
+    assert notifier["TIERLINE_LINK_SECRET"] == intake["TIERLINE_LINK_SECRET"] == "shared"
+    assert notifier["TIERLINE_LOG_LEVEL"] == "DEBUG" and notifier["TIERLINE_PORT"] == "8005"
+    assert "TIERLINE_SMTP_HOST" not in intake
+
+
+def test_the_link_secret_is_made_once_and_kept_private(tmp_path: Path) -> None:
+    first = link_secret(tmp_path / "run")
+    assert len(first) >= 40 and link_secret(tmp_path / "run") == first
+    assert stat.S_IMODE((tmp_path / "run" / "link-secret").stat().st_mode) == 0o600
+    assert link_secret(tmp_path / "other") != first
+    path, key = dev_api_key(tmp_path / "run")
+    assert key.startswith("tl_dev_") and key != first and dev_api_key(tmp_path / "run") == (path, key)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_the_banner_names_every_service_and_where_mail_goes(tmp_path: Path) -> None:
+    mail_log = tmp_path / "logs" / "mail.log"
+    with MailCatcher(mail_log, port=free_port(), announce=lambda _: None) as catcher:
+        banner = BANNER.format(
+            **{s.name: f"http://127.0.0.1:{s.default_port}" for s in SERVICES},
+            kafka="127.0.0.1:9092",
+            postgres="postgresql://127.0.0.1:55432",
+            api_key="tl_dev_x",
+            key_file="dev-api-key",
+            mail=_where_mail_goes(catcher, mail_log),
+        )
+    assert "notifier        http://127.0.0.1:8005" in banner
+    assert f"caught at smtp://{catcher.address}, nothing is delivered: read it in {mail_log}" in banner
+    assert "your SMTP server" in _where_mail_goes(None, mail_log)

@@ -38,3 +38,14 @@ def test_write_replaces_only_the_block(tmp_path: Path) -> None:
     assert text.startswith("# Title\n\nbefore\n\n") and text.endswith("\n\nafter\n")
     assert "stale" not in text and settings_doc.is_current(readme)
     assert settings_doc.write(readme) is False
+
+
+def test_durations_are_shown_as_the_variable_takes_them() -> None:
+    from datetime import timedelta
+
+    from pydantic import Field, TypeAdapter
+
+    shown = settings_doc._default(Field(default=timedelta(days=14)))
+    assert shown == "`P14D`"
+    assert TypeAdapter(timedelta).validate_python(shown.strip("`")) == timedelta(days=14)
+    assert settings_doc._default(Field(default=timedelta(minutes=30))) == "`PT30M`"

@@ -17,6 +17,7 @@ PUBLISHERS = {
     topics.ROUTING: "router",
     topics.SLA: "sla-monitor",
     topics.VENDOR: "vendor-gateway",
+    topics.NOTIFICATIONS: "notifier",
     topics.ACCESS: "intake",
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
 from functools import lru_cache
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -77,3 +78,20 @@ def _parse_text(value: str) -> timedelta:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class FromEnv(BaseModel):
+    """A value a config file takes from the environment at start; ``default`` is for local development only.
+
+    Secrets come this way (a webhook's token, a signing secret), so one file serves `make run`
+    (the defaults) and a container deployment (its environment).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    env: str = Field(min_length=1)
+    default: str | None = None
+
+    def resolve(self) -> str | None:
+        """The variable's value when set and not empty, else the default."""
+        return os.environ.get(self.env) or self.default

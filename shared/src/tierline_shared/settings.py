@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -56,6 +56,12 @@ class ServiceSettings(BaseSettings):
     topic_partitions: int = Field(default=6, description="Partitions of the topics a service creates.")
     topic_replication_factor: int = Field(
         default=1, description="Replication factor of the topics a service creates (3 in production)."
+    )
+
+    link_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs the acknowledge and CSAT links in notifications (notifier) and verifies them "
+        "(intake): the same value on both. Comma-separated, newest first, to rotate it. Unset: no links.",
     )
 
     def base_url(self) -> str:

@@ -120,7 +120,16 @@ async def test_a_consumer_continues_the_trace_of_the_request_that_staged_the_eve
     task = await _running(consumer)
     try:
         assert await relay.publish_batch() == 2
-        await eventually(lambda: len(acknowledged) == 2, what="both events handled")
+
+        def settled() -> bool:  # handled, committed and its span ended with the outcome (after the commit)
+            return len(acknowledged) == 2 and any(
+                s.attributes.get("messaging.message.id") == str(staged.id)
+                and "tierline.outcome" in s.attributes
+                for s in spans.get_finished_spans()
+                if s.kind == SpanKind.CONSUMER and s.attributes is not None
+            )
+
+        await eventually(settled, what="both events handled and the traced one's span ended")
     finally:
         await _stop(consumer, task)
 

@@ -9,16 +9,27 @@ import shutil
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
 from tierline_launcher import demo as demo_story
 from tierline_launcher.kafka import ensure_jars
+from tierline_launcher.mail_catcher import MailCatcher
 from tierline_launcher.paths import repo_root, run_dir
 from tierline_launcher.postgres import reachable_data_root
 from tierline_launcher.postgres import run_as as postgres_account
 from tierline_launcher.procs import ManagedProcess, Supervisor, port_is_free, say
-from tierline_launcher.system import RUN_PORTS, SERVICES, Infra, Services, service_ports
+from tierline_launcher.system import (
+    MAIL_PORT,
+    RUN_PORTS,
+    SERVICES,
+    Infra,
+    Services,
+    development_settings,
+    service_ports,
+    user_sets,
+)
 
 BANNER = """
 Tierline is running (Ctrl-C stops everything).
@@ -27,8 +38,10 @@ Tierline is running (Ctrl-C stops everything).
   router          {router}
   sla-monitor     {sla-monitor}
   vendor-gateway  {vendor-gateway}
+  notifier        {notifier}
   Kafka           {kafka}
   PostgreSQL      {postgres}
+  Mail            {mail}
 
 Development API key (admin; kept in {key_file}):
   {api_key}
@@ -44,14 +57,24 @@ A service that exits is restarted (with backoff); its log is in the service logs
 """
 
 
+def kept_secret(path: Path, make: Callable[[], str]) -> str:
+    """A secret made once and kept in ``path`` (mode 0600 from the start), the same on every run."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+            file.write(make() + "\n")
+    return path.read_text().strip()
+
+
 def dev_api_key(root: Path) -> tuple[Path, str]:
     """A development admin key, made once per run folder and kept there (mode 0600)."""
     path = root / "dev-api-key"
-    if not path.exists():
-        root.mkdir(parents=True, exist_ok=True)
-        path.write_text("tl_dev_" + secrets.token_urlsafe(24) + "\n")
-        path.chmod(0o600)
-    return path, path.read_text().strip()
+    return path, kept_secret(path, lambda: "tl_dev_" + secrets.token_urlsafe(24))
+
+
+def link_secret(root: Path) -> str:
+    """The secret intake and the notifier share for acknowledge and CSAT links, kept like the key."""
+    return kept_secret(root / "link-secret", lambda: secrets.token_urlsafe(32))
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -75,6 +98,10 @@ def run(*, demo: bool = False, exit_when_done: bool = False) -> int:
     simulator_port = demo_story.simulator_port() if demo else None
     if simulator_port:
         wanted["vendor simulator"] = simulator_port
+    # the user's own SMTP server, when named; else the development mail catcher
+    mail_port = None if user_sets(os.environ, "notifier", "TIERLINE_SMTP_HOST") else MAIL_PORT
+    if mail_port is not None:
+        wanted["mail catcher"] = mail_port
     busy = [f"{port} ({name})" for name, port in wanted.items() if not port_is_free(port)]
     if busy:
         say("port(s) in use: " + ", ".join(busy) + " - is Tierline already running?")
@@ -102,7 +129,12 @@ def run(*, demo: bool = False, exit_when_done: bool = False) -> int:
     infra = Infra(root, durable=not demo, ports=RUN_PORTS)
     services: Services | None = None
     extras: dict[str, ManagedProcess] = {}
+    catcher: MailCatcher | None = None
+    mail_log = root / "logs" / "mail.log"
     try:
+        if mail_port is not None:
+            catcher = MailCatcher(mail_log, port=mail_port).start()
+            say(f"mail catcher ready at smtp://{catcher.address}; mail goes to {mail_log}")
         infra.start()
         key_file, api_key = dev_api_key(run_dir())  # the demo's too: the CLI finds it there
         api_key = os.environ.get("TIERLINE_BOOTSTRAP_API_KEY", api_key)
@@ -112,6 +144,9 @@ def run(*, demo: bool = False, exit_when_done: bool = False) -> int:
             log_dir=root / "logs",
             config_dir=config_dir,
             extra_env={"TIERLINE_BOOTSTRAP_API_KEY": api_key, **extra_env},
+            service_env=development_settings(
+                os.environ, mail_port=mail_port, link_secret=link_secret(run_dir())
+            ),
         )
         services.start()
         if simulator_port:
@@ -125,6 +160,7 @@ def run(*, demo: bool = False, exit_when_done: bool = False) -> int:
                 api_key=api_key,
                 key_file=key_file,
                 postgres=infra.server_url(),
+                mail=_where_mail_goes(catcher, mail_log),
             ),
             flush=True,
         )
@@ -150,7 +186,15 @@ def run(*, demo: bool = False, exit_when_done: bool = False) -> int:
         if services:
             services.stop()
         infra.stop()
+        if catcher:
+            catcher.stop()
         say("stopped")
+
+
+def _where_mail_goes(catcher: MailCatcher | None, mail_log: Path) -> str:
+    if catcher is None:
+        return "sent through TIERLINE_SMTP_HOST (your SMTP server)"
+    return f"caught at smtp://{catcher.address}, nothing is delivered: read it in {mail_log}"
 
 
 def _tell_the_story(intake: str, api_key: str, *, keeps_running: bool) -> None:
@@ -172,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tierline-launcher")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("fetch", help="download the Kafka broker jars (cached)")
-    sub.add_parser("run", help="start Kafka, PostgreSQL and the four services in the foreground")
+    sub.add_parser("run", help="start Kafka, PostgreSQL, a mail catcher and the services in the foreground")
     demo = sub.add_parser("demo", help="run on demo budgets with a vendor simulator; narrate one incident")
     demo.add_argument("--exit-when-done", action="store_true", help="stop once the story is told")
     doc = sub.add_parser("settings-doc", help="the README's configuration table, from the settings classes")

@@ -9,10 +9,11 @@ from __future__ import annotations
 import importlib
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices
+from pydantic import AliasChoices, TypeAdapter
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
@@ -59,6 +60,8 @@ def _default(info: FieldInfo) -> str:
         return '`""`'
     if isinstance(value, float) and value.is_integer() and value >= 3600:
         value = int(value)
+    if isinstance(value, timedelta):  # as the variable takes it: ISO 8601 (P1D, PT30M)
+        value = TypeAdapter(timedelta).dump_python(value, mode="json")
     return f"`{value}`"
 
 

@@ -1,4 +1,4 @@
-"""Infrastructure (embedded or external) and the four services as separate processes."""
+"""Infrastructure (embedded or external) and the five services as separate processes."""
 
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ SERVICES = (
     ServiceDef("router", "tierline_router", 8002),
     ServiceDef("sla-monitor", "tierline_sla_monitor", 8003),
     ServiceDef("vendor-gateway", "tierline_vendor_gateway", 8004),
+    ServiceDef("notifier", "tierline_notifier", 8005),
 )
 
 
@@ -90,6 +91,10 @@ RUN_PORTS: dict[str, int | None] = {
 }
 
 
+# The development mail catcher `make run` points the notifier at (tierline_launcher.mail_catcher).
+MAIL_PORT = _port_env("TIERLINE_RUN_MAIL_PORT", 1025)
+
+
 def service_ports() -> dict[str, int]:
     """Each service's port for `make run`: its default, or TIERLINE_RUN_<SERVICE>_PORT."""
     return {s.name: _port_env(f"TIERLINE_RUN_{s.env_name}_PORT", s.default_port) for s in SERVICES}
@@ -103,6 +108,9 @@ LAUNCHER_VARIABLES: dict[str, str] = {
     "TIERLINE_RUN_POSTGRES_PORT": "PostgreSQL's port for `make run` (55432).",
     "TIERLINE_RUN_KAFKA_PORT": "Kafka's port for `make run` (9092).",
     "TIERLINE_RUN_KAFKA_CONTROLLER_PORT": "The KRaft controller's port for `make run` (9093).",
+    "TIERLINE_RUN_MAIL_PORT": "The development mail catcher's SMTP port for `make run` (1025); the notifier "
+    "sends there and the mail is written to `logs/mail.log` in the run folder. Not started when "
+    "`TIERLINE_SMTP_HOST` is set.",
     **{
         f"TIERLINE_RUN_{s.env_name}_PORT": f"{s.name}'s port for `make run` ({s.default_port})."
         for s in SERVICES
@@ -151,6 +159,46 @@ def settings_from_environment(environ: Mapping[str, str], service: ServiceDef) -
             shared[key] = value
     merged = shared | scoped
     return {k: v for k, v in merged.items() if k not in LAUNCHER_OWNED}
+
+
+# Where `make run` points the notifier's mail unless the user names an SMTP server, and the
+# chat webhooks it lets reach loopback (a local receiver) unless the user allow-lists others.
+LOCAL_ALLOW_HOSTS = "127.0.0.1,localhost"
+LINK_SERVICES = ("intake", "notifier")  # the notifier signs acknowledge and CSAT links, intake verifies
+
+
+def user_sets(environ: Mapping[str, str], service: str, variable: str) -> bool:
+    """Whether the user's environment gives ``service`` this setting (shared or scoped to it)."""
+    definition = next(s for s in SERVICES if s.name == service)
+    return variable in settings_from_environment(environ, definition)
+
+
+def development_settings(
+    environ: Mapping[str, str], *, mail_port: int | None, link_secret: str
+) -> dict[str, dict[str, str]]:
+    """Per service, what `make run` sets for a working local system where the user set nothing.
+
+    The notifier mails the local catcher on ``mail_port`` (host, port and plain SMTP, since the
+    launcher then decides the server) unless ``TIERLINE_SMTP_HOST`` is set (``mail_port`` is
+    None then: no catcher runs); chat webhooks may reach loopback unless
+    ``TIERLINE_NOTIFY_ALLOW_HOSTS`` is set; intake and the notifier share ``link_secret``
+    unless ``TIERLINE_LINK_SECRET`` is set.
+    """
+    settings: dict[str, dict[str, str]] = {s.name: {} for s in SERVICES}
+    notifier = settings["notifier"]
+    if mail_port is not None and not user_sets(environ, "notifier", "TIERLINE_SMTP_HOST"):
+        notifier |= {
+            "TIERLINE_SMTP_HOST": "127.0.0.1",
+            "TIERLINE_SMTP_PORT": str(mail_port),
+            "TIERLINE_SMTP_STARTTLS": "false",
+            "TIERLINE_SMTP_TLS": "false",
+        }
+    if not user_sets(environ, "notifier", "TIERLINE_NOTIFY_ALLOW_HOSTS"):
+        notifier["TIERLINE_NOTIFY_ALLOW_HOSTS"] = LOCAL_ALLOW_HOSTS
+    for service in LINK_SERVICES:
+        if not user_sets(environ, service, "TIERLINE_LINK_SECRET"):
+            settings[service]["TIERLINE_LINK_SECRET"] = link_secret
+    return {name: values for name, values in settings.items() if values}
 
 
 class Infra:
@@ -240,7 +288,11 @@ def migrate(service: ServiceDef, env: dict[str, str]) -> None:
 
 
 class Services:
-    """The four Tierline services, each its own process, on the given ports."""
+    """The Tierline services, each its own process, on the given ports.
+
+    ``service_env`` holds settings for one service each (by name), over the user's;
+    ``extra_env`` reaches every service, over everything but what the launcher decides.
+    """
 
     def __init__(
         self,
@@ -251,6 +303,7 @@ class Services:
         config_dir: Path,
         database_prefix: str = "",
         extra_env: dict[str, str] | None = None,
+        service_env: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.infra = infra
         self.ports = ports
@@ -258,6 +311,7 @@ class Services:
         self.config_dir = config_dir
         self.database_prefix = database_prefix
         self.extra_env = extra_env or {}
+        self.service_env = service_env or {}
         self.procs: dict[str, ManagedProcess] = {}
 
     def url(self, service: str) -> str:
@@ -269,6 +323,7 @@ class Services:
         env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
         env.update({"TIERLINE_CONFIG_DIR": str(self.config_dir)})
         env.update(settings_from_environment(os.environ, service))
+        env.update(self.service_env.get(service.name, {}))
         own_url = os.environ.get(f"TIERLINE_{service.env_name}_DATABASE_URL")
         database_url = own_url or self.infra.create_database(self.database_prefix + service.database)
         env.update(

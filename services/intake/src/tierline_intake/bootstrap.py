@@ -10,10 +10,11 @@ from tierline_intake import __version__
 from tierline_intake.adapters.orm import Base, outbox
 from tierline_intake.config import Settings, load_knowledge, load_priority_matrix
 from tierline_intake.domain.priority import validate_matrix
-from tierline_intake.entrypoints import admin_api, api, handlers, monitoring_api, problems_api
+from tierline_intake.entrypoints import admin_api, api, handlers, links_api, monitoring_api, problems_api
 from tierline_intake.service_layer.incidents import IntakeDeps
 from tierline_shared.clock import Clock
 from tierline_shared.events import topics
+from tierline_shared.links import LinkSigner, parse_secrets
 from tierline_shared.messaging.outbox import Outbox
 from tierline_shared.runtime import Runtime, ServiceSpec
 from tierline_shared.runtime import create_app as create_service_app
@@ -33,6 +34,8 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
     validate_matrix(matrix)
     severity_rules = priorities.severity_rules()
     knowledge = load_knowledge(settings)
+    secrets = parse_secrets(settings.link_secret.get_secret_value() if settings.link_secret else None)
+    signer = LinkSigner(secrets) if secrets else None
 
     def state(rt: Runtime) -> dict[str, object]:
         return {
@@ -43,6 +46,7 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
                 knowledge=knowledge,
                 severity_rules=severity_rules,
                 reopen_window=timedelta(seconds=settings.reopen_window_seconds),
+                links=signer,
             )
         }
 
@@ -53,9 +57,9 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
         settings=settings,
         metadata=Base.metadata,
         publishes=[topics.INCIDENTS, topics.ACCESS],
-        consumes=[topics.ROUTING, topics.SLA, topics.VENDOR],
+        consumes=[topics.ROUTING, topics.SLA, topics.VENDOR, topics.NOTIFICATIONS],
         handlers=lambda rt: handlers.bind(rt.state["deps"]),
-        routers=[api.router, problems_api.router, monitoring_api.router, admin_api.router],
+        routers=[api.router, problems_api.router, monitoring_api.router, admin_api.router, links_api.router],
         state=state,
         openapi_tags=[
             {"name": "incidents", "description": "Create incidents and run their life"},
@@ -65,6 +69,10 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
                 "description": "PagerDuty Events v2 and Alertmanager compatible endpoints",
             },
             {"name": "admin", "description": "API keys and integrations (admin scope)"},
+            {
+                "name": "links",
+                "description": "Acknowledge and CSAT links from notifications (the signed token is the key)",
+            },
         ],
     )
 

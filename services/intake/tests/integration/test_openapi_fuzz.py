@@ -13,25 +13,34 @@ or integration is sent a second time naming one that exists, to reach the code b
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from schemathesis import Case
+from schemathesis import Case, CheckContext, Response
 from schemathesis.checks import not_a_server_error
 
 from tests.support.fuzz import Api, Fuzzed, call_and_twin
 from tierline_intake.bootstrap import create_app
 from tierline_intake.config import Settings
 from tierline_shared import migrations
+from tierline_shared.links import LinkClaim, LinkSigner
 from tierline_shared.testing import check_fuzzable, fuzz_marks, fuzz_settings, problem_json_check
 
 pytestmark = fuzz_marks()
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 CONFIG_DIR = Path(__file__).resolve().parents[4] / "deploy" / "config"
 FUZZED = Fuzzed(create_app, Settings, "tl_test-admin-key-for-intake-openapi-fuzz", config_dir=CONFIG_DIR)
+LINKS = "/v1/links/{token}"
+LINK_SECRET = "link-secret-of-the-openapi-fuzz"
 # (method, path template, status) whose 4xx body is not problem+json by design.
-NOT_PROBLEM_JSON = {("POST", "/v2/enqueue", 400)}  # PagerDuty's {"status": "invalid event", ...}
+NOT_PROBLEM_JSON = {
+    ("POST", "/v2/enqueue", 400),  # PagerDuty's {"status": "invalid event", ...}
+    # links answer people: an HTML page, unless JSON is asked for (checked by links_answer_pages)
+    *((method, LINKS, status) for method in ("GET", "POST") for status in (400, 404, 409, 410, 415, 422)),
+}
 
 # Operations skipped until their bug is fixed: remove an entry once its fix lands.
 KNOWN_BUGS: dict[str, str] = {}  # operation -> why it is skipped; empty: everything is fuzzed
@@ -45,7 +54,7 @@ schema = FUZZED.schema(OPENAPI)
 def api(infra, new_database) -> Iterator[Api]:
     url = new_database("intake")
     migrations.upgrade(MIGRATIONS, url)
-    with FUZZED.running(OPENAPI, infra=infra, database_url=url) as client:
+    with FUZZED.running(OPENAPI, infra=infra, database_url=url, link_secret=LINK_SECRET) as client:
         session = Api(client)
         integration = {"name": "fuzz", "service": "vpn"}
         session.existing = {
@@ -72,11 +81,31 @@ def api(infra, new_database) -> Iterator[Api]:
                 client, "/v1/integrations", {**integration, "type": "pagerduty"}
             ),
         }
+        # a genuine acknowledge link for that incident, so that the links' code past the signature runs
+        claim = LinkClaim.new(
+            "acknowledge",
+            uuid.UUID(session.existing["incident_id"]),
+            "fuzz",
+            now=datetime.now(UTC),
+            ttl=timedelta(hours=1),
+        )
+        session.existing["token"] = LinkSigner([LINK_SECRET]).sign(claim)
         yield session
 
 
-# Every 4xx is RFC 9457 problem+json (bar the documented PagerDuty exception).
-CHECKS = [not_a_server_error, problem_json_check(exempt=NOT_PROBLEM_JSON)]
+def links_answer_pages(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+    """A link's refusal is an HTML page for people, or problem+json for a program."""
+    if case.path != LINKS or not 400 <= response.status_code < 500:
+        return None
+    content_type = (response.headers.get("content-type") or [""])[0].split(";")[0].strip()
+    assert content_type in ("text/html", "application/problem+json"), (
+        f"{response.status_code} answered with content-type {content_type!r}"
+    )
+    return None
+
+
+# Every 4xx is RFC 9457 problem+json (bar the documented PagerDuty and links exceptions).
+CHECKS = [not_a_server_error, problem_json_check(exempt=NOT_PROBLEM_JSON), links_answer_pages]
 
 
 @schema.parametrize()

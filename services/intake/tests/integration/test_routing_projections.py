@@ -320,9 +320,13 @@ async def test_a_blocked_escalation_is_on_the_timeline_and_moves_nothing(
 @pytest.mark.parametrize(
     ("queue", "assignee", "summary"),
     [
-        ("service-desk", "bob", "Not acknowledged: paged bob again at L1 (attempt 2 of 3)"),
-        ("service-desk", None, "Not acknowledged: paged queue service-desk again at L1 (attempt 2 of 3)"),
-        (None, None, "Not acknowledged: paged the tier again at L1 (attempt 2 of 3)"),
+        ("service-desk", "bob", "No acknowledgement within the timeout at L1 (bob); renotify 2 of 3"),
+        (
+            "service-desk",
+            None,
+            "No acknowledgement within the timeout at L1 (queue service-desk); renotify 2 of 3",
+        ),
+        (None, None, "No acknowledgement within the timeout at L1; renotify 2 of 3"),
     ],
 )
 async def test_a_renotification_is_on_the_timeline_and_moves_nothing(

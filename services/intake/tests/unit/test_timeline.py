@@ -83,7 +83,7 @@ def test_an_escalation_says_where_it_went(fields: dict, kind: str, summary: str)
                 incident_id=ID, tier="L1", queue="q", assignee=None, attempt=2, of=3, at=T
             ),
             "renotified",
-            "Not acknowledged: paged queue q again at L1 (attempt 2 of 3)",
+            "No acknowledgement within the timeout at L1 (queue q); renotify 2 of 3",
         ),
         (
             events.SlaClockStarted(incident_id=ID, clock="tier", tier="L1", due_at=DUE, started_at=T),
@@ -202,3 +202,63 @@ def test_an_event_intake_does_not_project_has_no_line() -> None:
 )
 def test_business_time_as_people_say_it(seconds: float, said: str) -> None:
     assert span(seconds) == said
+
+
+def sent(role: str, recipient: str, *, channel: str = "email", attempts: int = 1) -> events.NotificationSent:
+    return events.NotificationSent(
+        incident_id=ID,
+        notification_id=uuid.uuid4(),
+        kind="assigned",
+        recipient=recipient,
+        role=role,
+        channel=channel,
+        attempts=attempts,
+        sent_at=T,
+    )
+
+
+@pytest.mark.parametrize(
+    ("role", "recipient", "channel", "attempts", "summary"),
+    [
+        ("assignee", "alice", "email", 1, "Notified alice by email (assigned)"),
+        ("assignee", "alice", "slack", 3, "Notified alice by slack (assigned) after 3 attempts"),
+        ("previous_assignee", "bob", "email", 1, "Notified bob (previous assignee) by email (assigned)"),
+        ("lead", "carol", "teams", 1, "Notified carol (queue lead) by teams (assigned)"),
+        ("team", "service-desk", "mattermost", 1,
+         "Notified the team of queue service-desk by mattermost (assigned)"),
+        ("reporter", "dan@example.com", "email", 1,
+         "Notified the reporter dan@example.com by email (assigned)"),
+    ],
+)  # fmt: skip
+def test_a_sent_notification_says_who_was_told_how_and_why(
+    role: str, recipient: str, channel: str, attempts: int, summary: str
+) -> None:
+    assert line(sent(role, recipient, channel=channel, attempts=attempts)) == Line("notified", T, summary)
+
+
+def test_a_failed_notification_says_who_was_not_told_and_the_error() -> None:
+    failed = events.NotificationFailed(
+        incident_id=ID,
+        notification_id=uuid.uuid4(),
+        kind="breached",
+        recipient="alice",
+        role="assignee",
+        channel="email",
+        attempts=6,
+        error="550 mailbox unavailable",
+        failed_at=T,
+    )
+    assert line(failed) == Line(
+        "notification_failed",
+        T,
+        "Could not notify alice by email (breached) after 6 attempts: 550 mailbox unavailable",
+    )
+
+
+def test_a_renotification_says_what_the_router_decided_not_who_was_paged() -> None:
+    renotified = events.IncidentRenotified(
+        incident_id=ID, tier="L2", queue="network", assignee="bob", attempt=1, of=2, at=T
+    )
+    summary = line(renotified).summary
+    assert summary == "No acknowledgement within the timeout at L2 (bob); renotify 1 of 2"
+    assert "paged" not in summary

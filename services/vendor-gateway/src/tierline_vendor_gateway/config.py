@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import timedelta
 from typing import Annotated, Any
@@ -19,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from tierline_shared.config_files import Duration, load_yaml
+from tierline_shared.config_files import Duration, FromEnv, load_yaml
 from tierline_shared.settings import ServiceSettings
 from tierline_vendor_gateway.domain.vendors import (
     MAX_DELAY,
@@ -44,23 +43,6 @@ class Settings(ServiceSettings):
     intake_url: str = Field(
         default="http://127.0.0.1:8001", description="Intake's public URL, for incident links in handoffs"
     )
-
-
-class FromEnv(BaseModel):
-    """A value vendors.yaml takes from the environment at start; ``default`` is for local development only.
-
-    Secrets come this way, and so may a webhook URL or extra SSRF allow-hosts, so one file
-    serves `make run` (the defaults) and a container deployment (its environment).
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    env: str = Field(min_length=1)
-    default: str | None = None
-
-    def resolve(self) -> str | None:
-        """The variable's value when set and not empty, else the default."""
-        return os.environ.get(self.env) or self.default
 
 
 EnvSecret = FromEnv  # the name secrets were declared with first

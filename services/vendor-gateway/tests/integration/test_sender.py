@@ -12,7 +12,8 @@ import pytest
 from aiohttp import web
 
 from tierline_launcher.procs import free_port
-from tierline_vendor_gateway.adapters import sender, ssrf
+from tierline_shared import ssrf
+from tierline_vendor_gateway.adapters import sender
 
 from .conftest import serve_in_loop
 
@@ -106,6 +107,7 @@ async def test_a_refused_connection_may_be_retried() -> None:
 async def test_a_name_resolving_to_loopback_is_refused_before_any_connection(receiver: Receiver) -> None:
     result = await _post(f"https://localhost:{receiver.port}/cases", [])
     assert result.final and "SSRF guard" in (result.error or "") and "non-public" in (result.error or "")
+    assert "delivery.allow_hosts in vendors.yaml" in (result.error or ""), "the gateway's own hint"
     assert receiver.paths == []
 
 

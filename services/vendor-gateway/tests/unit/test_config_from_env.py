@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 from pydantic import ValidationError
 
+from tierline_shared import ssrf
 from tierline_shared.config_files import ConfigError, load_yaml
-from tierline_vendor_gateway.adapters import ssrf
 from tierline_vendor_gateway.config import DeliveryPolicy, FromEnv, VendorConfig, VendorsConfig
 
 CONFIG_DIR = Path(__file__).resolve().parents[4] / "deploy" / "config"

@@ -21,6 +21,7 @@ from tierline_shared.events.incidents import (
     IncidentResumed,
     IncidentUpdated,
 )
+from tierline_shared.events.notifications import NotificationFailed, NotificationSent
 from tierline_shared.events.routing import (
     IncidentAssigned,
     IncidentEscalated,
@@ -67,6 +68,8 @@ __all__ = [
     "IncidentResolved",
     "IncidentResumed",
     "IncidentUpdated",
+    "NotificationFailed",
+    "NotificationSent",
     "SlaBreached",
     "SlaClockPaused",
     "SlaClockResumed",

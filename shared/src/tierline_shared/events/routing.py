@@ -73,7 +73,8 @@ class IncidentEscalationBlocked(IncidentEvent):
 
 @contract("tierline.incident.renotified.v1", topics.ROUTING)
 class IncidentRenotified(IncidentEvent):
-    """Nobody acknowledged within the policy's timeout: the assignee is paged again."""
+    """Nobody acknowledged within the policy's timeout: the router asks for a renotification (the
+    notifier tells the assignee again, by the next contact of their rule, and says so in its own events)."""
 
     tier: Tier
     queue: str | None

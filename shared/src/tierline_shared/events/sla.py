@@ -49,11 +49,15 @@ class SlaRecalculated(IncidentEvent):
 
 @contract("tierline.sla.warning.v1", topics.SLA)
 class SlaWarning(IncidentEvent):
-    """A clock has used ``threshold`` of its target (e.g. 0.75): act before it breaches."""
+    """A clock has used ``threshold`` of its target (e.g. 0.75): act before it breaches.
+
+    ``last`` marks the policy's last warning before the breach (leads are told from there).
+    """
 
     clock: ClockKind
     tier: str | None = None
     threshold: float
+    last: bool = False
     due_at: datetime
     elapsed_seconds: float
     remaining_seconds: float

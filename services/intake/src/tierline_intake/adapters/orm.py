@@ -144,3 +144,14 @@ class ProblemRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_problems_created_at", "created_at", "id"),)  # the list's keyset order
+
+
+class UsedLink(Base):
+    """An acknowledge or CSAT link that acted: its nonce, stored with the action, refuses a second use."""
+
+    __tablename__ = "used_links"
+
+    nonce: Mapped[str] = mapped_column(Text, primary_key=True)
+    purpose: Mapped[str] = mapped_column(Text)
+    incident_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,6 +1,6 @@
 """What each event another service sends us puts on the incident's timeline: kind, time, summary.
 
-One pure function per event type (router, SLA monitor, vendor gateway), told to :func:`_tells`
+One pure function per event type (router, SLA monitor, vendor gateway, notifier), told to :func:`_tells`
 as the kind of line and how the event gives its time and summary; :func:`line` picks it.
 The event's own data goes with the line (the service layer adds it); only the words are here.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from tierline_shared.events import IncidentEvent, routing, sla, vendor
+from tierline_shared.events import IncidentEvent, notifications, routing, sla, vendor
 
 E = TypeVar("E", bound=IncidentEvent)
 
@@ -104,8 +104,12 @@ def escalated(event: routing.IncidentEscalated) -> Line:
 
 
 def _renotified(event: routing.IncidentRenotified) -> str:
-    who = event.assignee or (f"queue {event.queue}" if event.queue else "the tier")
-    return f"Not acknowledged: paged {who} again at {event.tier} (attempt {event.attempt} of {event.of})"
+    """What the router decided, not who heard of it: the notifier's own events say that."""
+    holder = event.assignee or (f"queue {event.queue}" if event.queue else None)
+    held = f" ({holder})" if holder else ""
+    return (
+        f"No acknowledgement within the timeout at {event.tier}{held}; renotify {event.attempt} of {event.of}"
+    )
 
 
 _tells(routing.IncidentAssigned, "assigned", lambda e: (e.assigned_at, _assignment(e)))
@@ -230,3 +234,39 @@ _tells(
     "vendor_delivery_failed",
     lambda e: (e.failed_at, f"Handoff to {e.vendor} failed after {e.attempts} attempts: {e.last_error}"),
 )
+
+
+# -- the notifier ----------------------------------------------------------------------------
+
+
+def _recipient(role: str, recipient: str) -> str:
+    """Who was (or was not) told, as a sentence names them: why they hear of it, by their role."""
+    match role:
+        case "team":
+            return f"the team of queue {recipient}"
+        case "reporter":
+            return f"the reporter {recipient}"
+        case "lead":
+            return f"{recipient} (queue lead)"
+        case "previous_assignee":
+            return f"{recipient} (previous assignee)"
+        case _:
+            return recipient
+
+
+def _tries(attempts: int) -> str:
+    return f" after {attempts} attempts" if attempts > 1 else ""
+
+
+def _notified(event: notifications.NotificationSent) -> str:
+    who = _recipient(event.role, event.recipient)
+    return f"Notified {who} by {event.channel} ({event.kind}){_tries(event.attempts)}"
+
+
+def _not_notified(event: notifications.NotificationFailed) -> str:
+    who = _recipient(event.role, event.recipient)
+    return f"Could not notify {who} by {event.channel} ({event.kind}){_tries(event.attempts)}: {event.error}"
+
+
+_tells(notifications.NotificationSent, "notified", lambda e: (e.sent_at, _notified(e)))
+_tells(notifications.NotificationFailed, "notification_failed", lambda e: (e.failed_at, _not_notified(e)))

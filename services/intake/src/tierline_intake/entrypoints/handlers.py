@@ -17,6 +17,8 @@ from tierline_shared.events import (
     IncidentEscalationBlocked,
     IncidentEvent,
     IncidentRenotified,
+    NotificationFailed,
+    NotificationSent,
     SlaBreached,
     SlaClockPaused,
     SlaClockResumed,
@@ -161,3 +163,18 @@ async def on_case_resolved(event: VendorCaseResolved, c: Consumed[IntakeDeps]) -
 @handlers.handles(VendorDeliveryFailed)
 async def on_delivery_failed(event: VendorDeliveryFailed, c: Consumed[IntakeDeps]) -> None:
     await projections.delivery_failed(_uow(c), event, Origin.of(c.envelope))
+
+
+# -- the notifier ----------------------------------------------------------------------------
+
+
+@handlers.handles(NotificationSent)
+async def on_notification_sent(event: NotificationSent, c: Consumed[IntakeDeps]) -> None:
+    """Timeline only: who was told, by which channel, and why."""
+    await _project(c, event)
+
+
+@handlers.handles(NotificationFailed)
+async def on_notification_failed(event: NotificationFailed, c: Consumed[IntakeDeps]) -> None:
+    """Timeline only: who could not be told, and the error."""
+    await _project(c, event)

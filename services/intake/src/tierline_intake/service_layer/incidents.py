@@ -20,6 +20,7 @@ from tierline_intake.domain.priority import decide_priority
 from tierline_intake.service_layer.commands import CreateIncident, ResolveIncident
 from tierline_intake.service_layer.unit_of_work import IntakeUnitOfWork
 from tierline_shared.clock import Clock
+from tierline_shared.links import LinkSigner
 from tierline_shared.messaging.outbox import Outbox
 
 
@@ -31,6 +32,7 @@ class IntakeDeps:
     knowledge: Mapping[str, list[dict[str, str]]] = field(default_factory=dict)
     severity_rules: Mapping[str, SeverityRule] = field(default_factory=lambda: dict(DEFAULT_SEVERITY_RULES))
     reopen_window: timedelta = timedelta(days=7)
+    links: LinkSigner | None = None  # verifies acknowledge and CSAT links; None: links are not enabled
 
     def unit_of_work(self, session: AsyncSession) -> IntakeUnitOfWork:
         """The use cases' view of the edge's transaction over ``session``."""

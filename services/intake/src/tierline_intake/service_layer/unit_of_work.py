@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_intake.adapters.access_repository import ApiKeyRepository, IntegrationRepository
+from tierline_intake.adapters.links_repository import UsedLinkRepository
 from tierline_intake.adapters.orm import idempotency_keys
 from tierline_intake.adapters.repository import (
     IncidentRepository,
@@ -35,6 +36,7 @@ class IntakeUnitOfWork(UnitOfWork):
         self.problems = ProblemRepository(session)
         self.integrations = IntegrationRepository(session)
         self.api_keys = ApiKeyRepository(session)
+        self.used_links = UsedLinkRepository(session)
 
     async def record(self, incident_id: uuid.UUID, happened: Happened) -> None:
         """Publish what happened to the incident (if it is news for others) and put it on its timeline."""

@@ -201,6 +201,7 @@ class Clock:
             clock=self._wire,
             tier=self.tier,
             threshold=run.warnings[run.warned],
+            last=run.warned + 1 == len(run.warnings),
             due_at=due,
             elapsed_seconds=run.elapsed_at(calendar, now).total_seconds(),
             remaining_seconds=run.remaining_at(calendar, now).total_seconds(),

@@ -12,10 +12,13 @@ from collections.abc import Sequence
 
 import aiohttp
 
-from tierline_vendor_gateway.adapters.ssrf import GuardedResolver, Refused
+from tierline_shared.ssrf import GuardedResolver, Refused
 from tierline_vendor_gateway.domain.webhook import AttemptResult
 
-__all__ = ["AttemptResult", "client", "post"]
+__all__ = ["SSRF_HINT", "AttemptResult", "client", "post"]
+
+# How the SSRF guard's refusals say to allow a host, in the gateway's own terms.
+SSRF_HINT = "allow-list it (delivery.allow_hosts in vendors.yaml) to call it"
 
 EXCERPT_BYTES = 2048
 USER_AGENT = "Tierline-Webhooks/1"
@@ -23,7 +26,7 @@ USER_AGENT = "Tierline-Webhooks/1"
 
 def client(allow_hosts: Sequence[str], *, connections: int = 100) -> aiohttp.ClientSession:
     """The worker's one HTTP client: pooled connections, names resolved through the SSRF guard."""
-    connector = aiohttp.TCPConnector(resolver=GuardedResolver(allow_hosts), limit=connections)
+    connector = aiohttp.TCPConnector(resolver=GuardedResolver(allow_hosts, hint=SSRF_HINT), limit=connections)
     return aiohttp.ClientSession(connector=connector, headers={"user-agent": USER_AGENT}, trust_env=False)
 
 

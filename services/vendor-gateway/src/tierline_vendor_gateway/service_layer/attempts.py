@@ -8,8 +8,9 @@ from typing import Any
 
 import aiohttp
 
+from tierline_shared import ssrf
 from tierline_shared.logging import get_logger
-from tierline_vendor_gateway.adapters import sender, ssrf, webhooks
+from tierline_vendor_gateway.adapters import sender, webhooks
 from tierline_vendor_gateway.domain.vendors import Vendor
 from tierline_vendor_gateway.domain.webhook import AttemptResult, ClaimedDelivery
 from tierline_vendor_gateway.service_layer import endpoints
@@ -73,7 +74,8 @@ async def _send(
     """Sign and POST to the vendor's current endpoint with its current secrets."""
     url = str(vendor.webhook_url)
     try:
-        ssrf.check_url(url, deps.delivery.allow_hosts)  # names are checked as they resolve (sender.client)
+        # names are checked as they resolve (sender.client)
+        ssrf.check_url(url, deps.delivery.allow_hosts, hint=sender.SSRF_HINT)
         headers = webhooks.signed_headers(vendor.secrets, claimed.id, deps.clock.now(), claimed.body)
         return await sender.post(http, url, claimed.body, headers, timeout)
     except ssrf.Refused as exc:

@@ -11,14 +11,15 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from tierline_shared import ssrf
 from tierline_shared.catalog import resource
 from tierline_shared.config_files import ConfigError
 from tierline_shared.errors import InvalidInput, NotFound
 from tierline_shared.events import VendorChanged
 from tierline_shared.events.routing import VendorContract
 from tierline_shared.logging import get_logger
-from tierline_vendor_gateway.adapters import ssrf
 from tierline_vendor_gateway.adapters.registry import Registered
+from tierline_vendor_gateway.adapters.sender import SSRF_HINT
 from tierline_vendor_gateway.domain.vendors import Vendor
 from tierline_vendor_gateway.service_layer.deps import GatewayDeps
 from tierline_vendor_gateway.service_layer.unit_of_work import GatewayUnitOfWork
@@ -104,7 +105,7 @@ async def vet_webhook_url(deps: GatewayDeps, url: str) -> list[str]:
     """The SSRF guard's verdict on a URL being registered: a 422 naming ``webhook_url`` for what every
     delivery would refuse; a warning (returned and logged) for a host name that does not resolve yet."""
     try:
-        warning = await ssrf.vet(url, deps.delivery.allow_hosts)
+        warning = await ssrf.vet(url, deps.delivery.allow_hosts, hint=SSRF_HINT)
     except ssrf.Refused as exc:
         raise InvalidInput(
             f"The webhook URL is refused by the SSRF guard: {exc}.",
@@ -120,7 +121,7 @@ async def _vet_config(deps: GatewayDeps, vendors: list[Vendor]) -> None:
     """Refuse to start with a file vendor every delivery would refuse; all looked up at once."""
     allow = deps.delivery.allow_hosts
     verdicts = await asyncio.gather(
-        *(ssrf.vet(str(v.webhook_url), allow) for v in vendors), return_exceptions=True
+        *(ssrf.vet(str(v.webhook_url), allow, hint=SSRF_HINT) for v in vendors), return_exceptions=True
     )
     for vendor, verdict in zip(vendors, verdicts, strict=True):
         if isinstance(verdict, ssrf.Refused):

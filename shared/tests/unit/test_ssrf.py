@@ -1,10 +1,11 @@
-"""The SSRF guard on IP literals, "localhost" and fake resolvers: no test here makes a DNS or network call."""
+"""The shared SSRF guard (gateway webhooks, notifier contacts) on IP literals, "localhost" and fake
+resolvers: no test here makes a DNS or network call."""
 
 import asyncio
 
 import pytest
 
-from tierline_vendor_gateway.adapters import ssrf
+from tierline_shared import ssrf
 
 
 @pytest.mark.parametrize(
@@ -267,3 +268,17 @@ async def test_a_lookup_that_does_not_answer_in_time_is_a_warning_not_a_wait() -
 async def test_the_real_resolver_reports_a_name_dns_cannot_hold_as_unresolved() -> None:
     with pytest.raises(ssrf.Unresolved, match="not a valid DNS name"):
         await ssrf.resolve("a" * 64 + ".example")  # a label of 64: IDNA refuses it before any query
+
+
+async def test_a_refusal_ends_with_the_callers_hint_or_a_neutral_one() -> None:
+    with pytest.raises(ssrf.Refused, match=r"10\.0\.0\.1 is a non-public address; allow-list it to call it$"):
+        await ssrf.check("https://10.0.0.1/x", [])
+    hint = "add it to notifier.allow_hosts"
+    with pytest.raises(ssrf.Refused, match=r"non-public address; add it to notifier\.allow_hosts$"):
+        await ssrf.check("https://10.0.0.1/x", [], hint=hint)
+    with pytest.raises(ssrf.Refused, match=r"\(10\.0\.0\.1\); add it to notifier\.allow_hosts$"):
+        await ssrf.vet("https://hooks.example/x", [], resolver=_resolving_to("10.0.0.1"), hint=hint)
+    with pytest.raises(ssrf.Refused, match=r"non-public address; add it to notifier\.allow_hosts$"):
+        ssrf.check_url("https://[::1]/x", [], hint=hint)
+    with pytest.raises(ssrf.Refused, match=r"; add it to notifier\.allow_hosts$"):
+        await ssrf.GuardedResolver([], hint=hint).resolve("localhost", 443)

@@ -1,15 +1,20 @@
-"""The SSRF guard: a webhook may only reach public addresses over https, unless its host is allow-listed.
+"""The SSRF guard: a URL from configuration or an admin API may only reach public addresses over
+https, unless its host is allow-listed.
 
-Vendors' URLs come from configuration and the admin API; without this guard a URL (or a DNS
-name later pointed) at 127.0.0.1, 10.0.0.0/8, 169.254.169.254 (cloud metadata) or the like
-would make the gateway a tool against its own network. The URL is checked before each attempt
-(``check_url``), and host names are checked inside the HTTP client's resolver
-(``GuardedResolver``), so the connection goes to exactly the addresses that passed: a DNS answer
-that changes between a check and the connection cannot slip through. Redirects are never
-followed (sender.py). Plain http is for hosts allow-listed by name, or IPs in an allowed CIDR.
+Vendors' webhooks (the gateway) and people's chat contacts (the notifier) are URLs someone
+typed; without this guard a URL (or a DNS name later pointed) at 127.0.0.1, 10.0.0.0/8,
+169.254.169.254 (cloud metadata) or the like would make the service a tool against its own
+network. A URL is checked before each attempt (``check_url``, or ``check`` with the DNS lookup),
+and an aiohttp client can check host names inside its resolver (``GuardedResolver``), so the
+connection goes to exactly the addresses that passed: a DNS answer that changes between a check
+and the connection cannot slip through. Plain http is for hosts allow-listed by name, or IPs in an
+allowed CIDR.
 
-A URL is also vetted when a vendor is registered or changed (``vet``), so what every delivery
-would refuse is refused up front. That check is advice, not the boundary: DNS answers change.
+A URL is also vetted as it is registered (``vet``), so what every send would refuse is refused up
+front. That check is advice, not the boundary: DNS answers change.
+
+Every refusal ends with a hint saying how to allow the host; each caller passes its own (``hint=``),
+naming where its allow-list lives.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ class Unresolved(OSError):
     """The host name has no address now (no such name, or no answer); later it may have one."""
 
 
-ALLOW_IT = "allow-list it (delivery.allow_hosts in vendors.yaml) to call it"
+DEFAULT_HINT = "allow-list it to call it"
 # How long vetting a URL at registration waits for DNS: an admin request or a start must not hang on it.
 VET_DNS_TIMEOUT_SECONDS = 2.0
 
@@ -115,7 +120,7 @@ def _named(host: str, allow: Sequence[str]) -> bool:
     return host.lower() in {a.lower() for a in allow if not _is_network(a)}
 
 
-def check_url(url: str, allow: Sequence[str]) -> None:
+def check_url(url: str, allow: Sequence[str], *, hint: str = DEFAULT_HINT) -> None:
     """What can be known without DNS: scheme, host, and IP literals (which no resolver sees)."""
     parts = urlsplit(url)
     host = parts.hostname
@@ -126,44 +131,52 @@ def check_url(url: str, allow: Sequence[str]) -> None:
     if not allowed and parts.scheme != "https":
         raise Refused(f"{host} is not allow-listed, so its webhook must use https")
     if literal is not None:
-        check_addresses(host, [literal], allow)
+        check_addresses(host, [literal], allow, hint=hint)
 
 
-def check_addresses(host: str, addresses: Sequence[Address], allow: Sequence[str]) -> None:
+def check_addresses(
+    host: str, addresses: Sequence[Address], allow: Sequence[str], *, hint: str = DEFAULT_HINT
+) -> None:
     """Every address ``host`` resolved to is public, unless the host or all its addresses are allowed."""
     if _allowed(host, addresses, allow):
         return
     private = [str(a) for a in addresses if not _is_public(a)]
     if private and _literal(host) is not None:
-        raise Refused(f"{host} is a non-public address; {ALLOW_IT}")
+        raise Refused(f"{host} is a non-public address; {hint}")
     if private:
-        raise Refused(f"{host} resolves to non-public addresses ({', '.join(private)}); {ALLOW_IT}")
+        raise Refused(f"{host} resolves to non-public addresses ({', '.join(private)}); {hint}")
 
 
-async def check(url: str, allow: Sequence[str]) -> None:
+async def check(url: str, allow: Sequence[str], *, hint: str = DEFAULT_HINT) -> None:
     """Raise Refused unless ``url`` is https to public addresses, or its host is allow-listed
     (Unresolved when its host name does not resolve)."""
-    check_url(url, allow)
+    check_url(url, allow, hint=hint)
     host = urlsplit(url).hostname
     assert host is not None
     if _literal(host) is None:
-        check_addresses(host, await resolve(host), allow)
+        check_addresses(host, await resolve(host), allow, hint=hint)
 
 
 Resolve = Callable[[str], Awaitable[list[Address]]]
 
 
 async def vet(
-    url: str, allow: Sequence[str], *, timeout: float = VET_DNS_TIMEOUT_SECONDS, resolver: Resolve = resolve
+    url: str,
+    allow: Sequence[str],
+    *,
+    timeout: float = VET_DNS_TIMEOUT_SECONDS,
+    resolver: Resolve = resolve,
+    hint: str = DEFAULT_HINT,
 ) -> str | None:
-    """Check a webhook URL as a vendor is registered: Refused for what every delivery would refuse.
+    """Check a URL as it is registered (a vendor's webhook, a person's contact): Refused for what
+    every send would refuse.
 
     A host name that does not resolve within ``timeout`` (no such name yet, a slow or failing
     resolver) is accepted, and the warning returned says so: a vendor may register before its DNS
     is live, and a start must not fail because a vendor's DNS is down. Deliveries check again as
     they connect (``GuardedResolver``), so an answer that changes later (DNS rebinding) is caught there.
     """
-    check_url(url, allow)
+    check_url(url, allow, hint=hint)
     host = urlsplit(url).hostname
     assert host is not None
     if _literal(host) is not None or _named(host, allow):
@@ -174,15 +187,16 @@ async def vet(
         return f"{host} did not resolve within {timeout:g}s; deliveries check it again when they send"
     except Unresolved as exc:
         return f"{exc}; deliveries check it again when they send"
-    check_addresses(host, addresses, allow)
+    check_addresses(host, addresses, allow, hint=hint)
     return None
 
 
 class GuardedResolver(AbstractResolver):
     """aiohttp's resolver, refusing names that resolve to non-public addresses (unless allowed)."""
 
-    def __init__(self, allow: Sequence[str]) -> None:
+    def __init__(self, allow: Sequence[str], *, hint: str = DEFAULT_HINT) -> None:
         self._allow = list(allow)
+        self._hint = hint
         self._inner = ThreadedResolver()
 
     async def resolve(
@@ -190,7 +204,7 @@ class GuardedResolver(AbstractResolver):
     ) -> list[ResolveResult]:
         results = await self._inner.resolve(host, port, family)
         addresses = [ipaddress.ip_address(r["host"].split("%", 1)[0]) for r in results]
-        check_addresses(host, addresses, self._allow)
+        check_addresses(host, addresses, self._allow, hint=self._hint)
         return results
 
     async def close(self) -> None:

@@ -1,0 +1,3 @@
+"""Tierline notifier service."""
+
+__version__ = "0.1.0"
