@@ -1,7 +1,9 @@
-"""make bench: the whole pipeline under load — Kafka, PostgreSQL and the four services as processes.
+"""make bench: the whole pipeline under load — Kafka, PostgreSQL and the five services as processes.
 
-Starts the stack as `make run` does (fsync on, the repository's deploy/config), on free loopback
-ports, and measures in one run, each figure beside a baseline taken on the same machine and run:
+Starts the stack as `make run` does (fsync on, the repository's deploy/config, the notifier mailing an
+SMTP server in this process that accepts and counts every message, a link secret shared by intake and
+the notifier), on free loopback ports, and measures in one run, each figure beside a baseline taken
+on the same machine and run:
 
 1. intake ``POST /v1/incidents``, 16 connections, closed loop, against a pgbench-like raw asyncpg
    loop on the same PostgreSQL server with the same transaction shape (incident row + outbox row +
@@ -51,6 +53,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer
 
+from tests.support.mailbox import SmtpSink
 from tests.support.postgres import connect_args
 from tierline_launcher.procs import ManagedProcess, free_port, say, wait_until
 from tierline_launcher.system import SERVICES, Infra, Services
@@ -68,7 +71,7 @@ AM_BATCH = 100
 AM_CONNECTIONS = 4
 AM_REAL_CONNECTIONS = 16
 RATE_LIMIT = 1_000_000_000  # requests are still counted (as deployed), never refused
-SERVICE_NAMES = ("intake", "router", "sla-monitor", "vendor-gateway")
+SERVICE_NAMES = tuple(s.name for s in SERVICES)
 ALERTMANAGER = "prometheus-alertmanager"
 EXTRA_DIRS = ("/usr/bin", "/usr/sbin", "/usr/local/bin")
 SERVICES_ = ("vpn", "email", "payments", "crm", "storage")
@@ -211,6 +214,7 @@ class Results:
     am_backlog: int = 0
     am_note: str = ""
     usage: dict[str, Usage] = field(default_factory=dict)
+    mails: int | None = None  # messages the run's SMTP server accepted from the notifier
     notes: list[str] = field(default_factory=list)
     elapsed_s: float | None = None
 
@@ -287,6 +291,8 @@ def summary_lines(r: Results) -> list[str]:
         )
     if not r.latencies:
         lines.append("  (not measured)")
+    if r.mails is not None:
+        lines.append(f"notifier: {r.mails:,} emails accepted by the run's SMTP server")
     lines.append("per process: CPU over the closed-loop POSTs until all were visible, per incident; RSS")
     lines.append(
         f"  {'process':<15} {'CPU ms/incident':>15} {'net of idle':>11} {'idle CPU ms/s':>13}"
@@ -303,7 +309,7 @@ def summary_lines(r: Results) -> list[str]:
             f" {_num(u.rss_after_mb):>9} {_num(u.rss_peak_mb):>8}"
         )
     if r.usage:
-        lines.append(f"  {'four services':<15} {total:>15,.1f} {net:>11,.1f}")
+        lines.append(f"  {'all services':<15} {total:>15,.1f} {net:>11,.1f}")
     lines += [f"note: {n}" for n in r.notes]
     return lines
 
@@ -975,8 +981,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _interrupt)
     infra = Infra(root, durable=opts.fsync)
     services: Services | None = None
+    mail = SmtpSink(keep=False)
     code = 0
     try:
+        mail.start()
         infra.start()
         prefix = f"bench_{uuid.uuid4().hex[:6]}_"
         baseline_url = infra.create_database(f"{prefix}raw")
@@ -991,6 +999,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "TIERLINE_BOOTSTRAP_API_KEY": ADMIN_KEY,
                 "TIERLINE_RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT),
             },
+            service_env=mail.settings(),
         )
         services.start()
         results.startup_s = time.perf_counter() - started
@@ -1027,6 +1036,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if services:
                 services.stop()
             infra.stop()
+            with contextlib.suppress(Exception):  # not started
+                mail.stop()
+            results.mails = mail.received
             shutil.rmtree(root, ignore_errors=True)
         signal.signal(signal.SIGTERM, previous)
     results.load_after = os.getloadavg()

@@ -76,6 +76,7 @@ def _results() -> pipeline.Results:
         "router": pipeline.Usage("router", 11.2, 5.0, 20.0, 101, 105, 105),
         "postgres": pipeline.Usage("postgres", 9.7, 8.0, 25.0),
     }
+    r.mails = 1234
     r.notes.append("something worth saying")
     return r
 
@@ -92,10 +93,12 @@ def test_summary_table() -> None:
     rows = [line for line in text.splitlines() if line.strip().startswith(("10 ", "50 ", "200 "))]
     assert [row.endswith("saturated") for row in rows] == [False, True, True]  # 50/s: all, but too slowly
     assert "11.50 CPU ms an alert" in text and "0 incidents of earlier phases" in text
-    assert "four services" in text and "33.9" in text and "25.0" in text  # postgres is not a service
+    assert "all services" in text and "33.9" in text and "25.0" in text  # postgres is not a service
+    assert "notifier: 1,234 emails accepted by the run's SMTP server" in text
     assert text.endswith("note: something worth saying")
 
 
 def test_summary_of_a_run_that_measured_nothing() -> None:
     text = "\n".join(pipeline.summary_lines(pipeline.Results()))
-    assert "n/a" in text and "(not measured)" in text and "four services" not in text
+    assert "n/a" in text and "(not measured)" in text and "all services" not in text
+    assert "notifier:" not in text  # no SMTP server ran

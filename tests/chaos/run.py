@@ -1,6 +1,6 @@
 """make chaos: the whole system under load while a seeded schedule of faults runs; then the verdict.
 
-PostgreSQL (fsync on), Kafka and the four services run as processes on free loopback ports with a
+PostgreSQL (fsync on), Kafka and the five services run as processes on free loopback ports with a
 run-local copy of the repository's deploy/config, as `make run` and the pipeline bench start them. A
 steady stream of incidents (mixed priorities, each POST with its own Idempotency-Key and retried with
 it after a 5xx or a connection error) runs while faults strike one at a time (tests/chaos/faults.py):
@@ -8,11 +8,12 @@ SIGKILL of each service, of the broker, PostgreSQL's immediate shutdown, a broke
 with one killed. A share of the incidents (--escalate-share, 5 %) is escalated by hand to L4, a vendor
 process that answers some deliveries with a 500 or too late (tests/chaos/vendor.py), and P4's SLA
 targets are seconds on a 24x7 calendar (tests/chaos/stack.py), so warnings and breaches fire during
-the faults. Then it waits (bounded) until every incident is assigned with its clocks and visible in
-intake's read model, and judges from the databases and a scan of every topic (tests/chaos/verdict.py):
-accepted, refused, lost, duplicated, DLQ records and reasons, time to converge, worst POST -> assigned
-latency. Prints the verdict, writes it as JSON, and exits 1 on any loss or duplicate (or no
-convergence).
+the faults; the notifier mails an SMTP server in this process. Then it waits (bounded) until every
+incident is assigned with its clocks and visible in intake's read model, every L4 handoff reached the
+vendor and the notifier owes a message for every assignment, and judges from the databases, a scan of
+every topic and the Message-IDs the SMTP server received (tests/chaos/verdict.py): accepted, refused,
+lost, duplicated, DLQ records and reasons, time to converge, worst POST -> assigned latency. Prints
+the verdict, writes it as JSON, and exits 1 on any loss or duplicate (or no convergence).
 
     python -m tests.chaos.run [--incidents N] [--rate R] [--seed S] [--short] [--escalate-share F]
                               [--json PATH]
@@ -37,7 +38,15 @@ from tests.chaos import faults as faults_
 from tests.chaos.load import Load
 from tests.chaos.stack import ADMIN_KEY, SERVICE_NAMES, Stack
 from tests.chaos.vendor import read_deliveries
-from tests.chaos.verdict import Verdict, converge, count_client_side, judge, readiness, undelivered
+from tests.chaos.verdict import (
+    Verdict,
+    converge,
+    count_client_side,
+    judge,
+    readiness,
+    undelivered,
+    unnotified,
+)
 from tierline_launcher.procs import say
 
 
@@ -116,7 +125,7 @@ def run(opts: Options) -> Verdict:
     stack: Stack | None = None
     load: Load | None = None
     try:
-        say("starting PostgreSQL (fsync on), Kafka and the four services")
+        say("starting PostgreSQL (fsync on), Kafka, the five services and an SMTP server")
         stack = Stack.start(keep=opts.keep)
         load = Load(
             intake_url=stack.url("intake"),
@@ -156,9 +165,18 @@ def run(opts: Options) -> Verdict:
         def since(current: Load = load) -> float:
             return max(last_fault, current.finished_at or last_fault)
 
-        def waiting(current: Load = load, record: Path = stack.deliveries_file) -> str:
+        notifier_dsn = stack.database("notifier")
+
+        async def waiting(current: Load = load, record: Path = stack.deliveries_file) -> str:
             missing = undelivered(current.escalated, read_deliveries(record))
-            return f"{len(missing):,} at L4 not yet delivered to the vendor" if missing else ""
+            awaited = [f"{len(missing):,} at L4 not yet delivered to the vendor"] if missing else []
+            accepted = [p.incident_id for p in current.posts.values() if p.incident_id]
+            untold = await unnotified(notifier_dsn, accepted)
+            if untold is None:
+                awaited.append("the notifier's database did not answer")
+            elif untold:
+                awaited.append(f"{untold:,} assignments the notifier owes no message for yet")
+            return "; ".join(awaited)
 
         verdict.converged, verdict.converge_seconds = asyncio.run(
             converge(stack.database("intake"), load, since=since, bound=opts.converge_bound, waiting=waiting)
@@ -167,8 +185,8 @@ def run(opts: Options) -> Verdict:
             load.stop.set()
             load.done.wait(15)
         count_client_side(load, verdict, schedule)
-        say("judging: intake's, the router's and the SLA monitor's databases, and every topic")
-        dsns = {name: stack.database(name) for name in ("intake", "router", "sla-monitor")}
+        say("judging: intake's, the router's, the SLA monitor's and the notifier's databases, every topic")
+        dsns = {name: stack.database(name) for name in ("intake", "router", "sla-monitor", "notifier")}
         asyncio.run(
             judge(
                 load,
@@ -177,6 +195,7 @@ def run(opts: Options) -> Verdict:
                 bootstrap=stack.bootstrap,
                 faults_window=(first, last_fault),
                 deliveries=read_deliveries(stack.deliveries_file),
+                mail_ids=stack.mail.ids,
             )
         )
         verdict.readiness_at_end = readiness({name: stack.url(name) for name in SERVICE_NAMES})

@@ -1,8 +1,11 @@
-"""The system under fault: PostgreSQL (fsync on), Kafka and the four services as processes, and the faults.
+"""The system under fault: PostgreSQL (fsync on), Kafka and the five services as processes, and the faults.
 
-Its config is deploy/config copied to the run's folder with two changes: the only L4 vendor is the
-run's fault-injecting receiver (tests/chaos/vendor.py, its own process), and P4's SLA targets are
-seconds on the 24x7 calendar, so warnings and breaches fire while the faults strike.
+Its config is deploy/config (with the notifier's templates) copied to the run's folder with two
+changes: the only L4 vendor is the run's fault-injecting receiver (tests/chaos/vendor.py, its own
+process), and P4's SLA targets are seconds on the 24x7 calendar, so warnings and breaches fire while
+the faults strike. The notifier mails a real SMTP server in this process (tests/e2e/mailbox.py) that
+accepts everything and keeps each Message-ID, so the verdict can tell mail marked sent from mail
+received; intake and the notifier share a link secret, as under `make run`.
 
 Every method that starts a process runs on the main thread: PR_SET_PDEATHSIG ties a child to the
 thread that created it, so a child started from a worker thread would die when that thread ends.
@@ -27,6 +30,7 @@ from typing import Any
 import httpx
 import yaml
 
+from tests.support.mailbox import SmtpSink
 from tests.support.postgres import connect_args
 from tierline_launcher.kafka import KafkaBroker
 from tierline_launcher.paths import repo_root
@@ -48,6 +52,7 @@ def write_config(folder: Path, *, vendor_port: int, secret: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for source in (repo_root() / "deploy" / "config").glob("*.yaml"):
         shutil.copy(source, folder / source.name)
+    shutil.copytree(repo_root() / "deploy" / "config" / "templates", folder / "templates")
     router = yaml.safe_load((folder / "router.yaml").read_text())
     router["vendors"] = [{"vendor": VENDOR}]  # no filters: it takes every incident escalated to L4
     (folder / "router.yaml").write_text(yaml.safe_dump(router, sort_keys=False))
@@ -89,6 +94,7 @@ class Stack:
     infra: Infra
     services: Services
     prefix: str
+    mail: SmtpSink
     vendor: ManagedProcess | None = None
     keep: bool = False
 
@@ -104,6 +110,7 @@ class Stack:
         prefix = f"chaos_{uuid.uuid4().hex[:6]}_"
         vendor_port, secret = free_port(), new_secret()
         write_config(root / "config", vendor_port=vendor_port, secret=secret)
+        mail = SmtpSink(keep=False)
         services = Services(
             infra,
             ports={s.name: free_port() for s in SERVICES},
@@ -114,9 +121,11 @@ class Stack:
                 "TIERLINE_BOOTSTRAP_API_KEY": ADMIN_KEY,
                 "TIERLINE_RATE_LIMIT_PER_MINUTE": "1000000000",
             },
+            service_env=mail.settings(),
         )
-        stack = cls(root, infra, services, prefix, keep=keep)
+        stack = cls(root, infra, services, prefix, mail, keep=keep)
         try:
+            mail.start()
             stack.vendor = _start_vendor(root, vendor_port, secret, stack.deliveries_file)
             infra.start()
             services.start()
@@ -206,6 +215,8 @@ class Stack:
             self.infra.stop()
             if self.vendor is not None:
                 self.vendor.stop()
+            with contextlib.suppress(Exception):  # not started, or stopped already
+                self.mail.stop()
             if self.keep:
                 say(f"logs and data kept in {self.root}")
             else:

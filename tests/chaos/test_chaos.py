@@ -2,9 +2,10 @@
 
 SIGKILL of each service, of the Kafka broker (restarted on its data), PostgreSQL's immediate shutdown,
 a broker stall, and a second router and SLA monitor carrying on while the first ones are SIGKILLed.
-Meanwhile 5 % of the incidents are escalated by hand to L4, a vendor that fails a quarter of its
-deliveries (500 or a timeout), and P4's SLA targets are seconds, so warnings and breaches fire. It
-starts its own PostgreSQL (fsync on) and Kafka, not the session's: it kills them. About 3-4 minutes.
+The notifier mails a real SMTP server throughout. Meanwhile 5 % of the incidents are escalated by hand
+to L4, a vendor that fails a quarter of its deliveries (500 or a timeout), and P4's SLA targets are
+seconds, so warnings and breaches fire. It starts its own PostgreSQL (fsync on) and Kafka, not the
+session's: it kills them. About 3-4 minutes.
 """
 
 from __future__ import annotations
@@ -37,3 +38,6 @@ def test_no_incident_is_lost_or_doubled_under_faults(tmp_path) -> None:
     assert verdict.escalated_to_l4 > 0 and verdict.escalations_given_up == {}
     assert verdict.vendor_deliveries >= verdict.escalated_to_l4
     assert verdict.sla_warnings > 0 and verdict.sla_breaches > 0, "the short SLA targets never fired"
+    assert verdict.notifications.get("sent", 0) > 0 and verdict.mails_received > 0, (
+        "the notifier mailed nobody"
+    )

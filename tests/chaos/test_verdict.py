@@ -21,6 +21,7 @@ from tests.chaos.verdict import (
     CREATED,
     Verdict,
     _record,
+    notifier_findings,
     undelivered,
     vendor_findings,
 )
@@ -145,3 +146,25 @@ def test_the_receiver_records_each_delivery_before_answering(tmp_path) -> None:
     assert len({d["sha256"] for d in seen}) == 1
     assert [d["signature_valid"] for d in seen] == [True] * 30 + [False]
     assert "stall" in {d["answer"] for d in seen}
+
+
+def test_an_assignment_nobody_was_told_of_and_mail_sent_but_never_received_are_lost() -> None:
+    rows = [
+        {"id": "n-1", "incident_id": "i-1", "kind": "assigned", "channel": "email", "status": "sent"},
+        {"id": "n-2", "incident_id": "i-2", "kind": "team_waiting", "channel": "email", "status": "pending"},
+        {"id": "n-3", "incident_id": "i-3", "kind": "reporter_created", "channel": "email", "status": "sent"},
+        {"id": "n-4", "incident_id": "i-3", "kind": "assigned", "channel": None, "status": "skipped"},
+        {"id": "n-5", "incident_id": "i-4", "kind": "sla_warning", "channel": "email", "status": "sent"},
+    ]
+    received = Counter({"<n-1@tierline>": 2, "<n-3@tierline>": 1})  # n-1 again: harmless
+    verdict = Verdict()
+    lost: dict[str, list[str]] = defaultdict(list)
+
+    notifier_findings(rows, {"i-1", "i-2", "i-3", "i-4"}, received, verdict, lost)
+
+    assert lost["assigned by the router, no notification owed for it"] == ["i-4"]
+    assert lost["marked sent by the notifier, never received by the SMTP server"] == [
+        "i-4 (sla_warning, notification n-5)"
+    ]
+    assert verdict.notifications == {"sent": 3, "pending": 1, "skipped": 1}
+    assert (verdict.mails_received, verdict.mails_received_again) == (3, 1)

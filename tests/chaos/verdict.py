@@ -14,18 +14,26 @@ The vendor (tests/chaos/vendor.py) records every webhook delivery: an incident t
 that the vendor never received is lost; one webhook id delivered with two different bodies is a
 duplicate; the same webhook id with the same body again (a retry after a 500 or a timeout, or a
 redelivery after a crash between the vendor's 2xx and the gateway's commit) is harmless and counted.
+
+The notifier: an incident the router assigned for which the notifier owes no message for an
+``incident.assigned`` (the assignee's, the queue's while nobody is free, or a skipped one) is lost;
+so is a message it marked sent that the run's SMTP server never received (each email's Message-ID is
+its notification row's id). At most one row per (event, recipient, contact) is the table's unique
+constraint, so it is not counted here; the same Message-ID received again (a crash between the
+server's 250 and the row's update) is harmless and counted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import statistics
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +51,7 @@ ASSIGNED = "tierline.incident.assigned.v1"
 CLOCK_STARTED = "tierline.sla.clock_started.v1"
 BREACHED = "tierline.sla.breached.v1"
 WARNING = "tierline.sla.warning.v1"
+NOTIFIED_OF_ASSIGNMENT = ("assigned", "team_waiting")  # the kinds an incident.assigned owes
 EXAMPLES = 10  # ids listed per finding
 
 OURS_SQL = """
@@ -74,6 +83,9 @@ class Verdict:
     vendor_deliveries: int = 0  # requests the vendor received
     vendor_answers: dict[str, int] = field(default_factory=dict)  # its (seeded, faulty) answers
     vendor_redelivered_same_content: int = 0
+    notifications: dict[str, int] = field(default_factory=dict)  # the notifier's rows by status
+    mails_received: int = 0  # messages the run's SMTP server accepted
+    mails_received_again: int = 0  # the same Message-ID again (harmless)
     dlq: dict[str, dict[str, int]] = field(default_factory=dict)  # topic -> reason -> count
     converged: bool = False
     converge_seconds: float | None = None
@@ -136,6 +148,10 @@ class Verdict:
             f" deliveries, answered {self.vendor_answers}; same webhook id and content again"
             f" {self.vendor_redelivered_same_content:,} (harmless)",
         ]
+        lines.append(
+            f"  notifier: rows by status {self.notifications}; SMTP server received {self.mails_received:,}"
+            f" mails; same Message-ID again {self.mails_received_again:,} (harmless)"
+        )
         lines += [f"  escalation given up: {n:,} x {why}" for why, n in self.escalations_given_up.items()]
         lines += [f"  refused: {n:,} x {reason}" for reason, n in self.refused_reasons.items()]
         if self.refused_first_sent_during:
@@ -185,7 +201,7 @@ async def converge(
     *,
     since: Callable[[], float],
     bound: float,
-    waiting: Callable[[], str] = lambda: "",
+    waiting: Callable[[], str | Awaitable[str]] = lambda: "",
 ) -> tuple[bool, float | None]:
     """Poll intake's read model until every incident of the run is visible and ``waiting()`` says
     nothing is still awaited; (converged, seconds)."""
@@ -206,6 +222,8 @@ async def converge(
         visible = {str(r["id"]) for r in rows if r["visible"]}
         accepted = {p.incident_id for p in load.posts.values() if p.incident_id}
         awaited = waiting()
+        if inspect.isawaitable(awaited):
+            awaited = await awaited
         if load.done.is_set() and len(visible) == len(rows) and accepted <= visible and not awaited:
             return True, max(0.0, time.time() - since())
         if time.monotonic() - last_say >= 5:
@@ -226,9 +244,11 @@ async def judge(
     bootstrap: str,
     faults_window: tuple[float, float],
     deliveries: Sequence[dict[str, Any]] = (),
+    mail_ids: Callable[[], Counter[str]] = Counter,
 ) -> None:
-    """Fill ``verdict`` from intake's, the router's and the SLA monitor's databases, a topic scan and
-    the vendor's record of deliveries."""
+    """Fill ``verdict`` from intake's, the router's, the SLA monitor's and the notifier's databases, a
+    topic scan, the vendor's record of deliveries and the Message-IDs the SMTP server received (read
+    after the notifier's rows: a row is marked sent only once the server has the mail)."""
     intake = await asyncpg.connect(**dsns["intake"])
     try:
         rows = await intake.fetch(OURS_SQL, f"chaos {load.run_id} %", list(CLOCKS))
@@ -281,12 +301,63 @@ async def judge(
         str(i) for i in universe if not set(CLOCKS) <= kinds[str(i)]
     )
 
+    if "notifier" in dsns:
+        notifier = await asyncpg.connect(**dsns["notifier"])
+        try:
+            notification_rows = await notifier.fetch(NOTIFICATIONS_SQL, universe)
+        finally:
+            await notifier.close()
+        notifier_findings(notification_rows, assigned, mail_ids(), verdict, lost)
+
     first_assigned = await scan_topics(bootstrap, verdict, dup)
     vendor_findings(load, deliveries, verdict, lost, dup)
     verdict.lost = {k: v for k, v in lost.items() if v}
     verdict.duplicated = {k: v for k, v in dup.items() if v}
     latencies(load, first_assigned, faults_window, verdict)
     verdict.judged = True
+
+
+NOTIFICATIONS_SQL = """
+SELECT id, incident_id, kind, channel, status FROM notifications WHERE incident_id = ANY($1::uuid[])
+"""
+UNNOTIFIED_SQL = """
+SELECT count(*) FROM unnest($1::uuid[]) AS i(id) WHERE NOT EXISTS
+  (SELECT 1 FROM notifications n WHERE n.incident_id = i.id AND n.kind = ANY($2::text[]))
+"""
+
+
+def notifier_findings(
+    rows: Sequence[Mapping[str, Any]],
+    assigned: set[str],
+    mail_ids: Counter[str],
+    verdict: Verdict,
+    lost: dict[str, list[str]],
+) -> None:
+    """Assignments nobody was notified of, mail marked sent but never received; rows by status."""
+    verdict.notifications = dict(Counter(str(r["status"]) for r in rows).most_common())
+    verdict.mails_received = sum(mail_ids.values())
+    verdict.mails_received_again = sum(n - 1 for n in mail_ids.values() if n > 1)
+    told = {str(r["incident_id"]) for r in rows if r["kind"] in NOTIFIED_OF_ASSIGNMENT}
+    lost["assigned by the router, no notification owed for it"] = sorted(assigned - told)
+    lost["marked sent by the notifier, never received by the SMTP server"] = sorted(
+        f"{r['incident_id']} ({r['kind']}, notification {r['id']})"
+        for r in rows
+        if r["status"] == "sent" and r["channel"] == "email" and f"<{r['id']}@tierline>" not in mail_ids
+    )
+
+
+async def unnotified(dsn: dict[str, Any], incident_ids: Sequence[str]) -> int | None:
+    """How many of ``incident_ids`` the notifier owes no message for their assignment yet; None when its
+    database does not answer (a fault may be under way)."""
+    try:
+        conn = await asyncpg.connect(**dsn, timeout=5)
+        try:
+            ids = [uuid.UUID(i) for i in incident_ids]
+            return int(await conn.fetchval(UNNOTIFIED_SQL, ids, list(NOTIFIED_OF_ASSIGNMENT)))
+        finally:
+            await conn.close()
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return None
 
 
 def undelivered(escalated: dict[str, float], deliveries: Sequence[dict[str, Any]]) -> list[str]:

@@ -1,4 +1,8 @@
-"""The whole system as separate processes, with second-scale SLA config and a test vendor."""
+"""The whole system as separate processes, with second-scale SLA config, a test vendor and a mail server.
+
+The notifier mails a real SMTP server started here (tests/e2e/mailbox.py, which keeps every message),
+with the settings `make run` gives it (plain SMTP on loopback, a link secret shared with intake).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import pytest
 import yaml
 
 from tests.e2e.vendor_receiver import VendorReceiver
+from tests.support.mailbox import SmtpSink
 from tierline_launcher.paths import repo_root
 from tierline_launcher.procs import free_port
 from tierline_launcher.system import SERVICES, Services
@@ -37,6 +42,7 @@ class System:
     vendor_name: str
     callback_secret: str
     topic_prefix: str
+    mail: SmtpSink
 
     def topics(self) -> list[str]:
         return [self.topic_prefix + t for t in topics.ALL]
@@ -47,6 +53,9 @@ class System:
 
 def _write_config(folder: Path, vendor_port: int, webhook_secret: str, callback_secret: str) -> None:
     shutil.copy(repo_root() / "deploy" / "config" / "priority.yaml", folder / "priority.yaml")
+    # the notifier's people, teams and templates as the repository has them
+    shutil.copy(repo_root() / "deploy" / "config" / "notifications.yaml", folder / "notifications.yaml")
+    shutil.copytree(repo_root() / "deploy" / "config" / "templates", folder / "templates")
     budget = f"{TIER_BUDGET_SECONDS}s"
     router = yaml.safe_load((repo_root() / "deploy" / "config" / "router.yaml").read_text())
     for policy in router[
@@ -82,7 +91,7 @@ def _write_config(folder: Path, vendor_port: int, webhook_secret: str, callback_
 
 @contextlib.contextmanager
 def running_system(infra, extra_env: dict[str, str] | None = None) -> Iterator[System]:
-    """The four services as processes on their own databases and topics; ``extra_env`` reaches each."""
+    """The five services as processes on their own databases and topics; ``extra_env`` reaches each."""
     root = infra.root / f"e2e-{uuid.uuid4().hex[:8]}"
     config = root / "config"
     config.mkdir(parents=True)
@@ -92,6 +101,7 @@ def running_system(infra, extra_env: dict[str, str] | None = None) -> Iterator[S
     receiver = VendorReceiver(secret=webhook_secret)
     # Own topic namespace: other tests' events on the shared broker are not this system's.
     prefix = f"e2e-{uuid.uuid4().hex[:8]}."
+    mail = SmtpSink(keep=True)
     services = Services(
         infra,
         ports={s.name: free_port() for s in SERVICES},
@@ -105,11 +115,12 @@ def running_system(infra, extra_env: dict[str, str] | None = None) -> Iterator[S
             "TIERLINE_BOOTSTRAP_API_KEY": ADMIN_KEY,
             **(extra_env or {}),
         },
+        service_env=mail.settings(),
     )
-    with ServerThread(receiver.app(), vendor_port):
+    with ServerThread(receiver.app(), vendor_port), mail:
         services.start()
         try:
-            yield System(services, receiver, "acme-networks", callback_secret, prefix)
+            yield System(services, receiver, "acme-networks", callback_secret, prefix, mail)
         finally:
             services.stop()
             if os.environ.get("TIERLINE_E2E_SHOW_LOGS"):

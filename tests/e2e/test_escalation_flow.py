@@ -1,8 +1,11 @@
-"""One incident from HTTP intake to an L4 vendor webhook and back, across all four services."""
+"""One incident from HTTP intake to an L4 vendor webhook and back, across the services; and the mail the
+notifier sends about an incident: the assignee's acknowledge link and the reporter's CSAT link, each
+acting once."""
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
@@ -163,3 +166,127 @@ async def test_incident_escalates_to_vendor_and_vendor_resolution_closes_it(infr
 async def _when(fetch, predicate):
     value = await fetch()
     return value if predicate(value) else None
+
+
+# -- notifications: the assignee's email with an acknowledge link, the reporter's with a CSAT link --
+
+EMAIL_DEADLINE_S = 10.0  # POST -> the L1 assignee's email (`make run`'s promise is 5 s; CI is noisy)
+JSON = {"Accept": "application/json"}
+
+
+def _kind(kind: str, incident_id: str):
+    return lambda m: m.message["X-Tierline-Kind"] == kind and m.message["X-Tierline-Incident"] == incident_id
+
+
+async def test_assignee_and_reporter_are_mailed_links_that_act_once(system: System) -> None:
+    intake = system.url("intake")
+    reporter = f"reporter-{uuid.uuid4().hex[:8]}@example.com"
+    incident = INCIDENT | {"title": f"VPN tunnels flapping {uuid.uuid4().hex[:6]}", "reporter": reporter}
+    async with httpx.AsyncClient(timeout=10, headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as http:
+        posted_at = time.monotonic()
+        created = await http.post(f"{intake}/v1/incidents", json=incident)
+        assert created.status_code == 201, created.text
+        incident_id = created.json()["id"]
+        url = f"{intake}/v1/incidents/{incident_id}"
+
+        async def view() -> dict:
+            answer = await http.get(url)
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+
+        # the router's L1 assignment (its event) names the assignee; the notifier mails them
+        assigned = await eventually(
+            lambda: _when(view, lambda v: any(t["kind"] == "assigned" for t in v["timeline"])),
+            timeout=EMAIL_DEADLINE_S,
+            what="the L1 assignment",
+        )
+        assignee = next(t["data"] for t in assigned["timeline"] if t["kind"] == "assigned")["assignee"]
+        assert assignee, f"nobody was free at L1: {assigned['timeline']}"
+        address = f"{assignee}@example.com"  # deploy/config/notifications.yaml
+        mails = await eventually(
+            lambda: system.mail.to(address, _kind("assigned", incident_id)),
+            timeout=max(1.0, EMAIL_DEADLINE_S - (time.monotonic() - posted_at)),
+            what=f"the assignment email to {address}",
+        )
+        latency = mails[0].received_at - posted_at
+        print(f"\nPOST /v1/incidents -> the L1 assignee's email: {latency:.2f}s")
+        assert len(mails) == 1, [m.subject for m in mails]
+        assert incident["title"] in mails[0].subject
+        links = mails[0].links()
+        assert len(links) == 1 and links[0].startswith(f"{intake}/v1/links/"), mails[0].text
+        ack = links[0]
+
+        # GET shows what the link would do and changes nothing (mail scanners prefetch links)
+        shown = await http.get(ack, headers=JSON)
+        assert shown.status_code == 200, shown.text
+        assert shown.json()["purpose"] == "acknowledge" and shown.json()["person"] == assignee
+        page = await http.get(ack)
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        untouched = await view()
+        assert (untouched["status"], untouched["acknowledged_at"]) == ("open", None)
+
+        # POST acknowledges, as the assignee; a second POST is refused and changes nothing
+        used = await http.post(ack, headers=JSON)
+        assert used.status_code == 200, used.text
+        assert used.json()["status"] == "acknowledged"
+        acknowledged = await view()
+        assert acknowledged["status"] == "acknowledged" and acknowledged["acknowledged_at"]
+        acks = [t for t in acknowledged["timeline"] if t["kind"] == "acknowledged"]
+        assert [t["summary"] for t in acks] == [f"Acknowledged by {assignee}"]
+        again = await http.post(ack, headers=JSON)
+        assert again.status_code == 409, again.text
+        assert again.headers["content-type"] == "application/problem+json"
+        after = await view()
+        assert after["acknowledged_at"] == acknowledged["acknowledged_at"]
+        assert [t for t in after["timeline"] if t["kind"] == "acknowledged"] == acks
+
+        # the notifier's notification.sent events reach intake's timeline
+        notified = await eventually(
+            lambda: _when(
+                view,
+                lambda v: [
+                    t
+                    for t in v["timeline"]
+                    if t["kind"] == "notified" and assignee in t["summary"] and "email" in t["summary"]
+                ],
+            ),
+            timeout=15,
+            what="a 'notified' line for the assignee in intake's timeline",
+        )
+        assert any("assigned" in t["summary"] for t in notified["timeline"] if t["kind"] == "notified")
+
+        # the reporter heard of the ticket; resolving it mails them a CSAT link
+        await eventually(
+            lambda: system.mail.to(reporter, _kind("reporter_created", incident_id)),
+            timeout=15,
+            what="the reporter's 'we have your ticket' email",
+        )
+        resolved = await http.post(
+            f"{url}/resolve", json={"by": assignee, "resolution_code": "fixed", "note": "Rebooted the VPN"}
+        )
+        assert resolved.status_code == 200, resolved.text
+        closing = await eventually(
+            lambda: system.mail.to(reporter, _kind("reporter_resolved", incident_id)),
+            timeout=15,
+            what="the reporter's 'resolved' email",
+        )
+        assert len(closing) == 1
+        csat_links = set(closing[0].links())
+        assert len(csat_links) == 1, closing[0].text  # one token; ?score=1..5 only preselects
+        csat = csat_links.pop()
+        assert (await view())["csat_score"] is None  # showing the mail's links recorded nothing
+        scored = await http.post(csat, json={"score": 5}, headers=JSON)
+        assert scored.status_code == 200, scored.text
+        assert scored.json()["csat_score"] == 5
+        rescored = await http.post(csat, json={"score": 1}, headers=JSON)
+        assert rescored.status_code == 409, rescored.text
+        final = await view()
+        assert final["csat_score"] == 5
+        assert [t["data"]["score"] for t in final["timeline"] if t["kind"] == "csat"] == [5]
+        # every mail to the assignee or the reporter about this incident came once per message
+        ids = [
+            m.message["Message-ID"]
+            for m in system.mail.mails
+            if m.message["X-Tierline-Incident"] == incident_id
+        ]
+        assert len(ids) == len(set(ids))

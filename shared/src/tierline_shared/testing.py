@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer
 
 from tierline_shared.auth import hash_key, key_copies
 from tierline_shared.events.access import ApiKeyCreated, Scope
-from tierline_shared.events.base import Envelope
+from tierline_shared.events.base import Envelope, Event
 from tierline_shared.messaging import cloudevents
 
 if TYPE_CHECKING:
@@ -359,3 +359,19 @@ def naming_existing(case: Case[Any], existing: Mapping[str, str]) -> Case[Any] |
     twin = case.derive(keep_auth=True)
     twin.path_parameters = {**case.path_parameters, **found}
     return twin
+
+
+async def publish_events(bootstrap: str, prefix: str, source: str, events: Collection[Event]) -> None:
+    """Produce ``events`` (as ``source`` announces them) to their topics under ``prefix``, in order."""
+    from tierline_shared.messaging.kafka import new_producer
+
+    producer = new_producer(bootstrap, f"test-{uuid.uuid4().hex[:8]}")
+    await producer.start()
+    try:
+        for event in events:
+            record = cloudevents.encode(Envelope(data=event, source=source))
+            await producer.send_and_wait(
+                prefix + record.topic, value=record.value, key=record.key, headers=record.headers
+            )
+    finally:
+        await producer.stop()

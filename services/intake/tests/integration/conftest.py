@@ -28,6 +28,12 @@ ADMIN_KEY = "tl_test-admin-key-for-intake-integration-tests"
 PROJECTION_T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # the projection tests' T0, the same instant
 
 
+def vpn_incident(**fields: Any) -> dict[str, Any]:
+    """A valid body for POST /v1/incidents (VPN down, P2, by web), with ``fields`` changed."""
+    body = {"title": "VPN down", "service": "vpn", "category": "network", "priority": "P2", "channel": "web"}
+    return {**body, "reporter": "alice@example.com", **fields}
+
+
 @pytest.fixture
 def make_client(infra, new_database) -> Iterator[Callable[..., TestClient]]:
     """Build an intake app on a fresh database; keyword arguments override its Settings."""

@@ -18,9 +18,9 @@ from tierline_intake.entrypoints import handlers
 from tierline_intake.service_layer.incidents import IntakeDeps
 from tierline_shared.errors import NotFound
 from tierline_shared.events import Envelope, Event, NotificationFailed, NotificationSent
-from tierline_shared.messaging import cloudevents
-from tierline_shared.messaging.kafka import new_producer
-from tierline_shared.testing import eventually
+from tierline_shared.testing import eventually, publish_events
+
+from .conftest import vpn_incident
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -108,33 +108,14 @@ async def test_a_notification_about_an_unknown_incident_is_refused(sessions, dep
 
 async def test_a_running_intake_projects_the_notifiers_events(infra, prefixed) -> None:
     client, prefix = prefixed
-    incident = client.post(
-        "/v1/incidents",
-        json={
-            "title": "VPN down",
-            "service": "vpn",
-            "category": "network",
-            "priority": "P2",
-            "channel": "web",
-            "reporter": "dan@example.com",
-        },
-    ).json()
+    incident = client.post("/v1/incidents", json=vpn_incident(reporter="dan@example.com")).json()
     iid = uuid.UUID(incident["id"])
     start = datetime.fromisoformat(incident["created_at"])
     events: list[Event] = [
         sent(iid, start + timedelta(seconds=1), kind="created", recipient="dan@example.com", role="reporter"),
         failed(iid, start + timedelta(seconds=2)),
     ]
-    producer = new_producer(infra.bootstrap_servers, "intake-notification-test")
-    await producer.start()
-    try:
-        for event in events:
-            record = cloudevents.encode(Envelope(data=event, source=NOTIFIER))
-            await producer.send_and_wait(
-                prefix + record.topic, value=record.value, key=record.key, headers=record.headers
-            )
-    finally:
-        await producer.stop()
+    await publish_events(infra.bootstrap_servers, prefix, NOTIFIER, events)
 
     def timeline() -> list[dict[str, Any]] | None:
         lines: list[dict[str, Any]] = client.get(f"/v1/incidents/{iid}/timeline").json()

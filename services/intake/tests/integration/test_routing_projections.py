@@ -29,9 +29,9 @@ from tierline_shared.events import (
     VendorContract,
     topics,
 )
-from tierline_shared.messaging import cloudevents
-from tierline_shared.messaging.kafka import new_producer
-from tierline_shared.testing import eventually
+from tierline_shared.testing import eventually, publish_events
+
+from .conftest import vpn_incident
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -376,17 +376,7 @@ def test_every_router_event_has_a_projection() -> None:
 
 async def test_a_running_intake_projects_the_new_router_events(infra, prefixed) -> None:
     client, prefix = prefixed
-    incident = client.post(
-        "/v1/incidents",
-        json={
-            "title": "VPN down",
-            "service": "vpn",
-            "category": "network",
-            "priority": "P2",
-            "channel": "web",
-            "reporter": "alice@example.com",
-        },
-    ).json()
+    incident = client.post("/v1/incidents", json=vpn_incident(reporter="alice@example.com")).json()
     iid = uuid.UUID(incident["id"])
     start = datetime.fromisoformat(incident["created_at"])
 
@@ -413,16 +403,7 @@ async def test_a_running_intake_projects_the_new_router_events(infra, prefixed) 
             escalated_at=at(5),
         ),
     ]
-    producer = new_producer(infra.bootstrap_servers, "intake-projection-test")
-    await producer.start()
-    try:
-        for event in sent:
-            record = cloudevents.encode(Envelope(data=event, source=ROUTER))
-            await producer.send_and_wait(
-                prefix + record.topic, value=record.value, key=record.key, headers=record.headers
-            )
-    finally:
-        await producer.stop()
+    await publish_events(infra.bootstrap_servers, prefix, ROUTER, sent)
 
     def view() -> dict[str, Any] | None:
         body = client.get(f"/v1/incidents/{iid}").json()

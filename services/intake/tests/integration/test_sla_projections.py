@@ -33,9 +33,9 @@ from tierline_shared.events import (
     registered_types,
     topics,
 )
-from tierline_shared.messaging import cloudevents
-from tierline_shared.messaging.kafka import new_producer
-from tierline_shared.testing import eventually
+from tierline_shared.testing import eventually, publish_events
+
+from .conftest import vpn_incident
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -401,17 +401,7 @@ async def test_a_running_intake_shows_warnings_pauses_and_vendor_clocks(infra, m
     clock = FixedClock(T0)
     # unthrottled: the fixed clock never ends the rate limit's minute, and the test polls until applied
     client = make_client(clock=clock, kafka_topic_prefix=prefix, rate_limit_per_minute=0)
-    incident = client.post(
-        "/v1/incidents",
-        json={
-            "title": "VPN down",
-            "service": "vpn",
-            "category": "network",
-            "priority": "P2",
-            "channel": "web",
-            "reporter": "alice@example.com",
-        },
-    ).json()
+    incident = client.post("/v1/incidents", json=vpn_incident(reporter="alice@example.com")).json()
     iid = uuid.UUID(incident["id"])
     start = datetime.fromisoformat(incident["created_at"])
 
@@ -427,16 +417,7 @@ async def test_a_running_intake_shows_warnings_pauses_and_vendor_clocks(infra, m
         _paused(iid, "vendor_resolution", remaining=80000, at=at(3002)),
         _resumed(iid, "vendor_resolution", due_at=at(90000), at=at(3003)),
     ]
-    producer = new_producer(infra.bootstrap_servers, "intake-sla-projection-test")
-    await producer.start()
-    try:
-        for event in sent:
-            record = cloudevents.encode(Envelope(data=event, source=SLA_MONITOR))
-            await producer.send_and_wait(
-                prefix + record.topic, value=record.value, key=record.key, headers=record.headers
-            )
-    finally:
-        await producer.stop()
+    await publish_events(infra.bootstrap_servers, prefix, SLA_MONITOR, sent)
 
     def view() -> dict[str, Any] | None:
         body = client.get(f"/v1/incidents/{iid}").json()

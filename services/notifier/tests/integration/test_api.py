@@ -8,10 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tierline_shared.events import Envelope, IncidentAssigned, IncidentCreated
-from tierline_shared.messaging import cloudevents
-from tierline_shared.messaging.kafka import new_producer
-from tierline_shared.testing import answer, eventually
+from tierline_shared.events import IncidentAssigned, IncidentCreated
+from tierline_shared.testing import answer, eventually, publish_events
 
 from .conftest import Mailbox, body_text, mails_to
 
@@ -21,16 +19,7 @@ CHAT = "https://chat.example.com/hooks/s3cr3t-token-of-the-room"
 
 async def publish(runtime, infra, *events) -> None:
     prefix = runtime.settings.kafka_topic_prefix
-    producer = new_producer(infra.bootstrap_servers, "notifier-api-test")
-    await producer.start()
-    try:
-        for event in events:
-            record = cloudevents.encode(Envelope(data=event, source="/tierline/test"))
-            await producer.send_and_wait(
-                prefix + record.topic, value=record.value, key=record.key, headers=record.headers
-            )
-    finally:
-        await producer.stop()
+    await publish_events(infra.bootstrap_servers, prefix, "/tierline/test", events)
 
 
 async def test_an_assignment_on_kafka_becomes_an_email_and_a_line_in_the_log(

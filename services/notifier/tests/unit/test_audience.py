@@ -233,7 +233,9 @@ def test_an_assignee_who_leads_the_queue_hears_a_breach_once_and_a_namesake_team
         ("assignee", "chat"),
         ("assignee", "work"),
     ]
-    namesake = Team(name="alice", channels=[Contact(name="chat", type="slack", url="https://hooks.slack.com/y")])
+    namesake = Team(
+        name="alice", channels=[Contact(name="chat", type="slack", url="https://hooks.slack.com/y")]
+    )
     waiting = replace(HELD, queue="alice", assignee=None)
     p1 = audience(breach, waiting, replace(waiting, priority="P1"))
     both = owed(p1, "P1", {}, {"alice": namesake})

@@ -25,28 +25,26 @@ outbox, inbox = messaging_tables(Base.metadata)
 api_keys, rate_limits = access_tables(Base.metadata)
 
 
-class PersonRow(Base):
+class _CatalogRow:
+    """A directory entry: its name, its document (``spec``), who manages it (config or api), when."""
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    managed_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PersonRow(_CatalogRow, Base):
     """A person of the directory; ``spec`` is a Person document (contacts and rules)."""
 
     __tablename__ = "people"
 
-    name: Mapped[str] = mapped_column(Text, primary_key=True)
-    spec: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    managed_by: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
-
-class TeamRow(Base):
+class TeamRow(_CatalogRow, Base):
     """A queue's team; ``spec`` is a Team document (lead and channels)."""
 
     __tablename__ = "teams"
-
-    name: Mapped[str] = mapped_column(Text, primary_key=True)
-    spec: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    managed_by: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class IncidentViewRow(Base):

@@ -24,20 +24,18 @@ def _spec(item: Person | Team) -> dict[str, Any]:
     return item.model_dump(mode="json", exclude={"name"})
 
 
-PEOPLE = resource.Resource[PersonRow, Person](
-    row=PersonRow,
-    what="person",
-    article="a",
-    item_of=lambda row: Person.model_validate({**row.spec, "name": row.name}),
-    columns=lambda p: {"spec": _spec(p)},
-)
-TEAMS = resource.Resource[TeamRow, Team](
-    row=TeamRow,
-    what="team",
-    article="a",
-    item_of=lambda row: Team.model_validate({**row.spec, "name": row.name}),
-    columns=lambda t: {"spec": _spec(t)},
-)
+def _resource(row: type[Any], item: type[Any], what: str) -> resource.Resource[Any, Any]:
+    return resource.Resource(
+        row=row,
+        what=what,
+        article="a",
+        item_of=lambda r: item.model_validate({**r.spec, "name": r.name}),
+        columns=lambda entry: {"spec": _spec(entry)},
+    )
+
+
+PEOPLE: resource.Resource[PersonRow, Person] = _resource(PersonRow, Person, "person")
+TEAMS: resource.Resource[TeamRow, Team] = _resource(TeamRow, Team, "team")
 
 
 def people(session: AsyncSession) -> resource.Catalog[PersonRow, Person]:
