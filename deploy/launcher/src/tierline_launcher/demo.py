@@ -75,6 +75,7 @@ def write_config(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for path in source.glob("*.yaml"):
         shutil.copy(path, folder / path.name)
+    shutil.copytree(source / "templates", folder / "templates", dirs_exist_ok=True)  # the notifier's
     router = yaml.safe_load((source / "router.yaml").read_text())
     for policy in router.get("escalation_policies", []):
         policy["ladder"] = [

@@ -85,6 +85,8 @@ async def test_people_and_teams_are_written_with_put_and_their_urls_never_shown(
 
         team = answer(await http.put("/v1/teams/desk", json={"lead": "zoe", "channels": []}))
         assert (team["lead"], team["channels"], team["managed_by"]) == ("zoe", [], "config")
+        assert (await http.delete("/v1/people/zoe")).status_code == 409  # she leads desk
+        answer(await http.put("/v1/teams/desk", json={"lead": "lena", "channels": []}))
         assert (await http.delete("/v1/people/zoe")).status_code == 204
         missing = await http.get("/v1/people/zoe")
         assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
@@ -131,3 +133,17 @@ async def test_contacts_that_could_never_work_are_refused_naming_the_field(
         problem = refused.json()
         assert any(e["field"].startswith(field) and reason in e["reason"] for e in problem["errors"]), problem
         assert (await http.get("/v1/people/yan")).status_code == 404  # nothing written
+
+
+async def test_a_team_lead_must_be_in_the_directory_and_cannot_be_removed_while_leading(notifier_app) -> None:
+    async with notifier_app() as (http, _):
+        refused = await http.put("/v1/teams/net", json={"lead": "ghost"})
+        assert refused.status_code == 422 and refused.json()["errors"] == [
+            {"field": "lead", "reason": "no person named 'ghost'"}
+        ]
+        assert (await http.get("/v1/teams/net")).status_code == 200  # the file's team, unchanged
+        assert answer(await http.get("/v1/teams/net"))["lead"] == "lena"
+        leading = await http.delete("/v1/people/lena")
+        assert leading.status_code == 409 and leading.headers["content-type"] == "application/problem+json"
+        assert leading.json()["teams"] == ["desk", "experts", "net"]
+        assert (await http.get("/v1/people/lena")).status_code == 200

@@ -28,7 +28,9 @@ from .conftest import LINK_SECRET, Mailbox, Notifier, body_text, mails_to
 pytestmark = pytest.mark.integration
 
 
-def created(incident_id: uuid.UUID, notifier: Notifier, priority: str = "P3") -> IncidentCreated:
+def created(
+    incident_id: uuid.UUID, notifier: Notifier, priority: str = "P3", reporter: str = "rita@example.com"
+) -> IncidentCreated:
     return IncidentCreated(
         incident_id=incident_id,
         title="VPN drops every hour",
@@ -36,7 +38,7 @@ def created(incident_id: uuid.UUID, notifier: Notifier, priority: str = "P3") ->
         category="network",
         priority=priority,  # type: ignore[arg-type]
         channel="web",
-        reporter="rita@example.com",
+        reporter=reporter,
         created_at=notifier.clock.now(),
     )
 
@@ -209,6 +211,7 @@ async def test_a_refusing_mail_server_is_retried_on_the_schedule_then_dead_lette
 ) -> None:
     incident = uuid.uuid4()
     mailbox.refuse = "451 4.3.0 try again later"
+    await notifier.feed(created(incident, notifier, reporter="zabbix"))
     await notifier.feed(assigned(incident, notifier, "alice"))
     await notifier.send_round()
     (row,) = await notifier.rows(incident)
@@ -222,7 +225,22 @@ async def test_a_refusing_mail_server_is_retried_on_the_schedule_then_dead_lette
 
     mailbox.refuse = "550 5.1.1 no such user"  # permanent: dead at the first attempt
     other = uuid.uuid4()
+    await notifier.feed(created(other, notifier, reporter="zabbix"))
     await notifier.feed(assigned(other, notifier, "alice"))
     await notifier.send_round()
     (row,) = await notifier.rows(other)
     assert (row.status, row.attempts) == ("dead", 1) and "550" in (row.last_error or "")
+
+
+async def test_an_assignment_consumed_before_its_creation_waits_for_it_and_is_worded_from_it(
+    notifier: Notifier, mailbox: Mailbox
+) -> None:
+    incident = uuid.uuid4()
+    await notifier.feed(assigned(incident, notifier, "alice"))  # the routing topic came first
+    await notifier.send_round()
+    assert mailbox.to("alice@example.com") == []  # it waits a moment for the creation
+    await notifier.feed(created(incident, notifier, reporter="zabbix"))
+    notifier.clock.advance(timedelta(seconds=3))
+    await notifier.send_round()
+    (mail,) = await mails_to(mailbox, "alice@example.com")
+    assert "VPN drops every hour" in mail["Subject"]

@@ -24,6 +24,7 @@ TAGS: list[str | Enum] = ["directory"]
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     **KEY_PROBLEMS,
     404: {"description": "No such person or team (problem+json)"},
+    409: {"description": "The person leads a team (problem+json)"},
     422: {"description": "Invalid input, naming the field (problem+json)"},
 }
 WORK = Work[NotifierUnitOfWork, NotifierDeps](

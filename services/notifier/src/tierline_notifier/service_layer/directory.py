@@ -15,7 +15,7 @@ from tierline_notifier.domain.directory import Contact, Person, Team
 from tierline_notifier.service_layer.unit_of_work import NotifierDeps, NotifierUnitOfWork
 from tierline_shared import ssrf
 from tierline_shared.catalog.resource import Catalog, Listed
-from tierline_shared.errors import InvalidInput
+from tierline_shared.errors import Conflict, InvalidInput
 
 Item = TypeVar("Item", Person, Team)
 
@@ -81,6 +81,7 @@ class Uses(Generic[Item]):
         vet(item, deps.allow_hosts)
         catalog = self._catalog(uow)
         await uow.lock("notifier:directory")
+        await _check_lead(uow, item)
         row = await catalog.repo.get(item.name, lock=True)
         if row is None:
             row = await catalog.add(item, deps.clock.now())
@@ -92,7 +93,23 @@ class Uses(Generic[Item]):
     async def delete(self, uow: NotifierUnitOfWork, name: str) -> None:
         catalog = self._catalog(uow)
         await uow.lock("notifier:directory")
-        await catalog.remove(await catalog.found(name))
+        row = await catalog.found(name)
+        if self.attribute == "people":
+            led = sorted(t.item.name for t in await uow.teams.list_all() if t.item.lead == name)
+            if led:
+                raise Conflict(
+                    f"{name} leads {', '.join(led)}: give the team(s) another lead first.", teams=led
+                )
+        await catalog.remove(row)
+
+
+async def _check_lead(uow: NotifierUnitOfWork, item: Person | Team) -> None:
+    """A team's lead is a person of the directory (422 naming ``lead`` otherwise)."""
+    if isinstance(item, Team) and item.lead is not None and await uow.people.repo.get(item.lead) is None:
+        raise InvalidInput(
+            f"No person named {item.lead!r} is in the directory: PUT /v1/people/{item.lead} first.",
+            errors=[{"field": "lead", "reason": f"no person named {item.lead!r}"}],
+        )
 
 
 people: Uses[Person] = Uses("people")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tierline_notifier import metrics
@@ -23,6 +23,7 @@ from tierline_shared.logging import get_logger
 _log = get_logger(__name__)
 # once an incident is acknowledged (or done), messages still asking someone to take it are pointless
 _SETTLES = (IncidentAcknowledged, IncidentResolved, IncidentClosed)
+UNSEEN_GRACE = timedelta(seconds=3)
 
 
 def incident_facts(view: IncidentView) -> dict[str, Any]:
@@ -44,6 +45,9 @@ def incident_facts(view: IncidentView) -> dict[str, Any]:
 
 def _row(message: Owed, envelope: Envelope, view: IncidentView, now: datetime) -> dict[str, Any]:
     contact = message.contact
+    # Before the incident's creation has been consumed (it comes on another topic) its message waits a
+    # moment: it is worded when sent, from the incident as the events then tell it.
+    delay = max(message.delay, UNSEEN_GRACE) if not view.title else message.delay
     return {
         "id": uuid.uuid4(),
         "event_id": envelope.id,
@@ -56,7 +60,7 @@ def _row(message: Owed, envelope: Envelope, view: IncidentView, now: datetime) -
         "target": contact.target if contact else None,
         "status": "skipped" if contact is None else "pending",
         "attempts": 0,
-        "next_attempt_at": now + message.delay,
+        "next_attempt_at": now + delay,
         "last_error": message.skipped,
         "facts": {"incident": incident_facts(view), "event": dict(message.facts)},
         "created_at": now,
