@@ -187,6 +187,7 @@ def test_pagerduty_trigger_opens_a_monitoring_incident(client: TestClient) -> No
     assert incident["priority_source"] == "matrix"
     assert incident["reporter"].startswith("monitoringtool:cloudvendor")
     assert incident["status"] == "open" and incident["occurrences"] == 1
+    assert incident["type"] == "incident"  # an alert is something broken, never a request
     details = incident["details"]
     assert details["integration"] == "pd-prod" and details["format"] == "pagerduty-events-v2"
     assert details["custom_details"] == {"ping time": "1500ms", "load avg": 0.75}

@@ -69,10 +69,11 @@ def test_a_new_incident_is_open_and_announces_itself() -> None:
     happened = incident.created()
     assert happened.kind == "created"
     assert happened.summary == "Created via web by alice@example.com as P2 (matrix)"
-    assert happened.data == {"priority": "P2", "priority_source": "matrix"}
+    assert happened.data == {"priority": "P2", "priority_source": "matrix", "type": "incident"}
     event = happened.event
     assert isinstance(event, IncidentCreated)
     assert (event.incident_id, event.priority, event.created_at) == (incident.id, "P2", T0)
+    assert event.type == incident.type == "incident"  # the default
 
 
 def test_an_occurrence_counts_without_an_event() -> None:

@@ -66,6 +66,7 @@ async def test_policy_is_created_once_listed_in_order_and_invalid_bodies_name_th
         "name": "gold",
         "rank": 5,  # after the policy file's four
         "priorities": ["P2"],
+        "types": [],
         "services": [],
         "customers": ["acme"],
         "response_seconds": 900.0,
@@ -161,6 +162,16 @@ async def test_policy_changes_need_the_admin_scope(monitor) -> None:
     problem(await monitor.http.delete("/v1/sla/policies/p4", headers=reader), 403)
     problem(await monitor.anonymous.get("/v1/sla/policies"), 401)
     problem(await monitor.anonymous.post("/v1/sla/policies", json=body), 401)
+
+
+async def test_a_policy_for_service_requests_is_kept_and_an_unknown_type_refused(monitor) -> None:
+    body = {"name": "requests", "types": ["service_request"], "response": "1h", "resolution": "8h"}
+    created = ok(await monitor.http.post("/v1/sla/policies", json={**body, "before": "p1"}), 201)
+    assert (created["types"], created["rank"]) == (["service_request"], 1)
+    assert ok(await monitor.http.get("/v1/sla/policies/requests"))["types"] == ["service_request"]
+    assert ok(await monitor.http.get("/v1/sla/policies/p2"))["types"] == []  # any type
+    bad = {**body, "name": "changes", "types": ["change"]}
+    assert error_fields(problem(await monitor.http.post("/v1/sla/policies", json=bad), 422)) == ["types.0"]
 
 
 async def test_a_zero_target_is_refused_naming_the_field(monitor) -> None:

@@ -378,13 +378,16 @@ def test_tier_change_keeps_rearms_or_replaces() -> None:
 def test_the_incident_picks_its_policy_and_pauses_on_its_reasons() -> None:
     catalog = Catalog(calendars=[OFFICE], policies=list(DEFAULT_POLICIES))
     incident = Incident(incident_id=INCIDENT)
-    assert incident.created(priority="P2", service="mail", customer=None, catalog=catalog).name == "p2"
+    assert (
+        incident.created(priority="P2", service="mail", customer=None, type="incident", catalog=catalog).name
+        == "p2"
+    )
     assert incident.policy == "p2" and incident.current_policy(catalog).name == "p2"
     incident.hold("awaiting_customer")
     assert incident.pauses_under(incident.current_policy(catalog))
     incident.hold("awaiting_vendor")
     assert not incident.pauses_under(incident.current_policy(catalog))  # defaults pause on customers only
-    assert incident.reclassify(priority="P1", service="mail", catalog=catalog).name == "p1"
+    assert incident.reclassify(priority="P1", service="mail", type="incident", catalog=catalog).name == "p1"
     incident.close(T0)
     assert incident.is_closed and incident.hold_reason is None
     incident.close(T0 + H)

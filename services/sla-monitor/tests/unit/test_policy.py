@@ -65,6 +65,26 @@ def test_narrower_policies_match_first_and_customer_filters_need_a_customer() ->
     assert policy_for(config.policies, Subject(priority="P2", service="mail")).name == "p2"
 
 
+def test_a_types_filter_picks_service_requests_and_empty_means_any_type() -> None:
+    requests = _policy(name="requests", types=["service_request"], response="1h", resolution="8h")
+    config = SlaConfig(policies=[requests, *SlaConfig().policies])
+    request = Subject(priority="P2", service="identity", type="service_request")
+    assert policy_for(config.policies, request) is requests
+    assert policy_for(config.policies, Subject(priority="P2", service="identity")).name == "p2"
+    assert Subject(priority="P2", service="identity").type == "incident"  # unless told otherwise
+    both = _policy(types=["incident", "service_request"])
+    assert both.matches(request) and both.matches(Subject(priority="P4", service="s"))
+    assert requests.filters["types"] == frozenset({"service_request"})
+
+
+def test_every_priority_needs_a_policy_for_each_type() -> None:
+    with pytest.raises(ValidationError, match="covers P1 of type incident"):
+        SlaConfig(policies=[_policy(types=["service_request"])])
+    SlaConfig(policies=[_policy(name="a", types=["service_request"]), _policy(name="b", types=["incident"])])
+    with pytest.raises(ValidationError, match="types"):
+        _policy(types=["change"])
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [

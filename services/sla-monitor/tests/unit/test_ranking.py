@@ -13,6 +13,7 @@ from tierline_shared.ranking import Entry, placement_warnings, review, shadowers
 from tierline_sla_monitor.domain.policy import (
     FILTER_UNIVERSES,
     PRIORITIES,
+    TYPES,
     SlaPolicy,
     Subject,
     policy_for,
@@ -35,6 +36,15 @@ def test_a_customer_policy_behind_its_priority_s_policy_is_never_reached_and_ahe
     assert policy_for(ahead, Subject(priority="P2", service="mail", customer="acme")) is gold
 
 
+def test_a_service_request_policy_behind_a_catch_all_is_never_reached_and_both_types_are_any() -> None:
+    requests = SlaPolicy(name="requests", types=["service_request"], **TARGETS)
+    catch_all = SlaPolicy(name="any", **TARGETS)
+    assert shadowers(_entries([catch_all, requests]), 1, FILTER_UNIVERSES) == ["any"]
+    assert shadowers(_entries([requests, catch_all]), 1, FILTER_UNIVERSES) == []
+    both = SlaPolicy(name="both", types=["incident", "service_request"], **TARGETS)
+    assert shadowers(_entries([both, requests]), 1, FILTER_UNIVERSES) == ["both"]
+
+
 def test_a_catch_all_after_one_policy_per_priority_is_reported_as_taken_by_all_four() -> None:
     catch_all = SlaPolicy(name="any", **TARGETS)
     [placed_last, shadowed] = placement_warnings(
@@ -52,10 +62,11 @@ LABELS = ["a", "b"]
 labels = st.lists(st.sampled_from(LABELS), unique=True, max_size=2)
 # every subject the filters can tell apart: listed labels, one nobody lists, and no customer at all
 SUBJECTS = [
-    Subject(priority=p, service=s, customer=c)
+    Subject(priority=p, service=s, customer=c, type=t)
     for p in PRIORITIES
     for s in [*LABELS, "other"]
     for c in [*LABELS, "other", None]
+    for t in TYPES
 ]
 
 
@@ -64,6 +75,7 @@ SUBJECTS = [
         st.fixed_dictionaries(
             {
                 "priorities": st.lists(st.sampled_from(PRIORITIES), unique=True, max_size=4),
+                "types": st.lists(st.sampled_from(TYPES), unique=True, max_size=2),
                 "services": labels,
                 "customers": labels,
             }

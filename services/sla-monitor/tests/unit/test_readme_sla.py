@@ -20,3 +20,5 @@ def test_readme_sla_example_is_a_valid_policy_file() -> None:
     gold = policy_for(config.policies, Subject(priority="P1", service="s", customer="acme-corp"))
     assert (gold.name, gold.warnings) == ("gold-p1", [0.5, 0.75, 0.9])
     assert policy_for(config.policies, Subject(priority="P3", service="s")).calendar == "office-hours"
+    request = Subject(priority="P3", service="s", type="service_request")
+    assert policy_for(config.policies, request).name == "requests"

@@ -13,6 +13,8 @@ from tierline_shared.events.base import IncidentEvent, contract
 Priority = Literal["P1", "P2", "P3", "P4"]
 Level = Literal["high", "medium", "low"]
 Channel = Literal["web", "email", "chat", "phone", "monitoring", "api"]
+# service_request: a request L1 fulfils (password reset, access, account change); incident: something broke
+IncidentType = Literal["incident", "service_request"]
 
 
 @contract("tierline.incident.created.v1", topics.INCIDENTS)
@@ -30,6 +32,7 @@ class IncidentCreated(IncidentEvent):
     reporter: str
     dedup_key: str | None = None
     created_at: datetime
+    type: IncidentType = "incident"  # absent from payloads before types existed
 
 
 @contract("tierline.incident.acknowledged.v1", topics.INCIDENTS)
@@ -56,7 +59,7 @@ class FieldChange(BaseModel):
 
 @contract("tierline.incident.updated.v1", topics.INCIDENTS)
 class IncidentUpdated(IncidentEvent):
-    """Fields changed by an edit; ``priority`` is the priority after it (changed or not)."""
+    """Fields changed by an edit; ``priority`` and ``type`` are those after it (changed or not)."""
 
     changes: dict[str, FieldChange]
     priority: Priority
@@ -65,6 +68,7 @@ class IncidentUpdated(IncidentEvent):
     product: str | None = None
     updated_at: datetime
     by: str | None = None
+    type: IncidentType = "incident"  # absent from payloads before types existed
 
 
 @contract("tierline.incident.put_on_hold.v1", topics.INCIDENTS)

@@ -12,6 +12,7 @@ class IncidentFilter:
     status: list[str] | None = None
     priority: list[str] | None = None
     tier: list[str] | None = None
+    type: list[str] | None = None
     service: str | None = None
     category: str | None = None
     product: str | None = None

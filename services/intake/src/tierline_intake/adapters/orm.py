@@ -44,6 +44,7 @@ class IncidentRow(Base):
     channel: Mapped[str] = mapped_column(Text)
     reporter: Mapped[str] = mapped_column(Text)
     dedup_key: Mapped[str | None] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(Text, server_default="incident")  # or service_request
     status: Mapped[str] = mapped_column(Text)
     tier: Mapped[str | None] = mapped_column(Text)
     queue: Mapped[str | None] = mapped_column(Text)

@@ -151,6 +151,8 @@ class IncidentRepository(Repository[IncidentRow]):
             conditions.append(IncidentRow.priority.in_(flt.priority))
         if flt.tier:
             conditions.append(IncidentRow.tier.in_(flt.tier))
+        if flt.type:
+            conditions.append(IncidentRow.type.in_(flt.type))
         for column, value in (
             (IncidentRow.service, flt.service),
             (IncidentRow.category, flt.category),

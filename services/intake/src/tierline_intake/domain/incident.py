@@ -25,7 +25,7 @@ from tierline_intake.domain.lifecycle import (
     status_after_resume,
 )
 from tierline_intake.domain.priority import PriorityDecision, reprioritise
-from tierline_shared.errors import Conflict
+from tierline_shared.errors import Conflict, InvalidInput
 from tierline_shared.events import (
     FieldChange,
     IncidentAcknowledged,
@@ -38,9 +38,18 @@ from tierline_shared.events import (
     IncidentResumed,
     IncidentUpdated,
 )
-from tierline_shared.events.incidents import Channel, Level, Priority
+from tierline_shared.events.incidents import Channel, IncidentType, Level, Priority
 
 Matrix = Mapping[str, Mapping[str, str]]
+# incident: something broke; service_request: something asked for (password reset, access, account change)
+INCIDENT_TYPES: tuple[IncidentType, ...] = ("incident", "service_request")
+
+
+def check_type(value: str) -> None:
+    """Refuses an unknown incident type (the edge checks first; this guards every other caller)."""
+    if value not in INCIDENT_TYPES:
+        reason = f"{value!r} is not one of {', '.join(INCIDENT_TYPES)}"
+        raise InvalidInput("Unknown incident type.", errors=[{"field": "type", "reason": reason}])
 
 
 @dataclass(frozen=True)
@@ -81,8 +90,10 @@ class Incident(IncidentRecord):
         integration_id: uuid.UUID | None = None,
         knowledge: list[dict[str, Any]] | None = None,
         details: dict[str, Any] | None = None,
+        type: str = "incident",
     ) -> Incident:
         """A new open incident; :meth:`created` is what its birth announces once stored."""
+        check_type(type)
         return cls(
             id=id,
             title=title,
@@ -98,6 +109,7 @@ class Incident(IncidentRecord):
             channel=channel,
             reporter=reporter,
             dedup_key=dedup_key,
+            type=type,
             status=Status.OPEN,
             created_at=now,
             updated_at=now,
@@ -125,12 +137,14 @@ class Incident(IncidentRecord):
             reporter=self.reporter,
             dedup_key=self.dedup_key,
             created_at=self.created_at,
+            type=cast(IncidentType, self.type),
         )
+        what = "Created a service request" if self.type == "service_request" else "Created"
         return Happened(
             "created",
-            f"Created via {self.channel} by {self.reporter} as {self.priority} ({self.priority_source})",
+            f"{what} via {self.channel} by {self.reporter} as {self.priority} ({self.priority_source})",
             self.created_at,
-            {"priority": self.priority, "priority_source": self.priority_source},
+            {"priority": self.priority, "priority_source": self.priority_source, "type": self.type},
             event,
         )
 
@@ -300,6 +314,8 @@ class Incident(IncidentRecord):
         """
         check_editable(self.status)
         wanted = dict(changes)
+        if "type" in wanted:
+            check_type(wanted["type"])
         decision = reprioritise(
             matrix,
             current_priority=self.priority,
@@ -336,6 +352,7 @@ class Incident(IncidentRecord):
                 product=self.product,
                 updated_at=now,
                 by=by,
+                type=cast(IncidentType, self.type),
             ),
         )
 

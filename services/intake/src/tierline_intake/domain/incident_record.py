@@ -29,6 +29,7 @@ class IncidentRecord:
     status: Status
     created_at: datetime
     updated_at: datetime
+    type: str = "incident"  # or service_request (see INCIDENT_TYPES)
     tier: str | None = None
     queue: str | None = None
     assignee: str | None = None

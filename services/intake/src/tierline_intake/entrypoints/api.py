@@ -11,7 +11,7 @@ from typing import Annotated, Any, get_args
 from fastapi import APIRouter, Body, Query, Request, status
 from fastapi.responses import JSONResponse
 
-from tierline_intake.domain.incident import Incident
+from tierline_intake.domain.incident import INCIDENT_TYPES, Incident
 from tierline_intake.entrypoints.common import (
     IDEMPOTENCY_HEADER,
     PROBLEMS,
@@ -83,6 +83,9 @@ async def list_incidents(
     ] = None,
     priority: Annotated[list[str] | None, Query(description="P1..P4; repeat for several")] = None,
     tier: Annotated[list[str] | None, Query(description="L1..L4; repeat for several")] = None,
+    type_: Annotated[
+        list[str] | None, Query(alias="type", description="incident, service_request; repeat for several")
+    ] = None,
     service: Annotated[str | None, Query(max_length=120)] = None,
     category: Annotated[str | None, Query(max_length=120)] = None,
     product: Annotated[str | None, Query(max_length=120)] = None,
@@ -99,6 +102,7 @@ async def list_incidents(
     check_values("status", status_, {"open", "acknowledged", "on_hold", "resolved", "closed"})
     check_values("priority", priority, {"P1", "P2", "P3", "P4"})
     check_values("tier", tier, {"L1", "L2", "L3", "L4"})
+    check_values("type", type_, set(INCIDENT_TYPES))
     check_times(created_since=created_since, created_until=created_until)
     check_storable(
         service=service, category=category, product=product, customer=customer, channel=channel, cursor=cursor
@@ -107,6 +111,7 @@ async def list_incidents(
         status=status_,
         priority=priority,
         tier=tier,
+        type=type_,
         service=service,
         category=category,
         product=product,
@@ -158,7 +163,7 @@ async def get_timeline(incident_id: uuid.UUID, rt: RuntimeDep, principal: Reader
     response_model=IncidentOut,
     responses=PROBLEMS,
     openapi_extra=IDEMPOTENCY_HEADER,
-    summary="Edit priority, impact, urgency, category, service, product, title or description",
+    summary="Edit priority, impact, urgency, type, category, service, product, title or description",
 )
 async def patch_incident(
     incident_id: uuid.UUID, body: IncidentPatch, request: Request, rt: RuntimeDep, principal: Writer

@@ -6,13 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tierline_shared.schemas import ApiModel
 
 Level = Literal["high", "medium", "low"]
 Priority = Literal["P1", "P2", "P3", "P4"]
 Channel = Literal["web", "email", "chat", "phone", "monitoring", "api"]
+IncidentType = Literal["incident", "service_request"]
+TYPE_DESCRIPTION = (
+    "incident (something broke, the default) or service_request (something asked for that L1"
+    " fulfils: a password reset, access, an account change); SLA policies may match on it"
+)
 
 Text200 = Field(min_length=1, max_length=200)
 # service, category, product and customer names
@@ -67,6 +72,7 @@ class IncidentIn(ApiModel):
     channel: Channel
     reporter: str = Field(min_length=1, max_length=320)
     dedup_key: str | None = Field(default=None, min_length=1, max_length=255)
+    type: IncidentType = Field(default="incident", description=TYPE_DESCRIPTION)
 
     @model_validator(mode="after")
     def _impact_and_urgency_together(self) -> IncidentIn:
@@ -175,7 +181,15 @@ class IncidentPatch(ApiModel):
     impact: Level | None = None
     urgency: Level | None = None
     priority: Priority | None = None
+    type: IncidentType | None = Field(default=None, description=TYPE_DESCRIPTION)
     by: str | None = Field(default=None, min_length=1, max_length=320, description="Who made the change")
+
+    @field_validator("type")
+    @classmethod
+    def _a_type_is_never_null(cls, value: str | None) -> str | None:
+        if value is None:  # named here, so the 422 names the field
+            raise ValueError("type cannot be null; send incident or service_request")
+        return value
 
     @model_validator(mode="after")
     def _something_to_change(self) -> IncidentPatch:
@@ -248,6 +262,7 @@ class IncidentSummaryOut(BaseModel):
     product: str | None
     customer: str | None
     priority: Priority
+    type: IncidentType
     channel: Channel
     status: Status
     tier: str | None
@@ -275,6 +290,7 @@ class IncidentOut(BaseModel):
     urgency: Level | None
     priority: Priority
     priority_source: Literal["matrix", "explicit"]
+    type: IncidentType = Field(description=TYPE_DESCRIPTION)
     channel: Channel
     reporter: str
     dedup_key: str | None

@@ -21,6 +21,7 @@ class CreateIncident:
     urgency: str | None = None
     priority: str | None = None
     dedup_key: str | None = None
+    type: str = "incident"
     integration_id: uuid.UUID | None = None
     details: dict[str, Any] = field(default_factory=dict)
 

@@ -84,6 +84,7 @@ def new_incident(deps: IntakeDeps, cmd: CreateIncident, *, now: datetime) -> Inc
         knowledge=list(deps.knowledge.get(cmd.category, [])),
         integration_id=cmd.integration_id,
         details=cmd.details,
+        type=cmd.type,
         now=now,
     )
 

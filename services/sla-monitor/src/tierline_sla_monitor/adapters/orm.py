@@ -78,6 +78,7 @@ class IncidentRow(Base):
     priority: Mapped[str | None] = mapped_column(Text)
     service: Mapped[str | None] = mapped_column(Text)
     customer: Mapped[str | None] = mapped_column(Text)
+    type: Mapped[str | None] = mapped_column(Text)  # incident or service_request; None: incident
     policy: Mapped[str | None] = mapped_column(Text)
     tier: Mapped[str | None] = mapped_column(Text)
     hold_reason: Mapped[str | None] = mapped_column(Text)

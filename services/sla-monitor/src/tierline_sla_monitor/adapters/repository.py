@@ -89,6 +89,7 @@ class IncidentRepository(Repository[IncidentRow]):
             priority=row.priority,
             service=row.service,
             customer=row.customer,
+            type=row.type,
             policy=row.policy,
             tier=row.tier,
             hold_reason=row.hold_reason,
@@ -98,5 +99,6 @@ class IncidentRepository(Repository[IncidentRow]):
     def save(self, incident: Incident) -> None:
         row = self._rows[incident.incident_id]
         row.priority, row.service, row.customer = incident.priority, incident.service, incident.customer
+        row.type = incident.type
         row.policy, row.tier, row.hold_reason = incident.policy, incident.tier, incident.hold_reason
         row.closed_at = incident.closed_at

@@ -20,6 +20,7 @@ class Incident:
     priority: str | None = None
     service: str | None = None
     customer: str | None = None
+    type: str | None = None  # None (not yet known, or before types existed): an incident
     policy: str | None = None  # the policy its clocks last started or re-targeted under
     tier: str | None = None
     hold_reason: str | None = None
@@ -32,7 +33,12 @@ class Incident:
     @property
     def subject(self) -> Subject:
         return Subject.model_validate(
-            {"priority": self.priority or "P4", "service": self.service or "", "customer": self.customer}
+            {
+                "priority": self.priority or "P4",
+                "service": self.service or "",
+                "customer": self.customer,
+                "type": self.type or "incident",
+            }
         )
 
     def current_policy(self, catalog: Catalog) -> SlaPolicy:
@@ -43,14 +49,19 @@ class Incident:
         """On hold for a reason ``policy`` pauses clocks on."""
         return self.hold_reason is not None and self.hold_reason in policy.pause_on
 
-    def created(self, *, priority: str, service: str, customer: str | None, catalog: Catalog) -> SlaPolicy:
+    def created(
+        self, *, priority: str, service: str, customer: str | None, type: str, catalog: Catalog
+    ) -> SlaPolicy:
         """Created: what it is picks its policy (returned)."""
-        self.priority, self.service, self.customer = priority, service, customer
+        self.priority, self.service, self.customer, self.type = priority, service, customer, type
         return self._match(catalog)
 
-    def reclassify(self, *, priority: str, service: str, catalog: Catalog) -> SlaPolicy:
-        """A new priority or service: the policy is chosen again (returned)."""
+    def reclassify(
+        self, *, priority: str, service: str, catalog: Catalog, type: str | None = None
+    ) -> SlaPolicy:
+        """A new priority, service or type (None: the one known stays): the policy is chosen again."""
         self.priority, self.service = priority, service
+        self.type = type or self.type
         return self._match(catalog)
 
     def _match(self, catalog: Catalog) -> SlaPolicy:

@@ -1,4 +1,4 @@
-"""SLA policies: targets per priority (narrowed by service or customer), calendars, pauses, warnings."""
+"""SLA policies: targets per priority (narrowed by type, service or customer), calendars, pauses, warnings."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ from tierline_sla_monitor.domain.calendar import ALWAYS, TWENTY_FOUR_SEVEN, Cale
 
 Priority = Literal["P1", "P2", "P3", "P4"]
 PRIORITIES: tuple[Priority, ...] = ("P1", "P2", "P3", "P4")
+IncidentType = Literal["incident", "service_request"]
+TYPES: tuple[IncidentType, ...] = ("incident", "service_request")
 HoldReason = Literal["awaiting_customer", "awaiting_vendor", "awaiting_change"]
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 # Filter dimensions whose values are all known: a filter listing every one of them matches anything.
-FILTER_UNIVERSES = {"priorities": frozenset(PRIORITIES)}
+FILTER_UNIVERSES = {"priorities": frozenset(PRIORITIES), "types": frozenset(TYPES)}
 
 
 class ClockKind(StrEnum):
@@ -47,12 +49,16 @@ class Subject(BaseModel):
     priority: Priority
     service: str
     customer: str | None = None
+    type: IncidentType = "incident"
 
 
 class PolicySpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     priorities: list[Priority] = Field(default_factory=list, description="Empty: any priority")
+    types: list[IncidentType] = Field(
+        default_factory=list, description="incident, service_request; empty: any type"
+    )
     services: list[str] = Field(default_factory=list, description="Empty: any service")
     customers: list[str] = Field(default_factory=list, description="Empty: any customer")
     response: Duration = Field(description="created -> acknowledged")
@@ -84,6 +90,7 @@ class PolicySpec(BaseModel):
     def matches(self, subject: Subject) -> bool:
         return (
             (not self.priorities or subject.priority in self.priorities)
+            and (not self.types or subject.type in self.types)
             and (not self.services or subject.service in self.services)
             and (not self.customers or (subject.customer is not None and subject.customer in self.customers))
         )
@@ -93,6 +100,7 @@ class PolicySpec(BaseModel):
         """What ``matches`` looks at, per dimension (empty: anything), to compare policies' reach."""
         return {
             "priorities": frozenset(self.priorities),
+            "types": frozenset(self.types),
             "services": frozenset(self.services),
             "customers": frozenset(self.customers),
         }
@@ -161,11 +169,15 @@ def config_problem(calendars: Sequence[Calendar], policies: Sequence[SlaPolicy])
         if policy.calendar not in known:
             return f"policy {policy.name!r} names an unknown calendar {policy.calendar!r}"
     for priority in PRIORITIES:
-        if not any(
-            not p.services and not p.customers and (not p.priorities or priority in p.priorities)
-            for p in policies
-        ):
-            return f"no policy without service or customer filters covers {priority}"
+        for kind in TYPES:
+            if not any(
+                not p.services
+                and not p.customers
+                and (not p.priorities or priority in p.priorities)
+                and (not p.types or kind in p.types)
+                for p in policies
+            ):
+                return f"no policy without service or customer filters covers {priority} of type {kind}"
     return None
 
 

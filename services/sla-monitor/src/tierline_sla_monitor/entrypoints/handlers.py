@@ -93,9 +93,15 @@ async def on_resolved(e: IncidentResolved, c: Consumed[SlaDeps]) -> None:
 
 @handlers.handles(IncidentUpdated)
 async def on_updated(e: IncidentUpdated, c: Consumed[SlaDeps]) -> None:
-    if "priority" in e.changes or "service" in e.changes:
+    if {"priority", "service", "type"} & e.changes.keys():
         await clocks.recalculate(
-            uow(c), c.deps, e.incident_id, priority=e.priority, service=e.service, at=e.updated_at
+            uow(c),
+            c.deps,
+            e.incident_id,
+            priority=e.priority,
+            service=e.service,
+            type=e.type if "type" in e.model_fields_set else None,  # absent (an older intake): kept
+            at=e.updated_at,
         )
 
 

@@ -17,7 +17,7 @@ from tierline_shared.catalog.schemas import catalog_schemas, kept, placed
 from tierline_shared.catalog_schemas import Name
 from tierline_shared.config_files import Duration
 from tierline_sla_monitor.domain.calendar import TWENTY_FOUR_SEVEN
-from tierline_sla_monitor.domain.policy import HoldReason, Priority, SlaPolicy
+from tierline_sla_monitor.domain.policy import HoldReason, IncidentType, Priority, SlaPolicy
 from tierline_sla_monitor.entrypoints.api import PROBLEMS
 from tierline_sla_monitor.service_layer import policies
 from tierline_sla_monitor.service_layer.unit_of_work import SlaUnitOfWork
@@ -49,6 +49,9 @@ class PolicyFields(BaseModel):
     """An SLA policy as the API takes it, but the name."""
 
     priorities: list[Priority] = Field(default_factory=list, description="Empty: any priority")
+    types: list[IncidentType] = Field(
+        default_factory=list, description="incident, service_request; empty: any type"
+    )
     services: list[str] = Field(default_factory=list, description="Empty: any service")
     customers: list[str] = Field(default_factory=list, description="Empty: any customer")
     response: Duration = Field(description="created -> acknowledged")
@@ -67,6 +70,7 @@ class PolicyFields(BaseModel):
 class PolicyAnswer(BaseModel):
     name: str
     priorities: list[str]
+    types: list[str]
     services: list[str]
     customers: list[str]
     response_seconds: float
@@ -96,6 +100,7 @@ def _policy_out(listed: Listed[SlaPolicy]) -> Any:
     return PolicyOut(
         name=p.name,
         priorities=p.priorities,
+        types=p.types,
         services=p.services,
         customers=p.customers,
         response_seconds=p.response.total_seconds(),

@@ -18,7 +18,11 @@ async def start_incident_clocks(uow: SlaUnitOfWork, deps: SlaDeps, event: Incide
         return
     catalog = await uow.catalog.load()
     policy = incident.created(
-        priority=event.priority, service=event.service, customer=event.customer, catalog=catalog
+        priority=event.priority,
+        service=event.service,
+        customer=event.customer,
+        type=event.type,
+        catalog=catalog,
     )
     uow.incidents.save(incident)
     calendar = catalog.calendar(policy.calendar)
@@ -97,11 +101,13 @@ async def recalculate(
     priority: str,
     service: str,
     at: datetime,
+    type: str | None = None,
 ) -> None:
-    """A new priority (or service) applies retroactively: business time already spent counts against it."""
+    """A new priority (or service, or type) applies retroactively: business time already spent counts
+    against the policy it picks now."""
     incident = await uow.incidents.lock(incident_id)
     catalog = await uow.catalog.load()
-    policy = incident.reclassify(priority=priority, service=service, catalog=catalog)
+    policy = incident.reclassify(priority=priority, service=service, type=type, catalog=catalog)
     uow.incidents.save(incident)
     calendar = catalog.calendar(policy.calendar)
     paused = incident.pauses_under(policy)
