@@ -135,6 +135,19 @@ class Runtime:
         if self._relay is not None:
             self._relay.wake()
 
+    @contextlib.asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncSession]:
+        """A read-only transaction whose queries all see one snapshot (REPEATABLE READ).
+
+        For an answer read with several queries (a row and its log, a report's parts): under
+        READ COMMITTED a commit landing between them would pair an old row with a new log.
+        """
+        async with self.sessions() as session, session.begin():
+            await session.connection(
+                execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+            )
+            yield session
+
     async def start(self) -> None:
         s = self.settings
         self._admin = new_admin(s.kafka_bootstrap_servers, f"tierline-{self.spec.name}-admin")

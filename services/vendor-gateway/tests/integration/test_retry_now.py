@@ -184,3 +184,44 @@ async def test_retry_over_http_gets_a_waiting_case_to_the_vendor_now(gateway_app
         assert "replay it" in again.json()["detail"]
         missing = await http.post("/v1/deliveries/msg_nope/retry")
         assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+
+
+async def test_the_delivery_log_is_read_from_one_snapshot(gateway_app, faulty_vendor) -> None:
+    """A delivery and its log are two queries; an attempt recorded between them must not pair the
+    leased row (next attempt in 90 s) with the attempt's log entry — what CI once saw."""
+    vendor = faulty_vendor((500, {}, {}))
+    vendors = {
+        "vendors": [
+            {
+                "name": "acme",
+                "webhook_url": vendor.url,
+                "secrets": [WEBHOOK_SECRET],
+                "callback_secrets": [CALLBACK_SECRET],
+                "schedule": HOURLY,
+            }
+        ],
+        "delivery": {"allow_hosts": ["127.0.0.1"]},
+    }
+    async with gateway_app(vendors) as (http, rt):
+        async with rt.unit_of_work() as session:
+            await open_l4_case(session, rt.state["deps"], "acme")
+        await eventually(lambda: _logged(http, 1), what="the first attempt failed and was logged")
+        async with rt.snapshot() as reading:
+            before = (await reading.execute(text("SELECT count(*) FROM delivery_attempts"))).scalar_one()
+            async with rt.unit_of_work() as writing:
+                await writing.execute(
+                    text(
+                        "INSERT INTO delivery_attempts SELECT gen_random_uuid(), delivery_id, vendor,"
+                        " attempt + 1, status_code, latency_ms, error, response_excerpt, attempted_at"
+                        " FROM delivery_attempts"
+                    )
+                )
+            after = (await reading.execute(text("SELECT count(*) FROM delivery_attempts"))).scalar_one()
+            assert (before, after) == (1, 1)
+            with pytest.raises(Exception, match="read-only transaction"):
+                await reading.execute(text("DELETE FROM delivery_attempts"))
+
+
+async def _logged(http: Any, attempts: int) -> bool:
+    [found] = (await http.get("/v1/deliveries", params={"vendor": "acme"})).json()
+    return len(found["log"]) == attempts

@@ -79,7 +79,7 @@ async def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[DeliveryOut]:
     deps: GatewayDeps = rt.state["deps"]
-    async with rt.sessions() as session:
+    async with rt.snapshot() as session:
         found = await queries.list_deliveries(
             deps.unit_of_work(session), vendor=vendor, status=status, limit=limit
         )
@@ -91,7 +91,7 @@ async def list_deliveries(
 )
 async def get_delivery(delivery_id: str, rt: RuntimeDep, principal: Reader) -> DeliveryOut:
     deps: GatewayDeps = rt.state["deps"]
-    async with rt.sessions() as session:
+    async with rt.snapshot() as session:
         return _out(await queries.get_delivery(deps.unit_of_work(session), delivery_id))
 
 
