@@ -9,8 +9,18 @@ from fastapi import FastAPI
 from tierline_intake import __version__
 from tierline_intake.adapters.orm import Base, outbox
 from tierline_intake.config import Settings, load_knowledge, load_priority_matrix
+from tierline_intake.domain.facts import FirstContactWindows
 from tierline_intake.domain.priority import validate_matrix
-from tierline_intake.entrypoints import admin_api, api, handlers, links_api, monitoring_api, problems_api
+from tierline_intake.entrypoints import (
+    admin_api,
+    api,
+    handlers,
+    links_api,
+    monitoring_api,
+    problems_api,
+    reports_api,
+    workers,
+)
 from tierline_intake.service_layer.incidents import IntakeDeps
 from tierline_shared.clock import Clock
 from tierline_shared.events import topics
@@ -47,6 +57,10 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
                 severity_rules=severity_rules,
                 reopen_window=timedelta(seconds=settings.reopen_window_seconds),
                 links=signer,
+                first_contact_windows=FirstContactWindows(
+                    live=timedelta(seconds=settings.first_contact_live_seconds),
+                    other=timedelta(seconds=settings.first_contact_seconds),
+                ),
             )
         }
 
@@ -59,11 +73,23 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
         publishes=[topics.INCIDENTS, topics.ACCESS],
         consumes=[topics.ROUTING, topics.SLA, topics.VENDOR, topics.NOTIFICATIONS],
         handlers=lambda rt: handlers.bind(rt.state["deps"]),
-        routers=[api.router, problems_api.router, monitoring_api.router, admin_api.router, links_api.router],
+        routers=[
+            api.router,
+            problems_api.router,
+            reports_api.router,
+            monitoring_api.router,
+            admin_api.router,
+            links_api.router,
+        ],
+        workers=[("facts", workers.refresh_facts_loop)],
         state=state,
         openapi_tags=[
             {"name": "incidents", "description": "Create incidents and run their life"},
             {"name": "problems", "description": "Problem records linking incidents with one root cause"},
+            {
+                "name": "reports",
+                "description": "Service desk KPIs per tier, queue, agent or vendor; backlog ageing",
+            },
             {
                 "name": "monitoring",
                 "description": "PagerDuty Events v2 and Alertmanager compatible endpoints",

@@ -22,6 +22,18 @@ class Settings(ServiceSettings):
     reopen_window_seconds: float = Field(
         default=7 * 86400, gt=0, description="How long a resolved incident may reopen (seconds)."
     )
+    first_contact_live_seconds: float = Field(
+        default=900,
+        gt=0,
+        description="Reports (FCR): a phone or chat incident resolved within this many seconds of its "
+        "creation (wall clock) was resolved on first contact.",
+    )
+    first_contact_seconds: float = Field(
+        default=3600,
+        gt=0,
+        description="Reports (FCR): the first-contact window of email, web, api and monitoring incidents, "
+        "in business seconds of their resolution SLA clock (wall clock when the SLA monitor reported none).",
+    )
 
 
 class KnowledgeLink(BaseModel):

@@ -178,8 +178,8 @@ def test_a_pause_across_the_due_time_holds_off_the_breach_until_the_time_is_spen
 def test_stopped_while_paused_is_judged_by_the_time_spent() -> None:
     within, _ = _clock(target=2 * H)
     within.pause(ALWAYS, "awaiting_customer", T0 + H)
-    assert isinstance(within.stop(ALWAYS, T0 + 10 * H), SlaMet)
-    assert within.finished_seconds == 3600.0
+    met = within.stop(ALWAYS, T0 + 10 * H)
+    assert isinstance(met, SlaMet) and met.elapsed_seconds == within.finished_seconds == 3600.0
     over, _ = _clock(target=H)
     over.pause(ALWAYS, "awaiting_customer", T0 + 2 * H)  # paused after its due time, before a poll
     event = over.stop(ALWAYS, T0 + 10 * H)
@@ -194,7 +194,7 @@ def test_stopped_while_paused_is_judged_by_the_time_spent() -> None:
 def test_stop_in_time_is_met_and_after_the_due_time_a_breach() -> None:
     met, _ = _clock(ClockKind.RESPONSE, 15 * M, tier=None)
     assert met.stop(ALWAYS, T0 + 10 * M) == SlaMet(
-        incident_id=INCIDENT, clock="response", due_at=T0 + 15 * M, met_at=T0 + 10 * M
+        incident_id=INCIDENT, clock="response", due_at=T0 + 15 * M, met_at=T0 + 10 * M, elapsed_seconds=600.0
     )
     assert (met.state, met.stopped_at, met.fire_at, met.finished_seconds) == (
         ClockState.MET,
@@ -205,6 +205,13 @@ def test_stop_in_time_is_met_and_after_the_due_time_a_breach() -> None:
     late, _ = _clock(ClockKind.RESPONSE, 15 * M)
     assert isinstance(late.stop(ALWAYS, T0 + 16 * M), SlaBreached)
     assert late.state is ClockState.BREACHED and late.finished_seconds == 960.0
+
+
+def test_met_reports_the_business_time_it_counted_on_its_calendar() -> None:
+    """From Monday 16:30 to Tuesday 09:45 on office hours (09-17): 30 + 45 business minutes."""
+    clock, _ = _clock(target=8 * H, calendar=OFFICE, at=T0 + 7 * H + 30 * M)
+    met = clock.stop(OFFICE, T0 + 24 * H + 45 * M)
+    assert isinstance(met, SlaMet) and met.elapsed_seconds == 75 * 60
 
 
 def test_a_closed_clock_cannot_stop_or_cancel_again() -> None:
@@ -224,7 +231,9 @@ def test_a_stop_in_time_that_arrives_after_the_breach_turns_it_into_met() -> Non
     clock, _ = _clock(ClockKind.RESPONSE, 15 * M)
     clock.fire(ALWAYS, T0 + 20 * M)  # the poller breached it (banked 20 minutes)
     met = clock.correct_early_breach(ALWAYS, T0 + 12 * M)  # the acknowledgement was at 12 minutes
-    assert met == SlaMet(incident_id=INCIDENT, clock="response", due_at=T0 + 15 * M, met_at=T0 + 12 * M)
+    assert met == SlaMet(
+        incident_id=INCIDENT, clock="response", due_at=T0 + 15 * M, met_at=T0 + 12 * M, elapsed_seconds=720.0
+    )
     assert clock.state is ClockState.MET and clock.stopped_at == T0 + 12 * M
     assert clock.run.elapsed == 12 * M and clock.finished_seconds == 720.0
 

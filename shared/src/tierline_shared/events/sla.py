@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+from pydantic import Field
+
 from tierline_shared.events import topics
 from tierline_shared.events.base import IncidentEvent, contract
 
@@ -33,6 +35,12 @@ class SlaMet(IncidentEvent):
     tier: str | None = None
     due_at: datetime
     met_at: datetime
+    elapsed_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        description="Business time the clock counted, on its calendar and without its pauses "
+        "(absent from monitors older than this field).",
+    )
 
 
 @contract("tierline.sla.recalculated.v1", topics.SLA)

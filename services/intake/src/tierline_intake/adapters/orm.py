@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, DateTime, Float, Identity, Index, Integer, Text, Uuid, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tierline_shared.auth import access_tables
@@ -156,3 +156,90 @@ class UsedLink(Base):
     purpose: Mapped[str] = mapped_column(Text)
     incident_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# -- the reports' facts (derived from each incident's row and timeline; see domain/facts.py) ----
+
+
+class IncidentFacts(Base):
+    """One incident as the KPI reports count it: its dimensions now and what its timeline says.
+
+    Rewritten whole from the incident and its timeline whenever a line lands (through
+    ``incident_facts_stale``); the reports read only this table and ``incident_stints``.
+    """
+
+    __tablename__ = "incident_facts"
+
+    incident_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    service: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(Text)
+    priority: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)
+    tier: Mapped[str | None] = mapped_column(Text)  # where it is now (resolved: where it was resolved)
+    queue: Mapped[str | None] = mapped_column(Text)
+    agent: Mapped[str | None] = mapped_column(Text)  # who holds it now, or held it last
+    vendor: Mapped[str | None] = mapped_column(Text)  # the vendor it was last handed to
+    first_ack_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True)
+    )  # None unless resolved/closed
+    reopen_count: Mapped[int] = mapped_column(Integer)
+    reassignments: Mapped[int] = mapped_column(Integer)
+    l1_only: Mapped[bool] = mapped_column(Boolean)  # never held above L1
+    first_contact: Mapped[bool | None] = mapped_column(
+        Boolean
+    )  # resolved within the window; None: not resolved
+    knowledge_linked: Mapped[bool] = mapped_column(Boolean)
+    csat_score: Mapped[int | None] = mapped_column(Integer)
+    tiers_held: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    escalated_from: Mapped[list[str]] = mapped_column(ARRAY(Text))  # tiers it was escalated up out of
+    hold_seconds: Mapped[float] = mapped_column(Float)
+    response_met: Mapped[bool | None] = mapped_column(Boolean)  # the response clock's outcome; None: none yet
+    resolution_met: Mapped[bool | None] = mapped_column(Boolean)
+    breached: Mapped[bool] = mapped_column(Boolean)  # its response or resolution clock breached
+    vendor_handoff_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    vendor_ack_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    vendor_resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    vendor_rejected: Mapped[bool] = mapped_column(Boolean)
+    vendor_failed: Mapped[bool] = mapped_column(Boolean)  # the handoff never reached the vendor
+    vendor_response_met: Mapped[bool | None] = mapped_column(Boolean)
+    vendor_resolution_met: Mapped[bool | None] = mapped_column(Boolean)
+    refreshed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_incident_facts_created_at", "created_at"),)
+
+
+class IncidentStint(Base):
+    """A span one tier, queue and agent (or nobody: waiting) held an incident, in order (``n``)."""
+
+    __tablename__ = "incident_stints"
+
+    incident_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tier: Mapped[str] = mapped_column(Text)
+    queue: Mapped[str | None] = mapped_column(Text)
+    agent: Mapped[str | None] = mapped_column(Text)
+    vendor: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # None: holds it still
+    ended_by: Mapped[str | None] = mapped_column(Text)  # escalated, de_escalated, reassigned, resolved
+    hold_seconds: Mapped[float] = mapped_column(Float)
+    handle_seconds: Mapped[float | None] = mapped_column(
+        Float
+    )  # agent stints ended by resolution or escalation
+
+
+class FactsStale(Base):
+    """Incidents whose facts are older than their timeline: a trigger on ``timeline`` adds them.
+
+    Append-only (no unique key, so concurrent writers never wait on each other); the refresher
+    takes rows with ``SKIP LOCKED``, dedupes and deletes them in the transaction that rewrites.
+    """
+
+    __tablename__ = "incident_facts_stale"
+
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    incident_id: Mapped[uuid.UUID] = mapped_column(Uuid)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_intake.domain.alerts import DEFAULT_SEVERITY_RULES, SeverityRule
+from tierline_intake.domain.facts import FirstContactWindows
 from tierline_intake.domain.incident import Happened, Incident
 from tierline_intake.domain.priority import decide_priority
 from tierline_intake.service_layer.commands import CreateIncident, ResolveIncident
@@ -33,6 +34,7 @@ class IntakeDeps:
     severity_rules: Mapping[str, SeverityRule] = field(default_factory=lambda: dict(DEFAULT_SEVERITY_RULES))
     reopen_window: timedelta = timedelta(days=7)
     links: LinkSigner | None = None  # verifies acknowledge and CSAT links; None: links are not enabled
+    first_contact_windows: FirstContactWindows = field(default_factory=FirstContactWindows)  # FCR windows
 
     def unit_of_work(self, session: AsyncSession) -> IntakeUnitOfWork:
         """The use cases' view of the edge's transaction over ``session``."""

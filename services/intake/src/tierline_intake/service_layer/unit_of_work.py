@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_intake.adapters.access_repository import ApiKeyRepository, IntegrationRepository
+from tierline_intake.adapters.facts_repository import FactsRepository
 from tierline_intake.adapters.links_repository import UsedLinkRepository
 from tierline_intake.adapters.orm import idempotency_keys
 from tierline_intake.adapters.repository import (
@@ -37,6 +38,7 @@ class IntakeUnitOfWork(UnitOfWork):
         self.integrations = IntegrationRepository(session)
         self.api_keys = ApiKeyRepository(session)
         self.used_links = UsedLinkRepository(session)
+        self.facts = FactsRepository(session)  # the reports' facts and their stale queue
 
     async def record(self, incident_id: uuid.UUID, happened: Happened) -> None:
         """Publish what happened to the incident (if it is news for others) and put it on its timeline."""

@@ -220,7 +220,12 @@ class Clock:
         due = self.due_at or at
         if outcome is ClockState.MET:
             return SlaMet(
-                incident_id=self.incident_id, clock=self._wire, tier=self.tier, due_at=due, met_at=at
+                incident_id=self.incident_id,
+                clock=self._wire,
+                tier=self.tier,
+                due_at=due,
+                met_at=at,
+                elapsed_seconds=self.finished_seconds,
             )
         # stopped after its due time, before the poller saw it: the breach still counts
         return SlaBreached(
@@ -285,7 +290,12 @@ class Clock:
         self.run = replace(self.run, elapsed=spent)
         self.state, self.stopped_at, self.finished_seconds = ClockState.MET, at, spent.total_seconds()
         return SlaMet(
-            incident_id=self.incident_id, clock=self._wire, tier=self.tier, due_at=self.due_at, met_at=at
+            incident_id=self.incident_id,
+            clock=self._wire,
+            tier=self.tier,
+            due_at=self.due_at,
+            met_at=at,
+            elapsed_seconds=self.finished_seconds,
         )
 
     def record_finish(self, calendar: Calendar, at: datetime) -> None:
