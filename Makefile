@@ -9,10 +9,10 @@ PYTEST_ARGS ?=
 DISTS := shared deploy/launcher clients/cli $(sort $(wildcard services/*))
 PYPROJECTS := $(addsuffix /pyproject.toml,$(DISTS))
 
-.PHONY: help install kafka system-packages run demo test lint typecheck format unit integration e2e bench chaos clean docs
+.PHONY: help install kafka system-packages console-assets run demo test lint typecheck format unit integration e2e bench chaos clean docs
 
 help:
-	@echo "make run   - start Kafka, PostgreSQL and the five services locally (Ctrl-C stops)"
+	@echo "make run   - start Kafka, PostgreSQL, the five services and the console locally (Ctrl-C stops)"
 	@echo "make demo  - the same on demo budgets, with a vendor simulator; tells one incident's climb L1 -> L4"
 	@echo "make test  - install everything pinned, run ruff, mypy and the whole test suite with coverage"
 	@echo "make chaos - the whole system under load while a seeded schedule of faults runs; the verdict (~8 min)"
@@ -35,11 +35,19 @@ kafka: $(STAMP)
 system-packages:
 	@deploy/scripts/install-system-packages.sh
 
-run: install kafka
+# The console's browser assets (htmx, its SSE extension, Chart.js) from the npm registry, as
+# services/console/assets.txt pins them; fast when they are there.
+CONSOLE_ASSETS := services/console/src/tierline_console/static/vendor/.assets.txt
+$(CONSOLE_ASSETS): services/console/assets.txt deploy/scripts/fetch-console-assets.sh
+	@deploy/scripts/fetch-console-assets.sh
+
+console-assets: $(CONSOLE_ASSETS)
+
+run: install kafka console-assets
 	@$(BIN)/python -m tierline_launcher run
 
 # The system on demo budgets with a vendor simulator; narrates one incident L1 -> L4 -> resolved.
-demo: install kafka
+demo: install kafka console-assets
 	@$(BIN)/python -m tierline_launcher demo
 
 lint: $(STAMP)
@@ -66,16 +74,16 @@ endef
 COVERAGE_ARGS := --cov --cov-report=term:skip-covered --cov-fail-under=0
 COVERAGE_FLOOR := total=$$($(BIN)/python -m coverage report --format=total) || { echo "$$total"; exit 2; };
 
-test: lint typecheck kafka system-packages
+test: lint typecheck kafka system-packages console-assets
 	$(call run_pytest,$(COVERAGE_ARGS),$(COVERAGE_FLOOR))
 
 unit: $(STAMP)
 	$(call run_pytest,-m "not integration and not e2e")
 
-integration: kafka
+integration: kafka console-assets
 	$(call run_pytest,-m integration)
 
-e2e: kafka
+e2e: kafka console-assets
 	$(call run_pytest,-m e2e)
 
 # The README's configuration table, regenerated from the services' settings classes.

@@ -13,6 +13,7 @@ REQUIRED=(
   "prometheus: prometheus promtool"           # the e2e scrape test and the alert rule tests
   "chromium: chromium"                        # pages rendered in a real headless browser
   "chromium-driver: chromedriver"             # Selenium's driver for that browser
+  "npm: npm"                                  # fetches the console's browser assets (make console-assets)
   # "prometheus-alertmanager: prometheus-alertmanager amtool"
 )
 

@@ -77,6 +77,8 @@ FACT_COLUMNS = (
     "vendor_response_met",
     "vendor_resolution_met",
     "refreshed_at",
+    "handled_seconds",
+    "handled_stints",
 )
 STINT_COLUMNS = (
     "incident_id",
@@ -90,6 +92,7 @@ STINT_COLUMNS = (
     "ended_by",
     "hold_seconds",
     "handle_seconds",
+    "created_at",
 )
 # The baseline: what any report must at least do, one pass over the range's rows by its index.
 RAW_BASELINE = (
@@ -194,7 +197,20 @@ def _stints(
             if agent is not None and ended_by in ("resolved", "escalated"):
                 handle = span - hold
             rows.append(
-                (incident, len(rows) + 1, tier, queue, agent, vendor, at, ended, ended_by, hold, handle)
+                (
+                    incident,
+                    len(rows) + 1,
+                    tier,
+                    queue,
+                    agent,
+                    vendor,
+                    at,
+                    ended,
+                    ended_by,
+                    hold,
+                    handle,
+                    created,
+                )
             )
             hold_total += hold
             reassigned += ended_by == "reassigned"
@@ -292,6 +308,8 @@ def incidents(
             vendor.get("response_met"),
             vendor.get("resolution_met"),
             end,
+            sum(s[10] for s in stints if s[10] is not None),
+            sum(1 for s in stints if s[10] is not None),
         )
         yield facts, stints
 

@@ -52,7 +52,10 @@ def test_facts_agree_with_their_stints() -> None:
         assert facts["csat_score"] is None or resolved is not None
         assert facts["breached"] == (facts["response_met"] is False or facts["resolution_met"] is False)
         assert (facts["vendor_handoff_at"] is not None) == ("L4" in held) == (facts["vendor"] is not None)
+        handled = [s["handle_seconds"] for s in stints if s["handle_seconds"] is not None]
+        assert (facts["handled_seconds"], facts["handled_stints"]) == (sum(handled), len(handled))
         for s in stints:
+            assert s["created_at"] == facts["created_at"]  # the incident's, as the refresher writes it
             assert (s["vendor"] is not None) == (s["tier"] == "L4")
             worked = s["agent"] is not None and s["ended_by"] in ("resolved", "escalated")
             assert (s["handle_seconds"] is not None) == worked

@@ -33,8 +33,16 @@ APPS: dict[str, tuple[str, str, int]] = {
     "vendor-gateway": ("tierline_vendor_gateway", "vendor_gateway", 8004),
     "notifier": ("tierline_notifier", "notifier", 8005),
 }
+# the console: no database and no migration; it reads the APPS over the compose network
+CONSOLE = "console"
+CONSOLE_MODULE, CONSOLE_PORT = "tierline_console", 8000
+# every long-running service built from the Dockerfile: (Python module, port)
+BUILT: dict[str, tuple[str, int]] = {
+    **{name: (module, port) for name, (module, _, port) in APPS.items()},
+    CONSOLE: (CONSOLE_MODULE, CONSOLE_PORT),
+}
 INFRA = ("kafka", "postgres")
-# optional parts, each behind a compose profile (the console joins APPS when it exists)
+# optional parts, each behind a compose profile
 PROFILES: dict[str, set[str]] = {
     "dev": {"vendor-simulator-acme", "vendor-simulator-globex", "mailpit"},
     "observability": {"prometheus", "grafana"},
@@ -44,6 +52,7 @@ SIMULATORS = ("vendor-simulator-acme", "vendor-simulator-globex")
 INTERPOLATION = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])[^}]*)?\}")
 
 app_names = pytest.mark.parametrize("name", sorted(APPS))
+built_names = pytest.mark.parametrize("name", sorted(BUILT))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,13 +210,13 @@ def env_instruction(args: str) -> dict[str, str]:
 
 
 def test_all_services_are_defined(services: dict[str, dict[str, Any]]) -> None:
-    missing = (set(APPS) | set(INFRA)) - set(services)
+    missing = (set(BUILT) | set(INFRA)) - set(services)
     assert not missing, f"docker-compose.yml lacks services: {sorted(missing)}"
 
 
 def test_every_long_running_service_has_a_healthcheck(services: dict[str, dict[str, Any]]) -> None:
     running = long_running(services)
-    assert set(APPS) | set(INFRA) <= set(running)
+    assert set(BUILT) | set(INFRA) <= set(running)
     for name in running:
         check = services[name].get("healthcheck")
         assert isinstance(check, dict), f"{name} has no healthcheck"
@@ -262,9 +271,9 @@ def test_migrations_are_distinct(services: dict[str, dict[str, Any]]) -> None:
     assert len(migrations) == len(APPS)
 
 
-@app_names
+@built_names
 def test_app_publishes_its_port_on_localhost_only(services: dict[str, dict[str, Any]], name: str) -> None:
-    port = APPS[name][2]
+    port = BUILT[name][1]
     assert published_ports(services[name]) == [("127.0.0.1", port, port)]
     assert env_of(services[name]).get("TIERLINE_PORT") == str(port)
 
@@ -288,7 +297,7 @@ def test_databases_are_all_different(services: dict[str, dict[str, Any]]) -> Non
     assert len(set(names)) == len(APPS), names
 
 
-@app_names
+@built_names
 def test_app_reaches_kafka_through_the_advertised_listener(
     services: dict[str, dict[str, Any]], name: str
 ) -> None:
@@ -317,7 +326,7 @@ def test_app_runs_in_container_mode(services: dict[str, dict[str, Any]], name: s
     assert service.get("restart") == "unless-stopped"
 
 
-@app_names
+@built_names
 def test_app_is_built_from_the_shared_dockerfile(services: dict[str, dict[str, Any]], name: str) -> None:
     build = services[name].get("build")
     assert isinstance(build, dict), f"{name} should be built, not pulled"
@@ -347,7 +356,50 @@ def test_optional_services_sit_behind_their_profiles(services: dict[str, dict[st
         assert sorted(service.get("profiles") or []) == wanted, f"{name}: profiles {service.get('profiles')}"
     for name in optional:
         deps = set(depends_on(services[name]))
-        assert not deps & set(APPS), f"{name} must not hold up or wait on the core services: {deps}"
+        assert not deps & set(BUILT), f"{name} must not hold up or wait on the core services: {deps}"
+
+
+# ---------------------------------------------------------------------------------------------
+# the console
+# ---------------------------------------------------------------------------------------------
+
+
+def test_console_starts_once_kafka_and_every_service_are_healthy(services: dict[str, dict[str, Any]]) -> None:
+    deps = depends_on(services[CONSOLE])
+    assert deps == dict.fromkeys(["kafka", *APPS], "service_healthy"), deps
+    assert "postgres" not in deps, "the console has no database"
+
+
+def test_console_has_no_database_and_no_migration(services: dict[str, dict[str, Any]]) -> None:
+    console = services[CONSOLE]
+    env = env_of(console)
+    assert not {key for key in env if "DATABASE" in key or "MIGRATIONS" in key}, sorted(env)
+    assert "TIERLINE_BOOTSTRAP_API_KEY" not in env, "the console acts with each person's own key"
+    assert not [name for name in services if name == f"migrate-{CONSOLE}"]
+    assert env.get("TIERLINE_HOST") == "0.0.0.0" and env.get("TIERLINE_PORT") == str(CONSOLE_PORT)
+    assert console.get("restart") == "unless-stopped"
+
+
+def test_console_reaches_every_service_on_the_compose_network(services: dict[str, dict[str, Any]]) -> None:
+    env = env_of(services[CONSOLE])
+    for name, (_, _, port) in APPS.items():
+        variable = f"TIERLINE_{name.replace('-', '_').upper()}_URL"
+        assert env.get(variable) == f"http://{name}:{port}", f"console: {variable}={env.get(variable)!r}"
+
+
+def test_console_requires_its_sealing_secret(services: dict[str, dict[str, Any]]) -> None:
+    value = env_of(services[CONSOLE]).get("TIERLINE_CONSOLE_SECRET", "")
+    assert value.startswith("${TIERLINE_CONSOLE_SECRET:?"), f"the secret must be required, got {value!r}"
+    for name, service in services.items():
+        if name != CONSOLE:
+            assert "TIERLINE_CONSOLE_SECRET" not in env_of(service), f"{name} needs no console secret"
+
+
+def test_console_healthcheck_probes_healthz_on_its_port(services: dict[str, dict[str, Any]]) -> None:
+    test = " ".join(str(word) for word in services[CONSOLE]["healthcheck"]["test"])
+    assert "/healthz" in test and "urllib" in test, test
+    assert "curl" not in test and "wget" not in test, "slim images have neither curl nor wget"
+    assert str(CONSOLE_PORT) in test or "TIERLINE_PORT" in test
 
 
 @pytest.mark.parametrize("name", SIMULATORS)
@@ -407,7 +459,7 @@ def test_every_variable_has_a_default_or_is_required() -> None:
     for name, operator in interpolations():
         assert operator in {":-", ":?"}, f"${{{name}}}: use ${{{name}:-default}} or ${{{name}:?why}}"
     required = {name for name, operator in interpolations() if operator == ":?"}
-    assert required == {"TIERLINE_BOOTSTRAP_API_KEY"}, required
+    assert required == {"TIERLINE_BOOTSTRAP_API_KEY", "TIERLINE_CONSOLE_SECRET"}, required
 
 
 def test_env_example_holds_no_secret_values() -> None:
@@ -416,6 +468,7 @@ def test_env_example_holds_no_secret_values() -> None:
     assert {name: value for name, value in values.items() if value} == {}
     text = ENV_EXAMPLE.read_text(encoding="utf-8")
     assert "TIERLINE_BOOTSTRAP_API_KEY" in text and "token_urlsafe" in text, "say how to make the key"
+    assert "tierline_console secret" in text or "Fernet" in text, "say how to make the console's secret"
 
 
 def test_shared_environment_is_one_extension_field(compose: dict[str, Any]) -> None:
@@ -524,6 +577,8 @@ def test_dockerfile_base_images_are_pinned() -> None:
     )
     python = defaults.get("PYTHON_IMAGE", "")
     assert re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?", python), f"unpinned base image {python!r}"
+    node = defaults.get("NODE_IMAGE", "")
+    assert re.fullmatch(r"node:\d+\.\d+\.\d+-\w+(-slim)?", node), f"unpinned node image {node!r}"
     for keyword, value in instructions:
         if keyword == "FROM":
             assert "latest" not in value, value
@@ -533,7 +588,7 @@ def test_dockerfile_has_a_stage_per_service_consistent_with_compose(
     services: dict[str, dict[str, Any]],
 ) -> None:
     stages = dockerfile_stages()
-    for name, (module, _, port) in APPS.items():
+    for name, (module, port) in BUILT.items():
         stage = stages.get(f"service-{name}")
         assert stage is not None, f"no stage for {name}"
         env: dict[str, str] = {}
@@ -592,14 +647,55 @@ def test_dockerfile_has_a_non_root_vendor_simulator_target_without_the_launchers
     assert "${SERVICE}" in last_from
 
 
-@app_names
+def stage_parents() -> dict[str, str]:
+    """Each stage's base: another stage's name, or an image reference."""
+    parents = {}
+    for keyword, args in dockerfile_instructions():
+        if keyword == "FROM":
+            base, _, name = args.rpartition(" ")
+            parents[name] = base.rsplit(" ", 1)[0].strip()
+    return parents
+
+
+def stages_of(name: str) -> list[str]:
+    """The stages an image for service ``name`` is made of: its service stage and its ancestors,
+    the stages they take files from (--from=), and the builder."""
+    stages, parents = dockerfile_stages(), stage_parents()
+    wanted, seen = [f"service-{name}", "builder"], []
+    while wanted:
+        stage = wanted.pop()
+        if stage in seen or stage not in stages:
+            continue
+        seen.append(stage)
+        wanted.append(parents[stage])
+        for _, value in stages[stage]:
+            wanted += re.findall(r"--(?:mount=[^ ]*\bfrom|from)=([\w-]+)", value)
+    return seen
+
+
+def test_console_image_has_no_migrations_and_carries_the_pinned_browser_assets() -> None:
+    stages = stages_of(CONSOLE)
+    assert "runtime-database" not in stages, "the console has no migrations to ship"
+    assert "console-assets" in stages, "the console image must take the browser assets stage"
+    assets = " ".join(value for keyword, value in dockerfile_stages()["console-assets"] if keyword == "RUN")
+    assert "deploy/scripts/fetch-console-assets.sh" in assets, "the pinned, sha512-checked fetch"
+    for app in APPS:
+        assert "runtime-database" in stages_of(app), f"{app} must ship its migrations"
+        assert "console-assets" not in stages_of(app), f"{app} needs no npm at build time"
+    console = " ".join(value for _, value in dockerfile_stages()[f"service-{CONSOLE}"])
+    for asset in ("htmx.min.js", "htmx-ext-sse.min.js", "chart.umd.min.js"):
+        assert asset in console, f"the console stage does not check that {asset} arrived"
+
+
+@built_names
 def test_dockerfile_copy_sources_exist_for_each_service(name: str) -> None:
     ignored = [
         line.strip()
         for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    for keyword, value in dockerfile_instructions():
+    stages = dockerfile_stages()
+    for keyword, value in [item for stage in stages_of(name) for item in stages[stage]]:
         if keyword != "COPY" or "--from" in value or "<<" in value:
             continue
         words = [word for word in value.split() if not word.startswith("--")]

@@ -36,12 +36,14 @@ CACHE_DIR = ROOT / ".cache" / "composecheck"
 
 APPS = {"intake": 8001, "router": 8002, "sla-monitor": 8003, "vendor-gateway": 8004, "notifier": 8005}
 MIGRATIONS = {f"migrate-{app}" for app in APPS}
-BASE = {"kafka", "postgres", *APPS, *MIGRATIONS}
+CONSOLE, CONSOLE_PORT = "console", 8000  # no database, so no migration
+BASE = {"kafka", "postgres", *APPS, *MIGRATIONS, CONSOLE}
 PROFILES = {
     "dev": {"vendor-simulator-acme", "vendor-simulator-globex", "mailpit"},
     "observability": {"prometheus", "grafana"},
 }
 ADMIN_KEY = "tl_compose-test-admin-key"
+CONSOLE_SECRET = "Y29tcG9zZS10ZXN0LWNvbnNvbGUtc2VjcmV0LTMyYg=="  # a Fernet key's shape: 32 bytes, base64url
 # Vendor secrets may resolve empty on purpose: the gateway then uses vendors.yaml's development defaults;
 # so may the SMTP login (none) and the link secret (messages then carry no links that act).
 MAY_BE_EMPTY = re.compile(
@@ -129,10 +131,12 @@ def _env_file(path: Path, **values: str) -> Path:
 
 @pytest.fixture
 def load(composecheck: Path, tmp_path: Path) -> Load:
-    """Resolve the project with the given profiles and .env values (the admin key set unless given)."""
+    """Resolve the project with the given profiles and .env values (the admin key and the console's
+    secret set unless given)."""
 
     def resolve(*profiles: str, **values: str) -> dict[str, Any]:
-        env_file = _env_file(tmp_path / ".env", **{"TIERLINE_BOOTSTRAP_API_KEY": ADMIN_KEY, **values})
+        required = {"TIERLINE_BOOTSTRAP_API_KEY": ADMIN_KEY, "TIERLINE_CONSOLE_SECRET": CONSOLE_SECRET}
+        env_file = _env_file(tmp_path / ".env", **{**required, **values})
         result = _run(composecheck, env_file, profiles)
         assert result.returncode == 0, (
             f"compose-go refused the file with profiles {profiles}:\n{result.stderr}"
@@ -188,18 +192,39 @@ def test_every_app_gets_the_admin_key_from_env(load: Load) -> None:
         assert "TIERLINE_BOOTSTRAP_API_KEY" not in environment(project, name), f"{name} needs no admin key"
 
 
+@pytest.mark.parametrize("missing", ["TIERLINE_BOOTSTRAP_API_KEY", "TIERLINE_CONSOLE_SECRET"])
 @pytest.mark.parametrize("key", ["", None], ids=["empty", "absent"])
-def test_compose_refuses_to_start_without_the_admin_key(
-    composecheck: Path, tmp_path: Path, key: str | None
+def test_compose_refuses_to_start_without_a_required_secret(
+    composecheck: Path, tmp_path: Path, key: str | None, missing: str
 ) -> None:
+    given = {"TIERLINE_BOOTSTRAP_API_KEY": ADMIN_KEY, "TIERLINE_CONSOLE_SECRET": CONSOLE_SECRET}
+    del given[missing]
     if key is None:
-        env_file = tmp_path / "empty.env"
-        env_file.write_text("", encoding="utf-8")
+        env_file = tmp_path / "only.env"
+        env_file.write_text("".join(f"{name}={value}\n" for name, value in given.items()), encoding="utf-8")
     else:
-        env_file = _env_file(tmp_path / ".env", TIERLINE_BOOTSTRAP_API_KEY=key)  # .env.example as copied
+        env_file = _env_file(tmp_path / ".env", **given, **{missing: key})  # .env.example as copied
     result = _run(composecheck, env_file, ())
-    assert result.returncode != 0, "compose accepted a project without TIERLINE_BOOTSTRAP_API_KEY"
-    assert "TIERLINE_BOOTSTRAP_API_KEY" in result.stderr and ".env" in result.stderr, result.stderr
+    assert result.returncode != 0, f"compose accepted a project without {missing}"
+    assert missing in result.stderr and ".env" in result.stderr, result.stderr
+
+
+def test_the_console_gets_its_secret_and_reaches_the_services_by_name(load: Load) -> None:
+    project = load("dev", "observability", TIERLINE_CONSOLE_SECRET="bmV3LWtleQ==,b2xkLWtleQ==")
+    console = project["services"][CONSOLE]
+    env = environment(project, CONSOLE)
+    assert env["TIERLINE_CONSOLE_SECRET"] == "bmV3LWtleQ==,b2xkLWtleQ=="  # several keys, to rotate
+    networks = set(console["networks"])
+    for app, port in APPS.items():
+        url = urlsplit(env[f"TIERLINE_{app.replace('-', '_').upper()}_URL"])
+        assert (url.hostname, url.port) == (app, port), url
+        assert networks & set(project["services"][app]["networks"]), f"the console cannot reach {app}"
+        assert console["depends_on"][app]["condition"] == "service_healthy"
+    assert [(p["host_ip"], int(p["published"]), p["target"]) for p in console["ports"]] == [
+        ("127.0.0.1", CONSOLE_PORT, CONSOLE_PORT)
+    ]
+    for name in set(project["services"]) - {CONSOLE}:
+        assert "TIERLINE_CONSOLE_SECRET" not in environment(project, name), f"{name} needs no console secret"
 
 
 def test_the_checker_refuses_what_compose_refuses(composecheck: Path, tmp_path: Path) -> None:

@@ -156,7 +156,7 @@ def test_prometheus_scrapes_every_app_service_of_the_compose_file() -> None:
         for name, service in compose["services"].items()
         if "SERVICE" in ((service.get("build") or {}).get("args") or {}) and "command" not in service
     }
-    assert len(apps) == 5, apps
+    assert len(apps) == 6, apps  # five services and the console
     scraped: dict[str, str] = {}
     for job in load_yaml(PROMETHEUS_CONFIG)["scrape_configs"]:
         if job["job_name"] != "tierline":

@@ -2,6 +2,9 @@
 
 The notifier mails a real SMTP server started here (tests/e2e/mailbox.py, which keeps every message),
 with the settings `make run` gives it (plain SMTP on loopback, a link secret shared with intake).
+The console runs too (no database; a sealing secret made for the run): ``system.url("console")``.
+``desk_system`` is the same system with tiers that hold an incident for minutes, for the browser
+tests, where a board must still show the incident the test is looking at.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import pytest
 import yaml
 
 from tests.e2e.vendor_receiver import VendorReceiver
+from tests.support.browser import browser  # noqa: F401 - the fixture, for the browser tests here
 from tests.support.mailbox import SmtpSink
 from tierline_launcher.paths import repo_root
 from tierline_launcher.procs import free_port
@@ -28,6 +32,7 @@ from tierline_shared.events import topics
 from tierline_shared.testing import ServerThread
 
 TIER_BUDGET_SECONDS = 2
+DESK_TIER_BUDGET_SECONDS = 600  # desk_system: nothing climbs a tier unless a test escalates it
 ADMIN_KEY = "tl_e2e-" + secrets.token_urlsafe(24)
 
 
@@ -51,12 +56,14 @@ class System:
         return self.services.url(service)
 
 
-def _write_config(folder: Path, vendor_port: int, webhook_secret: str, callback_secret: str) -> None:
+def _write_config(
+    folder: Path, vendor_port: int, webhook_secret: str, callback_secret: str, *, tier_budget_seconds: int
+) -> None:
     shutil.copy(repo_root() / "deploy" / "config" / "priority.yaml", folder / "priority.yaml")
     # the notifier's people, teams and templates as the repository has them
     shutil.copy(repo_root() / "deploy" / "config" / "notifications.yaml", folder / "notifications.yaml")
     shutil.copytree(repo_root() / "deploy" / "config" / "templates", folder / "templates")
-    budget = f"{TIER_BUDGET_SECONDS}s"
+    budget = f"{tier_budget_seconds}s"
     router = yaml.safe_load((repo_root() / "deploy" / "config" / "router.yaml").read_text())
     for policy in router[
         "escalation_policies"
@@ -90,14 +97,19 @@ def _write_config(folder: Path, vendor_port: int, webhook_secret: str, callback_
 
 
 @contextlib.contextmanager
-def running_system(infra, extra_env: dict[str, str] | None = None) -> Iterator[System]:
-    """The five services as processes on their own databases and topics; ``extra_env`` reaches each."""
+def running_system(
+    infra, extra_env: dict[str, str] | None = None, *, tier_budget_seconds: int = TIER_BUDGET_SECONDS
+) -> Iterator[System]:
+    """The services and the console as processes on their own databases and topics; ``extra_env``
+    reaches each; every escalation ladder rung (and SLA tier budget) lasts ``tier_budget_seconds``."""
     root = infra.root / f"e2e-{uuid.uuid4().hex[:8]}"
     config = root / "config"
     config.mkdir(parents=True)
     vendor_port = free_port()
     webhook_secret, callback_secret = new_secret(), new_secret()
-    _write_config(config, vendor_port, webhook_secret, callback_secret)
+    _write_config(
+        config, vendor_port, webhook_secret, callback_secret, tier_budget_seconds=tier_budget_seconds
+    )
     receiver = VendorReceiver(secret=webhook_secret)
     # Own topic namespace: other tests' events on the shared broker are not this system's.
     prefix = f"e2e-{uuid.uuid4().hex[:8]}."
@@ -131,4 +143,10 @@ def running_system(infra, extra_env: dict[str, str] | None = None) -> Iterator[S
 @pytest.fixture(scope="module")
 def system(infra) -> Iterator[System]:
     with running_system(infra) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def desk_system(infra) -> Iterator[System]:
+    with running_system(infra, tier_budget_seconds=DESK_TIER_BUDGET_SECONDS) as running:
         yield running

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tierline_launcher.__main__ import BANNER, _where_mail_goes, dev_api_key, link_secret
+from tierline_launcher.__main__ import BANNER, _where_mail_goes, console_secret, dev_api_key, link_secret
 from tierline_launcher.mail_catcher import MailCatcher
 from tierline_launcher.procs import free_port
 from tierline_launcher.system import (
@@ -23,6 +23,16 @@ from tierline_launcher.system import (
 
 ROUTER = next(s for s in SERVICES if s.name == "router")
 INTAKE = next(s for s in SERVICES if s.name == "intake")
+CONSOLE = next(s for s in SERVICES if s.name == "console")
+
+
+class NoDatabases(Infra):
+    """Infra that fails any database request: proves which services ask for one."""
+
+    def create_database(self, database: str) -> str:
+        if database.endswith("console"):
+            raise AssertionError(f"a database was made for {database}")
+        return f"postgresql+asyncpg://u@127.0.0.1/{database}"
 
 
 def test_user_settings_reach_every_service() -> None:
@@ -134,5 +144,75 @@ def test_the_banner_names_every_service_and_where_mail_goes(tmp_path: Path) -> N
             mail=_where_mail_goes(catcher, mail_log),
         )
     assert "notifier        http://127.0.0.1:8005" in banner
+    # the console is what people open: its URL comes first
+    urls = [line.split()[1] for line in banner.splitlines() if "http://127.0.0.1:" in line.split(" (")[0]]
+    assert urls[0] == "http://127.0.0.1:8000", banner
     assert f"caught at smtp://{catcher.address}, nothing is delivered: read it in {mail_log}" in banner
     assert "your SMTP server" in _where_mail_goes(None, mail_log)
+
+
+# --- the console: no database, a sealing secret, the other services' URLs
+
+
+def test_the_console_gets_no_database_but_every_other_services_url(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("TIERLINE_ROUTER_URL", "http://elsewhere:1")  # the launcher decides the URLs
+    monkeypatch.setenv("TIERLINE_DATABASE_URL", "postgresql://elsewhere/x")
+    ports = {s.name: free_port() for s in SERVICES}
+    services = Services(
+        NoDatabases(tmp_path, durable=False), ports=ports, log_dir=tmp_path, config_dir=tmp_path
+    )
+    env = services.env_for(CONSOLE)
+    assert "TIERLINE_DATABASE_URL" not in env
+    assert env["TIERLINE_PORT"] == str(ports["console"])
+    for name, variable in {
+        "intake": "TIERLINE_INTAKE_URL",
+        "router": "TIERLINE_ROUTER_URL",
+        "sla-monitor": "TIERLINE_SLA_MONITOR_URL",
+        "vendor-gateway": "TIERLINE_VENDOR_GATEWAY_URL",
+        "notifier": "TIERLINE_NOTIFIER_URL",
+    }.items():
+        assert env[variable] == f"http://127.0.0.1:{ports[name]}", variable
+    # the console's own settings accept what the launcher hands it
+    from tierline_console.config import Settings
+
+    monkeypatch.setattr(os, "environ", env)
+    settings = Settings()
+    assert settings.upstream_urls()["sla-monitor"] == f"http://127.0.0.1:{ports['sla-monitor']}"
+    assert len(settings.sealing_keys()) == 1
+    # the services with a database still get theirs
+    assert services.env_for(INTAKE)["TIERLINE_DATABASE_URL"].endswith("/intake")
+
+
+def test_without_a_given_secret_the_console_gets_one_per_run_shared_by_its_replicas(tmp_path: Path) -> None:
+    infra = NoDatabases(tmp_path, durable=False)
+    ports = {s.name: s.default_port for s in SERVICES}
+    first = Services(infra, ports=ports, log_dir=tmp_path, config_dir=tmp_path)
+    second = Services(infra, ports=ports, log_dir=tmp_path, config_dir=tmp_path)
+    secret = first.env_for(CONSOLE)["TIERLINE_CONSOLE_SECRET"]
+    assert secret == first.env_for(CONSOLE)["TIERLINE_CONSOLE_SECRET"]  # a replica: the same key
+    assert secret != second.env_for(CONSOLE)["TIERLINE_CONSOLE_SECRET"]
+    assert "TIERLINE_CONSOLE_SECRET" not in first.env_for(ROUTER)
+    from cryptography.fernet import Fernet
+
+    Fernet(secret)  # a valid key, or this raises
+
+
+def test_make_run_keeps_its_console_secret_unless_the_user_sets_one(tmp_path: Path) -> None:
+    kept = console_secret(tmp_path / "run")
+    assert console_secret(tmp_path / "run") == kept
+    assert stat.S_IMODE((tmp_path / "run" / "console-secret").stat().st_mode) == 0o600
+    settings = development_settings({}, mail_port=None, link_secret="s", console_secret=kept)
+    assert settings["console"] == {"TIERLINE_CONSOLE_SECRET": kept}
+    for variable in ("TIERLINE_CONSOLE_SECRET", "TIERLINE_CONSOLE__CONSOLE_SECRET"):
+        mine = development_settings(
+            {variable: "theirs"}, mail_port=None, link_secret="s", console_secret=kept
+        )
+        assert "console" not in mine, variable
+    services = Services(
+        NoDatabases(tmp_path, durable=False),
+        ports={s.name: s.default_port for s in SERVICES},
+        log_dir=tmp_path,
+        config_dir=tmp_path,
+        service_env=settings,
+    )
+    assert services.env_for(CONSOLE)["TIERLINE_CONSOLE_SECRET"] == kept

@@ -6,6 +6,7 @@ import contextlib
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -74,6 +75,14 @@ def test_make_run_from_a_private_folder_takes_user_settings_and_restarts_a_kille
             alive=lambda: launcher.poll() is None,
         )
         key = (run_dir / "dev-api-key").read_text().strip()
+
+        # The console is what people open: its URL is the banner's first, it is ready, and its
+        # sealing secret is kept in the run folder like the link secret.
+        console = f"http://127.0.0.1:{ports['console']}"
+        banner = log().split("Tierline is running", 1)[1]
+        assert banner.split("http://", 1)[1].startswith(console.removeprefix("http://")), banner[:400]
+        assert _ready(console)
+        assert stat.S_IMODE((run_dir / "console-secret").stat().st_mode) == 0o600
 
         # The banner's example pastes into a shell as it is.
         example = log().split("Try:\n", 1)[1].split("\n\n", 1)[0]

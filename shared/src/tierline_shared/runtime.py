@@ -374,45 +374,86 @@ def create_app(spec: ServiceSpec, *, clock: Clock | None = None) -> FastAPI:
         finally:
             await runtime.stop()
 
+    async def before_metrics() -> None:
+        if runtime._relay is not None:
+            await runtime.relay.pending()
+
+    app = create_web_app(
+        WebAppSpec(
+            name=spec.name,
+            version=spec.version,
+            description=spec.description,
+            max_body_bytes=spec.settings.max_body_bytes,
+            openapi_tags=spec.openapi_tags,
+            alive=runtime.tasks_alive,
+            readiness=runtime.readiness,
+            readiness_summary="Readiness: database and Kafka answer",
+            before_metrics=before_metrics,
+        ),
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    for router in spec.routers:
+        app.include_router(router)
+    return app
+
+
+@dataclass
+class WebAppSpec:
+    """What the operations endpoints of a service's app need to know, without a database or Kafka."""
+
+    name: str
+    version: str
+    description: str
+    max_body_bytes: int
+    alive: Callable[[], bool]  # /healthz: the process and its loops run
+    readiness: Callable[[], Awaitable[dict[str, bool]]]  # /readyz: each dependency, answering or not
+    readiness_summary: str = "Readiness: its dependencies answer"
+    before_metrics: Callable[[], Awaitable[None]] | None = None  # refresh gauges before /metrics renders
+    openapi_tags: list[dict[str, Any]] = field(default_factory=list)
+
+
+def create_web_app(
+    web: WebAppSpec, *, lifespan: Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]
+) -> FastAPI:
+    """A traced FastAPI app with problem+json handlers, the body and header limits, request metrics,
+    /healthz, /readyz, /metrics and offline /docs; the caller configures logging and tracing first."""
     # Swagger UI (/docs) and ReDoc (/redoc) from assets the service serves itself (pinned in the
     # fastapi-offline wheel): the docs work offline and behind strict proxies, with no CDN.
     app = FastAPIOffline(
         static_url=DOCS_ASSETS,
-        title=f"Tierline {spec.name}",
-        version=spec.version,
-        description=spec.description,
+        title=f"Tierline {web.name}",
+        version=web.version,
+        description=web.description,
         lifespan=lifespan,
-        openapi_tags=[*spec.openapi_tags, {"name": "operations", "description": "Health and metrics"}],
+        openapi_tags=[*web.openapi_tags, {"name": "operations", "description": "Health and metrics"}],
         telemetry=tracing.FASTAPI_TELEMETRY_OFF,
     )
     tracing.instrument_app(app)
-    app.state.runtime = runtime
     install_problem_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=spec.settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=web.max_body_bytes)
 
     app.add_middleware(RequestMetrics)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process and its loops run")
     async def healthz() -> JSONResponse:
-        if not runtime.tasks_alive():
+        if not web.alive():
             return problem_response(503, "Service Unavailable", "a background loop has stopped")
-        return JSONResponse({"status": "ok", "service": spec.name})
+        return JSONResponse({"status": "ok", "service": web.name})
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: database and Kafka answer")
+    @app.get("/readyz", tags=["operations"], summary=web.readiness_summary)
     async def readyz() -> JSONResponse:
-        checks = await runtime.readiness()
+        checks = await web.readiness()
         if all(checks.values()):
             return JSONResponse({"status": "ready", "checks": checks})
         return problem_response(503, "Service Unavailable", "dependencies not ready", checks=checks)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
     async def metrics() -> Response:
-        if runtime._relay is not None:
-            await runtime.relay.pending()
+        if web.before_metrics is not None:
+            await web.before_metrics()
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    for router in spec.routers:
-        app.include_router(router)
     return app
 
 

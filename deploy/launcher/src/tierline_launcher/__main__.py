@@ -27,6 +27,7 @@ from tierline_launcher.system import (
     Infra,
     Services,
     development_settings,
+    new_console_secret,
     service_ports,
     user_sets,
 )
@@ -34,6 +35,7 @@ from tierline_launcher.system import (
 BANNER = """
 Tierline is running (Ctrl-C stops everything).
 
+  console         {console}        (the desk's web pages: sign in with the key below)
   intake          {intake}        (POST /v1/incidents; docs at {intake}/docs)
   router          {router}
   sla-monitor     {sla-monitor}
@@ -75,6 +77,12 @@ def dev_api_key(root: Path) -> tuple[Path, str]:
 def link_secret(root: Path) -> str:
     """The secret intake and the notifier share for acknowledge and CSAT links, kept like the key."""
     return kept_secret(root / "link-secret", lambda: secrets.token_urlsafe(32))
+
+
+def console_secret(root: Path) -> str:
+    """The key the console seals its session cookies with, kept like the link secret: sessions
+    survive a restart of `make run`."""
+    return kept_secret(root / "console-secret", new_console_secret)
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -145,7 +153,10 @@ def run(*, demo: bool = False, exit_when_done: bool = False) -> int:
             config_dir=config_dir,
             extra_env={"TIERLINE_BOOTSTRAP_API_KEY": api_key, **extra_env},
             service_env=development_settings(
-                os.environ, mail_port=mail_port, link_secret=link_secret(run_dir())
+                os.environ,
+                mail_port=mail_port,
+                link_secret=link_secret(run_dir()),
+                console_secret=console_secret(run_dir()),
             ),
         )
         services.start()

@@ -95,11 +95,22 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _services(setting: Setting) -> str:
+    """``all``, ``all but console`` (every service but those without a database), or the names."""
+    every = [s.name for s in SERVICES]
+    if list(setting.defaults) == every:
+        return "all"
+    missing = [name for name in every if name not in setting.defaults]
+    databaseless = {s.name for s in SERVICES if not s.has_database}
+    if set(missing) <= databaseless and len(setting.defaults) > 1:
+        return "all but " + ", ".join(missing)
+    return ", ".join(setting.defaults)
+
+
 def _defaults(setting: Setting) -> tuple[str, str]:
     """(where it applies, its default) — one default for all, or each service's own."""
-    every = [s.name for s in SERVICES]
     values = set(setting.defaults.values())
-    services = "all" if list(setting.defaults) == every else ", ".join(setting.defaults)
+    services = _services(setting)
     if len(values) == 1:
         return services, values.pop()
     return services, ", ".join(f"{v} ({k})" for k, v in setting.defaults.items())
@@ -122,7 +133,8 @@ def render() -> str:
         "A variable applies to every service; `TIERLINE_<SERVICE>" + PER_SERVICE_SEPARATOR + "<NAME>` "
         "(e.g. `TIERLINE_ROUTER" + PER_SERVICE_SEPARATOR + "LOG_LEVEL=DEBUG`) to one service only. "
         "`make run` passes both through, except what it decides itself: each service's database "
-        "URL, listen address and port, public URL and the Kafka bootstrap servers. "
+        "URL, listen address and port, public URL, the other services' URLs (`TIERLINE_INTAKE_URL`, "
+        "`TIERLINE_ROUTER_URL`, ...) and the Kafka bootstrap servers. "
         "The launcher itself reads:",
         "",
         "| variable | what |",

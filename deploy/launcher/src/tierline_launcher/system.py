@@ -1,10 +1,12 @@
-"""Infrastructure (embedded or external) and the five services as separate processes."""
+"""Infrastructure (embedded or external) and the Tierline services as separate processes."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
 import os
+import secrets
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -20,12 +22,17 @@ from tierline_launcher.procs import ManagedProcess, free_port, say, wait_until
 
 @dataclass(frozen=True)
 class ServiceDef:
+    """A service the launcher runs; ``has_database``: it gets its own database, migrated first."""
+
     name: str
     module: str
     default_port: int
+    has_database: bool = True
 
     @property
     def database(self) -> str:
+        if not self.has_database:
+            raise ValueError(f"{self.name} has no database")
         return self.name.replace("-", "_")
 
     @property
@@ -33,13 +40,28 @@ class ServiceDef:
         return self.name.replace("-", "_").upper()
 
 
+# Started in this order; the console last, since it reads all the others (its /readyz asks them).
 SERVICES = (
     ServiceDef("intake", "tierline_intake", 8001),
     ServiceDef("router", "tierline_router", 8002),
     ServiceDef("sla-monitor", "tierline_sla_monitor", 8003),
     ServiceDef("vendor-gateway", "tierline_vendor_gateway", 8004),
     ServiceDef("notifier", "tierline_notifier", 8005),
+    ServiceDef("console", "tierline_console", 8000, has_database=False),
 )
+DATABASE_SERVICES = tuple(s for s in SERVICES if s.has_database)
+CONSOLE = "console"
+CONSOLE_SECRET = "TIERLINE_CONSOLE_SECRET"
+
+
+def new_console_secret() -> str:
+    """A Fernet key (32 random bytes, url-safe base64), as `python -m tierline_console secret` prints."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def url_variable(service: ServiceDef) -> str:
+    """Where services find each other: TIERLINE_INTAKE_URL, TIERLINE_SLA_MONITOR_URL, ..."""
+    return f"TIERLINE_{service.env_name}_URL"
 
 
 class ExternalPostgres:
@@ -117,14 +139,15 @@ LAUNCHER_VARIABLES: dict[str, str] = {
     },
     **{
         f"TIERLINE_{s.env_name}_DATABASE_URL": f"Use this database for {s.name} instead of creating one."
-        for s in SERVICES
+        for s in DATABASE_SERVICES
     },
     "TIERLINE_DATABASE_URL": "A PostgreSQL server to use instead of the embedded one "
     "(one database per service is created on it).",
     "KAFKA_BOOTSTRAP_SERVERS": "A Kafka cluster to use instead of the embedded broker "
     "(`TIERLINE_KAFKA_BOOTSTRAP_SERVERS` works too).",
 }
-# Settings the launcher decides for every service, whatever the environment says.
+# Settings the launcher decides for every service, whatever the environment says: among them
+# each service's URL (TIERLINE_INTAKE_URL, ...), since it decides the ports.
 LAUNCHER_OWNED = frozenset(
     {
         "TIERLINE_DATABASE_URL",
@@ -133,8 +156,7 @@ LAUNCHER_OWNED = frozenset(
         "TIERLINE_PORT",
         "TIERLINE_HOST",  # readiness checks and the services' URLs of each other are on 127.0.0.1
         "TIERLINE_PUBLIC_URL",
-        "TIERLINE_INTAKE_URL",
-        "TIERLINE_VENDOR_GATEWAY_URL",
+        *(url_variable(s) for s in SERVICES),
     }
 )
 PER_SERVICE_SEPARATOR = "__"
@@ -174,7 +196,7 @@ def user_sets(environ: Mapping[str, str], service: str, variable: str) -> bool:
 
 
 def development_settings(
-    environ: Mapping[str, str], *, mail_port: int | None, link_secret: str
+    environ: Mapping[str, str], *, mail_port: int | None, link_secret: str, console_secret: str | None = None
 ) -> dict[str, dict[str, str]]:
     """Per service, what `make run` sets for a working local system where the user set nothing.
 
@@ -182,7 +204,8 @@ def development_settings(
     launcher then decides the server) unless ``TIERLINE_SMTP_HOST`` is set (``mail_port`` is
     None then: no catcher runs); chat webhooks may reach loopback unless
     ``TIERLINE_NOTIFY_ALLOW_HOSTS`` is set; intake and the notifier share ``link_secret``
-    unless ``TIERLINE_LINK_SECRET`` is set.
+    unless ``TIERLINE_LINK_SECRET`` is set; the console seals its sessions with
+    ``console_secret`` (when given) unless ``TIERLINE_CONSOLE_SECRET`` is set.
     """
     settings: dict[str, dict[str, str]] = {s.name: {} for s in SERVICES}
     notifier = settings["notifier"]
@@ -198,6 +221,8 @@ def development_settings(
     for service in LINK_SERVICES:
         if not user_sets(environ, service, "TIERLINE_LINK_SECRET"):
             settings[service]["TIERLINE_LINK_SECRET"] = link_secret
+    if console_secret is not None and not user_sets(environ, CONSOLE, CONSOLE_SECRET):
+        settings[CONSOLE][CONSOLE_SECRET] = console_secret
     return {name: values for name, values in settings.items() if values}
 
 
@@ -292,6 +317,8 @@ class Services:
 
     ``service_env`` holds settings for one service each (by name), over the user's;
     ``extra_env`` reaches every service, over everything but what the launcher decides.
+    A service without a database gets none and is not migrated. The console gets a sealing
+    secret made for this run when neither the user nor ``service_env`` gives one.
     """
 
     def __init__(
@@ -313,6 +340,7 @@ class Services:
         self.extra_env = extra_env or {}
         self.service_env = service_env or {}
         self.procs: dict[str, ManagedProcess] = {}
+        self._console_secret = new_console_secret()
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -324,17 +352,19 @@ class Services:
         env.update({"TIERLINE_CONFIG_DIR": str(self.config_dir)})
         env.update(settings_from_environment(os.environ, service))
         env.update(self.service_env.get(service.name, {}))
-        own_url = os.environ.get(f"TIERLINE_{service.env_name}_DATABASE_URL")
-        database_url = own_url or self.infra.create_database(self.database_prefix + service.database)
+        if service.name == CONSOLE:
+            env.setdefault(CONSOLE_SECRET, self._console_secret)
+        if service.has_database:
+            own_url = os.environ.get(f"TIERLINE_{service.env_name}_DATABASE_URL")
+            database_url = own_url or self.infra.create_database(self.database_prefix + service.database)
+            env["TIERLINE_DATABASE_URL"] = database_url
         env.update(
             {
-                "TIERLINE_DATABASE_URL": database_url,
                 "TIERLINE_KAFKA_BOOTSTRAP_SERVERS": self.infra.bootstrap_servers,
                 "TIERLINE_HOST": "127.0.0.1",
                 "TIERLINE_PORT": str(self.ports[service.name]),
                 "TIERLINE_PUBLIC_URL": self.url(service.name),
-                "TIERLINE_INTAKE_URL": self.url("intake"),
-                "TIERLINE_VENDOR_GATEWAY_URL": self.url("vendor-gateway"),
+                **{url_variable(s): self.url(s.name) for s in SERVICES if s.name in self.ports},
                 "PYTHONUNBUFFERED": "1",
             }
         )
@@ -344,7 +374,7 @@ class Services:
     def start(self, timeout: float = 90.0) -> None:
         try:
             envs = {s.name: self.env_for(s) for s in SERVICES}
-            for service in SERVICES:
+            for service in DATABASE_SERVICES:
                 say(f"migrating {service.name}")
                 migrate(service, envs[service.name])
             for service in SERVICES:
@@ -355,17 +385,7 @@ class Services:
                     env=envs[service.name],
                 )
             for service in SERVICES:
-                proc = self.procs[service.name]
-                try:
-                    wait_until(
-                        functools.partial(_ready, self.url(service.name)),
-                        timeout=timeout,
-                        what=service.name,
-                        interval=0.2,
-                        alive=proc.alive,
-                    )
-                except (TimeoutError, RuntimeError) as exc:
-                    raise RuntimeError(f"{exc}\n--- {service.name} log ---\n{proc.tail()}") from exc
+                self._wait_ready(service.name, timeout)
                 say(f"{service.name} ready at {self.url(service.name)}")
         except BaseException:
             self.stop()

@@ -26,14 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
 from tierline_intake.adapters.orm import IncidentFacts, IncidentStint
 from tierline_intake.bootstrap import create_app
 from tierline_intake.config import Settings
-from tierline_intake.entrypoints import reports_api
 from tierline_shared import migrations
 
 pytestmark = pytest.mark.integration
@@ -43,16 +41,9 @@ ADMIN_KEY = "tl_test-admin-key-for-report-tests"
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 M, H, D = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
 WINDOW = {"from": (T0 - H).isoformat(), "to": (T0 + 7 * D).isoformat()}
-FACT_COLUMNS = [c.name for c in IncidentFacts.__table__.columns]
-STINT_COLUMNS = [c.name for c in IncidentStint.__table__.columns]
-
-
-def report_app(settings: Settings) -> FastAPI:
-    """Intake's app, with the reports' router mounted if the bootstrap does not mount it yet."""
-    app = create_app(settings)
-    if not any(getattr(route, "path", "") == "/v1/reports/kpis" for route in app.routes):
-        app.include_router(reports_api.router)
-    return app
+# what is written (PostgreSQL computes the generated columns: durations, tier bits, the UTC day)
+FACT_COLUMNS = [c.name for c in IncidentFacts.__table__.columns if c.computed is None]
+STINT_COLUMNS = [c.name for c in IncidentStint.__table__.columns if c.computed is None]
 
 
 def report_client(infra: Any, url: str) -> Iterator[TestClient]:
@@ -65,7 +56,7 @@ def report_client(infra: Any, url: str) -> Iterator[TestClient]:
         kafka_topic_prefix=f"t{uuid.uuid4().hex[:8]}.",
         rate_limit_per_minute=0,
     )
-    with TestClient(report_app(settings), headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as client:
+    with TestClient(create_app(settings), headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as client:
         client.database_url = url  # type: ignore[attr-defined]
         yield client
 
@@ -96,6 +87,8 @@ def fact(**fields: Any) -> dict[str, Any]:
         "tiers_held": [],
         "escalated_from": [],
         "hold_seconds": 0.0,
+        "handled_seconds": 0.0,  # write_facts sums the stints' (as derive does)
+        "handled_stints": 0,
         "response_met": None,
         "resolution_met": None,
         "breached": False,
@@ -122,8 +115,26 @@ def stint(incident_id: uuid.UUID, n: int, tier: str, **fields: Any) -> dict[str,
 def write_facts(
     database_url: str, facts: Sequence[dict[str, Any]], stints: Sequence[dict[str, Any]] = ()
 ) -> None:
-    """Replace every facts and stints row with these (straight into the tables the reports read)."""
+    """Replace every facts and stints row with these (straight into the tables the reports read).
+
+    Each incident's handle-time sum and count, and its stints' copy of its creation, are taken
+    from the rows given, as the refresher writes them.
+    """
     url = make_url(database_url)
+    created = {f["incident_id"]: f["created_at"] for f in facts}
+    stints = [{**s, "created_at": created[s["incident_id"]]} for s in stints]
+    handled: dict[uuid.UUID, list[float]] = {}
+    for s in stints:
+        if s["handle_seconds"] is not None:
+            handled.setdefault(s["incident_id"], []).append(s["handle_seconds"])
+    facts = [
+        f
+        | {
+            "handled_seconds": sum(handled.get(f["incident_id"], [])),
+            "handled_stints": len(handled.get(f["incident_id"], [])),
+        }
+        for f in facts
+    ]
 
     async def run() -> None:
         import asyncpg

@@ -244,7 +244,7 @@ def test_list_api_keys_never_shows_the_key_or_its_hash(client: TestClient) -> No
     assert {first["id"], second["id"]} <= set(listed)
     for issued in (first, second):
         item = listed[issued["id"]]
-        assert set(item) == {"id", "name", "scopes", "created_at", "revoked_at"}
+        assert set(item) == {"id", "name", "scopes", "person", "created_at", "revoked_at"}
         assert item["name"] == issued["name"] and item["scopes"] == issued["scopes"]
         assert issued["key"] not in response.text
         assert _sha256(issued["key"]) not in response.text

@@ -136,6 +136,7 @@ def test_waiting_then_taken_then_resolved_is_two_stints_and_only_the_agent_handl
         [],
     )
     assert (result.first_ack_at, result.resolved_at, result.agent) == (at(6), at(30), "bob")
+    assert (result.handled_seconds, result.handled_stints) == (25 * 60.0, 1)  # the waiting stint: none
 
 
 def test_the_same_holder_told_again_is_no_new_stint() -> None:

@@ -170,6 +170,8 @@ def test_the_booleans_and_lists_agree_with_each_other(
     assert (result.first_contact is None) == (result.resolved_at is None)
     assert not result.knowledge_linked or result.resolved_at is not None
     assert result.reassignments == sum(stint.ended_by == "reassigned" for stint in result.stints)
+    handled = [stint.handle_seconds for stint in result.stints if stint.handle_seconds is not None]
+    assert (result.handled_seconds, result.handled_stints) == (sum(handled), len(handled))  # AHT's parts
     assert [stint.n for stint in result.stints] == list(range(1, len(result.stints) + 1))
     # One holder at a time: each stint but the last has ended, no later than the next starts.
     for earlier, later in zip(result.stints, result.stints[1:], strict=False):

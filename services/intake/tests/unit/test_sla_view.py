@@ -35,6 +35,7 @@ def test_a_started_clock_replaces_the_view(clock: str, status: Status, state: st
         "met_at": None,
         "remaining_seconds": None,
         "warning_threshold": None,
+        "last_warning": False,
     }
 
 
@@ -43,6 +44,9 @@ BREACHED = events.SlaBreached(**L1, due_at=T, breached_at=T)
 MET = events.SlaMet(**L1, due_at=DUE, met_at=T)
 RECALCULATED = events.SlaRecalculated(**L1, old_due_at=T, due_at=DUE, reason="priority", at=T)
 WARNING = events.SlaWarning(**L1, threshold=0.75, due_at=DUE, elapsed_seconds=180, remaining_seconds=60, at=T)
+LAST_WARNING = events.SlaWarning(
+    **L1, threshold=0.9, last=True, due_at=DUE, elapsed_seconds=216, remaining_seconds=24, at=T
+)
 PAUSED = events.SlaClockPaused(
     incident_id=ID, clock="tier", reason="awaiting_customer", elapsed_seconds=1, remaining_seconds=600, at=T
 )
@@ -55,7 +59,8 @@ RESUMED = events.SlaClockResumed(incident_id=ID, clock="tier", due_at=DUE, at=T)
         (BREACHED, "running", {"state": "breached", "breached_at": T, "remaining_seconds": None}),
         (MET, "breached", {"state": "met", "met_at": T, "breached_at": None}),  # in time after all
         (RECALCULATED, "paused", {"due_at": DUE}),
-        (WARNING, "running", {"warning_threshold": 0.75}),
+        (WARNING, "running", {"warning_threshold": 0.75, "last_warning": False}),
+        (LAST_WARNING, "paused", {"warning_threshold": 0.9, "last_warning": True}),
         (WARNING, "met", {}),  # a stopped clock keeps its last threshold
         (PAUSED, "running", {"state": "paused", "due_at": None, "remaining_seconds": 600}),
         (PAUSED, "breached", {}),

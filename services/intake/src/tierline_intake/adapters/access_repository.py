@@ -10,8 +10,10 @@ from typing import Any
 from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_intake.adapters.orm import IntegrationRow, api_keys
+from tierline_intake.adapters.orm import ApiKeyPerson, IntegrationRow, api_keys
 from tierline_shared.db import Repository
+
+_people = ApiKeyPerson.metadata.tables["api_key_people"]
 
 
 class IntegrationRepository(Repository[IntegrationRow]):
@@ -40,13 +42,23 @@ class ApiKeyRepository:
         self.session = session
 
     async def insert(
-        self, *, key_id: uuid.UUID, name: str, key_hash: str, scopes: Sequence[str], created_at: datetime
+        self,
+        *,
+        key_id: uuid.UUID,
+        name: str,
+        key_hash: str,
+        scopes: Sequence[str],
+        created_at: datetime,
+        person: str | None = None,
     ) -> None:
+        """The key, and who works with it (intake's own record; the copies elsewhere have no person)."""
         await self.session.execute(
             api_keys.insert().values(
                 id=key_id, name=name, key_hash=key_hash, scopes=scopes, created_at=created_at
             )
         )
+        if person is not None:
+            await self.session.execute(_people.insert().values(key_id=key_id, person=person))
 
     async def revoke(self, key_id: uuid.UUID, at: datetime) -> bool:
         """Revoke the key if it is active; False if it is not (unknown or already revoked)."""
@@ -62,5 +74,18 @@ class ApiKeyRepository:
         return await self.session.scalar(select(api_keys.c.id).where(api_keys.c.id == key_id)) is not None
 
     async def all(self) -> Sequence[Row[Any]]:
-        """Every key (its hash too; callers show what they choose), oldest first."""
-        return list(await self.session.execute(select(api_keys).order_by(api_keys.c.created_at)))
+        """Every key (its hash too; callers show what they choose) with its ``person``, oldest first."""
+        return list(
+            await self.session.execute(
+                select(api_keys, _people.c.person)
+                .outerjoin(_people, _people.c.key_id == api_keys.c.id)
+                .order_by(api_keys.c.created_at)
+            )
+        )
+
+    async def person_of(self, key_id: uuid.UUID) -> str | None:
+        """Who works with the key, if its issuer said."""
+        person: str | None = await self.session.scalar(
+            select(_people.c.person).where(_people.c.key_id == key_id)
+        )
+        return person

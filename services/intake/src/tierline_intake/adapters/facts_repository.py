@@ -42,13 +42,17 @@ _STATE_COLUMNS = tuple(
         "knowledge_article_used",
     )
 )
-_FACT_COLUMNS = tuple(c.name for c in _FACTS.columns if c.name != "refreshed_at")
+_FACT_COLUMNS = tuple(c.name for c in _FACTS.columns if c.name != "refreshed_at" and c.computed is None)
 # Core statements built once (compiled once); many rows go as one executemany, which SQLAlchemy
 # sends as multi-row INSERTs within asyncpg's parameter limit
 _INSERT_FACTS = insert(_FACTS)
 _UPSERT_FACTS = _INSERT_FACTS.on_conflict_do_update(
     index_elements=[_FACTS.c.incident_id],
-    set_={c.name: _INSERT_FACTS.excluded[c.name] for c in _FACTS.columns if c.name != "incident_id"},
+    set_={
+        c.name: _INSERT_FACTS.excluded[c.name]
+        for c in _FACTS.columns
+        if c.name != "incident_id" and c.computed is None  # PostgreSQL computes the generated ones
+    },
 )
 _INSERT_STINTS = insert(_STINTS)
 _STINT_FIELDS = tuple(f.name for f in fields(Stint))  # not asdict: it deep-copies every value
@@ -109,7 +113,11 @@ class FactsRepository:
             delete(_STINTS).where(_STINTS.c.incident_id.in_([f.incident_id for f in facts]))
         )
         stints = [
-            {"incident_id": f.incident_id, **{n: getattr(stint, n) for n in _STINT_FIELDS}}
+            {
+                "incident_id": f.incident_id,
+                "created_at": f.created_at,
+                **{n: getattr(stint, n) for n in _STINT_FIELDS},
+            }
             for f in facts
             for stint in f.stints
         ]

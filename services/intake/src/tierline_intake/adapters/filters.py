@@ -13,6 +13,8 @@ class IncidentFilter:
     priority: list[str] | None = None
     tier: list[str] | None = None
     type: list[str] | None = None
+    queue: list[str] | None = None
+    assignee: str | None = None
     service: str | None = None
     category: str | None = None
     product: str | None = None

@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Float, Identity, Index, Integer, Text, Uuid, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Computed,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    SmallInteger,
+    Text,
+    Uuid,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -100,6 +115,7 @@ class SlaClockView(Base):
     # business time left as the pause announced it; kept when the clock stops while paused
     remaining_seconds: Mapped[float | None] = mapped_column(Float)
     warning_threshold: Mapped[float | None] = mapped_column(Float)  # the latest warning's, e.g. 0.75
+    last_warning: Mapped[bool] = mapped_column(Boolean, default=False)  # that warning was the policy's last
 
 
 class TimelineEntry(Base):
@@ -113,6 +129,18 @@ class TimelineEntry(Base):
     source: Mapped[str] = mapped_column(Text)
     event_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, unique=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class ApiKeyPerson(Base):
+    """Who works with an API key: the router's agent name (intake's own; the shared ``api_keys``
+    table every service copies carries no person)."""
+
+    __tablename__ = "api_key_people"
+
+    key_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    person: Mapped[str] = mapped_column(Text)
 
 
 class IntegrationRow(Base):
@@ -160,6 +188,22 @@ class UsedLink(Base):
 
 # -- the reports' facts (derived from each incident's row and timeline; see domain/facts.py) ----
 
+CREATED_DAY = "(created_at AT TIME ZONE 'UTC')::date"
+TIER_BITS = {"L1": 1, "L2": 2, "L3": 4, "L4": 8}  # held_tiers, escalated_tiers
+
+
+def _stored(expression: str) -> Computed:
+    return Computed(expression, persisted=True)  # STORED (PostgreSQL 18's default is VIRTUAL)
+
+
+def _seconds(later: str, earlier: str) -> str:
+    return f"date_part('epoch', {later} - {earlier})"
+
+
+def _tier_bits(array: str) -> str:
+    bits = " | ".join(f"(CASE WHEN '{t}' = ANY({array}) THEN {b} ELSE 0 END)" for t, b in TIER_BITS.items())
+    return f"CAST({bits} AS smallint)"
+
 
 class IncidentFacts(Base):
     """One incident as the KPI reports count it: its dimensions now and what its timeline says.
@@ -170,43 +214,60 @@ class IncidentFacts(Base):
 
     __tablename__ = "incident_facts"
 
+    # in migration 0009's column order: what the KPIs aggregate first (see there); the columns
+    # with Computed are PostgreSQL's own (generated), never written
     incident_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_day: Mapped[date] = mapped_column(Date, _stored(CREATED_DAY))  # UTC
+    reopen_count: Mapped[int] = mapped_column(Integer)
+    reassignments: Mapped[int] = mapped_column(Integer)
+    handled_stints: Mapped[int] = mapped_column(Integer)  # stints with a handle time
+    held_tiers: Mapped[int] = mapped_column(SmallInteger, _stored(_tier_bits("tiers_held")))
+    escalated_tiers: Mapped[int] = mapped_column(SmallInteger, _stored(_tier_bits("escalated_from")))
+    l1_only: Mapped[bool] = mapped_column(Boolean)  # never held above L1
+    knowledge_linked: Mapped[bool] = mapped_column(Boolean)
+    breached: Mapped[bool] = mapped_column(Boolean)  # its response or resolution clock breached
+    vendor_rejected: Mapped[bool] = mapped_column(Boolean)
+    vendor_failed: Mapped[bool] = mapped_column(Boolean)  # the handoff never reached the vendor
+    handled_seconds: Mapped[float] = mapped_column(Float)  # the sum of its stints' handle times
+    hold_seconds: Mapped[float] = mapped_column(Float)
+    ack_seconds: Mapped[float | None] = mapped_column(Float, _stored(_seconds("first_ack_at", "created_at")))
+    resolve_seconds: Mapped[float | None] = mapped_column(
+        Float, _stored(_seconds("resolved_at", "created_at"))
+    )
+    first_contact: Mapped[bool | None] = mapped_column(
+        Boolean
+    )  # resolved within the window; None: not resolved
+    csat_score: Mapped[int | None] = mapped_column(Integer)
+    response_met: Mapped[bool | None] = mapped_column(Boolean)  # the response clock's outcome; None: none yet
+    resolution_met: Mapped[bool | None] = mapped_column(Boolean)
     service: Mapped[str] = mapped_column(Text)
     category: Mapped[str] = mapped_column(Text)
     priority: Mapped[str] = mapped_column(Text)
     channel: Mapped[str] = mapped_column(Text)
     type: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text)
     tier: Mapped[str | None] = mapped_column(Text)  # where it is now (resolved: where it was resolved)
     queue: Mapped[str | None] = mapped_column(Text)
     agent: Mapped[str | None] = mapped_column(Text)  # who holds it now, or held it last
     vendor: Mapped[str | None] = mapped_column(Text)  # the vendor it was last handed to
+    vendor_ack_seconds: Mapped[float | None] = mapped_column(
+        Float, _stored(_seconds("vendor_ack_at", "vendor_handoff_at"))
+    )
+    vendor_resolve_seconds: Mapped[float | None] = mapped_column(
+        Float, _stored(_seconds("vendor_resolved_at", "vendor_handoff_at"))
+    )
+    vendor_handoff_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    vendor_response_met: Mapped[bool | None] = mapped_column(Boolean)
+    vendor_resolution_met: Mapped[bool | None] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(Text)
     first_ack_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True)
     )  # None unless resolved/closed
-    reopen_count: Mapped[int] = mapped_column(Integer)
-    reassignments: Mapped[int] = mapped_column(Integer)
-    l1_only: Mapped[bool] = mapped_column(Boolean)  # never held above L1
-    first_contact: Mapped[bool | None] = mapped_column(
-        Boolean
-    )  # resolved within the window; None: not resolved
-    knowledge_linked: Mapped[bool] = mapped_column(Boolean)
-    csat_score: Mapped[int | None] = mapped_column(Integer)
-    tiers_held: Mapped[list[str]] = mapped_column(ARRAY(Text))
-    escalated_from: Mapped[list[str]] = mapped_column(ARRAY(Text))  # tiers it was escalated up out of
-    hold_seconds: Mapped[float] = mapped_column(Float)
-    response_met: Mapped[bool | None] = mapped_column(Boolean)  # the response clock's outcome; None: none yet
-    resolution_met: Mapped[bool | None] = mapped_column(Boolean)
-    breached: Mapped[bool] = mapped_column(Boolean)  # its response or resolution clock breached
-    vendor_handoff_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     vendor_ack_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     vendor_resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    vendor_rejected: Mapped[bool] = mapped_column(Boolean)
-    vendor_failed: Mapped[bool] = mapped_column(Boolean)  # the handoff never reached the vendor
-    vendor_response_met: Mapped[bool | None] = mapped_column(Boolean)
-    vendor_resolution_met: Mapped[bool | None] = mapped_column(Boolean)
+    tiers_held: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    escalated_from: Mapped[list[str]] = mapped_column(ARRAY(Text))  # tiers it was escalated up out of
     refreshed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_incident_facts_created_at", "created_at"),)
@@ -219,6 +280,11 @@ class IncidentStint(Base):
 
     incident_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     n: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the incident's
+    created_day: Mapped[date] = mapped_column(Date, _stored(CREATED_DAY))
+    handle_seconds: Mapped[float | None] = mapped_column(
+        Float
+    )  # agent stints ended by resolution or escalation
     tier: Mapped[str] = mapped_column(Text)
     queue: Mapped[str | None] = mapped_column(Text)
     agent: Mapped[str | None] = mapped_column(Text)
@@ -227,9 +293,8 @@ class IncidentStint(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # None: holds it still
     ended_by: Mapped[str | None] = mapped_column(Text)  # escalated, de_escalated, reassigned, resolved
     hold_seconds: Mapped[float] = mapped_column(Float)
-    handle_seconds: Mapped[float | None] = mapped_column(
-        Float
-    )  # agent stints ended by resolution or escalation
+
+    __table_args__ = (Index("ix_incident_stints_created_at", "created_at"),)
 
 
 class FactsStale(Base):

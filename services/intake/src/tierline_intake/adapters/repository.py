@@ -17,6 +17,7 @@ from tierline_intake.adapters.filters import IncidentFilter, ProblemFilter
 from tierline_intake.adapters.orm import IncidentRow, ProblemRow, SlaClockView, TimelineEntry
 from tierline_intake.domain.incident import Incident
 from tierline_intake.domain.lifecycle import OPEN_STATUSES, Status
+from tierline_intake.domain.sla import BOARD_CLOCKS
 from tierline_shared import pagination as pages
 from tierline_shared.db import Repository
 from tierline_shared.errors import NotFound
@@ -31,6 +32,7 @@ _INSERT_NEW_INCIDENTS = _INSERT_INCIDENT.on_conflict_do_nothing(
     index_elements=["dedup_key"], index_where=_OPEN_DEDUP
 ).returning(_INSERT_INCIDENT.table.c.id)
 _INSERT_LINES = insert(TimelineEntry.metadata.tables["timeline"])
+HANDOVER_KINDS = ("assigned", "escalated", "de_escalated")  # the lines that change who holds an incident
 
 
 def _incident(row: IncidentRow) -> Incident:
@@ -153,7 +155,10 @@ class IncidentRepository(Repository[IncidentRow]):
             conditions.append(IncidentRow.tier.in_(flt.tier))
         if flt.type:
             conditions.append(IncidentRow.type.in_(flt.type))
+        if flt.queue:
+            conditions.append(IncidentRow.queue.in_(flt.queue))
         for column, value in (
+            (IncidentRow.assignee, flt.assignee),
             (IncidentRow.service, flt.service),
             (IncidentRow.category, flt.category),
             (IncidentRow.product, flt.product),
@@ -232,6 +237,18 @@ class TimelineRepository(Repository[TimelineEntry]):
             for line in chunk:
                 self.recorded.setdefault(line["incident_id"], []).append(TimelineEntry(**line))
 
+    async def last_moved(self, incident_ids: list[uuid.UUID]) -> dict[uuid.UUID, datetime]:
+        """When each of these incidents last changed hands (assigned, escalated or de-escalated);
+        absent: never routed. One query for them all."""
+        if not incident_ids:
+            return {}
+        rows = await self.session.execute(
+            select(TimelineEntry.incident_id, func.max(TimelineEntry.at))
+            .where(TimelineEntry.incident_id.in_(incident_ids), TimelineEntry.kind.in_(HANDOVER_KINDS))
+            .group_by(TimelineEntry.incident_id)
+        )
+        return {incident_id: at for incident_id, at in rows}
+
     async def of(self, incident_id: uuid.UUID) -> list[TimelineEntry]:
         """The incident's timeline, in order."""
         return await self.find(
@@ -251,6 +268,21 @@ class SlaViewRepository(Repository[SlaClockView]):
 
     async def of(self, incident_id: uuid.UUID) -> list[SlaClockView]:
         return await self.find(SlaClockView.incident_id == incident_id)
+
+    async def on_board(self, incident_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[SlaClockView]]:
+        """The response and resolution clocks a board may count down (running, paused or breached)
+        of these incidents, by incident: one query for them all."""
+        found: dict[uuid.UUID, list[SlaClockView]] = {}
+        if not incident_ids:
+            return found
+        views = await self.find(
+            SlaClockView.incident_id.in_(incident_ids),
+            SlaClockView.clock.in_(BOARD_CLOCKS),
+            SlaClockView.state.in_(("running", "paused", "breached")),
+        )
+        for view in views:
+            found.setdefault(view.incident_id, []).append(view)
+        return found
 
     async def clock(self, incident_id: uuid.UUID, clock: str) -> SlaClockView | None:
         """The clock's view, whatever its tier."""

@@ -108,6 +108,8 @@ class Facts:
     tiers_held: list[str]
     escalated_from: list[str]
     hold_seconds: float
+    handled_seconds: float  # the sum of its stints' handle times (AHT over incidents: sum / count)
+    handled_stints: int  # how many stints have one
     response_met: bool | None
     resolution_met: bool | None
     breached: bool
@@ -131,6 +133,7 @@ def derive(
     stints = [_stint(n, spell, holds, now) for n, spell in enumerate(held, start=1)]
     resolved_at = incident.resolved_at if incident.status in RESOLVED_STATUSES else None
     outcome = _Outcomes(ordered)
+    handled = [stint.handle_seconds for stint in stints if stint.handle_seconds is not None]
     return Facts(
         incident_id=incident.id,
         created_at=incident.created_at,
@@ -155,6 +158,8 @@ def derive(
         tiers_held=list(dict.fromkeys(stint.tier for stint in stints)),
         escalated_from=escalated_from,
         hold_seconds=sum(span.seconds for span in holds),
+        handled_seconds=sum(handled),
+        handled_stints=len(handled),
         response_met=outcome.met("response"),
         resolution_met=outcome.met("resolution"),
         breached=outcome.breached("response") or outcome.breached("resolution"),

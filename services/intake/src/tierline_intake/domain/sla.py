@@ -6,10 +6,11 @@ events a running clock's figure only changes with the time of reading, so it is 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from tierline_intake.domain.lifecycle import Status
 from tierline_shared import events
@@ -83,6 +84,7 @@ def started_view(event: events.SlaClockStarted, *, incident_status: Status) -> d
         "met_at": None,
         "remaining_seconds": None,
         "warning_threshold": None,
+        "last_warning": False,
     }
 
 
@@ -111,5 +113,88 @@ def view_changes(event: ClockEvent, *, state: str, tier: str | None) -> dict[str
         return {"state": "met", "met_at": event.met_at, "breached_at": None}
     if isinstance(event, events.SlaRecalculated):
         return {"due_at": event.due_at}
-    # a warning: most of the target is used up; the view keeps the latest threshold crossed
-    return {"warning_threshold": event.threshold} if is_open else {}
+    # a warning: most of the target is used up; the view keeps the latest threshold crossed, and
+    # whether it was the policy's last before the breach
+    return {"warning_threshold": event.threshold, "last_warning": event.last} if is_open else {}
+
+
+# -- the board's summary: the one clock an incident's row counts down ---------------------------
+
+BOARD_CLOCKS = ("response", "resolution")
+
+
+class ClockRow(Protocol):
+    """A clock's view as the board reads it (intake's ``incident_sla`` row)."""
+
+    @property
+    def clock(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def due_at(self) -> datetime | None: ...
+    @property
+    def remaining_seconds(self) -> float | None: ...
+    @property
+    def warning_threshold(self) -> float | None: ...
+    @property
+    def last_warning(self) -> bool: ...
+    @property
+    def met_at(self) -> datetime | None: ...
+
+
+@dataclass(frozen=True)
+class ClockSummary:
+    """The nearest response or resolution clock of an incident, as a board shows it."""
+
+    clock: str
+    due_at: datetime | None
+    remaining_seconds: float | None
+    warning_threshold: float | None
+    last_warning: bool
+    breached: bool
+    paused: bool
+
+
+def nearest_clock(
+    clocks: Iterable[ClockRow], *, acknowledged: bool, resolved: bool, now: datetime
+) -> ClockSummary | None:
+    """The response or resolution clock whose breach is (or was) nearest, or None (always None
+    once the incident is resolved or closed).
+
+    Running and paused clocks count; a breached one too while the work it measured is still
+    undone (the response until acknowledged, the resolution until resolved), so a breach shows
+    before a later due time. Nearest: the earliest due time, a paused clock's as if it resumed
+    ``now``; the response first on a tie.
+    """
+    if resolved:  # nothing left to count down, whatever the SLA monitor has still to say
+        return None
+    candidates: list[tuple[datetime, int, ClockRow]] = []
+    for row in clocks:
+        if row.clock not in BOARD_CLOCKS or not _counts(row, acknowledged=acknowledged):
+            continue
+        due = row.due_at
+        if row.state == ClockState.PAUSED and row.remaining_seconds is not None:
+            due = now + timedelta(seconds=row.remaining_seconds)
+        if due is not None:
+            candidates.append((due, BOARD_CLOCKS.index(row.clock), row))
+    if not candidates:
+        return None
+    row = min(candidates, key=lambda candidate: candidate[:2])[2]
+    reading = ClockReading(
+        state=ClockState(row.state), due_at=row.due_at, paused_left=row.remaining_seconds, met_at=row.met_at
+    )
+    return ClockSummary(
+        clock=row.clock,
+        due_at=row.due_at,
+        remaining_seconds=reading.remaining_seconds(now),
+        warning_threshold=row.warning_threshold,
+        last_warning=row.last_warning,
+        breached=row.state == ClockState.BREACHED,
+        paused=row.state == ClockState.PAUSED,
+    )
+
+
+def _counts(row: ClockRow, *, acknowledged: bool) -> bool:
+    if row.state in OPEN_STATES:
+        return True
+    return row.state == ClockState.BREACHED and (row.clock == "resolution" or not acknowledged)

@@ -13,10 +13,11 @@ from tierline_intake.entrypoints.admin_schemas import (
     IntegrationCreatedOut,
     IntegrationIn,
     IntegrationOut,
+    KeyHolderOut,
 )
 from tierline_intake.entrypoints.common import AUTH_PROBLEMS, deps
 from tierline_intake.service_layer import access, integrations
-from tierline_shared.api import Admin, RuntimeDep
+from tierline_shared.api import Admin, Reader, RuntimeDep
 
 router = APIRouter(tags=["admin"])
 PROBLEMS = {
@@ -37,10 +38,15 @@ async def create_api_key(body: ApiKeyIn, rt: RuntimeDep, principal: Admin) -> Ap
     scopes = sorted(set(body.scopes))
     async with rt.unit_of_work() as session:
         issued = await access.issue_key(
-            deps(rt).unit_of_work(session), deps(rt), name=body.name, scopes=scopes
+            deps(rt).unit_of_work(session), deps(rt), name=body.name, scopes=scopes, person=body.person
         )
     return ApiKeyCreatedOut(
-        id=issued.id, name=issued.name, scopes=list(issued.scopes), key=issued.key, created_at=rt.clock.now()
+        id=issued.id,
+        name=issued.name,
+        scopes=list(issued.scopes),
+        person=issued.person,
+        key=issued.key,
+        created_at=rt.clock.now(),
     )
 
 
@@ -51,9 +57,29 @@ async def list_api_keys(rt: RuntimeDep, principal: Admin) -> list[ApiKeyOut]:
     async with rt.sessions() as session:
         rows = await access.list_keys(deps(rt).unit_of_work(session))
     return [
-        ApiKeyOut(id=r.id, name=r.name, scopes=r.scopes, created_at=r.created_at, revoked_at=r.revoked_at)
+        ApiKeyOut(
+            id=r.id,
+            name=r.name,
+            scopes=r.scopes,
+            person=r.person,
+            created_at=r.created_at,
+            revoked_at=r.revoked_at,
+        )
         for r in rows
     ]
+
+
+@router.get(
+    "/v1/access/me",
+    response_model=KeyHolderOut,
+    responses=AUTH_PROBLEMS,
+    tags=["access"],
+    summary="Who the calling key is (any valid key)",
+)
+async def who_am_i(rt: RuntimeDep, principal: Reader) -> KeyHolderOut:
+    async with rt.sessions() as session:
+        holder = await access.holder(deps(rt).unit_of_work(session), principal)
+    return KeyHolderOut(id=holder.id, name=holder.name, scopes=holder.scopes, person=holder.person)
 
 
 @router.delete(

@@ -12,25 +12,43 @@ from tierline_shared.schemas import ApiModel
 
 Scope = Literal["incidents:read", "incidents:write", "admin"]
 Slug = Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+AGENT_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"  # as the router names its agents
+PERSON = "The router's agent name the key's holder works as (the console's \"my work\"); null: none"
 
 
 class ApiKeyIn(ApiModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"name": "grafana", "scopes": ["incidents:read", "incidents:write"]}]
+            "examples": [
+                {"name": "grafana", "scopes": ["incidents:read", "incidents:write"]},
+                {"name": "bob's console", "scopes": ["incidents:write"], "person": "bob"},
+            ]
         },
     )
     name: str = Field(min_length=1, max_length=120)
     scopes: list[Scope] = Field(min_length=1)
+    person: str | None = Field(
+        default=None, min_length=1, max_length=100, pattern=AGENT_NAME, description=PERSON
+    )
 
 
 class ApiKeyOut(BaseModel):
     id: uuid.UUID
     name: str
     scopes: list[str]
+    person: str | None = Field(default=None, description=PERSON)
     created_at: datetime
     revoked_at: datetime | None = None
+
+
+class KeyHolderOut(BaseModel):
+    """Who the calling key is."""
+
+    id: uuid.UUID
+    name: str
+    scopes: list[str] = Field(description="As issued, sorted (admin implies every other scope)")
+    person: str | None = Field(description=PERSON)
 
 
 class ApiKeyCreatedOut(ApiKeyOut):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import uuid
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from tierline_intake.entrypoints.common import (
     check_values,
     deps,
     idempotent_write,
+    invalid_query,
     render,
     write_incident,
 )
@@ -36,6 +38,7 @@ from tierline_intake.entrypoints.schemas import (
     NoteIn,
     ReopenIn,
     ResolveIn,
+    SlaSummaryOut,
     TimelineItemOut,
 )
 from tierline_intake.service_layer import incidents, lifecycle, queries
@@ -86,6 +89,8 @@ async def list_incidents(
     type_: Annotated[
         list[str] | None, Query(alias="type", description="incident, service_request; repeat for several")
     ] = None,
+    queue: Annotated[list[str] | None, Query(description="queue names; repeat for several")] = None,
+    assignee: Annotated[str | None, Query(max_length=100, description="the agent holding it")] = None,
     service: Annotated[str | None, Query(max_length=120)] = None,
     category: Annotated[str | None, Query(max_length=120)] = None,
     product: Annotated[str | None, Query(max_length=120)] = None,
@@ -105,13 +110,25 @@ async def list_incidents(
     check_values("type", type_, set(INCIDENT_TYPES))
     check_times(created_since=created_since, created_until=created_until)
     check_storable(
-        service=service, category=category, product=product, customer=customer, channel=channel, cursor=cursor
+        service=service,
+        category=category,
+        product=product,
+        customer=customer,
+        channel=channel,
+        cursor=cursor,
+        assignee=assignee,
     )
+    for name in queue or []:
+        if not 0 < len(name) <= 120:
+            invalid_query("queue", "must be 1 to 120 characters")
+        check_storable(queue=name)
     flt = queries.IncidentFilter(
         status=status_,
         priority=priority,
         tier=tier,
         type=type_,
+        queue=queue,
+        assignee=assignee,
         service=service,
         category=category,
         product=product,
@@ -122,13 +139,19 @@ async def list_incidents(
         created_until=created_until,
     )
     async with rt.sessions() as session:
-        rows, next_cursor = await queries.list_incidents(
-            deps(rt).unit_of_work(session), flt, limit=limit, cursor=cursor
+        items, next_cursor = await queries.list_incidents(
+            deps(rt).unit_of_work(session), flt, limit=limit, cursor=cursor, now=rt.clock.now()
         )
-    return IncidentPageOut(
-        items=[IncidentSummaryOut.model_validate(r, from_attributes=True) for r in rows],
-        next_cursor=next_cursor,
-    )
+    return IncidentPageOut(items=[_summary(item) for item in items], next_cursor=next_cursor)
+
+
+def _summary(item: queries.ListedIncident) -> IncidentSummaryOut:
+    row = {name: getattr(item.row, name) for name in IncidentSummaryOut.model_fields if name not in _LISTED}
+    sla = None if item.sla is None else SlaSummaryOut(**dataclasses.asdict(item.sla))
+    return IncidentSummaryOut(**row, waiting_since=item.waiting_since, sla=sla)
+
+
+_LISTED = frozenset({"waiting_since", "sla"})  # what the list adds to the incident's row
 
 
 @router.get(

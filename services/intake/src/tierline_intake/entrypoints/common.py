@@ -103,6 +103,7 @@ def _sla_clock(view: ClockView, now: datetime) -> SlaClockOut:
         due_at=view.due_at,
         remaining_seconds=reading.remaining_seconds(now),
         warning_threshold=view.warning_threshold,
+        last_warning=view.last_warning,
         breached=view.breached_at is not None,
         breached_at=view.breached_at,
         met_at=view.met_at,

@@ -222,6 +222,9 @@ class SlaClockOut(BaseModel):
         default=None,
         description="Share of the target used when the latest warning was sent (e.g. 0.75); null if none",
     )
+    last_warning: bool = Field(
+        default=False, description="The latest warning was the policy's last before the breach"
+    )
     breached: bool = Field(
         description="The SLA monitor announced the breach. A running clock past due_at shows"
         " remaining_seconds 0 and turns breached when the announcement arrives"
@@ -254,6 +257,25 @@ class ProblemRefOut(BaseModel):
 Status = Literal["open", "acknowledged", "on_hold", "resolved", "closed"]
 
 
+class SlaSummaryOut(BaseModel):
+    """The incident's nearest response or resolution clock, for a board's countdown."""
+
+    clock: Literal["response", "resolution"]
+    due_at: datetime | None = Field(
+        description="When it breaches (breached: when it did); null while paused (see remaining_seconds)"
+    )
+    remaining_seconds: float | None = Field(
+        description="As in the incident's sla: seconds left as of this answer, never below 0 (running:"
+        " until due_at; paused: frozen; breached: 0). Past due, due_at says by how much"
+    )
+    warning_threshold: float | None = Field(
+        description="Share of the target used when its latest warning was sent (e.g. 0.75); null if none"
+    )
+    last_warning: bool = Field(description="That warning was the policy's last before the breach")
+    breached: bool = Field(description="The SLA monitor announced its breach")
+    paused: bool = Field(description="On hold: it does not count down until resumed")
+
+
 class IncidentSummaryOut(BaseModel):
     id: uuid.UUID
     title: str
@@ -266,11 +288,20 @@ class IncidentSummaryOut(BaseModel):
     channel: Channel
     status: Status
     tier: str | None
+    queue: str | None
     assignee: str | None
+    waiting_since: datetime | None = Field(
+        description="Open in a queue and held by nobody: since it was left there (its latest assignment"
+        " or escalation); null while an agent or a vendor holds it, before routing, and once resolved"
+    )
     vendor: str | None
     occurrences: int
     created_at: datetime
     updated_at: datetime
+    sla: SlaSummaryOut | None = Field(
+        description="The nearest running or paused response/resolution clock (a breached one while its"
+        " work is undone: the response until acknowledged, the resolution until resolved); null if none"
+    )
 
 
 class IncidentPageOut(BaseModel):

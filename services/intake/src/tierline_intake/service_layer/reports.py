@@ -8,7 +8,7 @@ given: the endpoints pass one REPEATABLE READ snapshot so the parts of a report 
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -279,8 +279,8 @@ def _kpis(found: Row | None, aht: float | None, vendor: bool) -> Kpis:
 Cell = tuple[bool, str | None, bool, datetime | None]  # (all keys, key, all buckets, bucket)
 
 
-def _cells(rows: Iterable[Row]) -> dict[Cell, dict[str, Any]]:
-    return {(bool(r["all_keys"]), r["key"], bool(r["all_buckets"]), r["bucket"]): dict(r) for r in rows}
+def _cell(row: Row) -> Cell:
+    return (bool(row["all_keys"]), row["key"], bool(row["all_buckets"]), row["bucket"])
 
 
 def _key_order(key: str | None) -> tuple[bool, str]:
@@ -288,20 +288,22 @@ def _key_order(key: str | None) -> tuple[bool, str]:
 
 
 async def kpis(session: AsyncSession, query: KpiQuery) -> KpiReport:
-    """The KPI report: three queries (facts' counts; their quantiles; stints' handle time), each cut
-    by CUBE(group, interval)."""
+    """The KPI report: the facts' counts and means; their quantiles (and per tier, queue or agent
+    the stints' handle time), each cut by CUBE(group, interval)."""
     window = sql.FactsWindow(query.start, query.end, query.filters)
     await sql.roomy_sorts(session)
-    counts = _cells(await sql.kpi_rows(session, window, query.group_by, query.interval))
-    for cell, row in _cells(await sql.quantile_rows(session, window, query.group_by, query.interval)).items():
-        for kind in ("mtta", "mttr"):
-            counts[cell][f"{kind}_p50"], counts[cell][f"{kind}_p90"] = row[f"{kind}_q"] or (None, None)
-    handle = {
-        cell: _float(row["aht"])
-        for cell, row in _cells(
-            await sql.handle_time_rows(session, window, query.group_by, query.interval)
-        ).items()
-    }
+    counts = {_cell(r): dict(r) for r in await sql.kpi_rows(session, window, query.group_by, query.interval)}
+    # AHT: over the stints of each cell's incidents (the facts sum them), but per tier, queue or
+    # agent over the stints at that tier, queue or agent (the spread's 'stints' rows)
+    per_stint = query.group_by in sql.STINT_DIMENSIONS
+    handle = {cell: _float(row["aht"]) for cell, row in counts.items() if cell[0] or not per_stint}
+    for row in await sql.spread_rows(session, window, query.group_by, query.interval):
+        cell = _cell(row)
+        if row["source"] == "stints":
+            handle[cell] = _float(row["aht"])
+        else:  # mtta or mttr: [p50, p90] (None: no value, in all when nothing was created)
+            found = counts.setdefault(cell, {})
+            found[f"{row['source']}_p50"], found[f"{row['source']}_p90"] = row["q"] or (None, None)
     vendor = query.group_by == "vendor"
 
     def kpis_of(cell: Cell) -> Kpis:
