@@ -4,7 +4,9 @@ The notifier mails a real SMTP server started here (tests/e2e/mailbox.py, which 
 with the settings `make run` gives it (plain SMTP on loopback, a link secret shared with intake).
 The console runs too (no database; a sealing secret made for the run): ``system.url("console")``.
 ``desk_system`` is the same system with tiers that hold an incident for minutes, for the browser
-tests, where a board must still show the incident the test is looking at.
+tests, where a board must still show the incident the test is looking at; there, incidents of the
+service ``SLA_DRILL_SERVICE`` run on a policy of seconds (``SLA_DRILL_POLICY``: a response target
+of 12 s, warnings at a quarter and at half of it), so a test sees a countdown go amber, then red.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -34,6 +37,14 @@ from tierline_shared.testing import ServerThread
 TIER_BUDGET_SECONDS = 2
 DESK_TIER_BUDGET_SECONDS = 600  # desk_system: nothing climbs a tier unless a test escalates it
 ADMIN_KEY = "tl_e2e-" + secrets.token_urlsafe(24)
+SLA_DRILL_SERVICE = "payroll"  # desk_system: this service's incidents get SLA_DRILL_POLICY
+SLA_DRILL_POLICY = {
+    "name": "drill",
+    "services": [SLA_DRILL_SERVICE],
+    "response": "12s",  # amber after 3 s, red after 6 s (the last warning), breached after 12 s
+    "resolution": "1h",
+    "warnings": [0.25, 0.5],
+}
 
 
 def new_secret() -> str:
@@ -57,7 +68,13 @@ class System:
 
 
 def _write_config(
-    folder: Path, vendor_port: int, webhook_secret: str, callback_secret: str, *, tier_budget_seconds: int
+    folder: Path,
+    vendor_port: int,
+    webhook_secret: str,
+    callback_secret: str,
+    *,
+    tier_budget_seconds: int,
+    sla_policies: list[dict[str, Any]],
 ) -> None:
     shutil.copy(repo_root() / "deploy" / "config" / "priority.yaml", folder / "priority.yaml")
     # the notifier's people, teams and templates as the repository has them
@@ -72,7 +89,8 @@ def _write_config(
         policy.pop("ack_timeout", None)
     (folder / "router.yaml").write_text(yaml.safe_dump(router))
     sla = {
-        "policies": [{"name": "all", "response": "10m", "resolution": "1h"}],
+        # the first policy that matches applies: the narrower ones given first, "all" for the rest
+        "policies": [*sla_policies, {"name": "all", "response": "10m", "resolution": "1h"}],
         "default_tier_budgets": {"L1": budget, "L2": budget, "L3": budget},
     }
     (folder / "sla.yaml").write_text(yaml.safe_dump(sla))
@@ -98,17 +116,27 @@ def _write_config(
 
 @contextlib.contextmanager
 def running_system(
-    infra, extra_env: dict[str, str] | None = None, *, tier_budget_seconds: int = TIER_BUDGET_SECONDS
+    infra,
+    extra_env: dict[str, str] | None = None,
+    *,
+    tier_budget_seconds: int = TIER_BUDGET_SECONDS,
+    sla_policies: list[dict[str, Any]] | None = None,
 ) -> Iterator[System]:
     """The services and the console as processes on their own databases and topics; ``extra_env``
-    reaches each; every escalation ladder rung (and SLA tier budget) lasts ``tier_budget_seconds``."""
+    reaches each; every escalation ladder rung (and SLA tier budget) lasts ``tier_budget_seconds``;
+    ``sla_policies`` (sla.yaml's shape) come before the catch-all policy of 10 min / 1 h."""
     root = infra.root / f"e2e-{uuid.uuid4().hex[:8]}"
     config = root / "config"
     config.mkdir(parents=True)
     vendor_port = free_port()
     webhook_secret, callback_secret = new_secret(), new_secret()
     _write_config(
-        config, vendor_port, webhook_secret, callback_secret, tier_budget_seconds=tier_budget_seconds
+        config,
+        vendor_port,
+        webhook_secret,
+        callback_secret,
+        tier_budget_seconds=tier_budget_seconds,
+        sla_policies=list(sla_policies or []),
     )
     receiver = VendorReceiver(secret=webhook_secret)
     # Own topic namespace: other tests' events on the shared broker are not this system's.
@@ -148,5 +176,7 @@ def system(infra) -> Iterator[System]:
 
 @pytest.fixture(scope="module")
 def desk_system(infra) -> Iterator[System]:
-    with running_system(infra, tier_budget_seconds=DESK_TIER_BUDGET_SECONDS) as running:
+    with running_system(
+        infra, tier_budget_seconds=DESK_TIER_BUDGET_SECONDS, sla_policies=[SLA_DRILL_POLICY]
+    ) as running:
         yield running

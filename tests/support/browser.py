@@ -14,6 +14,11 @@ Screenshots go to ``.run/screenshots/<test module>/<test name>/NN-<name>.png`` i
 test starts, so it holds that test's last run, page by page in order. Waits are WebDriverWait
 conditions with a deadline, never sleeps. Without chromium or chromedriver the test is skipped,
 saying which is missing and how to install it.
+
+The README's pictures of the console (``docs/console-*.png``) come from the same tests:
+``Browser.docs_screenshot`` writes one at a laptop's size, but only when
+``TIERLINE_UPDATE_DOCS_SCREENSHOTS=1`` is set (otherwise a test run leaves ``docs/`` alone).
+``Browser.track_live_streams`` lets a test wait until a page's Server-Sent Events stream is open.
 """
 
 from __future__ import annotations
@@ -29,12 +34,38 @@ from typing import Any, TypeVar
 import pytest
 
 from tests.support.binaries import find
-from tierline_launcher.paths import run_dir
+from tierline_launcher.paths import repo_root, run_dir
 
 T = TypeVar("T")
 CHROMIUM, CHROMEDRIVER = "chromium", "chromedriver"
 DEFAULT_TIMEOUT = 10.0
 WINDOW = (1280, 900)
+LAPTOP = (1280, 800)  # the README's screenshots
+UPDATE_DOCS = "TIERLINE_UPDATE_DOCS_SCREENSHOTS"
+# Run in every page before its own scripts (CDP, so the page's CSP does not apply): note each
+# EventSource the page opens, so a test can wait until its live stream is connected.
+TRACK_EVENT_SOURCES = """
+(() => {
+  const Original = window.EventSource;
+  if (!Original || Original.__tierlineTracked) { return; }
+  window.__tierlineStreams = [];
+  window.__tierlineEvents = [];  // what the streams brought, when (ms since the page's start)
+  const note = (type) => (e) => window.__tierlineEvents.push(
+    {at: Math.round(performance.now()), type: type, data: e.data === undefined ? null : e.data});
+  class Tracked extends Original {
+    constructor(...args) {
+      super(...args);
+      window.__tierlineStreams.push(this);
+      for (const type of ['open', 'incident', 'resync', 'error']) { this.addEventListener(type, note(type)); }
+    }
+  }
+  document.addEventListener('htmx:afterRequest', (e) => window.__tierlineEvents.push({
+    at: Math.round(performance.now()), type: 'htmx', data: e.detail.requestConfig
+      ? e.detail.requestConfig.verb + ' ' + e.detail.requestConfig.path : null}));
+  Tracked.__tierlineTracked = true;
+  window.EventSource = Tracked;
+})();
+"""
 FLAGS = (
     "--headless=new",
     "--no-sandbox",  # as root, in a container
@@ -111,6 +142,48 @@ class Browser:
                 return False
 
         return self.wait(found, timeout=timeout, what=f"{css} with {text!r}")
+
+    def track_live_streams(self) -> None:
+        """From the next page on, note the EventSources pages open (see ``live_stream_open``)."""
+        self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": TRACK_EVENT_SOURCES})
+
+    def wait_for_live_stream(self, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Until the page's Server-Sent Events stream is open (needs ``track_live_streams`` first)."""
+        script = "return (window.__tierlineStreams || []).some((s) => s.readyState === EventSource.OPEN);"
+        self.wait(lambda d: d.execute_script(script), timeout=timeout, what="the page's live stream to open")
+
+    def live_log(self) -> list[Any]:
+        """What the page's live streams brought and the htmx requests that followed (tracked pages)."""
+        log: list[Any] = self.driver.execute_script("return window.__tierlineEvents || [];")
+        return log
+
+    def laptop_viewport(self) -> None:
+        """A laptop's viewport (``LAPTOP``, scale 1) from now on: load the page after this, so its
+        layout and charts are drawn at that size."""
+        width, height = LAPTOP
+        self.driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
+        # no chart animation caught half-way
+        self.driver.execute_cdp_cmd(
+            "Emulation.setEmulatedMedia",
+            {"features": [{"name": "prefers-reduced-motion", "value": "reduce"}]},
+        )
+
+    def docs_screenshot(self, filename: str) -> Path | None:
+        """The page as ``docs/<filename>`` for the README, only with TIERLINE_UPDATE_DOCS_SCREENSHOTS=1
+        set (use ``laptop_viewport`` before loading the page); None when not asked to."""
+        if os.environ.get(UPDATE_DOCS) != "1":
+            return None
+        path = repo_root() / "docs" / filename
+        if not self.driver.save_screenshot(str(path)):
+            raise AssertionError(f"Chromium saved no screenshot to {path}")
+        return path
+
+    @staticmethod
+    def updating_docs() -> bool:
+        return os.environ.get(UPDATE_DOCS) == "1"
 
     def screenshot(self, name: str) -> Path:
         """Save the page as ``NN-<name>.png`` in the test's folder; its path."""

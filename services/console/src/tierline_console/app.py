@@ -19,7 +19,17 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tierline_console import __version__, auth, board, pages
+from tierline_console import (
+    __version__,
+    admin,
+    auth,
+    board,
+    dashboard,
+    incident,
+    my_work,
+    new_incident,
+    pages,
+)
 from tierline_console.config import Settings
 from tierline_console.live import Hub, LiveFeed
 from tierline_console.sessions import SESSION_COOKIE, Sealer
@@ -124,6 +134,11 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(auth.router)
     app.include_router(board.router)
+    app.include_router(new_incident.router)  # before incident: /incidents/new is not an incident id
+    app.include_router(incident.router)
+    app.include_router(my_work.router)
+    app.include_router(dashboard.router)
+    app.include_router(admin.router)
     app.include_router(pages.router)
     install_page_errors(app, state)
     return app

@@ -109,21 +109,17 @@ def _bad_queue(queue: str) -> str | None:
 
 @router.get("/queues/{queue}")
 async def queue_board(request: Request, queue: str, app: ConsoleDep, session: SessionDep) -> Response:
-    if problem := _bad_queue(queue):
-        return app.render(
-            request,
-            "error.html",
-            session=session,
-            status=404,
-            title="No such queue",
-            message=problem,
-            errors=[],
-        )
-    return await _board(request, app, session, kind="queue", name=queue, fragment=False)
+    return await _queue_board(request, queue, app, session, fragment=False)
 
 
 @router.get("/queues/{queue}/rows")
 async def queue_rows(request: Request, queue: str, app: ConsoleDep, session: SessionDep) -> Response:
+    return await _queue_board(request, queue, app, session, fragment=True)
+
+
+async def _queue_board(
+    request: Request, queue: str, app: Console, session: Session, *, fragment: bool
+) -> Response:
     if problem := _bad_queue(queue):
         return app.render(
             request,
@@ -134,7 +130,7 @@ async def queue_rows(request: Request, queue: str, app: ConsoleDep, session: Ses
             message=problem,
             errors=[],
         )
-    return await _board(request, app, session, kind="queue", name=queue, fragment=True)
+    return await _board(request, app, session, kind="queue", name=queue, fragment=fragment)
 
 
 @router.get("/live")

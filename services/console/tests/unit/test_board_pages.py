@@ -123,7 +123,8 @@ def test_the_board_reloads_its_rows_on_live_events(client: TestClient, intake: I
     page = client.get("/boards/L2", params={"priority": "P1", "service": "vpn"})
     assert 'hx-ext="sse" sse-connect="/live"' in page.text
     assert 'hx-get="/boards/L2/rows?priority=P1&amp;service=vpn"' in page.text
-    assert 'hx-trigger="sse:incident, sse:resync" hx-sync="this:queue last"' in page.text
+    assert 'hx-trigger="sse:incident, sse:resync"' in page.text  # the live listener
+    assert 'data-live-refresh hx-trigger="live-refresh" hx-sync="this:queue last"' in page.text
 
     rows = client.get("/boards/L2/rows", params={"priority": "P1"}, headers={"HX-Request": "true"})
     assert rows.status_code == 200 and "<html" not in rows.text and "No open incidents at L2" in rows.text
