@@ -7,8 +7,9 @@ edits their APIs allow, each a CSRF-checked form posted back here and sent upstr
 - API keys (intake, ``admin``): ``DELETE /v1/api-keys/{id}`` revokes one.
 
 An edit button shows only to a key holding the scope the owning service asks for; the service checks
-again, and its refusal is shown in words. After an edit the browser is sent back to the list with
-a fixed notice (never text from the URL).
+again, and its refusal is shown in words. Only intake's 401 ends the session: the others learn new
+keys a little later, and their 401 is a page saying so (``app``). After an edit the browser is sent
+back to the list with a fixed notice (never text from the URL).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from tierline_console.board_view import format_time
 from tierline_console.dashboard_view import format_duration
 from tierline_console.my_work import available_value, not_valid, set_availability
 from tierline_console.sessions import Session
@@ -48,6 +50,13 @@ MAX_NAME = 100
 MAX_REASON = 500
 
 
+def _listed(found: Any, key: str = "name") -> list[dict[str, Any]]:
+    """An upstream's list: its items that are objects with ``key`` (one without cannot be named or
+    acted on, so it is left out rather than failing the page)."""
+    items = found if isinstance(found, list) else []
+    return [dict(item) for item in items if isinstance(item, Mapping) and item.get(key)]
+
+
 def _page(request: Request, app: Console, session: Session, section: str, **context: Any) -> Response:
     return app.render(
         request,
@@ -60,6 +69,7 @@ def _page(request: Request, app: Console, session: Session, section: str, **cont
         is_admin=session.can("admin"),
         can_write=session.can("incidents:write"),
         duration=format_duration,
+        when=format_time,
         **context,
     )
 
@@ -73,13 +83,13 @@ async def admin_index(request: Request, app: ConsoleDep, session: SessionDep) ->
 @router.get("/admin/queues")
 async def queues(request: Request, app: ConsoleDep, session: SessionDep) -> Response:
     found = await app.upstreams.get("router", "/v1/queues", session.api_key)
-    return _page(request, app, session, "queues", queues=found)
+    return _page(request, app, session, "queues", queues=_listed(found))
 
 
 @router.get("/admin/agents")
 async def agents(request: Request, app: ConsoleDep, session: SessionDep) -> Response:
     found = await app.upstreams.get("router", "/v1/agents", session.api_key)
-    return _page(request, app, session, "agents", agents=found)
+    return _page(request, app, session, "agents", agents=_listed(found))
 
 
 def _name(value: str, limit: int = MAX_NAME) -> str | None:
@@ -104,7 +114,7 @@ async def agent_availability(
 @router.get("/admin/escalation-policies")
 async def escalation_policies(request: Request, app: ConsoleDep, session: SessionDep) -> Response:
     found = await app.upstreams.get("router", "/v1/escalation-policies", session.api_key)
-    return _page(request, app, session, "escalation-policies", policies=found)
+    return _page(request, app, session, "escalation-policies", policies=_listed(found))
 
 
 @router.get("/admin/sla")
@@ -113,13 +123,13 @@ async def sla(request: Request, app: ConsoleDep, session: SessionDep) -> Respons
         app.upstreams.get("sla-monitor", "/v1/sla/policies", session.api_key),
         app.upstreams.get("sla-monitor", "/v1/sla/calendars", session.api_key),
     )
-    return _page(request, app, session, "sla", policies=policies, calendars=calendars)
+    return _page(request, app, session, "sla", policies=_listed(policies), calendars=_listed(calendars))
 
 
 @router.get("/admin/vendors")
 async def vendors(request: Request, app: ConsoleDep, session: SessionDep) -> Response:
     found = await app.upstreams.get("vendor-gateway", "/v1/vendors", session.api_key)
-    return _page(request, app, session, "vendors", vendors=found)
+    return _page(request, app, session, "vendors", vendors=_listed(found))
 
 
 @router.post("/admin/vendors/{name}/{switch}")
@@ -146,7 +156,7 @@ async def vendor_switch(
 @router.get("/admin/api-keys")
 async def api_keys(request: Request, app: ConsoleDep, session: SessionDep) -> Response:
     found = await app.upstreams.get("intake", "/v1/api-keys", session.api_key)
-    keys = sorted(found, key=_key_order)
+    keys = sorted(({"name": "", **k} for k in _listed(found, "id")), key=_key_order)
     return _page(request, app, session, "api-keys", keys=keys, own_key=session.identity.id)
 
 

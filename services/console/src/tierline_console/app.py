@@ -1,9 +1,11 @@
 """The console's composition root: ``create_app(settings)``.
 
 No database: the shared ``create_web_app`` gives it logging, tracing, problem+json, request limits
-and metrics, /healthz (the live feed's consumer runs), /readyz (the upstream services and Kafka
-answer) and offline /docs; this module adds security headers, static files, the pages, their error
-pages and the live feed (Kafka → ``GET /live``), started and stopped with the app.
+and metrics, /healthz (the live feed's consumer runs) and offline /docs; this module adds /readyz
+(intake and Kafka answer; the other services are reported, not required: a page that needs one says
+so itself), security headers, the session renewal, static files, the pages, their error pages (HTML
+for browsers, problem+json for API clients) and the live feed (Kafka → ``GET /live``), started and
+stopped with the app.
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -35,21 +40,27 @@ from tierline_console.live import Hub, LiveFeed
 from tierline_console.sessions import SESSION_COOKIE, Sealer
 from tierline_console.upstream import SessionEnded, UpstreamError, Upstreams, UpstreamUnavailable
 from tierline_console.web import (
+    CSP,
+    SECURITY_HEADERS,
     STATIC,
     Console,
     CsrfRefused,
     SecurityHeaders,
+    SessionRenewal,
     SignInRequired,
     environment,
+    not_yet_known,
     to_signin,
 )
 from tierline_shared import tracing
 from tierline_shared.clock import Clock, SystemClock
 from tierline_shared.logging import configure_logging, get_logger
+from tierline_shared.problem import problem_response
 from tierline_shared.runtime import WebAppSpec, create_web_app
 
 NAME = "console"
 _log = get_logger(__name__)
+REQUIRED = ("intake",)  # /readyz fails without these (and Kafka); the others are reported
 
 
 def create_app(
@@ -72,7 +83,7 @@ def create_app(
 
     state = Console(
         settings=settings,
-        sealer=Sealer(settings.sealing_keys(), settings.session_lifetime()),
+        sealer=Sealer(settings.sealing_keys(), settings.session_lifetime(), settings.idle_timeout()),
         upstreams=upstreams(),
         clock=clock or SystemClock(),
         templates=environment(),
@@ -107,14 +118,19 @@ def create_app(
             await state.upstreams.aclose()
             _log.info("service_stopped")
 
-    async def readiness() -> dict[str, bool]:
+    async def upstream_health() -> tuple[dict[str, bool], dict[str, bool]]:
+        """(what readiness needs: intake and Kafka; the other upstreams, for information)."""
         names = list(settings.upstream_urls())
         checks = [state.upstreams.healthy(n) for n in names]
         if feed is not None:
             names.append("kafka")
             checks.append(feed.kafka_ready())
-        answers = await asyncio.gather(*checks)
-        return dict(zip(names, answers, strict=True))
+        answers = dict(zip(names, await asyncio.gather(*checks), strict=True))
+        required = {n: ok for n, ok in answers.items() if n in REQUIRED or n == "kafka"}
+        return required, {n: ok for n, ok in answers.items() if n not in required}
+
+    async def readiness() -> dict[str, bool]:
+        return (await upstream_health())[0]
 
     app = create_web_app(
         WebAppSpec(
@@ -124,12 +140,14 @@ def create_app(
             max_body_bytes=settings.max_body_bytes,
             alive=feed.alive if feed is not None else lambda: True,
             readiness=readiness,
-            readiness_summary="Readiness: the services it reads answer their /healthz, and Kafka answers",
+            readiness_summary=READINESS_SUMMARY,
         ),
         lifespan=lifespan,
     )
+    install_readyz(app, upstream_health)
     app.state.console = state
     app.state.live_feed = feed
+    app.add_middleware(SessionRenewal)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(auth.router)
@@ -144,13 +162,45 @@ def create_app(
     return app
 
 
+READINESS_SUMMARY = (
+    "Readiness: intake and Kafka answer; the other services' /healthz are reported in `upstreams` "
+    "and do not fail it"
+)
+Health = Callable[[], Awaitable[tuple[dict[str, bool], dict[str, bool]]]]
+
+
+def install_readyz(app: FastAPI, health: Health) -> None:
+    """The console's /readyz in place of the shared one, which cannot carry the information part."""
+    app.router.routes[:] = [
+        r for r in app.router.routes if not (isinstance(r, APIRoute) and r.path == "/readyz")
+    ]
+
+    @app.get("/readyz", tags=["operations"], summary=READINESS_SUMMARY)
+    async def readyz() -> Response:
+        checks, upstreams = await health()
+        if all(checks.values()):
+            return JSONResponse({"status": "ready", "checks": checks, "upstreams": upstreams})
+        return problem_response(
+            503, "Service Unavailable", "dependencies not ready", checks=checks, upstreams=upstreams
+        )
+
+
 def _wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "") or request.headers.get("HX-Request") == "true"
 
 
+async def _delegate(handler: Any, request: Request, exc: Exception) -> Response:
+    answer = handler(request, exc)
+    found: Response = await answer if inspect.isawaitable(answer) else answer
+    return found
+
+
 def install_page_errors(app: FastAPI, state: Console) -> None:
-    """Errors of pages as pages: sign in again, 403 for CSRF, the upstream's refusal in words."""
+    """Errors of pages as pages: sign in again, 403 for CSRF, the upstream's refusal in words, and
+    404/422/500 as the console's error page for a browser (API clients keep problem+json)."""
     problem_handler = app.exception_handlers[StarletteHTTPException]
+    validation_handler = app.exception_handlers[RequestValidationError]
+    unexpected_handler = app.exception_handlers[Exception]
 
     def _page(request: Request, status: int, title: str, message: str, errors: list[str]) -> Response:
         session = state.sealer.open(request.cookies.get(SESSION_COOKIE), state.clock.now())
@@ -164,6 +214,9 @@ def install_page_errors(app: FastAPI, state: Console) -> None:
 
     @app.exception_handler(SessionEnded)
     async def _ended(request: Request, exc: SessionEnded) -> Response:
+        if exc.upstream != "intake":  # the others learn keys from Kafka, a little after intake
+            _log.info("key_not_yet_known", upstream=exc.upstream)
+            return _page(request, 503, "Not available yet", not_yet_known(exc.upstream), [])
         _log.info("session_ended", upstream=exc.upstream, reason="key_refused")
         return to_signin(request, "revoked")
 
@@ -193,8 +246,38 @@ def install_page_errors(app: FastAPI, state: Console) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if not _wants_html(request):
-            answer = problem_handler(request, exc)
-            return await answer if inspect.isawaitable(answer) else answer
+            return await _delegate(problem_handler, request, exc)
         detail = exc.detail if isinstance(exc.detail, str) else ""
         titles = {404: "Not found", 405: "Not allowed"}
         return _page(request, exc.status_code, titles.get(exc.status_code, "Error"), detail, [])
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if not _wants_html(request):
+            return await _delegate(validation_handler, request, exc)
+        problems = [e for e in exc.errors() if isinstance(e, dict)]
+        reasons = [
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', 'invalid')}"
+            for e in problems
+        ]
+        if problems and all(e.get("loc", ("",))[0] == "path" for e in problems):
+            # a malformed id in the address is a page that does not exist, e.g. /incidents/not-a-uuid
+            return _page(request, 404, "Not found", "No page has this address.", reasons)
+        return _page(request, 422, "Not valid", "The request is not valid.", reasons)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        if not _wants_html(request):
+            return await _delegate(unexpected_handler, request, exc)
+        _log.error("unhandled_error", path=request.url.path, exc_info=exc)
+        message = (
+            "Something went wrong on the console's side; it has been logged. Reload the page to try again."
+        )
+        response = state.render(
+            request, "error.html", session=None, status=500, title="Error", message=message, errors=[]
+        )
+        # Starlette answers this outside the other middleware: the headers they would add, here
+        response.headers.update(
+            {"Content-Security-Policy": CSP, "Cache-Control": "no-store", **SECURITY_HEADERS}
+        )
+        return response

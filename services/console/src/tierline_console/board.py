@@ -9,14 +9,16 @@ read, and says so when more match.
 from __future__ import annotations
 
 import dataclasses
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
 from tierline_console import board_view
-from tierline_console.sessions import Session
+from tierline_console.live import MAX_STREAM_SECONDS, LiveStream
+from tierline_console.sessions import SESSION_COOKIE, Session
 from tierline_console.web import TIERS, Console, ConsoleDep, SessionDep
 from tierline_shared.problem import problem_response
 
@@ -134,14 +136,28 @@ async def _queue_board(
 
 
 @router.get("/live")
-async def live(request: Request, app: ConsoleDep, session: SessionDep) -> Response:
-    """Server-Sent Events: ``event: incident`` (id: the CloudEvents id); replays after Last-Event-ID."""
-    if len(app.hub.subscribers) >= app.settings.live_max_streams:
-        return problem_response(503, "Service Unavailable", "too many live streams are open; try again later")
+async def live(request: Request, app: ConsoleDep) -> Response:
+    """Server-Sent Events: ``event: incident`` (id: the CloudEvents id); replays after Last-Event-ID.
+
+    Without a valid session it answers 401 problem+json (not the sign-in page), so the browser's
+    EventSource fails visibly; the stream ends by itself at the session's expiry."""
+    now = app.clock.now()
+    session = app.sealer.open(request.cookies.get(SESSION_COOKIE), now)
+    if session is None:
+        return problem_response(401, "Unauthorized", "no current session: reload the page or sign in again")
+    owner = session.identity.id
+    if refusal := app.hub.refusal(owner, app.settings.live_max_streams):
+        status = 503 if app.hub.open_streams >= app.settings.live_max_streams else 429
+        return problem_response(status, HTTPStatus(status).phrase, refusal, headers={"Retry-After": "10"})
+    ends = session.issued_at + app.sealer.lifetime
+    if app.sealer.idle is not None:  # unused that long, it ends too (the stream does not renew it)
+        ends = min(ends, session.seen + app.sealer.idle)
+    session_left = (ends - now).total_seconds()
     last_id = request.headers.get("Last-Event-ID") or request.query_params.get("lastEventId")
-    sub = app.hub.subscribe(last_id.strip()[:100] if last_id else None)
-    return StreamingResponse(
-        app.hub.stream(sub, app.settings.live_heartbeat_seconds),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    sub = app.hub.subscribe(last_id.strip()[:100] if last_id else None, owner=owner)
+    return LiveStream(
+        app.hub,
+        sub,
+        heartbeat=app.settings.live_heartbeat_seconds,
+        lifetime=max(0.0, min(MAX_STREAM_SECONDS, session_left)),
     )

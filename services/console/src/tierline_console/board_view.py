@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -68,24 +68,46 @@ class Countdown:
         return f"{self.clock} {state}" + (", paused" if self.paused else "")
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not value:
+LONG_TIME = "%d %b %Y %H:%M UTC"
+SHORT_TIME = "%d %b %H:%M UTC"
+BAD_TIME = "—"  # what a time an upstream sent malformed shows as
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An upstream's ISO 8601 time, aware (a naive one is taken as UTC); None if absent or malformed."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str) and value.strip():
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
         return None
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def format_time(value: Any, fmt: str = LONG_TIME) -> str:
+    """A time as the console shows every time, in UTC (``02 Mar 2026 09:00 UTC``); "" when there is
+    none, "—" when it cannot be read. The one formatter of the pages: an offset is converted, never
+    just labelled."""
+    if value is None or value == "":
+        return ""
+    parsed = parse_time(value)
+    return BAD_TIME if parsed is None else parsed.astimezone(UTC).strftime(fmt)
 
 
 def countdown(sla: Mapping[str, Any] | None, now: datetime) -> Countdown | None:
     """The countdown of intake's ``sla`` summary as of ``now``; None for an incident without a clock."""
     if not sla:
         return None
-    due = _parse_time(sla.get("due_at"))
+    due = parse_time(sla.get("due_at"))
     paused = bool(sla.get("paused"))
     breached = bool(sla.get("breached"))
     seconds: float | None
     if due is not None:
         seconds = (due - now).total_seconds()
-    elif sla.get("remaining_seconds") is not None and not breached:
+    elif isinstance(sla.get("remaining_seconds"), int | float) and not breached:
         seconds = float(sla["remaining_seconds"])  # paused: frozen
     else:
         seconds = None
@@ -108,8 +130,7 @@ def countdown(sla: Mapping[str, Any] | None, now: datetime) -> Countdown | None:
 
 
 def waited_text(waiting_since: Any) -> str | None:
-    since = _parse_time(waiting_since)
-    return None if since is None else since.strftime("%d %b %H:%M UTC")
+    return format_time(waiting_since, SHORT_TIME) or None
 
 
 @dataclass(frozen=True)
@@ -123,15 +144,47 @@ class Row:
         return str(self.incident["id"])
 
 
-def rows(incidents: Iterable[Mapping[str, Any]], now: datetime) -> list[Row]:
-    return [
-        Row(
-            incident=i,
-            countdown=countdown(i.get("sla"), now),
-            waiting_since=waited_text(i.get("waiting_since")),
+# Every field a row's template reads, so a list item without one (an older intake) shows a gap.
+ROW_DEFAULTS: dict[str, Any] = dict.fromkeys(
+    (
+        "priority",
+        "type",
+        "service",
+        "queue",
+        "tier",
+        "assignee",
+        "waiting_since",
+        "vendor",
+        "status",
+        "sla",
+        "created_at",
+    )
+)
+
+
+def row_incident(item: Mapping[str, Any]) -> dict[str, Any]:
+    filled = {**ROW_DEFAULTS, **item}
+    filled["title"] = filled.get("title") or "Untitled incident"
+    return filled
+
+
+def rows(incidents: Iterable[Any], now: datetime) -> list[Row]:
+    """A row per listed incident, its missing fields filled; an item without an id cannot be linked
+    to and is left out."""
+    found: list[Row] = []
+    for item in incidents:
+        if not isinstance(item, Mapping) or not item.get("id"):
+            continue
+        incident = row_incident(item)
+        sla = incident.get("sla")
+        found.append(
+            Row(
+                incident=incident,
+                countdown=countdown(sla if isinstance(sla, Mapping) else None, now),
+                waiting_since=waited_text(incident.get("waiting_since")),
+            )
         )
-        for i in incidents
-    ]
+    return found
 
 
 def _priority_rank(row: Row) -> int:

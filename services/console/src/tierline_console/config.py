@@ -66,7 +66,13 @@ class Settings(BaseSettings):
         "secret`); comma-separated, newest first, to rotate. Required: `make run` generates one.",
     )
     console_session_hours: float = Field(
-        default=12.0, gt=0, le=24 * 30, description="A session ends this many hours after sign-in."
+        default=12.0, gt=0, le=24, description="A session ends this many hours after sign-in (at most 24)."
+    )
+    console_idle_minutes: int = Field(
+        default=60,
+        ge=1,
+        le=24 * 60,
+        description="A session unused this many minutes ends (the cookie notes its last use once a minute).",
     )
 
     @field_validator("console_secret", mode="before")
@@ -98,6 +104,9 @@ class Settings(BaseSettings):
 
     def session_lifetime(self) -> timedelta:
         return timedelta(hours=self.console_session_hours)
+
+    def idle_timeout(self) -> timedelta:
+        return timedelta(minutes=self.console_idle_minutes)
 
     def sealing_keys(self) -> list[str]:
         keys = parse_keys(self.console_secret)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -21,13 +22,22 @@ from tierline_console import incident_view
 from tierline_console.incident_view import ACTIONS, HOLD_REASONS, LOWER_TIERS, WRITE_SCOPE
 from tierline_console.sessions import Session
 from tierline_console.upstream import SessionEnded, UpstreamError, UpstreamRefused, UpstreamUnavailable
-from tierline_console.web import CheckedSessionDep, Console, ConsoleDep, SessionDep
+from tierline_console.web import CSRF_FIELD, CheckedSessionDep, Console, ConsoleDep, SessionDep
 from tierline_shared.logging import get_logger
 
 router = APIRouter(include_in_schema=False)
 _log = get_logger(__name__)
 MAX_CASES = 20
+IDEMPOTENCY_FIELD = "idempotency_key"
 DELIVERY_PAGE = 200  # the gateway's largest page of its delivery log (it has no case filter)
+
+
+def idempotency_key(given: object) -> str:
+    """The form's idempotency key if it is one (a UUID), else a new one."""
+    try:
+        return str(uuid.UUID(given if isinstance(given, str) else ""))
+    except ValueError:
+        return str(uuid.uuid4())
 
 
 def _is_htmx(request: Request) -> bool:
@@ -52,17 +62,17 @@ async def _vendor(app: Console, session: Session, incident_id: uuid.UUID) -> tup
             session.api_key,
             params={"incident_id": str(incident_id), "limit": MAX_CASES},
         )
-        cases = list(page.get("items") or [])
-        vendors = sorted({str(c["vendor"]) for c in cases})
+        cases = [c for c in (page or {}).get("items") or [] if isinstance(c, Mapping)]
         logs = await asyncio.gather(
             *(
                 app.upstreams.get(
                     "vendor-gateway",
                     "/v1/deliveries",
                     session.api_key,
-                    params={"vendor": v, "limit": DELIVERY_PAGE},
+                    params={"case_id": str(c["id"]), "limit": DELIVERY_PAGE},
                 )
-                for v in vendors
+                for c in cases
+                if c.get("id")
             )
         )
     except UpstreamRefused as exc:
@@ -71,7 +81,7 @@ async def _vendor(app: Console, session: Session, incident_id: uuid.UUID) -> tup
         return [], f"The vendor gateway refused to show the vendor cases ({exc.message})."
     except (UpstreamUnavailable, SessionEnded):
         return [], "The vendor cases cannot be read right now."
-    deliveries = [d for log in logs for d in log or []]
+    deliveries = [d for log in logs if isinstance(log, list) for d in log if isinstance(d, Mapping)]
     return incident_view.vendor_cases(cases, deliveries), None
 
 
@@ -99,10 +109,17 @@ def _actions_context(
     field_errors: dict[str, str] | None = None,
     other_errors: list[str] | None = None,
     values: dict[str, str] | None = None,
+    idempotency_key: str | None = None,
 ) -> dict[str, Any]:
+    actions = incident_view.available_actions(incident, session.identity.scopes)
+    # A fresh key per form, kept for a refused one: a double submit is one action at intake.
+    keys = {name: str(uuid.uuid4()) for name in actions}
+    if failed in keys and idempotency_key:
+        keys[failed] = idempotency_key
     return {
         "incident": incident,
-        "actions": incident_view.available_actions(incident, session.identity.scopes),
+        "actions": actions,
+        "idempotency_keys": keys,
         "catalog": ACTIONS,
         "hold_reasons": HOLD_REASONS,
         "lower_tiers": LOWER_TIERS.get(str(incident.get("tier")), ()),
@@ -191,6 +208,7 @@ async def _refused(
     field_errors: dict[str, str],
     other_errors: list[str],
     values: dict[str, str],
+    idempotency_key: str,
 ) -> Response:
     """The refusal next to its form: the actions fragment for htmx (200, so htmx swaps it), else the page."""
     shown: dict[str, Any] = {
@@ -199,6 +217,7 @@ async def _refused(
         "field_errors": field_errors,
         "other_errors": other_errors,
         "values": values,
+        "idempotency_key": idempotency_key,
     }
     if _is_htmx(request):
         incident = await _read_incident(app, session, incident_id)
@@ -219,7 +238,10 @@ async def act(
     if not session.can(WRITE_SCOPE):
         return forbidden(request, app, session, known.verb.lower() + " incidents")
     form = await request.form()
-    values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    values = {
+        k: v for k, v in form.items() if isinstance(v, str) and k not in (CSRF_FIELD, IDEMPOTENCY_FIELD)
+    }
+    key = idempotency_key(form.get(IDEMPOTENCY_FIELD))
     check = incident_view.check_form(action, values, session.display_name)
     if check.errors:
         return await _refused(
@@ -233,10 +255,12 @@ async def act(
             field_errors=check.errors,
             other_errors=[],
             values=values,
+            idempotency_key=key,
         )
     upstream, method, path = incident_view.upstream_call(action, str(incident_id))
+    headers = {"Idempotency-Key": key} if upstream == "intake" else None  # the router checks from_tier
     try:
-        await app.upstreams.request(upstream, method, path, session.api_key, json=check.body)
+        await app.upstreams.request(upstream, method, path, session.api_key, json=check.body, headers=headers)
     except UpstreamError as exc:
         if isinstance(exc, SessionEnded) and upstream == "intake":
             raise  # intake does not know the key any more: the session ends
@@ -254,6 +278,7 @@ async def act(
             field_errors=by_field,
             other_errors=rest,
             values=values,
+            idempotency_key=key,
         )
     _log.info("action_done", action=action, upstream=upstream, incident_id=str(incident_id))
     if _is_htmx(request):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tierline_console.board_view import PRIORITIES, Countdown, countdown
+from tierline_console.board_view import PRIORITIES, Countdown, countdown, format_time
 
 WRITE_SCOPE = "incidents:write"
 OPEN = frozenset({"open", "acknowledged", "on_hold"})
@@ -22,6 +22,7 @@ HOLD_REASONS = {
     "awaiting_vendor": "Awaiting the vendor",
     "awaiting_change": "Awaiting a change",
 }
+TIERS = ("L1", "L2", "L3", "L4")
 LOWER_TIERS = {"L2": ("L1",), "L3": ("L1", "L2"), "L4": ("L1", "L2", "L3")}
 MAX_BY = 320  # intake's longest actor name
 
@@ -123,6 +124,13 @@ def _choice(form: Mapping[str, str], check: FormCheck, name: str, allowed: Seque
         check.body[name] = value
 
 
+def _from_tier(form: Mapping[str, str], check: FormCheck) -> None:
+    """The tier the page showed: the router moves the incident only from there (a second click, or
+    someone faster, gets a 409 instead of a second move)."""
+    if form.get("from_tier", "").strip():
+        _choice(form, check, "from_tier", TIERS)
+
+
 def check_form(action: str, form: Mapping[str, str], actor: str) -> FormCheck:
     """The body of ``action``'s upstream call from its form, or the form's errors by field."""
     check = FormCheck()
@@ -145,10 +153,12 @@ def check_form(action: str, form: Mapping[str, str], actor: str) -> FormCheck:
             check.body["author"] = by
         case "escalate":
             _text(form, check, "note", limit=2000, required=True)
+            _from_tier(form, check)
         case "de-escalate":
             _text(form, check, "note", limit=2000, required=True)
             if form.get("to_tier", "").strip():
                 _choice(form, check, "to_tier", ("L1", "L2", "L3"))
+            _from_tier(form, check)
         case "priority":
             _choice(form, check, "priority", PRIORITIES)
             check.body["by"] = by
@@ -233,14 +243,8 @@ def with_defaults(incident: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def time_text(value: Any) -> str:
-    """An ISO time as ``02 Mar 2026 09:00 UTC`` (the text as given if it is not one)."""
-    if not value:
-        return ""
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return str(value)
-    return parsed.strftime("%d %b %Y %H:%M UTC")
+    """A time as ``02 Mar 2026 09:00 UTC``, converted to UTC ("" if none, "—" if unreadable)."""
+    return format_time(value)
 
 
 CLOCK_NAMES = {
@@ -267,8 +271,11 @@ def clocks(sla: Mapping[str, Mapping[str, Any]] | None, now: datetime) -> list[C
     """The incident's clocks (intake's ``sla``) in a fixed order, each as the boards count down."""
     order = list(CLOCK_NAMES)
     found: list[ClockRow] = []
-    for kind in sorted(sla or {}, key=lambda k: (order.index(k) if k in order else len(order), k)):
-        clock = (sla or {})[kind]
+    known = {
+        str(k): c for k, c in (sla.items() if isinstance(sla, Mapping) else ()) if isinstance(c, Mapping)
+    }
+    for kind in sorted(known, key=lambda k: (order.index(k) if k in order else len(order), k)):
+        clock = known[kind]
         state = str(clock.get("state") or "")
         name = CLOCK_NAMES.get(kind, kind.replace("_", " ").capitalize())
         if kind == "tier" and clock.get("tier"):
@@ -304,7 +311,8 @@ def vendor_cases(
 
 def timeline(items: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     """The timeline newest first, each entry's time as text (the template escapes every field)."""
-    ordered = sorted(items, key=lambda e: str(e.get("at") or ""), reverse=True)
+    entries = [e for e in items if isinstance(e, Mapping)]
+    ordered = sorted(entries, key=lambda e: str(e.get("at") or ""), reverse=True)
     return [
         {
             "at": str(e.get("at") or ""),

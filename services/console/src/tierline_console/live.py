@@ -7,6 +7,12 @@ and is offered to every open stream's bounded queue; a browser that does not dra
 dropped (its stream ends, and the browser reconnects with ``Last-Event-ID``). A reconnect replays
 what the ring holds after that id; an id the ring no longer holds gets ``event: resync``. The stream
 carries no incident data: pages reload their own fragments with the person's key.
+
+Streams are bounded: at most ``live_max_streams`` per console and ``STREAMS_PER_KEY`` per API key,
+counted from the request until the response is done with (``LiveStream``: released however the
+response ends, even if it never started); each ends after ``MAX_STREAM_SECONDS`` or at its session's
+expiry, whichever is sooner (the browser reconnects with ``Last-Event-ID``; an ended session then
+gets a 401); and a browser that does not read what it is sent for ``SEND_TIMEOUT_SECONDS`` is cut off.
 """
 
 from __future__ import annotations
@@ -16,13 +22,15 @@ import contextlib
 import itertools
 import json
 import uuid
-from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections import Counter, deque
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
+from starlette.responses import StreamingResponse
+from starlette.types import Message, Send
 
 from tierline_shared.events import topics
 from tierline_shared.logging import get_logger
@@ -35,6 +43,10 @@ RING_SIZE = 2_000
 QUEUE_SIZE = 256
 HEARTBEAT_SECONDS = 15.0
 RETRY_MILLISECONDS = 2_000  # how soon a browser reconnects after its stream ends
+STREAMS_PER_KEY = 10  # open streams (tabs) of one API key
+MAX_STREAM_SECONDS = 600.0  # a stream ends after this (or at its session's expiry) and reconnects
+SEND_TIMEOUT_SECONDS = 30.0  # a browser that reads nothing for this long is cut off
+FORBIDDEN_IN_FIELDS = frozenset("\r\n\0")  # would break (or be ignored in) an SSE field line
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,8 @@ def from_record(headers: Any, key: bytes | None) -> LiveEvent | None:
     event_id, event_type = found.get("ce_id"), found.get("ce_type")
     if not event_id or not event_type or len(event_id) > 100 or len(event_type) > 200:
         return None
+    if FORBIDDEN_IN_FIELDS.intersection(event_id) or FORBIDDEN_IN_FIELDS.intersection(event_type):
+        return None  # a line break in an "id:" line would end it early and forge the next field
     subject = found.get("ce_subject") or (key.decode(errors="replace") if key else "")
     try:
         incident_id: str | None = str(uuid.UUID(subject))
@@ -110,7 +124,9 @@ class Ring:
 @dataclass(eq=False)
 class Subscriber:
     queue: asyncio.Queue[bytes | None]
+    owner: str = ""  # the API key it streams for (its id), for the per-key cap
     dropped: bool = False
+    released: bool = False  # no longer counted as open
 
 
 @dataclass
@@ -119,7 +135,9 @@ class Hub:
 
     ring: Ring = field(default_factory=Ring)
     queue_size: int = QUEUE_SIZE
-    subscribers: set[Subscriber] = field(default_factory=set)
+    subscribers: set[Subscriber] = field(default_factory=set)  # those events are offered to
+    open_streams: int = 0  # streams from subscribe to release, dropped or not
+    per_owner: Counter[str] = field(default_factory=Counter)
 
     def publish(self, event: LiveEvent) -> None:
         self.ring.add(event)
@@ -139,9 +157,20 @@ class Hub:
             sub.queue.get_nowait()
         sub.queue.put_nowait(None)
 
-    def subscribe(self, last_event_id: str | None) -> Subscriber:
-        """A new stream's queue, holding first what it missed since ``last_event_id`` (or a resync)."""
-        sub = Subscriber(queue=asyncio.Queue(self.queue_size))
+    def refusal(self, owner: str, max_streams: int, per_owner: int = STREAMS_PER_KEY) -> str | None:
+        """Why a new stream for ``owner`` may not open now, or None when it may."""
+        if self.open_streams >= max_streams:
+            return "too many live streams are open on this console; try again later"
+        if self.per_owner[owner] >= per_owner:
+            return f"this API key has {per_owner} live streams open already; close a tab and try again"
+        return None
+
+    def subscribe(self, last_event_id: str | None, owner: str = "") -> Subscriber:
+        """A new stream's queue, holding first what it missed since ``last_event_id`` (or a resync);
+        it counts as open until ``release``."""
+        sub = Subscriber(queue=asyncio.Queue(self.queue_size), owner=owner)
+        self.open_streams += 1
+        self.per_owner[owner] += 1
         if last_event_id:
             missed = self.ring.after(last_event_id)
             backlog = [resync(self.ring.newest)] if missed is None else [e.sse() for e in missed]
@@ -155,26 +184,78 @@ class Hub:
     def unsubscribe(self, sub: Subscriber) -> None:
         self.subscribers.discard(sub)
 
+    def release(self, sub: Subscriber) -> None:
+        """The stream's connection is done with: it no longer counts (idempotent)."""
+        self.unsubscribe(sub)
+        if sub.released:
+            return
+        sub.released = True
+        self.open_streams -= 1
+        self.per_owner[sub.owner] -= 1
+        if self.per_owner[sub.owner] <= 0:
+            del self.per_owner[sub.owner]
+
     def close(self) -> None:
         """End every open stream (the console is stopping)."""
         for sub in list(self.subscribers):
             self._drop(sub)
 
-    async def stream(self, sub: Subscriber, heartbeat: float = HEARTBEAT_SECONDS) -> AsyncIterator[bytes]:
-        """The SSE body of one browser: a retry hint, then events, a comment line when idle."""
+    async def stream(
+        self, sub: Subscriber, heartbeat: float = HEARTBEAT_SECONDS, lifetime: float = MAX_STREAM_SECONDS
+    ) -> AsyncGenerator[bytes, None]:
+        """The SSE body of one browser: a retry hint, then events, a comment line when idle; it ends
+        after ``lifetime`` seconds (the browser reconnects with Last-Event-ID)."""
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + lifetime
         try:
             yield f"retry: {RETRY_MILLISECONDS}\n\n".encode()
-            while True:
+            while (left := ends - loop.time()) > 0:
                 try:
-                    message = await asyncio.wait_for(sub.queue.get(), heartbeat)
+                    message = await asyncio.wait_for(sub.queue.get(), min(heartbeat, left))
                 except TimeoutError:
-                    yield HEARTBEAT
+                    if ends - loop.time() > 0:
+                        yield HEARTBEAT
                     continue
                 if message is None:
                     return
                 yield message
         finally:
-            self.unsubscribe(sub)
+            self.release(sub)
+
+
+class LiveStream(StreamingResponse):
+    """``GET /live``'s response: the hub's stream of ``sub``, released however the response ends
+    (even never started), and cut off when the browser reads nothing for ``send_timeout`` seconds
+    (a stalled socket would otherwise hold its stream, and its place in the caps, indefinitely)."""
+
+    def __init__(
+        self,
+        hub: Hub,
+        sub: Subscriber,
+        *,
+        heartbeat: float = HEARTBEAT_SECONDS,
+        lifetime: float = MAX_STREAM_SECONDS,
+        send_timeout: float = SEND_TIMEOUT_SECONDS,
+    ) -> None:
+        self.events = hub.stream(sub, heartbeat, lifetime)
+        super().__init__(
+            self.events,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+        self.hub, self.sub, self.send_timeout = hub, sub, send_timeout
+
+    async def stream_response(self, send: Send) -> None:
+        async def bounded(message: Message) -> None:
+            await asyncio.wait_for(send(message), self.send_timeout)
+
+        try:
+            await super().stream_response(bounded)
+        except TimeoutError:
+            _log.info("live_stream_stalled", send_timeout=self.send_timeout)
+        finally:
+            await self.events.aclose()  # runs the stream's own finally, if it started
+            self.hub.release(self.sub)
 
 
 class LiveFeed:

@@ -20,7 +20,7 @@ from fastapi.responses import RedirectResponse, Response
 from tierline_console import board_view
 from tierline_console.board import MAX_INCIDENTS, fetch_open
 from tierline_console.sessions import Session
-from tierline_console.upstream import UpstreamRefused, UpstreamUnavailable
+from tierline_console.upstream import SessionEnded, UpstreamRefused, UpstreamUnavailable
 from tierline_console.web import CheckedSessionDep, Console, ConsoleDep, SessionDep
 
 router = APIRouter(include_in_schema=False)
@@ -53,6 +53,12 @@ async def _agent(app: Console, session: Session, work: MyWork) -> None:
         return
     except UpstreamUnavailable as exc:
         work.router_problem = exc.message
+        return
+    except SessionEnded:  # only intake's 401 ends a session
+        work.router_problem = (
+            "your API key is not yet known to the router (the other services learn new keys from intake "
+            "a little later; try again in a moment)"
+        )
         return
     work.available = bool(found.get("available"))
     work.queues = [str(q) for q in found.get("queues") or []]

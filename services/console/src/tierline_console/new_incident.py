@@ -2,7 +2,8 @@
 
 The console checks what a form can get wrong (required fields, lengths, the choices); intake checks
 the rest (e.g. a service's name pattern) and its 422 field errors are shown by their fields. Each
-rendered form carries an idempotency key, so a double-submitted form creates one incident.
+rendered form carries an idempotency key, so a double-submitted form creates one incident; a form
+shown again after a refusal or an unanswered call keeps its key and what was typed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from tierline_console.incident import forbidden
 from tierline_console.incident_view import WRITE_SCOPE, errors_by_field
 from tierline_console.sessions import Session
-from tierline_console.upstream import UpstreamRefused
+from tierline_console.upstream import SessionEnded, UpstreamError, UpstreamUnavailable
 from tierline_console.web import CheckedSessionDep, Console, ConsoleDep, SessionDep
 from tierline_shared.logging import get_logger
 
@@ -35,6 +36,10 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "type": tuple(TYPES),
 }
 FIELDS = (*TEXTS, *CHOICES)
+UNANSWERED = (
+    "{problem}, so the incident may or may not be logged. Submit the form again: it keeps its "
+    "idempotency key, so intake logs it once."
+)
 DEFAULTS = {"channel": "phone", "impact": "medium", "urgency": "medium", "type": "incident"}
 
 
@@ -130,19 +135,28 @@ async def create_incident(request: Request, app: ConsoleDep, session: CheckedSes
         created = await app.upstreams.request(
             "intake", "POST", "/v1/incidents", session.api_key, json=body, headers={"Idempotency-Key": key}
         )
-    except UpstreamRefused as exc:
+    except SessionEnded:
+        raise  # intake does not know the key any more: the session ends
+    except UpstreamError as exc:
         by_field, rest = errors_by_field(exc.errors, FIELDS)
-        _log.info("create_refused", status=exc.status)
+        _log.info(
+            "create_refused", status=exc.status, upstream_unavailable=isinstance(exc, UpstreamUnavailable)
+        )
+        if isinstance(exc, UpstreamUnavailable):
+            status, message = exc.status, UNANSWERED.format(problem=exc.message)
+        else:
+            status = exc.status if 400 <= exc.status < 500 else 502
+            message = f"Intake refused the incident: {exc.message}"
         return _form(
             request,
             app,
             session,
-            status=exc.status if 400 <= exc.status < 500 else 502,
+            status=status,
             values=values,
             errors=by_field,
-            message=f"Intake refused the incident: {exc.message}",
+            message=message,
             other_errors=rest,
-            idempotency_key=key if exc.status >= 500 else None,
+            idempotency_key=key,  # the same: sent again, intake logs the incident once
         )
     incident_id = uuid.UUID(str(created["id"]))
     _log.info("incident_logged", incident_id=str(incident_id), channel=body["channel"])

@@ -1,8 +1,12 @@
 """Sessions sealed in a cookie with Fernet (AES-128-CBC + HMAC-SHA256): signed *and* encrypted.
 
 The cookie carries the person's API key, what intake's ``GET /v1/access/me`` said of it, a CSRF
-token and the issue time; the browser holds only ciphertext. Fernet's own timestamp bounds its
-life (``ttl``), so an old cookie replayed after expiry is refused even if its holder kept it.
+token, the issue time and when it was last used; the browser holds only ciphertext. A session ends
+``lifetime`` after its issue time, or once unused for ``idle``: the pages re-seal the cookie with a
+new ``last_seen`` at most once a minute (``TOUCH_EVERY``), so an idle one cannot be kept alive without
+requests. Both times are inside the sealed payload, so nobody can move them; an old cookie replayed
+after either end is refused even if its holder kept it. The sessions are stateless: signing out
+clears the browser's cookie, but a copy of it stays valid until one of those ends.
 Several keys (newest first) let the secret rotate: cookies sealed with an older one still open.
 
 Sign-in has a CSRF token too, before any session exists: ``GET /signin`` sets a short-lived sealed
@@ -24,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 SESSION_COOKIE = "tierline_session"
 SIGNIN_COOKIE = "tierline_signin"
 SIGNIN_TTL = timedelta(hours=1)  # a sign-in form left open longer than this is shown again
+TOUCH_EVERY = timedelta(minutes=1)  # the cookie's last_seen is renewed at most this often
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 M = TypeVar("M", bound=BaseModel)
 
@@ -46,6 +51,11 @@ class Session(BaseModel):
     identity: Identity
     csrf_token: str
     issued_at: datetime
+    last_seen: datetime | None = None  # the last request that renewed it (None: issued_at)
+
+    @property
+    def seen(self) -> datetime:
+        return self.last_seen or self.issued_at
 
     @property
     def display_name(self) -> str:
@@ -65,18 +75,42 @@ class SigninToken(BaseModel):
 class Sealer:
     """Seals with the newest key; opens with any. Times come from the caller (the service's clock)."""
 
-    def __init__(self, keys: Sequence[str], lifetime: timedelta) -> None:
+    def __init__(self, keys: Sequence[str], lifetime: timedelta, idle: timedelta | None = None) -> None:
         if not keys:
             raise ValueError("a sealer needs at least one key")
         self._fernet = MultiFernet([Fernet(k) for k in keys])
         self.lifetime = lifetime
+        self.idle = idle  # None: no idle end (only the lifetime)
 
     def seal(self, session: Session, now: datetime) -> str:
         return self._seal(session, now)
 
     def open(self, token: str | None, now: datetime) -> Session | None:
-        """The session in a cookie, or None when it is absent, not ours, altered or expired."""
-        return self._open(Session, token, now, self.lifetime)
+        """The session in a cookie, or None when it is absent, not ours, altered, expired or idle."""
+        return self.examine(token, now)[0]
+
+    def examine(self, token: str | None, now: datetime) -> tuple[Session | None, str | None]:
+        """The session in a cookie, or why there is none: None (no cookie), "expired" (ended, not ours,
+        altered) or "idle" (unused longer than ``idle``)."""
+        if not token:
+            return None, None
+        # Fernet's timestamp is the last (re-)seal; the issue time inside bounds the whole life.
+        session = self._open(Session, token, now, self.lifetime)
+        if session is None or now - session.issued_at > self.lifetime:
+            return None, "expired"
+        if self.idle is not None and now - session.seen > self.idle:
+            return None, "idle"
+        return session, None
+
+    def needs_touch(self, session: Session, now: datetime) -> bool:
+        """Whether to re-seal the cookie with a new ``last_seen`` (at most once a ``TOUCH_EVERY``)."""
+        return self.idle is not None and now - session.seen >= TOUCH_EVERY
+
+    def touched(self, session: Session, now: datetime) -> tuple[str, int]:
+        """The cookie re-sealed as last used ``now``, and its max-age (what is left of its lifetime)."""
+        left = session.issued_at + self.lifetime - now
+        sealed = self.seal(session.model_copy(update={"last_seen": now}), now)
+        return sealed, max(int(left.total_seconds()), 0)
 
     def seal_signin(self, token: SigninToken, now: datetime) -> str:
         return self._seal(token, now)

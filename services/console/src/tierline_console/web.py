@@ -46,12 +46,14 @@ SECURITY_HEADERS = {
 }
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+RENEWED_COOKIE = "tierline_renewed_session"  # request.state: the Set-Cookie of a renewed session
 TIERS = ("L1", "L2", "L3", "L4")
 HOME = "/boards/L1"
 
 # Why the sign-in page is shown again: a fixed message per reason (never text from the URL).
 SIGNIN_REASONS = {
     "expired": "Your session has ended. Sign in again.",
+    "idle": "Your session ended because it was not used for a while. Sign in again.",
     "revoked": "Your API key is no longer valid (revoked or unknown). Sign in with a current key.",
     "signedout": "You have signed out.",
 }
@@ -80,6 +82,30 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class SessionRenewal:
+    """Adds a renewed session cookie (set by ``current_session`` on the request's state) to the
+    response, unless the response sets or clears that cookie itself (sign-out, a session ended)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                renewed = scope.get("state", {}).get(RENEWED_COOKIE)
+                headers = MutableHeaders(scope=message)
+                own = any(v.startswith(f"{SESSION_COOKIE}=") for v in headers.getlist("set-cookie"))
+                if renewed and not own:
+                    headers.append("set-cookie", renewed)
+            await send(message)
+
+        await self.app(scope, receive, with_cookie)
 
 
 def environment() -> jinja2.Environment:
@@ -176,12 +202,21 @@ def to_signin(request: Request, reason: str | None) -> Response:
 
 
 async def current_session(request: Request) -> Session:
-    """The signed-in person (SignInRequired without a valid session cookie)."""
+    """The signed-in person (SignInRequired without a valid session cookie, saying why).
+
+    Once a minute at most, the cookie is re-sealed with the time of this request (``last_seen``)
+    for the idle timeout: ``SessionRenewal`` adds it to whatever response the page gives.
+    """
     app = console(request)
-    token = request.cookies.get(SESSION_COOKIE)
-    session = app.sealer.open(token, app.clock.now())
+    now = app.clock.now()
+    session, ended = app.sealer.examine(request.cookies.get(SESSION_COOKIE), now)
     if session is None:
-        raise SignInRequired("expired" if token else None)
+        raise SignInRequired(ended)
+    if app.sealer.needs_touch(session, now):
+        sealed, max_age = app.sealer.touched(session, now)
+        carrier = Response()
+        app.set_cookie(request, carrier, SESSION_COOKIE, sealed, max_age)
+        setattr(request.state, RENEWED_COOKIE, carrier.headers["set-cookie"])
     return session
 
 
@@ -208,3 +243,12 @@ async def csrf_checked(request: Request, session: SessionDep) -> Session:
 
 
 CheckedSessionDep = Annotated[Session, Depends(csrf_checked)]
+
+
+def not_yet_known(upstream: str) -> str:
+    """Why a service other than intake refuses a key intake knows: it has not heard of it yet (only
+    intake's 401 ends a session; the others learn keys from Kafka a little later)."""
+    return (
+        f"Your API key is not yet known to {upstream}: the other services learn new keys from intake "
+        "a little later. Try again in a moment."
+    )

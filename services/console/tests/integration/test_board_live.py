@@ -134,4 +134,6 @@ async def test_live_delivers_a_new_incident_within_two_seconds(
 async def test_live_needs_a_session(served_console: ServedConsole) -> None:
     async with httpx.AsyncClient(base_url=served_console.url, timeout=10) as client:
         response = await client.get("/live")
-    assert response.status_code == 303 and response.headers["location"] == "/signin"
+    # a problem, not a redirect to an HTML page: the browser's EventSource fails visibly
+    assert response.status_code == 401, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")

@@ -125,10 +125,18 @@ def test_the_board_reloads_its_rows_on_live_events(client: TestClient, intake: I
     assert 'hx-get="/boards/L2/rows?priority=P1&amp;service=vpn"' in page.text
     assert 'hx-trigger="sse:incident, sse:resync"' in page.text  # the live listener
     assert 'data-live-refresh hx-trigger="live-refresh" hx-sync="this:queue last"' in page.text
+    assert "aria-live" not in page.text  # per-second countdowns are not read out: one status line is
+    assert '<p id="live-status" class="visually-hidden" role="status"></p>' in page.text
+    assert 'data-live-label="Board updated"' in page.text
+    assert '<div id="live-alert" class="live-alert" role="alert"></div>' in page.text
 
     rows = client.get("/boards/L2/rows", params={"priority": "P1"}, headers={"HX-Request": "true"})
     assert rows.status_code == 200 and "<html" not in rows.text and "No open incidents at L2" in rows.text
+    assert "<span hidden data-live-summary>Board L2 updated: 0 open incidents</span>" in rows.text
     assert intake.asked[-1]["tier"] == "L2" and intake.asked[-1].get_list("priority") == ["P1"]
+    intake.pages[None] = {"items": [incident(1)], "next_cursor": None}
+    rows = client.get("/queues/service-desk/rows", headers={"HX-Request": "true"})
+    assert "<span hidden data-live-summary>Queue service-desk updated: 1 open incident</span>" in rows.text
 
 
 def test_filters_go_to_intake(client: TestClient, intake: Intake) -> None:

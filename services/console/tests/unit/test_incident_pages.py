@@ -209,6 +209,9 @@ def test_the_page_shows_the_incident_and_its_actions(
     ]
     assert f'data-incident-id="{IID}"' in html and 'sse-connect="/live"' in html
     assert 'src="/static/js/incident.js"' in html
+    assert "aria-live" not in html  # per-second countdowns are not read out: one status line is
+    assert '<p id="live-status" class="visually-hidden" role="status"></p>' in html
+    assert 'id="incident-detail" class="incident-detail" data-live-label="Incident details updated"' in html
     assert ("vendor-gateway", "GET", "/v1/deliveries", None) in upstreams.calls
 
 
@@ -259,7 +262,7 @@ def test_acknowledge_calls_intake_and_returns_to_the_page(
     assert upstreams.writes() == [("intake", "POST", f"/v1/incidents/{IID}/acknowledge", {"by": "alice"})]
     assert "Acknowledged." in client.get(done.headers["location"]).text
     unknown = client.get(f"/incidents/{IID}", params={"done": "<b>hacked</b>"})
-    assert 'role="status"' not in unknown.text and "hacked" not in unknown.text  # fixed notices only
+    assert 'class="notice"' not in unknown.text and "hacked" not in unknown.text  # fixed notices only
 
 
 def test_htmx_actions_answer_with_the_fragment_and_reload_the_detail(

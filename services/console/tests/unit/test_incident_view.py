@@ -244,6 +244,7 @@ def test_the_actions_fragment_shows_buttons_and_a_refusal_by_field() -> None:
         "values": {"note": XSS},
         "session": session,
     }
+    context["idempotency_keys"] = {name: f"key-of-{name}" for name in context["actions"]}
     html = environment().get_template("incident_actions.html").render(**context)
     for verb in ("Hold", "Resolve", "Add note", "Escalate", "De-escalate", "Change priority"):
         assert f">{verb}</button>" in html
@@ -251,3 +252,7 @@ def test_the_actions_fragment_shows_buttons_and_a_refusal_by_field() -> None:
     assert 'id="err-escalate-note"' in html and 'aria-describedby="err-escalate-note"' in html
     assert XSS not in html and "&lt;script&gt;" in html
     assert html.count(f'value="{session.csrf_token}"') == html.count("<form")
+    for name in context["actions"]:  # each form its own key: a double submit acts once
+        assert f'name="idempotency_key" value="key-of-{name}"' in html
+    # escalate and de-escalate say the tier the page showed; the router refuses them elsewhere
+    assert html.count('name="from_tier" value="L2"') == 2

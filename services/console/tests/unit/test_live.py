@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
-from tierline_console.live import HEARTBEAT, Hub, LiveEvent, Ring, from_record
+import pytest
+from starlette.requests import ClientDisconnect
+
+from tierline_console.live import HEARTBEAT, Hub, LiveEvent, LiveStream, Ring, from_record
 
 INCIDENT = "0b4f8e2a-54a1-4f6e-9d1e-6a0c2b7e4f11"
 
@@ -138,3 +142,95 @@ def test_records_become_live_events_and_junk_is_skipped() -> None:
     assert from_record(no_subject, INCIDENT.encode()) == LiveEvent("x", INCIDENT, "t")
     assert from_record([("ce_type", b"t")], None) is None
     assert from_record([("ce_id", b"\xff"), ("ce_type", b"t")], None) is None
+
+
+@pytest.mark.parametrize(
+    ("ce_id", "ce_type"),
+    [
+        (b"e1\nevent: resync", b"t"),
+        (b"e1\r", b"t"),
+        (b"e1\0", b"t"),
+        (b"e1", b"tierline.incident.updated.v1\ndata: forged"),
+        (b"e1", b"t\r\n"),
+    ],
+)
+def test_a_record_with_a_line_break_in_its_id_or_type_is_skipped(ce_id: bytes, ce_type: bytes) -> None:
+    assert from_record([("ce_id", ce_id), ("ce_type", ce_type)], INCIDENT.encode()) is None
+
+
+def test_streams_are_counted_until_released_and_capped_per_console_and_per_key() -> None:
+    hub = Hub()
+    mine = [hub.subscribe(None, owner="k1") for _ in range(3)]
+    assert hub.refusal("k1", max_streams=10, per_owner=3) is not None  # k1 has its 3
+    assert hub.refusal("k2", max_streams=10, per_owner=3) is None
+    hub.subscribe(None, owner="k2")
+    assert "console" in (hub.refusal("k3", max_streams=4, per_owner=3) or "")
+    hub.release(mine[0])
+    hub.release(mine[0])  # idempotent
+    assert hub.open_streams == 3 and hub.per_owner["k1"] == 2
+    assert hub.refusal("k1", max_streams=10, per_owner=3) is None
+
+
+async def test_a_dropped_stream_still_counts_until_its_response_is_done_with() -> None:
+    hub = Hub(queue_size=1)
+    sub = hub.subscribe(None, owner="k1")
+    hub.publish(event(1))
+    hub.publish(event(2))  # dropped: no longer offered events ...
+    assert sub.dropped and sub not in hub.subscribers
+    assert hub.open_streams == 1 and hub.per_owner["k1"] == 1  # ... but its connection is still open
+    stream = hub.stream(sub)
+    assert [m async for m in stream] == [b"retry: 2000\n\n"]  # it ends, and only then ...
+    assert hub.open_streams == 0 and "k1" not in hub.per_owner  # ... it stops counting
+
+
+async def test_a_stream_ends_by_itself_after_its_lifetime() -> None:
+    hub = Hub()
+    sub = hub.subscribe(None, owner="k1")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    got = await asyncio.wait_for(_collect(hub.stream(sub, heartbeat=0.05, lifetime=0.3)), 5)
+    assert got[0] == b"retry: 2000\n\n" and set(got[1:]) <= {HEARTBEAT}
+    assert 0.25 <= loop.time() - started < 3
+    assert hub.open_streams == 0
+
+
+async def _collect(stream: Any) -> list[bytes]:
+    return [m async for m in stream]
+
+
+async def _receive() -> dict[str, Any]:
+    await asyncio.Event().wait()  # the browser never says anything
+    return {}
+
+
+SCOPE = {"type": "http", "asgi": {"spec_version": "2.4"}, "method": "GET", "path": "/live", "headers": []}
+
+
+async def test_a_browser_that_reads_nothing_is_cut_off_and_released() -> None:
+    hub = Hub()
+    sub = hub.subscribe(None, owner="k1")
+    sent: list[dict[str, Any]] = []
+
+    async def stalled_send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message.get("body"):  # the socket's buffer is full from the first body on
+            await asyncio.Event().wait()
+
+    response = LiveStream(hub, sub, heartbeat=0.05, send_timeout=0.2)
+    await asyncio.wait_for(response(SCOPE, _receive, stalled_send), 5)
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 200
+    assert len(sent) == 2  # the retry hint, never finished
+    assert hub.open_streams == 0 and sub not in hub.subscribers
+
+
+async def test_a_response_that_never_streamed_is_released() -> None:
+    hub = Hub()
+    sub = hub.subscribe(None, owner="k1")
+
+    async def gone(message: dict[str, Any]) -> None:
+        raise OSError("the browser went away")
+
+    response = LiveStream(hub, sub)
+    with pytest.raises(ClientDisconnect):
+        await response(SCOPE, _receive, gone)
+    assert hub.open_streams == 0 and not hub.per_owner

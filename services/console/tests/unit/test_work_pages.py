@@ -115,13 +115,20 @@ def test_my_work_lists_what_i_hold_nearest_breach_first_and_my_queues_waiting(
     assert asked[1].url.params.get_list("queue") == ["desk", "net"] and "assignee" not in asked[1].url.params
     assert "&lt;script&gt;" in page.text and XSS not in page.text
     assert 'hx-trigger="sse:incident, sse:resync"' in page.text
-    assert 'hx-get="/my-work/rows" data-live-refresh hx-trigger="live-refresh"' in page.text
+    assert 'hx-get="/my-work/rows" data-live-label="My work updated" data-live-refresh' in page.text
+    assert 'hx-trigger="live-refresh"' in page.text
+    assert "aria-live" not in page.text  # per-second countdowns are not read out: one status line is
+    assert '<p id="live-status" class="visually-hidden" role="status"></p>' in page.text
+    assert '<div id="live-alert" class="live-alert" role="alert"></div>' in page.text
     assert 'sse-connect="/live"' in page.text and ">-2m 00s<" in page.text
     assert "Queues: desk, net." in page.text
     assert ">Go away</button>" in page.text  # incidents:write may set its own availability
 
     rows = client.get("/my-work/rows", headers={"HX-Request": "true"})
     assert rows.status_code == 200 and "<html" not in rows.text and ids(rows.text) == [3, 2, 1, 6, 4]
+    assert (
+        "<span hidden data-live-summary>My work updated: 3 held, 2 waiting in my queues</span>" in rows.text
+    )
 
 
 def test_my_work_of_someone_the_router_does_not_know(client: TestClient, upstream: Recorder) -> None:
@@ -446,7 +453,7 @@ def test_admin_pages_read_each_service(client: TestClient, upstream: Recorder) -
         "/admin/sla": ["<td>15m</td>", "<td>4h</td>", "75%, 90%", "mon 09:00-17:00", "awaiting customer"],
         "/admin/vendors": ["response 1h, resolution 8h", "enabled"],
         "/admin/agents": ["on shift", "away", "&lt;script&gt;"],
-        "/admin/api-keys": ["grafana", "revoked 2026-02-01 10:00"],
+        "/admin/api-keys": ["grafana", "revoked 01 Feb 2026 10:00 UTC"],
         "/admin": ['href="/admin/vendors"', "no <code>admin</code> scope"],
     }
     for path, texts in expect.items():

@@ -433,6 +433,20 @@ async def test_escalate_and_de_escalate_move_the_incident_between_tiers(router: 
     assert ok(await router.http.get("/v1/agents/cat"))["open_incidents"] == 0
 
 
+async def test_a_move_expecting_a_tier_the_incident_left_is_a_conflict(router: Router) -> None:
+    incident = await router.route()
+    path = f"/v1/incidents/{incident}/escalate"
+    assert ok(await router.http.post(path, json={"note": "VIP", "from_tier": "L1"}))["tier"] == "L2"
+    again = problem(await router.http.post(path, json={"note": "VIP", "from_tier": "L1"}), 409, "tier-moved")
+    assert again["detail"].startswith("the incident is at L2 now, not L1"), again
+    assert (again["tier"], again["expected_tier"]) == ("L2", "L1")
+    down = f"/v1/incidents/{incident}/de-escalate"
+    problem(await router.http.post(down, json={"note": "n", "from_tier": "L3"}), 409, "tier-moved")
+    bad = problem(await router.http.post(path, json={"from_tier": "L9"}), 422)
+    assert error_fields(bad) == ["from_tier"]
+    assert (await router.assignment(incident))["tier"] == "L2"
+
+
 async def test_a_released_incident_no_longer_moves(router: Router) -> None:
     incident = await router.route()
     await router.release(incident)

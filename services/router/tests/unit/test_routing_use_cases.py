@@ -139,6 +139,27 @@ async def test_escalation_to_the_vendor_frees_the_agent(uow: FakeUnitOfWork, dep
     assert uow.assignments.stored[waiting].assignee == "ann"  # ann's incident left the desk
 
 
+async def test_a_move_from_a_tier_the_incident_has_left_is_refused(
+    uow: FakeUnitOfWork, deps: RouterDeps
+) -> None:
+    """Two clicks on the L1 page's Escalate (or two people) escalate once: the second sees L2."""
+    incident = await route(uow, deps)
+    await escalation.escalate(uow, deps, incident, reason="manual", from_tier="L1")
+    with pytest.raises(escalation.TierMoved) as refused:
+        await escalation.escalate(uow, deps, incident, reason="manual", from_tier="L1")
+    assert refused.value.status == 409
+    assert refused.value.detail.startswith("the incident is at L2 now, not L1")
+    assert refused.value.extensions == {"tier": "L2", "expected_tier": "L1"}
+    with pytest.raises(escalation.TierMoved):
+        await escalation.de_escalate(
+            uow, deps, incident, to_tier=None, reason="manual", note="n", from_tier="L3"
+        )
+    assert uow.assignments.stored[incident].tier == "L2"
+    assert len(uow.said(IncidentEscalated)) == 1
+    await escalation.de_escalate(uow, deps, incident, to_tier=None, reason="manual", note="n", from_tier="L2")
+    assert uow.assignments.stored[incident].tier == "L1"
+
+
 async def test_a_due_escalation_at_the_ladders_top_is_blocked_not_moved(
     uow: FakeUnitOfWork, deps: RouterDeps
 ) -> None:

@@ -63,6 +63,10 @@ async def test_the_delivery_log_and_its_levers(app) -> None:
     assert len(ok(await http.get("/v1/deliveries", params={"limit": 1}))) == 1
     assert ok(await http.get("/v1/deliveries", params={"vendor": "nobody"})) == []
     assert (await http.get("/v1/deliveries", params={"status": "bogus"})).status_code == 422
+    by_case = ok(await http.get("/v1/deliveries", params={"case_id": str(globex_case)}))
+    assert [(d["case_id"], d["vendor"]) for d in by_case] == [(str(globex_case), "globex")]
+    assert ok(await http.get("/v1/deliveries", params={"case_id": str(uuid.uuid4())})) == []
+    assert (await http.get("/v1/deliveries", params={"case_id": "not-a-case"})).status_code == 422
     assert ok(await http.get(f"/v1/deliveries/{acme['id']}"))["log"] == acme["log"]
     assert (await http.get("/v1/deliveries/msg_nope")).status_code == 404
 

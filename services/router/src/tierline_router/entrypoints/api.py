@@ -20,15 +20,22 @@ PROBLEMS = {
     **KEY_PROBLEMS,
     404: {"description": "The router holds no such incident (problem+json)"},
     409: {
-        "description": "Resolved, at the top or bottom of the ladder, or no vendor takes it (problem+json)"
+        "description": "Resolved, at the top or bottom of the ladder, no vendor takes it, or no longer at "
+        "`from_tier` (problem+json)"
     },
     422: {"description": "Invalid input (problem+json)"},
 }
+FROM_TIER = (
+    "The tier the caller saw the incident at: if it is at another one now (moved meanwhile), 409 "
+    "tier-moved and nothing moves. Optional"
+)
+Tier = Literal["L1", "L2", "L3", "L4"]
 
 
 class EscalateIn(ApiModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"note": "Customer is a VIP"}]})
     note: str | None = Field(default=None, max_length=2000, description="Why, in a person's words")
+    from_tier: Tier | None = Field(default=None, description=FROM_TIER)
 
 
 class DeEscalateIn(ApiModel):
@@ -40,6 +47,7 @@ class DeEscalateIn(ApiModel):
         default=None, description="Default: the ladder's rung below the current tier"
     )
     note: str = Field(min_length=1, max_length=2000, description="Why it goes back down (required)")
+    from_tier: Tier | None = Field(default=None, description=FROM_TIER)
 
 
 class AssignmentOut(BaseModel):
@@ -86,6 +94,7 @@ async def escalate(
             incident_id,
             reason="manual",
             note=body.note if body else None,
+            from_tier=body.from_tier if body else None,
         )
         return AssignmentOut.of(assignment)
 
@@ -108,6 +117,7 @@ async def de_escalate(
             to_tier=body.to_tier,
             reason="manual",
             note=body.note,
+            from_tier=body.from_tier,
         )
         return AssignmentOut.of(assignment)
 

@@ -10,10 +10,27 @@ from tierline_router.domain.catalog import Catalog
 from tierline_router.domain.model import NoVendor, TopOfLadder, queue_for
 from tierline_router.service_layer.placement import choose_agent, hand_out_freed, policy_of
 from tierline_router.service_layer.unit_of_work import RouterDeps, RouterUnitOfWork
+from tierline_shared.errors import Conflict
 from tierline_shared.events.routing import EscalationReason
 from tierline_shared.logging import get_logger
 
 _log = get_logger("tierline_router.service_layer.routing")  # the logger these lines were first logged by
+
+
+class TierMoved(Conflict):
+    """A person's move was asked from a tier the incident has left (someone else moved it first)."""
+
+    type_slug = "tier-moved"
+    title = "The incident is no longer at the tier the request expected"
+
+
+def _check_tier(assignment: Assignment, expected: str | None) -> None:
+    if expected is not None and assignment.tier != expected:
+        raise TierMoved(
+            f"the incident is at {assignment.tier} now, not {expected}; reload it and decide again",
+            tier=assignment.tier,
+            expected_tier=expected,
+        )
 
 
 async def move(
@@ -54,10 +71,16 @@ async def escalate(
     *,
     reason: EscalationReason,
     note: str | None = None,
+    from_tier: str | None = None,
 ) -> Assignment:
-    """One rung up the incident's ladder; a person may go past the ladder's top, up to L4."""
+    """One rung up the incident's ladder; a person may go past the ladder's top, up to L4.
+
+    With ``from_tier`` (the tier the person saw) it moves only from that tier, else ``TierMoved``:
+    a second click, or two people at once, escalate once.
+    """
     await uow.lock_routing()
     assignment = await uow.assignments.load_or_404(incident_id, lock=True)
+    _check_tier(assignment, from_tier)
     catalog = await uow.catalog.load()
     target = assignment.escalation_target(policy_of(catalog, assignment), reason=reason)
     return await move(uow, deps, catalog, assignment, target, reason=reason, note=note)
@@ -71,10 +94,13 @@ async def de_escalate(
     to_tier: str | None,
     reason: EscalationReason,
     note: str | None,
+    from_tier: str | None = None,
 ) -> Assignment:
-    """Hand the incident back to a lower tier: the one asked for, else the ladder's rung below."""
+    """Hand the incident back to a lower tier: the one asked for, else the ladder's rung below
+    (only from ``from_tier`` when given, as ``escalate``)."""
     await uow.lock_routing()
     assignment = await uow.assignments.load_or_404(incident_id, lock=True)
+    _check_tier(assignment, from_tier)
     catalog = await uow.catalog.load()
     target = assignment.de_escalation_target(policy_of(catalog, assignment), to_tier)
     return await move(uow, deps, catalog, assignment, target, reason=reason, note=note)

@@ -54,9 +54,13 @@ class Queries:
         row = await self.session.scalar(select(CaseRow).where(CaseRow.id == case_id))
         return None if row is None else to_case(row)
 
-    async def deliveries(self, *, vendor: str | None, status: str | None, limit: int) -> list[Delivery]:
+    async def deliveries(
+        self, *, vendor: str | None, status: str | None, limit: int, case_id: uuid.UUID | None = None
+    ) -> list[Delivery]:
         """The newest deliveries first."""
         stmt = select(DeliveryRow).order_by(DeliveryRow.created_at.desc(), DeliveryRow.id).limit(limit)
+        if case_id is not None:
+            stmt = stmt.where(DeliveryRow.case_id == case_id)
         if vendor is not None:
             stmt = stmt.where(DeliveryRow.vendor == vendor)
         if status is not None:

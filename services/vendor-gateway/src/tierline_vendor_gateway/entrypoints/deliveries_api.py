@@ -76,12 +76,13 @@ async def list_deliveries(
     principal: Reader,
     vendor: Annotated[str | None, Query(max_length=100)] = None,
     status: Annotated[Literal["pending", "delivered", "dead"] | None, Query()] = None,
+    case_id: Annotated[uuid.UUID | None, Query(description="Only this case's deliveries")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[DeliveryOut]:
     deps: GatewayDeps = rt.state["deps"]
     async with rt.snapshot() as session:
         found = await queries.list_deliveries(
-            deps.unit_of_work(session), vendor=vendor, status=status, limit=limit
+            deps.unit_of_work(session), vendor=vendor, status=status, limit=limit, case_id=case_id
         )
     return [_out(logged) for logged in found]
 

@@ -36,10 +36,16 @@ async def with_log(uow: GatewayUnitOfWork, found: list[Delivery]) -> list[Logged
 
 
 async def list_deliveries(
-    uow: GatewayUnitOfWork, *, vendor: str | None, status: str | None, limit: int
+    uow: GatewayUnitOfWork,
+    *,
+    vendor: str | None,
+    status: str | None,
+    limit: int,
+    case_id: uuid.UUID | None = None,
 ) -> list[Logged]:
-    """The delivery log, newest deliveries first."""
-    return await with_log(uow, await uow.queries.deliveries(vendor=vendor, status=status, limit=limit))
+    """The delivery log, newest deliveries first (of one case, when ``case_id`` is given)."""
+    found = await uow.queries.deliveries(vendor=vendor, status=status, limit=limit, case_id=case_id)
+    return await with_log(uow, found)
 
 
 async def get_delivery(uow: GatewayUnitOfWork, delivery_id: str) -> Logged:

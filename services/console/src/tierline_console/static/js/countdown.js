@@ -1,7 +1,8 @@
 // SLA countdowns tick in the browser. The server renders each one's text as of the page, and on a
 // running clock data-left (signed seconds left then) and data-due (ISO due time); this script counts
 // down from data-left by the browser's monotonic clock, so a skewed browser clock changes nothing.
-// Past due the figure turns negative and red; colours from warnings come with the server's reloads.
+// Past due the figure turns negative and red, and its words (title and hidden label) say "breached";
+// colours from warnings come with the server's reloads. (The CSS adds a glyph to amber and red.)
 (function () {
   "use strict";
   var seen = new WeakMap();
@@ -26,6 +27,20 @@
     return sign + minutes + "m " + pad(secs) + "s";
   }
 
+  // "response on track" → "response breached", in the title and the hidden label after the figure
+  function overdue(el) {
+    el.setAttribute("data-overdue", "");
+    el.classList.remove("sla-ok", "sla-amber");
+    el.classList.add("sla-red");
+    var clock = (el.getAttribute("title") || "").split(" ")[0];
+    var label = (clock ? clock + " " : "") + "breached";
+    el.setAttribute("title", label);
+    var hidden = el.nextElementSibling;
+    if (hidden && hidden.classList.contains("visually-hidden")) {
+      hidden.textContent = "(" + label + ")";
+    }
+  }
+
   function tick() {
     var now = performance.now();
     document.querySelectorAll("[data-due][data-left]").forEach(function (el) {
@@ -42,9 +57,8 @@
       if (text) {
         text.textContent = format(left);
       }
-      if (left < 0 && !el.classList.contains("sla-red")) {
-        el.classList.remove("sla-ok", "sla-amber");
-        el.classList.add("sla-red");
+      if (left < 0 && !el.hasAttribute("data-overdue")) {
+        overdue(el);
       }
     });
   }

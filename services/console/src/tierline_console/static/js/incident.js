@@ -1,8 +1,14 @@
 // The incident page reloads its fragments when the live feed names this incident (or asks for a
 // resync): the details always, the actions only while none of their forms is being filled in (so a
-// half-written note is never lost; the actions reload after the next event instead).
+// half-written note is never lost; the actions reload after the next event instead). Reloads are
+// throttled and settled as console.js's tierline.settled says (at once, 1 s and 3 s after the latest
+// event, at most once a second). After an action, focus moves to its notice or error.
 (function () {
   "use strict";
+
+  function page() {
+    return document.querySelector(".incident-page[data-incident-id]");
+  }
 
   function beingFilledIn(panel) {
     if (panel.contains(document.activeElement) && document.activeElement.matches("input, textarea, select")) {
@@ -17,33 +23,22 @@
     return false;
   }
 
-  function reload(page) {
+  var refresh = window.tierline.settled(function () {
     htmx.trigger(document.body, "incident-changed");
-    var panel = page.querySelector("#incident-actions");
+    var panel = document.getElementById("incident-actions");
     if (panel && !beingFilledIn(panel)) {
       htmx.trigger(document.body, "incident-actions-stale");
     }
-  }
-
-  // At once, then again 1 s and 3 s after the latest event: other services' events reach the
-  // feed before intake (which the page reads) has applied them, and intake announces nothing then.
-  var settling = [];
-  function refresh(page) {
-    reload(page);
-    settling.forEach(clearTimeout);
-    settling = [1000, 3000].map(function (ms) {
-      return setTimeout(function () { reload(page); }, ms);
-    });
-  }
+  });
 
   document.addEventListener("htmx:sseMessage", function (event) {
-    var page = event.target.closest ? event.target.closest("[data-incident-id]") : null;
+    var here = page();
     var message = event.detail;
-    if (!page || !message) {
+    if (!here || !message) {
       return;
     }
     if (message.type === "resync") {
-      refresh(page);
+      refresh();
       return;
     }
     if (message.type !== "incident") {
@@ -55,8 +50,29 @@
     } catch (e) {
       return;
     }
-    if (data && data.incident_id === page.getAttribute("data-incident-id")) {
-      refresh(page);
+    if (data && data.incident_id === here.getAttribute("data-incident-id")) {
+      refresh();
+    }
+  });
+
+  document.addEventListener("tierline:reconnected", function () {
+    if (page()) {
+      refresh.once();
+    }
+  });
+
+  // An action's answer replaces the actions panel: focus its notice or error, so it is read out
+  // and the keyboard starts from there (a live reload of the panel moves no focus).
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var detail = event.detail;
+    var verb = detail.requestConfig && String(detail.requestConfig.verb).toLowerCase();
+    if (!detail.target || detail.target.id !== "incident-actions" || verb === "get") {
+      return;
+    }
+    var said = detail.target.querySelector(".error, .notice, .field-error");
+    if (said) {
+      said.setAttribute("tabindex", "-1");
+      said.focus();
     }
   });
 })();
