@@ -3,9 +3,14 @@
 ``POST /signin`` asks intake who the key is (``GET /v1/access/me``); a key intake does not know
 (401) shows the form again with an error, and only a known key gets a session. The key goes into
 the sealed session cookie and nowhere else: never into a page, a URL, a readable header or a log.
+A page that sent the browser here passes ``next`` (where it was going); the form carries it and a
+successful sign-in goes there, when it is a path on this console (``web.local_path``), else to the
+L1 board.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -28,6 +33,7 @@ from tierline_console.web import (
     ConsoleDep,
     CsrfRefused,
     check_csrf,
+    local_path,
     signin_url,
 )
 from tierline_shared.logging import get_logger
@@ -44,11 +50,16 @@ def _signin_page(
     status: int = 200,
     error: str | None = None,
     notice: str | None = None,
+    next_path: str | None = None,
 ) -> Response:
-    """The form, with a fresh pre-session CSRF token in a sealed cookie and in the form."""
+    """The form, with a fresh pre-session CSRF token in a sealed cookie and in the form, and where to
+    go after it (a local path, or none)."""
     now = app.clock.now()
     token = new_token()
-    response = app.render(request, "signin.html", status=status, csrf_token=token, error=error, notice=notice)
+    going = local_path(next_path)
+    response = app.render(
+        request, "signin.html", status=status, csrf_token=token, error=error, notice=notice, next_path=going
+    )
     sealed = app.sealer.seal_signin(SigninToken(signin_csrf=token), now)
     app.set_cookie(request, response, SIGNIN_COOKIE, sealed, int(SIGNIN_TTL.total_seconds()))
     return response
@@ -56,9 +67,10 @@ def _signin_page(
 
 @router.get("/signin")
 async def signin_form(request: Request, app: ConsoleDep, ended: str | None = None) -> Response:
+    going = local_path(request.query_params.get("next"))  # where the page that sent us here was
     if app.sealer.open(request.cookies.get(SESSION_COOKIE), app.clock.now()) is not None:
-        return RedirectResponse(HOME, status_code=303)
-    return _signin_page(request, app, notice=SIGNIN_REASONS.get(ended or ""))
+        return RedirectResponse(going or HOME, status_code=303)
+    return _signin_page(request, app, notice=SIGNIN_REASONS.get(ended or ""), next_path=going)
 
 
 @router.post("/signin")
@@ -69,26 +81,29 @@ async def signin(request: Request, app: ConsoleDep) -> Response:
     if pre is None or not same_token(pre.signin_csrf, given if isinstance(given, str) else None):
         raise CsrfRefused()
     api_key = api_key.strip() if isinstance(api_key, str) else ""
+    given_next = form.get("next")
+    going = local_path(given_next if isinstance(given_next, str) else None)
+    page = partial(_signin_page, request, app, next_path=going)
     if not api_key:
-        return _signin_page(request, app, status=422, error="Enter your API key.")
+        return page(status=422, error="Enter your API key.")
     if len(api_key) > MAX_KEY_LENGTH or not api_key.isprintable() or not api_key.isascii():
-        return _signin_page(request, app, status=422, error="This is not an API key.")
+        return page(status=422, error="This is not an API key.")
     try:
         me = await app.upstreams.get("intake", "/v1/access/me", api_key)
         identity = Identity.model_validate(me)
     except SessionEnded:
         _log.info("signin_refused", reason="unknown_key")
-        return _signin_page(request, app, status=401, error=SIGNIN_REASONS["revoked"])
+        return page(status=401, error=SIGNIN_REASONS["revoked"])
     except UpstreamRefused as exc:
-        return _signin_page(request, app, status=exc.status, error=exc.message)
+        return page(status=exc.status, error=exc.message)
     except UpstreamUnavailable as exc:
-        return _signin_page(request, app, status=503, error=f"{exc.message}; try again in a moment.")
+        return page(status=503, error=f"{exc.message}; try again in a moment.")
     except ValueError:
         _log.warning("signin_identity_unreadable")
-        return _signin_page(request, app, status=502, error="Intake's answer about this key is unreadable.")
+        return page(status=502, error="Intake's answer about this key is unreadable.")
     session = new_session(api_key, identity, app.clock.now())
     _log.info("signed_in", key_id=identity.id, name=identity.name, person=identity.person)
-    response = RedirectResponse(HOME, status_code=303)
+    response = RedirectResponse(going or HOME, status_code=303)
     app.set_cookie(
         request,
         response,

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import jinja2
 from fastapi import Depends, Request
@@ -49,6 +49,7 @@ CSRF_HEADER = "X-CSRF-Token"
 RENEWED_COOKIE = "tierline_renewed_session"  # request.state: the Set-Cookie of a renewed session
 TIERS = ("L1", "L2", "L3", "L4")
 HOME = "/boards/L1"
+MAX_NEXT = 1000  # characters of the path and query a signed-out browser is sent back to
 
 # Why the sign-in page is shown again: a fixed message per reason (never text from the URL).
 SIGNIN_REASONS = {
@@ -185,13 +186,50 @@ class CsrfRefused(Exception):
     """A form or htmx request without the session's CSRF token."""
 
 
-def signin_url(reason: str | None) -> str:
-    return "/signin" + (f"?{urlencode({'ended': reason})}" if reason in SIGNIN_REASONS else "")
+def signin_url(reason: str | None, next_path: str | None = None) -> str:
+    """The sign-in page, saying why (a fixed reason) and where to go after it (a local path)."""
+    query = {"ended": reason} if reason in SIGNIN_REASONS else {}
+    going = local_path(next_path)
+    if going is not None and going != HOME:
+        query["next"] = going
+    return "/signin" + (f"?{urlencode(query)}" if query else "")
+
+
+def local_path(value: str | None) -> str | None:
+    """``value`` when it is a path on this console ("/incidents/…?tab=…"), else None: it starts with
+    one slash (two, or a slash and a backslash, is another host to a browser), has no scheme or host,
+    no backslash, space or control character (browsers drop a tab or newline between two slashes)
+    and at most ``MAX_NEXT`` characters."""
+    if not value or len(value) > MAX_NEXT or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return None
+    if not (value.isascii() and value.isprintable()) or any(c in value for c in " \\"):
+        return None
+    parts = urlsplit(value)
+    return value if not parts.scheme and not parts.netloc else None
+
+
+def return_path(request: Request) -> str | None:
+    """Where a browser sent to sign in was going: the page it asked for (a GET of a page), or for an
+    htmx request the page it is on (``HX-Current-URL``); None for anything else (a form's POST, a
+    stream, an API client), which goes to the L1 board after sign-in."""
+    if request.headers.get("HX-Request") == "true":
+        current = urlsplit(request.headers.get("HX-Current-URL", ""))
+        if current.netloc and current.netloc != request.url.netloc:
+            return None
+        found = current.path + (f"?{current.query}" if current.query else "")
+    elif request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+        raw = request.scope.get("raw_path")
+        path = raw.decode("latin-1") if isinstance(raw, bytes) else request.url.path
+        found = path + (f"?{request.url.query}" if request.url.query else "")
+    else:
+        return None
+    return local_path(found)
 
 
 def to_signin(request: Request, reason: str | None) -> Response:
-    """Send the browser to sign in, ending its session; htmx requests are told with HX-Redirect."""
-    target = signin_url(reason)
+    """Send the browser to sign in, ending its session; htmx requests are told with HX-Redirect.
+    The page it was going to (``return_path``) goes along as ``next``."""
+    target = signin_url(reason, return_path(request))
     response: Response
     if request.headers.get("HX-Request") == "true":
         response = Response(status_code=401, headers={"HX-Redirect": target})
