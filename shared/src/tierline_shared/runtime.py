@@ -409,6 +409,8 @@ class WebAppSpec:
     alive: Callable[[], bool]  # /healthz: the process and its loops run
     readiness: Callable[[], Awaitable[dict[str, bool]]]  # /readyz: each dependency, answering or not
     readiness_summary: str = "Readiness: its dependencies answer"
+    # /readyz also reports these (under "upstreams"), answering or not, without failing on them
+    informational: Callable[[], Awaitable[dict[str, bool]]] | None = None
     before_metrics: Callable[[], Awaitable[None]] | None = None  # refresh gauges before /metrics renders
     openapi_tags: list[dict[str, Any]] = field(default_factory=list)
 
@@ -443,10 +445,15 @@ def create_web_app(
 
     @app.get("/readyz", tags=["operations"], summary=web.readiness_summary)
     async def readyz() -> JSONResponse:
-        checks = await web.readiness()
+        extra: dict[str, Any] = {}
+        if web.informational is None:
+            checks = await web.readiness()
+        else:
+            checks, upstreams = await asyncio.gather(web.readiness(), web.informational())
+            extra = {"upstreams": upstreams}
         if all(checks.values()):
-            return JSONResponse({"status": "ready", "checks": checks})
-        return problem_response(503, "Service Unavailable", "dependencies not ready", checks=checks)
+            return JSONResponse({"status": "ready", "checks": checks, **extra})
+        return problem_response(503, "Service Unavailable", "dependencies not ready", checks=checks, **extra)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
     async def metrics() -> Response:

@@ -13,14 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from fastapi.routing import APIRoute
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -55,7 +54,6 @@ from tierline_console.web import (
 from tierline_shared import tracing
 from tierline_shared.clock import Clock, SystemClock
 from tierline_shared.logging import configure_logging, get_logger
-from tierline_shared.problem import problem_response
 from tierline_shared.runtime import WebAppSpec, create_web_app
 
 NAME = "console"
@@ -118,19 +116,20 @@ def create_app(
             await state.upstreams.aclose()
             _log.info("service_stopped")
 
-    async def upstream_health() -> tuple[dict[str, bool], dict[str, bool]]:
-        """(what readiness needs: intake and Kafka; the other upstreams, for information)."""
-        names = list(settings.upstream_urls())
-        checks = [state.upstreams.healthy(n) for n in names]
-        if feed is not None:
-            names.append("kafka")
-            checks.append(feed.kafka_ready())
-        answers = dict(zip(names, await asyncio.gather(*checks), strict=True))
-        required = {n: ok for n, ok in answers.items() if n in REQUIRED or n == "kafka"}
-        return required, {n: ok for n, ok in answers.items() if n not in required}
+    async def healthy(names: list[str]) -> dict[str, bool]:
+        answers = await asyncio.gather(*(state.upstreams.healthy(n) for n in names))
+        return dict(zip(names, answers, strict=True))
 
     async def readiness() -> dict[str, bool]:
-        return (await upstream_health())[0]
+        """What the console needs to serve pages: intake, and Kafka for the live feed."""
+        checks = await healthy([n for n in settings.upstream_urls() if n in REQUIRED])
+        if feed is not None:
+            checks["kafka"] = await feed.kafka_ready()
+        return checks
+
+    async def informational() -> dict[str, bool]:
+        """The other upstreams: a page that needs one says so in words when it is away."""
+        return await healthy([n for n in settings.upstream_urls() if n not in REQUIRED])
 
     app = create_web_app(
         WebAppSpec(
@@ -141,10 +140,10 @@ def create_app(
             alive=feed.alive if feed is not None else lambda: True,
             readiness=readiness,
             readiness_summary=READINESS_SUMMARY,
+            informational=informational,
         ),
         lifespan=lifespan,
     )
-    install_readyz(app, upstream_health)
     app.state.console = state
     app.state.live_feed = feed
     app.add_middleware(SessionRenewal)
@@ -166,23 +165,6 @@ READINESS_SUMMARY = (
     "Readiness: intake and Kafka answer; the other services' /healthz are reported in `upstreams` "
     "and do not fail it"
 )
-Health = Callable[[], Awaitable[tuple[dict[str, bool], dict[str, bool]]]]
-
-
-def install_readyz(app: FastAPI, health: Health) -> None:
-    """The console's /readyz in place of the shared one, which cannot carry the information part."""
-    app.router.routes[:] = [
-        r for r in app.router.routes if not (isinstance(r, APIRoute) and r.path == "/readyz")
-    ]
-
-    @app.get("/readyz", tags=["operations"], summary=READINESS_SUMMARY)
-    async def readyz() -> Response:
-        checks, upstreams = await health()
-        if all(checks.values()):
-            return JSONResponse({"status": "ready", "checks": checks, "upstreams": upstreams})
-        return problem_response(
-            503, "Service Unavailable", "dependencies not ready", checks=checks, upstreams=upstreams
-        )
 
 
 def _wants_html(request: Request) -> bool:
