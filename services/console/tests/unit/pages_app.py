@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -18,6 +18,8 @@ from tierline_console.sessions import SESSION_COOKIE, Identity, Session, new_ses
 from tierline_shared.clock import FixedClock
 
 Upstream = Callable[[httpx.Request], httpx.Response]
+T0 = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)  # the pages' "now"
+WRITER = {"id": "5e0c", "name": "alice's console", "scopes": ["incidents:write"], "person": "alice"}
 
 
 def console_app(handler: Upstream, clock: FixedClock, settings: Settings | None = None) -> FastAPI:

@@ -4,7 +4,6 @@ passes ``next``; after signing in the browser goes there, when it is a path on t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -12,26 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tierline_console.web import MAX_NEXT, local_path
-from tierline_shared.clock import FixedClock
 
-from .pages_app import Recorder, console_app, sign_in
-from .test_work_pages import T0, WRITER
+from .pages_app import T0, WRITER, Recorder, sign_in
 
 HTML = {"accept": "text/html,application/xhtml+xml"}  # as a browser asks for a page
 BAD = ["//evil.example", "https://evil.example", "/\\evil", "/\t/evil.example", "javascript:alert(1)", ""]
-
-
-@pytest.fixture
-def upstream() -> Recorder:
-    rec = Recorder()
-    rec.answers[("GET", "/v1/access/me")] = WRITER
-    return rec
-
-
-@pytest.fixture
-def client(upstream: Recorder) -> Iterator[TestClient]:
-    with TestClient(console_app(upstream, FixedClock(T0)), base_url="http://127.0.0.1:8000") as c:
-        yield c
 
 
 def submit_signin(client: TestClient, signin_page: str) -> tuple[str, str | None]:

@@ -5,20 +5,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 from fastapi.testclient import TestClient
 
-from tierline_shared.clock import FixedClock
+from .pages_app import T0, WRITER, Recorder, sign_in
 
-from .pages_app import Recorder, console_app, sign_in
-
-T0 = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
-WRITER = {"id": "5e0c", "name": "alice's console", "scopes": ["incidents:write"], "person": "alice"}
 READER = {"id": "5e0d", "name": "bob", "scopes": ["incidents:read"], "person": None}
 ADMIN = {"id": "5e0e", "name": "root", "scopes": ["admin"], "person": "root"}
 XSS = "<script>alert(1)</script>"
@@ -54,19 +48,6 @@ def sla(minutes: float, **fields: Any) -> dict[str, Any]:
         "paused": False,
         **fields,
     }
-
-
-@pytest.fixture
-def upstream() -> Recorder:
-    rec = Recorder()
-    rec.answers[("GET", "/v1/access/me")] = WRITER
-    return rec
-
-
-@pytest.fixture
-def client(upstream: Recorder) -> Iterator[TestClient]:
-    with TestClient(console_app(upstream, FixedClock(T0)), base_url="http://127.0.0.1:8000") as c:
-        yield c
 
 
 def ids(html: str) -> list[int]:
