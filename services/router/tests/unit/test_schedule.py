@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from tierline_router.domain.schedules import (
     OVERRIDE,
+    CalendarLayer,
     InvalidSchedule,
     Layer,
     Override,
@@ -504,13 +505,30 @@ def layers(draw: st.DrawFn, index: int, *, restricted: bool = True) -> Layer:
 
 
 @st.composite
+def calendar_layers(draw: st.DrawFn, index: int) -> CalendarLayer:
+    """Explicit pieces, as an import makes them: ordered by start, never overlapping."""
+    at = draw(STARTS)
+    pieces = []
+    for _ in range(draw(st.integers(0, 4))):
+        start = at + draw(st.timedeltas(timedelta(0), timedelta(days=3)))
+        end = start + draw(LENGTHS)
+        pieces.append(Shift(draw(st.sampled_from(PEOPLE)), start, end, f"layer-{index}"))
+        at = end
+    return CalendarLayer(f"layer-{index}", tuple(draw(st.permutations(pieces))))
+
+
+@st.composite
 def schedules(draw: st.DrawFn, *, covered: bool = False) -> Schedule:
     count = draw(st.integers(1, 3))
-    drawn = [draw(layers(i, restricted=not (covered and i == 0))) for i in range(count)]
+    drawn: list[Layer | CalendarLayer] = [
+        draw(layers(i, restricted=not (covered and i == 0))) for i in range(count)
+    ]
+    if draw(st.booleans()):  # an imported layer somewhere above the bottom one
+        drawn.insert(draw(st.integers(1, count)), draw(calendar_layers(count)))
     if covered:  # the bottom layer works around the clock from before any range
-        drawn[0] = Layer(
-            drawn[0].name, drawn[0].members, drawn[0].rotation, drawn[0].handoff, date(2025, 9, 1)
-        )
+        bottom = drawn[0]
+        assert isinstance(bottom, Layer)
+        drawn[0] = Layer(bottom.name, bottom.members, bottom.rotation, bottom.handoff, date(2025, 9, 1))
     overrides = []
     for _ in range(draw(st.integers(0, 2))):
         start = draw(STARTS)
@@ -577,3 +595,51 @@ def test_an_override_inside_the_range_shows_as_exactly_its_span(
     got = shifts(covered, start, end)
     assert [s for s in got if s.person == "zed"] == [Shift("zed", cover_start, cover_end, OVERRIDE)]
     assert oncall(covered, cover_start) == "zed"
+
+
+# -- imported (calendar) layers ----------------------------------------------------------------
+
+HOLIDAY = Shift("dan", _at(BERLIN, 2026, 12, 24), _at(BERLIN, 2026, 12, 27), "holidays")
+
+
+def test_a_calendar_layer_covers_its_pieces_and_leaves_the_rest_to_the_layers_below() -> None:
+    schedule = Schedule("l2", BERLIN, (L2_WEEKLY, CalendarLayer("holidays", (HOLIDAY,))))
+    assert oncall(schedule, _at(BERLIN, 2026, 12, 23, 23, 59)) != "dan"
+    assert oncall(schedule, _at(BERLIN, 2026, 12, 24)) == "dan"
+    assert oncall(schedule, _at(BERLIN, 2026, 12, 26, 23, 59)) == "dan"
+    assert oncall(schedule, _at(BERLIN, 2026, 12, 27)) == oncall(
+        Schedule("l2", BERLIN, (L2_WEEKLY,)), _at(BERLIN, 2026, 12, 27)
+    )
+    got = shifts(schedule, _at(BERLIN, 2026, 12, 23), _at(BERLIN, 2026, 12, 28))
+    assert [s.layer for s in got] == ["l2", "holidays", "l2"]
+    assert (got[1].person, got[1].start, got[1].end) == ("dan", HOLIDAY.start, HOLIDAY.end)
+
+
+def test_a_layer_above_a_calendar_layer_still_wins() -> None:
+    schedule = Schedule("l2", BERLIN, (CalendarLayer("holidays", (HOLIDAY,)), L2_WEEKLY))
+    assert oncall(schedule, _at(BERLIN, 2026, 12, 25, 12)) != "dan"
+
+
+@pytest.mark.parametrize(
+    ("pieces", "field"),
+    [
+        (
+            (HOLIDAY, Shift("ann", _at(BERLIN, 2026, 12, 26), _at(BERLIN, 2026, 12, 28), "h")),
+            "layers.0.shifts.1",
+        ),
+        ((Shift("ann", _at(BERLIN, 2026, 12, 26), _at(BERLIN, 2026, 12, 26), "h"),), "layers.0.shifts.0.end"),
+        ((Shift("", _at(BERLIN, 2026, 12, 26), _at(BERLIN, 2026, 12, 27), "h"),), "layers.0.shifts.0.person"),
+        ((Shift("ann", datetime(2026, 12, 26), _at(BERLIN, 2026, 12, 27), "h"),), "layers.0.shifts.0.start"),
+    ],
+)
+def test_bad_calendar_pieces_are_refused_naming_the_piece(pieces: tuple[Shift, ...], field: str) -> None:
+    with pytest.raises(InvalidSchedule) as refused:
+        validate(Schedule("s", BERLIN, (CalendarLayer("holidays", pieces),)))
+    assert refused.value.field == field
+
+
+def test_overlap_names_the_later_piece_in_the_order_given() -> None:
+    later = Shift("ann", _at(BERLIN, 2026, 12, 26), _at(BERLIN, 2026, 12, 28), "h")
+    with pytest.raises(InvalidSchedule) as refused:
+        validate(Schedule("s", BERLIN, (CalendarLayer("holidays", (later, HOLIDAY)),)))
+    assert refused.value.field == "layers.0.shifts.0"

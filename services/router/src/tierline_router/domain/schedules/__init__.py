@@ -2,10 +2,12 @@
 
 from tierline_router.domain.schedules.localtime import resolve
 from tierline_router.domain.schedules.model import (
+    MAX_CALENDAR_SHIFTS,
     MAX_OVERRIDE,
     MAX_RANGE,
     OVERRIDE,
     WEEKDAYS,
+    CalendarLayer,
     InvalidSchedule,
     Layer,
     Override,
@@ -22,10 +24,12 @@ from tierline_router.domain.schedules.model import (
 from tierline_router.domain.schedules.timeline import oncall, shifts
 
 __all__ = [
+    "MAX_CALENDAR_SHIFTS",
     "MAX_OVERRIDE",
     "MAX_RANGE",
     "OVERRIDE",
     "WEEKDAYS",
+    "CalendarLayer",
     "InvalidSchedule",
     "Layer",
     "Override",

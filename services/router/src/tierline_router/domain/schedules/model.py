@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from itertools import pairwise
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,6 +22,7 @@ EVERY_DAY = frozenset(range(7))
 OVERRIDE = "override"  # the ``layer`` of a shift an override makes
 MAX_OVERRIDE = timedelta(days=366)  # a year, leap years included
 MAX_RANGE = timedelta(days=400)  # the longest span ``shifts`` expands
+MAX_CALENDAR_SHIFTS = 5000  # pieces one imported layer may hold
 MIDNIGHT = time(0)
 MAX_TURN = {"days": 366, "hours": 366 * 24}
 EARLIEST, LATEST = date(1900, 1, 1), date(9000, 1, 1)  # beyond: date arithmetic would overflow
@@ -95,6 +97,17 @@ class Layer:
 
 
 @dataclass(frozen=True)
+class CalendarLayer:
+    """Explicit pieces of on-call time (e.g. imported from an iCalendar file), already expanded.
+
+    Its pieces never overlap one another; between them the layer has nobody.
+    """
+
+    name: str
+    shifts: tuple[Shift, ...]
+
+
+@dataclass(frozen=True)
 class Override:
     """``person`` covers [start, end), whoever the layers say."""
 
@@ -109,7 +122,7 @@ class Schedule:
 
     name: str
     timezone: ZoneInfo
-    layers: tuple[Layer, ...]
+    layers: tuple[Layer | CalendarLayer, ...]
     overrides: tuple[Override, ...] = field(default=())
 
 
@@ -179,6 +192,9 @@ def validate(schedule: Schedule) -> Schedule:
         if not layer.name or layer.name == OVERRIDE or layer.name in names:
             raise InvalidSchedule(f"{where}.name", f"must be unique, not empty and not {OVERRIDE!r}")
         names.add(layer.name)
+        if isinstance(layer, CalendarLayer):
+            _validate_calendar(layer, where)
+            continue
         if not EARLIEST <= layer.start < LATEST:
             raise InvalidSchedule(f"{where}.start", f"must be between {EARLIEST} and {LATEST}")
         if not layer.members or not all(layer.members):
@@ -194,6 +210,33 @@ def validate(schedule: Schedule) -> Schedule:
                 )
             if not restriction.days <= EVERY_DAY:
                 raise InvalidSchedule(f"{where}.restrictions.{number}.days", "days are 0 (Monday) to 6")
+    _validate_overrides(schedule)
+    return schedule
+
+
+def _validate_calendar(layer: CalendarLayer, where: str) -> None:
+    if len(layer.shifts) > MAX_CALENDAR_SHIFTS:
+        raise InvalidSchedule(
+            f"{where}.shifts", f"a calendar layer holds at most {MAX_CALENDAR_SHIFTS} shifts"
+        )
+    for index, shift in enumerate(layer.shifts):
+        at = f"{where}.shifts.{index}"
+        if not shift.person:
+            raise InvalidSchedule(f"{at}.person", "a shift names who is on call")
+        for name, moment in (("start", shift.start), ("end", shift.end)):
+            if moment.utcoffset() is None:
+                raise InvalidSchedule(f"{at}.{name}", "must carry a UTC offset or zone")
+            if not EARLIEST <= moment.date() < LATEST:
+                raise InvalidSchedule(f"{at}.{name}", f"must be between {EARLIEST} and {LATEST}")
+        if as_utc(shift.end) <= as_utc(shift.start):
+            raise InvalidSchedule(f"{at}.end", "must be after the start")
+    ordered = sorted(range(len(layer.shifts)), key=lambda i: as_utc(layer.shifts[i].start))
+    for before, after in pairwise(ordered):
+        if as_utc(layer.shifts[after].start) < as_utc(layer.shifts[before].end):
+            raise InvalidSchedule(f"{where}.shifts.{after}", f"overlaps shift {before} of the same layer")
+
+
+def _validate_overrides(schedule: Schedule) -> None:
     for index, override in enumerate(schedule.overrides):
         where = f"overrides.{index}"
         if not override.person:
@@ -206,4 +249,3 @@ def validate(schedule: Schedule) -> Schedule:
             raise InvalidSchedule(f"{where}.end", "must be after the start")
         if length > MAX_OVERRIDE:
             raise InvalidSchedule(f"{where}.end", "an override lasts at most a year (366 days)")
-    return schedule

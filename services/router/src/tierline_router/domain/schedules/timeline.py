@@ -17,6 +17,7 @@ from tierline_router.domain.schedules.model import (
     LATEST,
     MAX_RANGE,
     OVERRIDE,
+    CalendarLayer,
     InvalidSchedule,
     Layer,
     Restriction,
@@ -36,7 +37,11 @@ def oncall(schedule: Schedule, at: datetime) -> str | None:
         if as_utc(override.start) <= at < as_utc(override.end):
             return override.person
     for layer in reversed(schedule.layers):
-        if _is_restricted_in(layer, schedule.timezone, at):
+        if isinstance(layer, CalendarLayer):
+            covering = next((s for s in layer.shifts if as_utc(s.start) <= at < as_utc(s.end)), None)
+            if covering is not None:
+                return covering.person
+        elif _is_restricted_in(layer, schedule.timezone, at):
             turn = _turn_at(layer, schedule.timezone, at)
             if turn is not None:
                 return layer.members[turn % len(layer.members)]
@@ -118,8 +123,16 @@ def _is_restricted_in(layer: Layer, zone: ZoneInfo, at: datetime) -> bool:
     return any(s <= at < e for s, e in _windows(layer, zone, today - DAY, today + DAY))
 
 
-def _layer_pieces(layer: Layer, zone: ZoneInfo, start: datetime, end: datetime) -> list[Shift]:
+def _layer_pieces(
+    layer: Layer | CalendarLayer, zone: ZoneInfo, start: datetime, end: datetime
+) -> list[Shift]:
     """The layer's turns in [start, end), cut to its restrictions; ordered and disjoint."""
+    if isinstance(layer, CalendarLayer):
+        pieces = (
+            _clip(Shift(s.person, as_utc(s.start), as_utc(s.end), layer.name), start, end)
+            for s in layer.shifts
+        )
+        return sorted((p for p in pieces if p is not None), key=lambda p: p.start)
     turn = max(_turn_at(layer, zone, start) or 0, 0)
     turns: list[Shift] = []
     while (begins := _turn_start(layer, zone, turn)) < end:
