@@ -7,7 +7,16 @@ from fastapi import FastAPI
 from tierline_router import __version__
 from tierline_router.adapters.orm import Base
 from tierline_router.config import Settings, load_routing
-from tierline_router.entrypoints import agents_api, api, handlers, policies_api, queues_api, workers
+from tierline_router.entrypoints import (
+    agents_api,
+    api,
+    calendar_api,
+    handlers,
+    policies_api,
+    queues_api,
+    schedules_api,
+    workers,
+)
 from tierline_router.service_layer.admin import apply_config
 from tierline_router.service_layer.unit_of_work import RouterDeps, RouterUnitOfWork
 from tierline_shared.clock import Clock
@@ -36,13 +45,21 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
         publishes=[topics.ROUTING],
         consumes=[topics.INCIDENTS, topics.SLA, topics.VENDOR],
         handlers=lambda rt: handlers.bind(rt.state["deps"]),
-        routers=[api.router, agents_api.router, queues_api.router, policies_api.router],
+        routers=[
+            api.router,
+            agents_api.router,
+            queues_api.router,
+            policies_api.router,
+            schedules_api.router,
+            calendar_api.router,
+        ],
         workers=[("ack-timer", workers.ack_timer), ("queue-gauges", workers.queue_gauges)],
         state=state,
         on_start=on_start,
         openapi_tags=[
             {"name": "routing", "description": "Who holds an incident; escalate and de-escalate"},
             {"name": "configuration", "description": "Agents, queues and escalation policies"},
+            {"name": "schedules", "description": "On-call schedules, overrides, who is on call, iCalendar"},
         ],
     )
 
