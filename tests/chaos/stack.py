@@ -55,6 +55,8 @@ def write_config(folder: Path, *, vendor_port: int, secret: str) -> None:
     shutil.copytree(repo_root() / "deploy" / "config" / "templates", folder / "templates")
     router = yaml.safe_load((folder / "router.yaml").read_text())
     router["vendors"] = [{"vendor": VENDOR}]  # no filters: it takes every incident escalated to L4
+    for queue in router["queues"]:  # every member works: the load, not the rota, is under test
+        queue.pop("schedule", None)
     (folder / "router.yaml").write_text(yaml.safe_dump(router, sort_keys=False))
     vendors = {
         "vendors": [

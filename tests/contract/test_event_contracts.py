@@ -19,6 +19,12 @@ REQUIRED = {
 
 # State of a vendor rather than of an incident: ordered per vendor, keyed by its name.
 KEYED_BY_VENDOR = {"tierline.vendor.changed.v1"}
+# State of an on-call schedule: ordered per schedule, keyed by its name.
+KEYED_BY_SCHEDULE = {
+    "tierline.schedule.changed.v1",
+    "tierline.oncall.shift_started.v1",
+    "tierline.oncall.shift_ended.v1",
+}
 
 
 def test_the_skeleton_events_exist_and_are_versioned() -> None:
@@ -27,7 +33,7 @@ def test_the_skeleton_events_exist_and_are_versioned() -> None:
     for event_type, cls in types.items():
         assert event_type.rsplit(".", 1)[-1].startswith("v"), event_type
         assert cls.topic in topics.ALL
-        if cls.topic != topics.ACCESS and event_type not in KEYED_BY_VENDOR:
+        if cls.topic != topics.ACCESS and event_type not in KEYED_BY_VENDOR | KEYED_BY_SCHEDULE:
             assert issubclass(cls, IncidentEvent), event_type
 
 
@@ -37,6 +43,14 @@ def test_vendor_announcements_are_keyed_by_the_vendor_and_carry_no_secret() -> N
         cls = types[event_type]
         assert not issubclass(cls, IncidentEvent) and "vendor" in cls.model_fields
         assert not {"secrets", "callback_secrets", "webhook_url"} & set(cls.model_fields)
+
+
+def test_schedule_events_are_keyed_by_the_schedule() -> None:
+    types = registered_types()
+    for event_type in KEYED_BY_SCHEDULE:
+        cls = types[event_type]
+        assert not issubclass(cls, IncidentEvent) and "schedule" in cls.model_fields
+        assert cls.topic == topics.ROUTING
 
 
 def test_each_topic_has_one_publisher() -> None:

@@ -53,7 +53,11 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
             schedules_api.router,
             calendar_api.router,
         ],
-        workers=[("ack-timer", workers.ack_timer), ("queue-gauges", workers.queue_gauges)],
+        workers=[
+            ("ack-timer", workers.ack_timer),
+            ("shift-watch", workers.shift_watch),
+            ("queue-gauges", workers.queue_gauges),
+        ],
         state=state,
         on_start=on_start,
         openapi_tags=[

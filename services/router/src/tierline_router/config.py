@@ -11,14 +11,25 @@ from tierline_shared.settings import ServiceSettings
 
 class Settings(ServiceSettings):
     port: int = 8002
+    max_body_bytes: int = Field(
+        default=1024 * 1024 + 64 * 1024,
+        description="Larger request bodies are refused with 413 (room for a 1 MiB .ics import).",
+    )
     routing_file: str = Field(
-        default="router.yaml", description="Agents, queues and escalation policies, in the config folder."
+        default="router.yaml",
+        description="Agents, queues, escalation policies and on-call schedules, in the config folder.",
     )
     ack_poll_seconds: float = Field(
         default=1.0, gt=0, description="How often unacknowledged incidents are checked."
     )
     ack_batch_size: int = Field(
         default=200, ge=1, description="Acknowledgement timeouts handled per transaction."
+    )
+    shift_poll_seconds: float = Field(
+        default=5.0, gt=0, description="How often on-call schedules are checked for a shift change."
+    )
+    shift_batch_size: int = Field(
+        default=50, ge=1, description="Schedules looked at per transaction by the shift-change worker."
     )
     gauge_refresh_seconds: float = Field(
         default=5.0, gt=0, description="How often the queue gauges of /metrics are recomputed."

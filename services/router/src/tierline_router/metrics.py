@@ -31,6 +31,11 @@ OPEN = Gauge(
     "Open incidents the router holds, by tier (L1-L4) and priority",
     ["tier", "priority"],
 )
+SHIFT_CHANGES = Counter(
+    "tierline_shift_changes",
+    "Times a schedule's on-call person changed (seen by the shift-change worker), per schedule",
+    ["schedule"],
+)
 TIERS = ("L1", "L2", "L3", "L4")
 PRIORITIES = ("P1", "P2", "P3", "P4")
 
@@ -45,6 +50,10 @@ def escalated(from_tier: str, to_tier: str, reason: str) -> None:
 
 def blocked(tier: str, reason: str) -> None:
     BLOCKED.labels(tier, reason).inc()
+
+
+def shift_changed(schedule: str) -> None:
+    SHIFT_CHANGES.labels(schedule).inc()
 
 
 def observe_queues(tiers: dict[str, str], counts: dict[str, tuple[int, int]]) -> None:

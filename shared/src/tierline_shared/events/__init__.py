@@ -27,6 +27,9 @@ from tierline_shared.events.routing import (
     IncidentEscalated,
     IncidentEscalationBlocked,
     IncidentRenotified,
+    OncallShiftEnded,
+    OncallShiftStarted,
+    ScheduleChanged,
     VendorContract,
 )
 from tierline_shared.events.sla import (
@@ -70,6 +73,9 @@ __all__ = [
     "IncidentUpdated",
     "NotificationFailed",
     "NotificationSent",
+    "OncallShiftEnded",
+    "OncallShiftStarted",
+    "ScheduleChanged",
     "SlaBreached",
     "SlaClockPaused",
     "SlaClockResumed",

@@ -1,20 +1,24 @@
-"""Events the router publishes: who holds an incident, why it moved tier, and when it could not."""
+"""Events the router publishes: who holds an incident, why it moved tier, and when it could not;
+on-call schedules changing and shifts starting and ending (keyed by the schedule's name)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from tierline_shared.events import topics
-from tierline_shared.events.base import IncidentEvent, contract
+from tierline_shared.events.base import Event, IncidentEvent, contract
 
 Tier = Literal["L1", "L2", "L3", "L4"]
 EscalationReason = Literal[
     "sla_breach", "manual", "no_ack", "priority_change", "vendor_rejected", "vendor_unreachable"
 ]
-AssignmentReason = Literal["routed", "reassigned", "rerouted", "dequeued", "reopened", "priority_change"]
+AssignmentReason = Literal[
+    "routed", "reassigned", "rerouted", "dequeued", "reopened", "priority_change", "shift_change"
+]
+ScheduleChange = Literal["created", "updated", "deleted", "overrides", "imported"]
 
 
 class VendorContract(BaseModel):
@@ -82,3 +86,42 @@ class IncidentRenotified(IncidentEvent):
     attempt: int
     of: int
     at: datetime
+
+
+@contract("tierline.schedule.changed.v1", topics.ROUTING)
+class ScheduleChanged(Event):
+    """An on-call schedule was made, replaced, deleted, given or rid of an override, or had a
+    calendar layer imported: who is on call may have changed (ask the router's API)."""
+
+    schedule: str
+    change: ScheduleChange
+    at: datetime
+
+    def subject(self) -> str:
+        return self.schedule
+
+
+@contract("tierline.oncall.shift_started.v1", topics.ROUTING)
+class OncallShiftStarted(Event):
+    """``person`` went on call in ``schedule``, for the queues naming it."""
+
+    schedule: str
+    person: str
+    queues: list[str] = Field(default_factory=list)
+    at: datetime
+
+    def subject(self) -> str:
+        return self.schedule
+
+
+@contract("tierline.oncall.shift_ended.v1", topics.ROUTING)
+class OncallShiftEnded(Event):
+    """``person`` went off call in ``schedule``, for the queues naming it."""
+
+    schedule: str
+    person: str
+    queues: list[str] = Field(default_factory=list)
+    at: datetime
+
+    def subject(self) -> str:
+        return self.schedule

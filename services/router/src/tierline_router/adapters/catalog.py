@@ -1,5 +1,5 @@
-"""The routing configuration read as one snapshot, the queues' shared rotation, and the three catalogs
-(agents, queues, escalation policies) as the shared catalog resource stores them."""
+"""The routing configuration read as one snapshot (schedules included), the queues' shared rotation,
+and the three catalogs (agents, queues, escalation policies) as the shared catalog resource stores them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_router.adapters.orm import AgentRow, CatalogVersionRow, PolicyRow, QueueRow
+from tierline_router.adapters.schedules import load_schedules
 from tierline_router.domain.catalog import Catalog
 from tierline_router.domain.model import FILTER_UNIVERSES, Agent, EscalationPolicy, Queue
 from tierline_shared.catalog import repository, resource
@@ -50,6 +51,7 @@ async def load_catalog(session: AsyncSession) -> Catalog:
         agents={a.name: agent_of(a) for a in agents},
         queues=tuple(queue_of(q) for q in queues),
         policies=tuple(policy_of(p) for p in policies),
+        schedules=await load_schedules(session),
     )
 
 

@@ -1,4 +1,4 @@
-"""The router's tables: its configuration (agents, queues, policies) and who holds each incident."""
+"""The router's tables: its configuration (agents, queues, policies, schedules), who holds each incident."""
 
 from __future__ import annotations
 
@@ -6,7 +6,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, SmallInteger, Text, Uuid, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    SmallInteger,
+    Text,
+    Uuid,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -121,3 +133,44 @@ class ListedVendorRow(Base):
         BigInteger, server_default="0"
     )  # the gateway's order of announcements
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ScheduleRow(Base):
+    """An on-call schedule: its time zone and layers (``ScheduleSpec`` but the name)."""
+
+    __tablename__ = "schedules"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    managed_by: Mapped[str] = mapped_column(Text)  # config | api
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ScheduleOverrideRow(Base):
+    """Someone covering a span of a schedule, whoever its layers say (a later one wins)."""
+
+    __tablename__ = "schedule_overrides"
+    __table_args__ = (Index("schedule_overrides_by_end", "schedule", "ends_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, Identity())  # the order they were made: a later one wins
+    schedule: Mapped[str] = mapped_column(Text, ForeignKey("schedules.name", ondelete="CASCADE"))
+    person: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ScheduleWatchRow(Base):
+    """The shift-change worker's state per schedule: who it last saw on call, and when to look again."""
+
+    __tablename__ = "schedule_watch"
+    __table_args__ = (Index("schedule_watch_due", "check_at"),)
+
+    schedule: Mapped[str] = mapped_column(Text, primary_key=True)
+    person: Mapped[str | None] = mapped_column(Text)
+    since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    check_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 
 from tierline_router.domain.model import Agent, EscalationPolicy, Queue, Subject, policy_for
+from tierline_router.domain.schedules import Schedule, oncall
 from tierline_router.domain.strategies import Candidate
 
 
@@ -20,10 +22,12 @@ class Catalog:
     agents: Mapping[str, Agent]
     queues: Sequence[Queue]  # by tier, then rank
     policies: Sequence[EscalationPolicy]  # by rank
+    schedules: Mapping[str, Schedule] = field(default_factory=dict)  # with their overrides
 
     def __post_init__(self) -> None:
         # read-only containers of frozen models: whoever holds the snapshot cannot change it
         object.__setattr__(self, "agents", MappingProxyType(dict(self.agents)))
+        object.__setattr__(self, "schedules", MappingProxyType(dict(self.schedules)))
         object.__setattr__(self, "queues", tuple(self.queues))
         object.__setattr__(self, "policies", tuple(self.policies))
 
@@ -41,9 +45,29 @@ class Catalog:
         """The queues ``agent`` works, in match order."""
         return [q for q in self.queues if agent in q.agents]
 
-    def candidates(self, queue: Queue, held: Mapping[str, int]) -> list[Candidate]:
-        """The queue's members as a strategy sees them, given how many open incidents each holds."""
-        members = [self.agents[name] for name in queue.agents if name in self.agents]
+    def queues_naming(self, schedule: str) -> list[Queue]:
+        """The queues whose on-call schedule is ``schedule``, in match order."""
+        return [q for q in self.queues if q.schedule == schedule]
+
+    def oncall(self, queue: Queue, now: datetime) -> str | None:
+        """Who is on call for ``queue`` at ``now`` by its schedule (None: no schedule, or nobody)."""
+        schedule = self.schedules.get(queue.schedule) if queue.schedule is not None else None
+        return None if schedule is None else oncall(schedule, now)
+
+    def candidates(self, queue: Queue, held: Mapping[str, int], now: datetime | None) -> list[Candidate]:
+        """The queue's members as a strategy sees them, given how many open incidents each holds.
+
+        A queue with a schedule offers only its member on call at ``now`` (nobody when the
+        schedule has nobody, or someone outside the queue); only a queue without one may leave
+        ``now`` unsaid.
+        """
+        names = queue.agents
+        if queue.schedule is not None:
+            if now is None:
+                raise ValueError(f"queue {queue.name!r} follows a schedule: who is on call needs the time")
+            person = self.oncall(queue, now)
+            names = [name for name in names if name == person]
+        members = [self.agents[name] for name in names if name in self.agents]
         return [
             Candidate(
                 name=a.name,

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tierline_router.domain.schedules.model import CalendarLayer, InvalidSchedule, Layer
+from tierline_router.domain.schedules.spec import ScheduleSpec
 from tierline_shared.config_files import Duration
 from tierline_shared.errors import Conflict
 
@@ -18,6 +20,7 @@ Tier = Literal["L1", "L2", "L3", "L4"]
 HumanTier = Literal["L1", "L2", "L3"]
 Priority = Literal["P1", "P2", "P3", "P4"]
 Strategy = Literal["round_robin", "least_loaded", "skills"]
+Handover = Literal["keep", "reassign"]
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 Labels = list[str]
 MAX_REPEAT = 10
@@ -92,6 +95,13 @@ class QueueSpec(_Strict):
     priorities: list[Priority] = Field(default_factory=list, description="Empty: any priority")
     skills: Labels = Field(default_factory=list, description="Only agents holding all of these take work")
     agents: list[str] = Field(default_factory=list, description="Members, in round-robin order")
+    schedule: Name | None = Field(
+        default=None, description="On-call schedule: only its member on call now takes work (none: all)"
+    )
+    handover: Handover = Field(
+        default="keep",
+        description="At a shift change, incidents held by the outgoing person stay (keep) or move (reassign)",
+    )
 
     @field_validator("agents")
     @classmethod
@@ -224,11 +234,13 @@ class RoutingConfig(_Strict):
     queues: list[Queue]
     escalation_policies: list[EscalationPolicy]
     vendors: list[VendorRule] = Field(default_factory=list)
+    schedules: list[ScheduleSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> RoutingConfig:
         _unique((a.name for a in self.agents), "agent")
         _unique((q.name for q in self.queues), "queue")
+        _unique((s.name for s in self.schedules), "schedule")
         _unique((p.name for p in self.escalation_policies), "escalation policy")
         known = {a.name for a in self.agents}
         for queue in self.queues:
@@ -238,7 +250,39 @@ class RoutingConfig(_Strict):
         problem = coverage_problem(self.queues, self.escalation_policies)
         if problem:
             raise ValueError(problem)
+        self._schedules_consistent()
         return self
+
+    def _schedules_consistent(self) -> None:
+        specs = {s.name: (n, s) for n, s in enumerate(self.schedules)}
+        for index, queue in enumerate(self.queues):
+            if queue.schedule is not None and queue.schedule not in specs:
+                raise ValueError(f"queues.{index}.schedule: there is no schedule {queue.schedule!r}")
+        for name, (index, spec) in specs.items():
+            try:
+                schedule = spec.to_domain()
+            except InvalidSchedule as error:
+                raise ValueError(f"schedules.{index}.{error.field}: {error.reason}") from None
+            for queue in self.queues:
+                if queue.schedule == name and (gap := stranger_in(schedule.layers, queue.agents)):
+                    field, person = gap
+                    raise ValueError(
+                        f"schedules.{index}.{field}: {person!r} is not a member of queue {queue.name!r},"
+                        " which names the schedule"
+                    )
+
+
+def stranger_in(layers: Sequence[Layer | CalendarLayer], members: Sequence[str]) -> tuple[str, str] | None:
+    """The first person a schedule's layers put on call who is not in ``members``: (field, person)."""
+    for index, layer in enumerate(layers):
+        if isinstance(layer, CalendarLayer):
+            people = [(f"layers.{index}.shifts.{n}.person", s.person) for n, s in enumerate(layer.shifts)]
+        else:
+            people = [(f"layers.{index}.members.{n}", person) for n, person in enumerate(layer.members)]
+        for field, person in people:
+            if person not in members:
+                return field, person
+    return None
 
 
 def coverage_problem(queues: Sequence[Queue], policies: Sequence[EscalationPolicy]) -> str | None:

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from tierline_router.domain.model import HumanTier, Labels, Priority, Queue, Strategy
+from tierline_router.domain.model import Handover, HumanTier, Labels, Name, Priority, Queue, Strategy
 from tierline_router.entrypoints.configuration import PROBLEMS, TAGS, WORK
 from tierline_router.service_layer import queues
 from tierline_router.service_layer.unit_of_work import RouterUnitOfWork
@@ -42,6 +42,13 @@ class QueueFields(BaseModel):
     priorities: list[Priority] = Field(default_factory=list, description="Empty: any priority")
     skills: Labels = Field(default_factory=list, description="Only agents holding all of these take work")
     agents: list[str] = Field(default_factory=list, description="Members, in round-robin order")
+    schedule: Name | None = Field(
+        default=None, description="On-call schedule: only its member on call now takes work (none: all)"
+    )
+    handover: Handover = Field(
+        default="keep",
+        description="At a shift change, incidents held by the outgoing person stay (keep) or move (reassign)",
+    )
 
 
 class QueueAnswer(QueueFields):

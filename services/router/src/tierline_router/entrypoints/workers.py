@@ -1,4 +1,4 @@
-"""Background loops: acknowledgement timeouts, and the queue gauges."""
+"""Background loops: acknowledgement timeouts, shift changes, and the queue gauges."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from tierline_router import metrics
 from tierline_router.config import Settings
 from tierline_router.service_layer import queries
 from tierline_router.service_layer.escalation import fire_ack_timeouts
+from tierline_router.service_layer.handover import watch_shifts
 from tierline_router.service_layer.unit_of_work import RouterDeps, RouterUnitOfWork
 from tierline_shared.runtime import Runtime, poll_in_batches
 
@@ -21,6 +22,18 @@ async def ack_timer(rt: Runtime) -> None:
         lambda session, batch: fire_ack_timeouts(RouterUnitOfWork(session, deps.outbox), deps, limit=batch),
         batch=settings.ack_batch_size,
         idle_seconds=settings.ack_poll_seconds,
+    )
+
+
+async def shift_watch(rt: Runtime) -> None:
+    """Hand work over when a schedule's on-call person changes (safe on every replica: SKIP LOCKED)."""
+    deps: RouterDeps = rt.state["deps"]
+    settings = cast(Settings, rt.settings)
+    await poll_in_batches(
+        rt,
+        lambda session, batch: watch_shifts(RouterUnitOfWork(session, deps.outbox), deps, limit=batch),
+        batch=settings.shift_batch_size,
+        idle_seconds=settings.shift_poll_seconds,
     )
 
 

@@ -1,7 +1,7 @@
-"""Managing agents, queues and escalation policies: from the policy file at start, or the admin API.
+"""Managing agents, queues, policies and schedules: from the policy file at start, or the admin API.
 
-This module says what the three catalogs are, applies the file and manages agents; ``queues``
-and ``policies`` manage the rest.
+This module says what the catalogs are, applies the file and manages agents; ``queues``,
+``policies`` and ``schedules`` manage the rest.
 
 Each change runs under the routing lock and is checked against the whole configuration, so
 no edit leaves a tier without a queue, a priority without a policy, or a queue naming a
@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from tierline_router.domain.catalog import Catalog
-from tierline_router.domain.model import Agent, RoutingConfig, coverage_problem
+from tierline_router.domain.model import Agent, RoutingConfig, coverage_problem, stranger_in
 from tierline_router.service_layer.placement import hand_out_waiting, reassign_held
 from tierline_router.service_layer.unit_of_work import RouterDeps, RouterUnitOfWork
 from tierline_shared.catalog import resource
 from tierline_shared.errors import Conflict
+from tierline_shared.events import ScheduleChanged
+from tierline_shared.events.routing import ScheduleChange
 from tierline_shared.logging import get_logger
 
 _log = get_logger(__name__)
@@ -42,6 +44,7 @@ async def apply_config(uow: RouterUnitOfWork, deps: RouterDeps, config: RoutingC
     await uow.lock_routing()
     now = deps.clock.now()
     await uow.agents.apply_config(config.agents, now)
+    await _apply_schedules(uow, deps, config)
     await uow.queues.apply_config(config.queues, now)
     await uow.policies.apply_config(config.escalation_policies, now)
     await uow.flush()
@@ -63,11 +66,47 @@ async def apply_config(uow: RouterUnitOfWork, deps: RouterDeps, config: RoutingC
     )
 
 
+async def _apply_schedules(uow: RouterUnitOfWork, deps: RouterDeps, config: RoutingConfig) -> None:
+    """The file's schedules, each announced when it is new or changed; every one looked at again."""
+    now = deps.clock.now()
+    before = {listed.item.name: listed.item.stored() for listed in await uow.schedules.list_all()}
+    await uow.schedules.apply_config(config.schedules, now)
+    for spec in config.schedules:
+        await uow.schedule_store.watch_now(spec.name, now)
+        change: ScheduleChange | None = (
+            "created"
+            if spec.name not in before
+            else "updated"
+            if before[spec.name] != spec.stored()
+            else None
+        )
+        if change is not None:
+            await uow.announce(ScheduleChanged(schedule=spec.name, change=change, at=now))
+
+
 async def checked_catalog(uow: RouterUnitOfWork) -> Catalog:
     await uow.flush()
     catalog = await uow.catalog.load()
     resource.refuse(coverage_problem(catalog.queues, catalog.policies))
+    resource.refuse(schedule_problem(catalog))
     return catalog
+
+
+def schedule_problem(catalog: Catalog) -> str | None:
+    """Why a queue could not follow its schedule (it is gone, or it puts strangers on call), or None."""
+    for queue in catalog.queues:
+        if queue.schedule is None:
+            continue
+        schedule = catalog.schedules.get(queue.schedule)
+        if schedule is None:
+            return f"queue {queue.name!r} names schedule {queue.schedule!r}, which does not exist"
+        gap = stranger_in(schedule.layers, queue.agents)
+        if gap is not None:
+            return (
+                f"schedule {schedule.name!r} puts {gap[1]!r} on call ({gap[0]}),"
+                f" who is not in queue {queue.name!r}"
+            )
+    return None
 
 
 # --- agents ---------------------------------------------------------------------------------------

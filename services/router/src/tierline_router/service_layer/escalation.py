@@ -54,7 +54,7 @@ async def move(
         )
     else:
         queue = queue_for(catalog.queues, target, assignment.subject)
-        agent = await choose_agent(uow, catalog, queue, assignment.subject)
+        agent = await choose_agent(uow, catalog, queue, assignment.subject, now)
         escalated = assignment.move_to(target, queue.name, agent, policy, reason=reason, note=note, now=now)
     uow.assignments.save(assignment)
     await uow.announce(escalated)

@@ -45,14 +45,15 @@ async def reactivate(uow: RouterUnitOfWork, deps: RouterDeps, incident_id: uuid.
     policy = policy_of(catalog, assignment)
     subject = assignment.subject
     queue = catalog.queue(assignment.queue) or queue_for(catalog.queues, assignment.tier, subject)
-    members = {c.name: c for c in catalog.candidates(queue, await uow.assignments.loads(queue.agents))}
+    held = await uow.assignments.loads(queue.agents)
+    members = {c.name: c for c in catalog.candidates(queue, held, now)}
     again = members.get(assignment.assignee) if assignment.assignee else None
     if again is not None and again.can_keep(frozenset(queue.skills)):
         agent = assignment.assignee
     else:
         assignment.unassign(now)
         uow.assignments.save(assignment)
-        agent = await choose_agent(uow, catalog, queue, subject)
+        agent = await choose_agent(uow, catalog, queue, subject, now)
     assigned = assignment.assign(queue.name, agent, policy, reason="reopened", now=now)
     uow.assignments.save(assignment)
     await announce_assigned(uow, assigned)

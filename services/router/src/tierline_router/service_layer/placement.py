@@ -8,6 +8,8 @@ moves twice. Helpers called from inside a locked use case do not lock again.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from tierline_router import metrics
 from tierline_router.domain.assignment import Assignment
 from tierline_router.domain.catalog import Catalog
@@ -15,6 +17,7 @@ from tierline_router.domain.model import EscalationPolicy, Queue, Subject, polic
 from tierline_router.domain.strategies import pick_agent
 from tierline_router.service_layer.unit_of_work import RouterDeps, RouterUnitOfWork
 from tierline_shared.events import IncidentAssigned, IncidentCreated
+from tierline_shared.events.routing import AssignmentReason
 
 
 def policy_of(catalog: Catalog, assignment: Assignment) -> EscalationPolicy:
@@ -22,12 +25,18 @@ def policy_of(catalog: Catalog, assignment: Assignment) -> EscalationPolicy:
     return catalog.policy_of(assignment.policy, assignment.subject)
 
 
-async def choose_agent(uow: RouterUnitOfWork, catalog: Catalog, queue: Queue, subject: Subject) -> str | None:
-    """Who in ``queue`` takes the incident now (None: nobody can); the queue's rotation moves on."""
+async def choose_agent(
+    uow: RouterUnitOfWork, catalog: Catalog, queue: Queue, subject: Subject, now: datetime | None = None
+) -> str | None:
+    """Who in ``queue`` takes the incident at ``now`` (None: nobody can); the queue's rotation moves on.
+
+    ``now`` decides who a queue's schedule has on call; unsaid, the unit of work's clock tells.
+    """
     position = await uow.catalog.rotation(queue.name)
     if position is None:
         return None
-    members = catalog.candidates(queue, await uow.assignments.loads(queue.agents))
+    at = now if now is not None or queue.schedule is None else uow.now()
+    members = catalog.candidates(queue, await uow.assignments.loads(queue.agents), at)
     pick = pick_agent(queue, members, position, subject)
     await uow.catalog.turn(queue.name, pick.position)
     return pick.agent
@@ -52,7 +61,7 @@ async def assign_new_incident(uow: RouterUnitOfWork, deps: RouterDeps, event: In
     now = deps.clock.now()
     assignment = Assignment.open(event.incident_id, subject, policy, now)
     queue = queue_for(catalog.queues, assignment.tier, subject)
-    agent = await choose_agent(uow, catalog, queue, subject)
+    agent = await choose_agent(uow, catalog, queue, subject, now)
     assigned = assignment.assign(queue.name, agent, policy, reason="routed", now=now)
     uow.assignments.save(assignment)
     await announce_assigned(uow, assigned)
@@ -64,7 +73,7 @@ async def hand_out_waiting(uow: RouterUnitOfWork, deps: RouterDeps, catalog: Cat
     for assignment in await uow.assignments.waiting_in(queue.name):
         policy = policy_of(catalog, assignment)
         now = deps.clock.now()
-        agent = await choose_agent(uow, catalog, queue, assignment.subject)
+        agent = await choose_agent(uow, catalog, queue, assignment.subject, now)
         if agent is None:
             break
         assigned = assignment.assign(queue.name, agent, policy, reason="dequeued", now=now)
@@ -81,9 +90,16 @@ async def hand_out_freed(uow: RouterUnitOfWork, deps: RouterDeps, catalog: Catal
 
 
 async def reassign_held(
-    uow: RouterUnitOfWork, deps: RouterDeps, catalog: Catalog, agent: str, queue: str | None = None
+    uow: RouterUnitOfWork,
+    deps: RouterDeps,
+    catalog: Catalog,
+    agent: str,
+    queue: str | None = None,
+    *,
+    reason: AssignmentReason = "reassigned",
 ) -> int:
-    """The agent went away (or left ``queue``): their open incidents go to someone else, or wait."""
+    """The agent went away, left ``queue`` or went off shift: their open incidents go to someone else,
+    or wait."""
     moved = 0
     for assignment in await uow.assignments.held_by(agent, queue):
         home = catalog.queue(assignment.queue)
@@ -93,8 +109,8 @@ async def reassign_held(
         now = deps.clock.now()
         assignment.unassign(now)
         uow.assignments.save(assignment)  # the agent's load no longer counts it
-        chosen = await choose_agent(uow, catalog, home, assignment.subject)
-        assigned = assignment.assign(home.name, chosen, policy, reason="reassigned", now=now)
+        chosen = await choose_agent(uow, catalog, home, assignment.subject, now)
+        assigned = assignment.assign(home.name, chosen, policy, reason=reason, now=now)
         uow.assignments.save(assignment)
         await announce_assigned(uow, assigned)
         moved += 1

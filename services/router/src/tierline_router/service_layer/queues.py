@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from tierline_router.domain.catalog import Catalog
 from tierline_router.domain.model import Queue
-from tierline_router.service_layer import admin
+from tierline_router.service_layer import admin, schedules
 from tierline_router.service_layer.placement import hand_out_waiting, reassign_held
 from tierline_router.service_layer.unit_of_work import RouterDeps, RouterUnitOfWork
 from tierline_shared import ranking
@@ -36,7 +36,9 @@ async def create(
     """Add a queue at its place among its tier's queues (unsaid: last, with a warning)."""
     await uow.lock_routing()
     await uow.queues.absent(queue.name)
-    _check_members(await uow.catalog.load(), queue)
+    catalog = await uow.catalog.load()
+    _check_members(catalog, queue)
+    schedules.check_queue(catalog, queue, deps.clock.now())
     row = await uow.queues.add(queue, deps.clock.now(), placement)
     catalog = await admin.checked_catalog(uow)
     await hand_out_waiting(uow, deps, catalog, queue)
@@ -54,7 +56,9 @@ async def replace(
     """
     await uow.lock_routing()
     row = await uow.queues.found(queue.name)
-    _check_members(await uow.catalog.load(), queue)
+    catalog = await uow.catalog.load()
+    _check_members(catalog, queue)
+    schedules.check_queue(catalog, queue, deps.clock.now())
     if queue.tier != row.tier and await uow.assignments.open_in(queue.name):
         raise admin.InUse(
             f"Queue {queue.name!r} holds open incidents at {row.tier}; it cannot move to {queue.tier}.",

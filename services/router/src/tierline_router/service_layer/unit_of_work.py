@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_router.adapters import catalog
+from tierline_router.adapters import catalog, schedules
 from tierline_router.adapters.assignments import AssignmentRepository
 from tierline_router.adapters.catalog import CatalogRepository
 from tierline_router.adapters.vendors import VendorDirectory
@@ -37,6 +38,12 @@ class RouterUnitOfWork(UnitOfWork):
         self.agents = catalog.agents(session)
         self.queues = catalog.queues(session)
         self.policies = catalog.policies(session)
+        self.schedules = schedules.schedules(session)
+        self.schedule_store = schedules.ScheduleStore(session)
+
+    def now(self) -> datetime:
+        """The time by the clock events are stamped with (the deps' clock)."""
+        return self.outbox.clock.now()
 
     async def lock_routing(self) -> None:
         """Routing decisions one at a time, across replicas: queue positions and loads stay true."""

@@ -41,7 +41,7 @@ async def apply_update(uow: RouterUnitOfWork, deps: RouterDeps, event: IncidentU
     if queue.name != assignment.queue:
         previous = assignment.unassign(now)
         uow.assignments.save(assignment)  # the agent's load no longer counts it
-        agent = await choose_agent(uow, catalog, queue, subject)
+        agent = await choose_agent(uow, catalog, queue, subject, now)
         assigned = assignment.assign(queue.name, agent, policy, reason="rerouted", now=now)
         uow.assignments.save(assignment)
         await announce_assigned(uow, assigned)
