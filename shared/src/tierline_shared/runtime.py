@@ -75,6 +75,8 @@ class ServiceSpec:
         None  # once the database answers, before consuming
     )
     openapi_tags: list[dict[str, Any]] = field(default_factory=list)
+    # (path regex, bytes): routes taking bodies larger than TIERLINE_MAX_BODY_BYTES (an upload)
+    larger_bodies: list[tuple[str, int]] = field(default_factory=list)
 
 
 class Runtime:
@@ -384,6 +386,7 @@ def create_app(spec: ServiceSpec, *, clock: Clock | None = None) -> FastAPI:
             version=spec.version,
             description=spec.description,
             max_body_bytes=spec.settings.max_body_bytes,
+            larger_bodies=spec.larger_bodies,
             openapi_tags=spec.openapi_tags,
             alive=runtime.tasks_alive,
             readiness=runtime.readiness,
@@ -413,6 +416,7 @@ class WebAppSpec:
     informational: Callable[[], Awaitable[dict[str, bool]]] | None = None
     before_metrics: Callable[[], Awaitable[None]] | None = None  # refresh gauges before /metrics renders
     openapi_tags: list[dict[str, Any]] = field(default_factory=list)
+    larger_bodies: list[tuple[str, int]] = field(default_factory=list)  # (path regex, bytes)
 
 
 def create_web_app(
@@ -433,7 +437,7 @@ def create_web_app(
     )
     tracing.instrument_app(app)
     install_problem_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=web.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=web.max_body_bytes, larger=web.larger_bodies)
 
     app.add_middleware(RequestMetrics)
 

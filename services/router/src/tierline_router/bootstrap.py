@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from tierline_router import __version__
+from tierline_router.adapters.ical import MAX_ICS_BYTES
 from tierline_router.adapters.orm import Base
 from tierline_router.config import Settings, load_routing
 from tierline_router.entrypoints import (
@@ -60,6 +61,8 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
         ],
         state=state,
         on_start=on_start,
+        # an .ics import may be up to 1 MiB: the endpoint itself refuses more, naming the file
+        larger_bodies=[(r"/v1/schedules/[^/]+/import", 2 * MAX_ICS_BYTES)],
         openapi_tags=[
             {"name": "routing", "description": "Who holds an incident; escalate and de-escalate"},
             {"name": "configuration", "description": "Agents, queues and escalation policies"},

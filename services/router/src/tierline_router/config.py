@@ -11,10 +11,6 @@ from tierline_shared.settings import ServiceSettings
 
 class Settings(ServiceSettings):
     port: int = 8002
-    max_body_bytes: int = Field(
-        default=1024 * 1024 + 64 * 1024,
-        description="Larger request bodies are refused with 413 (room for a 1 MiB .ics import).",
-    )
     routing_file: str = Field(
         default="router.yaml",
         description="Agents, queues, escalation policies and on-call schedules, in the config folder.",

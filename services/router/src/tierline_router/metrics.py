@@ -32,7 +32,7 @@ OPEN = Gauge(
     ["tier", "priority"],
 )
 SHIFT_CHANGES = Counter(
-    "tierline_shift_changes",
+    "tierline_router_shift_changes",
     "Times a schedule's on-call person changed (seen by the shift-change worker), per schedule",
     ["schedule"],
 )

@@ -116,7 +116,6 @@ async def router(infra, new_database, tmp_path: Path) -> AsyncIterator[Router]:
         tmp_path,
         api_key=ADMIN_KEY,
         link_secret=LINK_SECRET,
-        max_body_bytes=4 * MAX_ICS_BYTES,
     )
     app = create_app(settings, clock=FixedClock(NOW))
     async with (
@@ -264,6 +263,16 @@ async def test_an_import_becomes_the_top_layer_and_decides_who_is_on_call(router
     assert _pieces(exported) == {
         ("cat", datetime(2026, 3, 6, 23, tzinfo=UTC), datetime(2026, 3, 7, 23, tzinfo=UTC))
     }
+
+
+async def test_an_import_larger_than_other_request_bodies_is_taken(router: Router) -> None:
+    """The services refuse bodies over 256 KiB; an import takes files up to 1 MiB."""
+    padding = b"X-PAD:" + b"a" * 70 + b"\r\n"
+    large = HOLIDAYS.replace(b"END:VCALENDAR", padding * (900 * 1024 // len(padding)) + b"END:VCALENDAR")
+    assert Settings.model_fields["max_body_bytes"].default < len(large) <= MAX_ICS_BYTES
+    response = await router.http.post("/v1/schedules/l2/import?layer=holidays", content=large, headers=ICS)
+    assert response.status_code == 200, response.text[:500]
+    assert response.json()["shifts"] == 4
 
 
 async def _chunks(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:

@@ -108,11 +108,18 @@ async def router(infra, new_database, tmp_path: Path) -> AsyncIterator[Router]:
     url = new_database("router")
     migrations.upgrade(MIGRATIONS, url)
     (tmp_path / "router.yaml").write_text(yaml.safe_dump(POLICY))
-    settings = app_settings(Settings, infra, url, tmp_path, api_key=ADMIN_KEY)
+    # the shift-watch loop looks at every schedule once at start, then not again within the test
+    settings = app_settings(Settings, infra, url, tmp_path, api_key=ADMIN_KEY, shift_poll_seconds=3600)
     clock = FixedClock(T0)
     app = create_app(settings, clock=clock)
     async with app_client(app, ADMIN_KEY, base_url="http://router.test") as http:
-        yield Router(http, app.state.runtime, clock, settings.kafka_topic_prefix, infra.bootstrap_servers)
+        router = Router(http, app.state.runtime, clock, settings.kafka_topic_prefix, infra.bootstrap_servers)
+
+        async def looked_at() -> bool:
+            return all(w.check_at > T0 for w in await router.rows(ScheduleWatchRow))
+
+        await eventually(looked_at, timeout=30, what="the shift-watch loop's first look at the schedules")
+        yield router
 
 
 def ok(response: httpx.Response, status: int = 200) -> Any:
@@ -181,8 +188,8 @@ async def test_schedules_are_made_replaced_and_deleted_with_events_and_watch_row
             ("nights", [], "api"),
         ]
         assert {w.schedule: w.check_at for w in await router.rows(ScheduleWatchRow)} == {
-            "desk-week": T0,
-            "nights": T0,
+            "desk-week": datetime(2026, 12, 14, 8, tzinfo=UTC),  # looked at on start: the next handoff
+            "nights": T0,  # changed just now: due at once
         }
         deleted = await router.http.delete("/v1/schedules/nights")
         assert (deleted.status_code, deleted.content) == (204, b"")
