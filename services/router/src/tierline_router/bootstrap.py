@@ -62,7 +62,7 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
         state=state,
         on_start=on_start,
         # an .ics import may be up to 1 MiB: the endpoint itself refuses more, naming the file
-        larger_bodies=[(r"/v1/schedules/[^/]+/import", 2 * MAX_ICS_BYTES)],
+        larger_bodies=[(r"/v1/schedules/[^/]+/import", 4 * MAX_ICS_BYTES)],
         openapi_tags=[
             {"name": "routing", "description": "Who holds an incident; escalate and de-escalate"},
             {"name": "configuration", "description": "Agents, queues and escalation policies"},

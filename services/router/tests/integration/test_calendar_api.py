@@ -288,10 +288,13 @@ async def test_refused_imports_write_nothing(router: Router) -> None:
     )
     assert len(oversize) > MAX_ICS_BYTES
 
-    refused = _problem(await router.http.post("/v1/schedules/l2/import", content=oversize, headers=ICS), 413)
-    assert refused["type"].endswith("payload-too-large") and _fields(refused) == ["file"]
+    refused = _problem(await router.http.post("/v1/schedules/l2/import", content=oversize, headers=ICS), 422)
+    assert _fields(refused) == ["file"] and "1 MiB" in refused["errors"][0]["reason"]
     chunked = await router.http.post("/v1/schedules/l2/import", content=_chunks(oversize), headers=ICS)
-    assert _fields(_problem(chunked, 413, "payload-too-large")) == ["file"]
+    assert _fields(_problem(chunked, 422)) == ["file"]
+    # far beyond any calendar: the server does not even read it
+    huge = await router.http.post("/v1/schedules/l2/import", content=oversize * 5, headers=ICS)
+    assert _problem(huge, 413, "payload-too-large")["max_bytes"] == 4 * MAX_ICS_BYTES
 
     for body, field in [
         (b"this is not a calendar", "file"),

@@ -35,7 +35,6 @@ from tierline_shared.catalog_schemas import NAME_PATTERN, NamePath
 from tierline_shared.errors import (
     Forbidden,
     NotFound,
-    PayloadTooLarge,
     Unauthorized,
     UnsupportedMediaType,
 )
@@ -259,10 +258,8 @@ async def _ics_body(request: Request) -> bytes:
         raise UnsupportedMediaType(
             f"Send the file as {ICALENDAR} (Content-Type: {ICALENDAR}).", expected=ICALENDAR
         )
-    too_large = PayloadTooLarge(
-        f"An iCalendar file is limited to {MAX_ICS_BYTES} bytes (1 MiB).",
-        max_bytes=MAX_ICS_BYTES,
-        errors=[{"field": "file", "reason": f"is larger than {MAX_ICS_BYTES} bytes", "pointer": "/file"}],
+    too_large = InvalidSchedule(
+        "file", f"is larger than {MAX_ICS_BYTES} bytes (1 MiB), the most an import reads"
     )
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_ICS_BYTES:
@@ -282,7 +279,7 @@ async def _ics_body(request: Request) -> bytes:
     response_model=ImportOut,
     responses={
         **PROBLEMS,
-        413: {"description": "The file is larger than 1 MiB (problem+json)"},
+        413: {"description": "The body is far larger than a calendar file may be (over 4 MiB)"},
         415: {"description": "The body is not text/calendar (problem+json)"},
     },
     openapi_extra={
