@@ -31,7 +31,7 @@ install: $(STAMP)
 kafka: $(STAMP)
 	@$(BIN)/python -m tierline_launcher fetch
 
-# Debian packages some tests run for real (prometheus, promtool); fast when they are present.
+# Debian packages some tests run for real (chromium, prometheus, promtool, dovecot); fast when they are present.
 system-packages:
 	@deploy/scripts/install-system-packages.sh
 

@@ -14,6 +14,7 @@ REQUIRED=(
   "chromium: chromium"                        # pages rendered in a real headless browser
   "chromium-driver: chromedriver"             # Selenium's driver for that browser
   "npm: npm"                                  # fetches the console's browser assets (make console-assets)
+  "dovecot-imapd: dovecot doveadm"            # a real IMAP server for intake's IMAP fetching tests
   # "prometheus-alertmanager: prometheus-alertmanager amtool"
 )
 

@@ -48,6 +48,7 @@ CONSOLE_SECRET = "Y29tcG9zZS10ZXN0LWNvbnNvbGUtc2VjcmV0LTMyYg=="  # a Fernet key'
 # so may the SMTP login (none) and the link secret (messages then carry no links that act).
 MAY_BE_EMPTY = re.compile(
     r"TIERLINE_VENDOR_\w+_SECRET|TIERLINE_SMTP_(USERNAME|PASSWORD)|TIERLINE_LINK_SECRET"
+    r"|TIERLINE_MAIL_(TLS_CERT|TLS_KEY|AUTH_USERS)|TIERLINE_IMAP_(HOST|USERNAME|PASSWORD|CA_FILE)"
 )
 
 Load = Callable[..., dict[str, Any]]

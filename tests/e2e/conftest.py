@@ -1,7 +1,9 @@
 """The whole system as separate processes, with second-scale SLA config, a test vendor and a mail server.
 
-The notifier mails a real SMTP server started here (tests/e2e/mailbox.py, which keeps every message),
+The notifier mails a real SMTP server started here (tests/support/mailbox.py, which keeps every message),
 with the settings `make run` gives it (plain SMTP on loopback, a link secret shared with intake).
+Intake takes mail for deploy/config/mailboxes.yaml's addresses as under `make run`, on a free port of
+its own (``system.mail_port``; `make run`'s is 2525).
 The console runs too (no database; a sealing secret made for the run): ``system.url("console")``.
 ``desk_system`` is the same system with tiers that hold an incident for minutes, for the browser
 tests, where a board must still show the incident the test is looking at; there, incidents of the
@@ -59,6 +61,7 @@ class System:
     callback_secret: str
     topic_prefix: str
     mail: SmtpSink
+    mail_port: int  # intake's SMTP receiver (TIERLINE_MAIL_LISTEN on 127.0.0.1)
 
     def topics(self) -> list[str]:
         return [self.topic_prefix + t for t in topics.ALL]
@@ -79,6 +82,8 @@ def _write_config(
     shutil.copy(repo_root() / "deploy" / "config" / "priority.yaml", folder / "priority.yaml")
     # the notifier's people, teams and templates as the repository has them
     shutil.copy(repo_root() / "deploy" / "config" / "notifications.yaml", folder / "notifications.yaml")
+    # the addresses intake's SMTP receiver takes mail for
+    shutil.copy(repo_root() / "deploy" / "config" / "mailboxes.yaml", folder / "mailboxes.yaml")
     shutil.copytree(repo_root() / "deploy" / "config" / "templates", folder / "templates")
     budget = f"{tier_budget_seconds}s"
     router = yaml.safe_load((repo_root() / "deploy" / "config" / "router.yaml").read_text())
@@ -142,6 +147,12 @@ def running_system(
     # Own topic namespace: other tests' events on the shared broker are not this system's.
     prefix = f"e2e-{uuid.uuid4().hex[:8]}."
     mail = SmtpSink(keep=True)
+    mail_port = free_port()
+    service_env = mail.settings()
+    service_env["intake"] = {
+        **service_env.get("intake", {}),
+        "TIERLINE_MAIL_LISTEN": f"127.0.0.1:{mail_port}",
+    }
     services = Services(
         infra,
         ports={s.name: free_port() for s in SERVICES},
@@ -155,12 +166,12 @@ def running_system(
             "TIERLINE_BOOTSTRAP_API_KEY": ADMIN_KEY,
             **(extra_env or {}),
         },
-        service_env=mail.settings(),
+        service_env=service_env,
     )
     with ServerThread(receiver.app(), vendor_port), mail:
         services.start()
         try:
-            yield System(services, receiver, "acme-networks", callback_secret, prefix, mail)
+            yield System(services, receiver, "acme-networks", callback_secret, prefix, mail, mail_port)
         finally:
             services.stop()
             if os.environ.get("TIERLINE_E2E_SHOW_LOGS"):

@@ -20,8 +20,10 @@ How the README is read (keep to it when you add an example):
   command unless its shown answer says ``"status": <that code>`` (curl itself exits 0 on them).
 - The session is the README reader's: it runs in a folder holding ``.run/dev-api-key`` (the
   system's admin key) and ``.venv`` (this interpreter's environment); ``http://127.0.0.1:8001``…``8004``
-  become the system's URLs, in commands and shown answers; intake's ``TIERLINE_DATABASE_URL`` is
-  set as it is where intake runs. Runnable commands may not hold placeholders (``…``, ``<id>``).
+  become the system's URLs, in commands and shown answers, and ``127.0.0.1:2525`` (intake's SMTP
+  receiver under `make run`, mailed at ``…@tierline.localhost``) its mail port; intake's
+  ``TIERLINE_DATABASE_URL`` is set as it is where intake runs. Runnable commands may not hold
+  placeholders (``…``, ``<id>``).
 
 The e2e system runs second-scale escalation ladders; the README describes ``make run``, so the
 test first puts deploy/config/router.yaml's escalation policies back through the router's API.
@@ -61,6 +63,8 @@ pytestmark = pytest.mark.e2e
 README = repo_root() / "README.md"
 PORTS = {"8001": "intake", "8002": "router", "8003": "sla-monitor", "8004": "vendor-gateway"}
 LOCAL_URL = re.compile(r"http://127\.0\.0\.1:(800[1-4])\b")
+MAIL_LISTEN = re.compile(r"\b127\.0\.0\.1:2525\b")  # intake's SMTP receiver under `make run`
+MAILBOX = re.compile(r"[\w.+-]+@tierline\.localhost\b")  # deploy/config/mailboxes.yaml's addresses
 COMMAND_SECONDS = 30.0
 RETRY_SECONDS = 30.0
 PRELUDE = """set -euo pipefail
@@ -92,14 +96,15 @@ def test_readme_blocks_follow_the_conventions() -> None:
         for command in block.commands:
             where = f"README line {command.line}: {command.text!r}"
             assert not PLACEHOLDER.search(command.text), f"{where}: a placeholder cannot be pasted"
-            assert "localhost" not in command.text and not re.search(
-                r"127\.0\.0\.1:(?!800[1-4]\b)", command.text
-            ), f"{where}: services are reached at http://127.0.0.1:8001..8004"
+            assert "localhost" not in MAILBOX.sub("", command.text) and not re.search(
+                r"127\.0\.0\.1:(?!(800[1-4]|2525)\b)", command.text
+            ), f"{where}: services are reached at http://127.0.0.1:8001..8004 (mail: 127.0.0.1:2525)"
             if block.mode == "retry" and command.shown:
                 assert " -X " not in f" {command.text} ", f"{where}: only reads may be repeated"
 
 
 def _local(text: str, system: System) -> str:
+    text = MAIL_LISTEN.sub(f"127.0.0.1:{system.mail_port}", text)
     return LOCAL_URL.sub(lambda m: system.url(PORTS[m.group(1)]), text)
 
 

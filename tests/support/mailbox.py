@@ -80,9 +80,15 @@ class SmtpSink:
         self.stop()
 
     def settings(self, link_secret: str | None = None) -> dict[str, dict[str, str]]:
-        """Per service, the settings that point the notifier here and share a link secret with intake."""
+        """Per service, the settings that point the notifier here and share a link secret with intake.
+
+        Intake's mail receiver is off (``make run`` puts it on the fixed port 2525, where two test
+        systems would clash); a system that tests mail in gives it a free port of its own.
+        """
         secret = link_secret or secrets.token_urlsafe(32)
-        return development_settings({}, mail_port=self.port, link_secret=secret)
+        settings = development_settings({}, mail_port=self.port, link_secret=secret)
+        settings["intake"]["TIERLINE_MAIL_LISTEN"] = ""
+        return settings
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd's hook
         raw = envelope.original_content or envelope.content or b""

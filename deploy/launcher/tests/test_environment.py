@@ -72,7 +72,8 @@ def test_what_the_launcher_decides_is_not_taken_from_the_environment() -> None:
 def test_by_default_the_notifier_mails_the_catcher_and_intake_shares_its_link_secret() -> None:
     settings = development_settings({"HOME": "/root"}, mail_port=1025, link_secret="s3cret")
     assert settings == {
-        "intake": {"TIERLINE_LINK_SECRET": "s3cret"},
+        "intake": {"TIERLINE_LINK_SECRET": "s3cret", "TIERLINE_MAIL_LISTEN": "127.0.0.1:2525"},
+        "router": {"TIERLINE_LINK_SECRET": "s3cret"},
         "notifier": {
             "TIERLINE_SMTP_HOST": "127.0.0.1",
             "TIERLINE_SMTP_PORT": "1025",
@@ -97,7 +98,7 @@ def test_a_users_smtp_server_replaces_the_catcher(variable: str) -> None:
 def test_the_users_allow_list_and_link_secret_are_kept() -> None:
     env = {"TIERLINE_NOTIFY_ALLOW_HOSTS": "10.0.0.0/8", "TIERLINE_LINK_SECRET": "mine,old"}
     settings = development_settings(env, mail_port=1025, link_secret="generated")
-    assert "intake" not in settings
+    assert all("TIERLINE_LINK_SECRET" not in settings.get(service, {}) for service in ("intake", "router"))
     assert "TIERLINE_NOTIFY_ALLOW_HOSTS" not in settings["notifier"]
     assert "TIERLINE_LINK_SECRET" not in settings["notifier"]
 

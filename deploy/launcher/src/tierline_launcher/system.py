@@ -115,6 +115,7 @@ RUN_PORTS: dict[str, int | None] = {
 
 # The development mail catcher `make run` points the notifier at (tierline_launcher.mail_catcher).
 MAIL_PORT = _port_env("TIERLINE_RUN_MAIL_PORT", 1025)
+MAIL_LISTEN = "127.0.0.1:2525"  # intake's SMTP receiver under `make run` (TIERLINE_MAIL_LISTEN)
 
 
 def service_ports() -> dict[str, int]:
@@ -186,7 +187,8 @@ def settings_from_environment(environ: Mapping[str, str], service: ServiceDef) -
 # Where `make run` points the notifier's mail unless the user names an SMTP server, and the
 # chat webhooks it lets reach loopback (a local receiver) unless the user allow-lists others.
 LOCAL_ALLOW_HOSTS = "127.0.0.1,localhost"
-LINK_SERVICES = ("intake", "notifier")  # the notifier signs acknowledge and CSAT links, intake verifies
+# the notifier signs acknowledge and CSAT links, intake verifies; the router signs calendar feed links
+LINK_SERVICES = ("intake", "notifier", "router")
 
 
 def user_sets(environ: Mapping[str, str], service: str, variable: str) -> bool:
@@ -203,9 +205,10 @@ def development_settings(
     The notifier mails the local catcher on ``mail_port`` (host, port and plain SMTP, since the
     launcher then decides the server) unless ``TIERLINE_SMTP_HOST`` is set (``mail_port`` is
     None then: no catcher runs); chat webhooks may reach loopback unless
-    ``TIERLINE_NOTIFY_ALLOW_HOSTS`` is set; intake and the notifier share ``link_secret``
+    ``TIERLINE_NOTIFY_ALLOW_HOSTS`` is set; intake, the notifier and the router share ``link_secret``
     unless ``TIERLINE_LINK_SECRET`` is set; the console seals its sessions with
-    ``console_secret`` (when given) unless ``TIERLINE_CONSOLE_SECRET`` is set.
+    ``console_secret`` (when given) unless ``TIERLINE_CONSOLE_SECRET`` is set; intake takes mail
+    on MAIL_LISTEN (the mailboxes of deploy/config/mailboxes.yaml) unless ``TIERLINE_MAIL_LISTEN`` is set.
     """
     settings: dict[str, dict[str, str]] = {s.name: {} for s in SERVICES}
     notifier = settings["notifier"]
@@ -221,6 +224,8 @@ def development_settings(
     for service in LINK_SERVICES:
         if not user_sets(environ, service, "TIERLINE_LINK_SECRET"):
             settings[service]["TIERLINE_LINK_SECRET"] = link_secret
+    if not user_sets(environ, "intake", "TIERLINE_MAIL_LISTEN"):
+        settings["intake"]["TIERLINE_MAIL_LISTEN"] = MAIL_LISTEN
     if console_secret is not None and not user_sets(environ, CONSOLE, CONSOLE_SECRET):
         settings[CONSOLE][CONSOLE_SECRET] = console_secret
     return {name: values for name, values in settings.items() if values}

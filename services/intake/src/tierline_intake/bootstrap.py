@@ -14,6 +14,7 @@ from tierline_intake.domain.priority import validate_matrix
 from tierline_intake.entrypoints import (
     admin_api,
     api,
+    attachments_api,
     handlers,
     links_api,
     monitoring_api,
@@ -21,6 +22,8 @@ from tierline_intake.entrypoints import (
     reports_api,
     workers,
 )
+from tierline_intake.mail.ingest import MailPolicy
+from tierline_intake.mail.mailboxes import load_mailboxes
 from tierline_intake.service_layer.incidents import IntakeDeps
 from tierline_shared.clock import Clock
 from tierline_shared.events import topics
@@ -46,6 +49,10 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
     knowledge = load_knowledge(settings)
     secrets = parse_secrets(settings.link_secret.get_secret_value() if settings.link_secret else None)
     signer = LinkSigner(secrets) if secrets else None
+    mail = MailPolicy.of(settings, load_mailboxes(settings))
+    mail_workers = [("mail", workers.serve_mail)] if settings.mail_listen else []
+    if settings.imap_host:
+        mail_workers.append(("imap", workers.fetch_mail))
 
     def state(rt: Runtime) -> dict[str, object]:
         return {
@@ -61,7 +68,8 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
                     live=timedelta(seconds=settings.first_contact_live_seconds),
                     other=timedelta(seconds=settings.first_contact_seconds),
                 ),
-            )
+            ),
+            "mail": mail,
         }
 
     return ServiceSpec(
@@ -80,8 +88,9 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
             monitoring_api.router,
             admin_api.router,
             links_api.router,
+            attachments_api.router,
         ],
-        workers=[("facts", workers.refresh_facts_loop)],
+        workers=[("facts", workers.refresh_facts_loop), *mail_workers],
         state=state,
         openapi_tags=[
             {"name": "incidents", "description": "Create incidents and run their life"},

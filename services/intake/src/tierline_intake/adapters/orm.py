@@ -17,6 +17,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     Text,
     Uuid,
@@ -307,4 +308,52 @@ class FactsStale(Base):
     __tablename__ = "incident_facts_stale"
 
     seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    incident_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+
+
+# -- the email channel (mail/) ----------------------------------------------------------------
+
+
+class MailMessage(Base):
+    """Every mail taken in, whatever became of it; its Message-ID makes a second delivery a duplicate."""
+
+    __tablename__ = "mail_messages"
+
+    message_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sender: Mapped[str] = mapped_column(Text)  # the From address (the envelope's when it had none)
+    recipients: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    outcome: Mapped[str] = mapped_column(Text)  # created, noted, ignored, held, rejected
+    reason: Mapped[str | None] = mapped_column(Text)
+    incident_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+
+    __table_args__ = (Index("ix_mail_messages_sender_received_at", "sender", "received_at"),)
+
+
+class MailAttachment(Base):
+    """An attachment of a mail on an incident: always listed; its content only when stored."""
+
+    __tablename__ = "mail_attachments"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    incident_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    message_id: Mapped[str] = mapped_column(Text)
+    filename: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(Text)
+    stored: Mapped[bool] = mapped_column(Boolean)
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)  # None unless stored
+    refused: Mapped[str | None] = mapped_column(Text)  # why it was not stored
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class NotificationThread(Base):
+    """Which incident a notification the notifier sent was about: a reply naming its Message-ID
+    (``<notification_id@tierline>``) is a note on that incident."""
+
+    __tablename__ = "notification_threads"
+
+    notification_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     incident_id: Mapped[uuid.UUID] = mapped_column(Uuid)

@@ -270,3 +270,11 @@ def _not_notified(event: notifications.NotificationFailed) -> str:
 
 _tells(notifications.NotificationSent, "notified", lambda e: (e.sent_at, _notified(e)))
 _tells(notifications.NotificationFailed, "notification_failed", lambda e: (e.failed_at, _not_notified(e)))
+
+
+def mail_received(sender: str, attachments: int, *, reply: bool) -> str:
+    """The line a mail taken in puts on its incident's timeline (intake's own, kind ``email``)."""
+    what = f"Reply by email from {sender}" if reply else f"Received by email from {sender}"
+    if attachments:
+        what += f" with {attachments} attachment" + ("" if attachments == 1 else "s")
+    return what

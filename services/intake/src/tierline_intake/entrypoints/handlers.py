@@ -6,6 +6,7 @@ event's line on the timeline) or one of the projections that do more.
 
 from __future__ import annotations
 
+from tierline_intake.adapters.mail_repository import MailRepository
 from tierline_intake.domain.sla import ClockEvent
 from tierline_intake.service_layer import projections
 from tierline_intake.service_layer.incidents import IntakeDeps
@@ -170,7 +171,9 @@ async def on_delivery_failed(event: VendorDeliveryFailed, c: Consumed[IntakeDeps
 
 @handlers.handles(NotificationSent)
 async def on_notification_sent(event: NotificationSent, c: Consumed[IntakeDeps]) -> None:
-    """Timeline only: who was told, by which channel, and why."""
+    """The timeline: who was told, by which channel, and why; and which incident the notification
+    was about, so that a mail answering it (In-Reply-To its Message-ID) becomes a note there."""
+    await MailRepository(c.session).remember_thread(event.notification_id, event.incident_id)
     await _project(c, event)
 
 

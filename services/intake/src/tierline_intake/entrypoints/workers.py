@@ -1,10 +1,12 @@
-"""Intake's background loops: the reports' facts kept as new as the timeline."""
+"""Intake's background loops: the reports' facts kept as new as the timeline; the SMTP receiver and
+the IMAP fetcher."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 
+from tierline_intake.mail import imap, smtp
 from tierline_intake.service_layer import facts
 from tierline_intake.service_layer.incidents import IntakeDeps
 from tierline_shared.logging import get_logger
@@ -15,6 +17,16 @@ _log = get_logger(__name__)
 BATCH = 500  # incidents' stale rows a transaction takes
 IDLE_SECONDS = 0.5  # the pause once the queue is empty
 PROGRESS_SECONDS = 5.0  # at most one progress line this often while a backlog drains
+
+
+async def serve_mail(rt: Runtime) -> None:
+    """The SMTP receiver on TIERLINE_MAIL_LISTEN (only started when that is set)."""
+    await smtp.serve(rt)
+
+
+async def fetch_mail(rt: Runtime) -> None:
+    """The IMAP fetcher of TIERLINE_IMAP_HOST (only started when that is set)."""
+    await imap.serve(rt)
 
 
 async def refresh_batch(rt: Runtime, *, limit: int) -> int:
