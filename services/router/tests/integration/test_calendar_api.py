@@ -22,8 +22,12 @@ from tierline_router.adapters.ical import MAX_ICS_BYTES
 from tierline_router.adapters.orm import outbox
 from tierline_router.bootstrap import create_app
 from tierline_router.config import Settings
-from tierline_router.domain.schedules import shifts
+from tierline_router.domain.model import RoutingConfig
+from tierline_router.domain.schedules import CalendarLayer, InvalidSchedule, Shift, shifts
 from tierline_router.domain.schedules.spec import ScheduleSpec
+from tierline_router.entrypoints import calendar_api
+from tierline_router.service_layer import admin, schedules
+from tierline_router.service_layer.unit_of_work import RouterUnitOfWork
 from tierline_shared import migrations
 from tierline_shared.clock import FixedClock
 from tierline_shared.events import ScheduleChanged
@@ -98,6 +102,18 @@ class Router:
         events = [cloudevents.decode([(k, v.encode()) for k, v in r.headers], r.value).data for r in rows]
         return [e.change for e in events if isinstance(e, ScheduleChanged)]
 
+    async def apply(self, policy: dict[str, Any]) -> None:
+        """Apply a policy file, as the router does at every start."""
+        deps = self.runtime.state["deps"]
+        async with self.runtime.unit_of_work() as session:
+            uow = RouterUnitOfWork(session, deps.outbox)
+            await admin.apply_config(uow, deps, RoutingConfig.model_validate(policy))
+
+    async def oncall(self, at: str) -> tuple[str | None, str | None]:
+        response = await self.http.get("/v1/schedules/l2/oncall", params={"at": at})
+        assert response.status_code == 200, response.text
+        return response.json()["person"], response.json()["layer"]
+
     async def schedule(self) -> Any:
         response = await self.http.get("/v1/schedules/l2")
         assert response.status_code == 200, response.text
@@ -159,14 +175,28 @@ async def test_schedule_export_parses_back_to_the_schedules_shifts(router: Route
     )
     events = _events(response)
     assert response.headers["content-disposition"] == 'inline; filename="l2.ics"'
-    expected = shifts(ScheduleSpec.model_validate(L2).to_domain(), start, end)
-    assert _pieces(events) == {(s.person, s.start, s.end) for s in expected}
+    # every shift overlapping the range, whole: not cut at its edges (a turn lasts a week)
+    week = timedelta(days=7)
+    expected = shifts(ScheduleSpec.model_validate(L2).to_domain(), start - week, end + week)
+    assert _pieces(events) == {
+        (s.person, s.start, s.end) for s in expected if s.end > start and s.start < end
+    }
+    assert min(e.decoded("DTSTART") for e in events) == datetime(2026, 3, 9, 8, tzinfo=UTC) < start
     assert {e.decoded("DTSTART").hour for e in events} >= {8, 7}  # 09:00 Berlin before and after DST
     assert {str(e["X-TIERLINE-SCHEDULE"]) for e in events} == {"l2"}
 
     default = _events(await router.http.get("/v1/schedules/l2.ics"))  # 30 days back, 180 ahead
     starts, ends = [e.decoded("DTSTART") for e in default], [e.decoded("DTEND") for e in default]
-    assert (min(starts), max(ends)) == (NOW - timedelta(days=30), NOW + timedelta(days=180))
+    # whole shifts overlapping the range: the first and last are not cut at its edges
+    assert min(starts) == datetime(2026, 1, 26, 8, tzinfo=UTC) < NOW - timedelta(days=30)  # Mon 09:00
+    assert max(ends) == datetime(2026, 8, 31, 7, tzinfo=UTC) > NOW + timedelta(days=180)  # CEST
+    later = NOW - timedelta(days=30) + timedelta(hours=5)  # a read five hours on: the same events
+    moved = _events(await router.http.get("/v1/schedules/l2.ics", params={"from": later.isoformat()}))
+    assert (
+        min(moved, key=lambda e: e.decoded("DTSTART"))["UID"]
+        == min(default, key=lambda e: e.decoded("DTSTART"))["UID"]
+    )
+    assert _pieces(moved) <= _pieces(default) | _pieces(moved[-1:])
 
     for params, field in [
         ({"from": "2026-03-10T00:00:00Z", "to": "2026-03-01T00:00:00Z"}, "to"),
@@ -263,6 +293,111 @@ async def test_an_import_becomes_the_top_layer_and_decides_who_is_on_call(router
     assert _pieces(exported) == {
         ("cat", datetime(2026, 3, 6, 23, tzinfo=UTC), datetime(2026, 3, 7, 23, tzinfo=UTC))
     }
+
+
+async def test_an_imported_layer_stays_when_the_policy_file_is_applied_again(router: Router) -> None:
+    saturday = "2026-03-14T12:00:00Z"
+    response = await router.http.post("/v1/schedules/l2/import?layer=holidays", content=HOLIDAYS, headers=ICS)
+    assert response.status_code == 200, response.text
+    announced = await router.changes()
+
+    await router.apply(POLICY)  # a restart: the file declares l2 with its rotation only
+    assert [layer["name"] for layer in (await router.schedule())["layers"]] == ["week", "holidays"]
+    assert await router.oncall(saturday) == ("cat", "holidays")
+    assert await router.changes() == announced  # nothing changed, nothing announced
+
+    later = {**L2, "layers": [{**L2["layers"][0], "handoff": "10:00"}]}  # the file's own layer changes
+    await router.apply({**POLICY, "schedules": [later, NIGHT]})
+    layers = (await router.schedule())["layers"]
+    assert [(layer["name"], layer.get("handoff")) for layer in layers] == [
+        ("week", "10:00"),
+        ("holidays", None),
+    ]
+    assert len(layers[1]["shifts"]) == 4
+    assert await router.oncall(saturday) == ("cat", "holidays")
+    assert await router.changes() == [*announced, "updated"]
+
+    # a layer the file declares by that name is the file's
+    declared = {**L2, "layers": [*L2["layers"], {**L2["layers"][0], "name": "holidays", "members": ["ann"]}]}
+    await router.apply({**POLICY, "schedules": [declared, NIGHT]})
+    layers = (await router.schedule())["layers"]
+    assert [(layer["name"], layer.get("members")) for layer in layers] == [
+        ("week", ["ann", "bob"]),
+        ("holidays", ["ann"]),
+    ]
+    assert await router.oncall(saturday) == ("ann", "holidays")
+
+
+async def test_an_import_racing_a_change_of_its_layer_is_checked_when_it_is_written(
+    router: Router, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = calendar_api.run_in_threadpool
+    rotating = {
+        "timezone": L2["timezone"],
+        "layers": [*L2["layers"], {**L2["layers"][0], "name": "holidays", "members": ["cat"]}],
+    }
+
+    async def racing(read: Any) -> Any:  # a PUT commits while the file is being read
+        changed = await router.http.put("/v1/schedules/l2", json=rotating)
+        assert changed.status_code == 200, changed.text
+        return await real(read)
+
+    monkeypatch.setattr(calendar_api, "run_in_threadpool", racing)
+    refused = _problem(
+        await router.http.post("/v1/schedules/l2/import?layer=holidays", content=HOLIDAYS, headers=ICS), 422
+    )
+    assert _fields(refused) == ["layer"] and "rotating" in refused["errors"][0]["reason"]
+    layers = (await router.schedule())["layers"]
+    assert [(layer["name"], layer.get("members"), layer.get("shifts")) for layer in layers] == [
+        ("week", ["ann", "bob"], None),
+        ("holidays", ["cat"], None),
+    ]
+
+    # all-day events were read in Berlin time: a schedule moved to New York meanwhile is a conflict
+    moved = {"timezone": "America/New_York", "layers": L2["layers"]}
+    monkeypatch.setattr(
+        calendar_api,
+        "run_in_threadpool",
+        lambda read: _after(router.http.put("/v1/schedules/l2", json=moved), real, read),
+    )
+    changed = _problem(
+        await router.http.post("/v1/schedules/l2/import?layer=imported", content=HOLIDAYS, headers=ICS), 409
+    )
+    assert changed["type"].endswith("/schedule-changed") and changed["timezone"] == "America/New_York"
+    assert [layer["name"] for layer in (await router.schedule())["layers"]] == ["week"]
+
+    # the use case itself refuses a rotating layer's name, in the transaction that would write
+    deps = router.runtime.state["deps"]
+    piece = Shift("cat", NOW, NOW + timedelta(days=1), "week")
+    async with router.runtime.sessions() as session, session.begin():
+        with pytest.raises(InvalidSchedule) as refusal:
+            await schedules.replace_layer(
+                RouterUnitOfWork(session, deps.outbox), deps, "l2", CalendarLayer("week", (piece,))
+            )
+    assert refusal.value.field == "layer"
+
+
+async def _after(first: Any, real: Any, read: Any) -> Any:
+    assert (await first).status_code == 200
+    return await real(read)
+
+
+async def test_an_imported_person_outside_the_queue_is_named_by_the_event(router: Router) -> None:
+    made = await router.http.post("/v1/agents", json={"name": "dora"})
+    assert made.status_code == 201, made.text
+    two = (
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//elsewhere//EN\r\n"
+        b"BEGIN:VEVENT\r\nUID:b@elsewhere\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;VALUE=DATE:20260314\r\n"
+        b"DTEND;VALUE=DATE:20260315\r\nSUMMARY:dora\r\nEND:VEVENT\r\n"
+        b"BEGIN:VEVENT\r\nUID:a@elsewhere\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;VALUE=DATE:20260307\r\n"
+        b"DTEND;VALUE=DATE:20260308\r\nSUMMARY:cat\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    schedule, announced = await router.schedule(), await router.changes()
+    refused = _problem(await router.http.post("/v1/schedules/l2/import", content=two, headers=ICS), 422)
+    assert _fields(refused) == ["events.1.person"], refused  # events by start: cat's, then dora's
+    assert "'dora'" in refused["errors"][0]["reason"] and "'desk'" in refused["errors"][0]["reason"]
+    assert await router.schedule() == schedule
+    assert await router.changes() == announced
 
 
 async def test_an_import_larger_than_other_request_bodies_is_taken(router: Router) -> None:

@@ -349,6 +349,32 @@ async def test_overrides_cover_a_span_and_are_listed_and_deleted(router: Router)
         )
 
 
+async def test_instants_outside_the_years_answered_are_refused_naming_the_field(router: Router) -> None:
+    ok(await router.http.put("/v1/schedules/nights", json=NIGHTS), 201)
+    early, late = "0001-01-01T00:30:00+01:00", "9999-12-31T23:00:00-05:00"  # overflow once in UTC
+    for path, params, field in [
+        ("/v1/schedules/nights/oncall", {"at": early}, "at"),
+        ("/v1/schedules/nights/oncall", {"at": late}, "at"),
+        ("/v1/oncall", {"queue": "desk", "at": late}, "at"),
+        ("/v1/schedules/nights/shifts", {"from": early, "to": "2026-01-01T00:00:00Z"}, "from"),
+        ("/v1/schedules/nights/shifts", {"from": "2026-01-01T00:00:00Z", "to": late}, "to"),
+        ("/v1/schedules/nights/overrides", {"from": early, "to": "2026-01-01T00:00:00Z"}, "from"),
+    ]:
+        refused = problem(await router.http.get(path, params=params), 422)
+        assert [e["field"] for e in refused["errors"]] == [field], (path, params, refused)
+    for body, field in [
+        ({"person": "cat", "start": early, "end": "2026-01-01T00:00:00Z"}, "start"),
+        ({"person": "cat", "start": "9999-12-31T00:00:00Z", "end": late}, "start"),
+    ]:
+        refused = problem(await router.http.post("/v1/schedules/nights/overrides", json=body), 422)
+        assert [e["field"] for e in refused["errors"]] == [field], (body, refused)
+    # near the end of the years answered: answered (never an error naming a field nobody sent)
+    last = ok(await router.http.get("/v1/schedules/nights/oncall", params={"at": "8999-12-31T00:00:00Z"}))
+    assert last["person"] in {"cat", "dan"}
+    listed = ok(await router.http.get("/v1/schedules/nights/shifts", params={"from": "8999-12-25T00:00:00Z"}))
+    assert listed["shifts"][-1]["end"] == "9000-01-01T00:00:00Z"
+
+
 async def test_bad_schedules_and_references_are_refused_and_nothing_is_written(router: Router) -> None:
     layer = NIGHTS["layers"][0]
     for body, field in [
@@ -364,6 +390,10 @@ async def test_bad_schedules_and_references_are_refused_and_nothing_is_written(r
         ),
         ({**NIGHTS, "layers": [{**layer, "handoff": "26:00"}]}, "layers.0.handoff"),
         ({**NIGHTS, "layers": [{**layer, "start": "someday"}]}, "layers.0.start"),
+        ({**NIGHTS, "timezone": "Europe"}, "timezone"),
+        ({**NIGHTS, "timezone": "localtime"}, "timezone"),
+        ({**NIGHTS, "layers": [{**layer, "handoff": "24:00"}]}, "layers.0.handoff"),
+        ({**NIGHTS, "layers": [layer, {"name": "holidays", "shifts": []}]}, "layers.1.shifts"),
         ({"layers": [layer]}, "timezone"),
     ]:
         problem(await router.http.put("/v1/schedules/nights", json=body), 422, field)

@@ -134,18 +134,19 @@ def test_a_handoff_ends_one_shift_and_starts_the_next_for_the_queues_naming_the_
         OncallShiftEnded(schedule="desk-week", person="ann", queues=["desk", "ops"], at=at),
         OncallShiftStarted(schedule="desk-week", person="bob", queues=["desk", "ops"], at=at),
     ]
-    assert [q.name for q in change.reassigning()] == ["ops"]  # desk keeps its work
+    assert [q.name for q in change.moving()] == ["ops"]  # desk keeps its work
 
 
-def test_the_first_look_only_starts_a_shift_and_moves_nothing() -> None:
+def test_the_first_look_starts_a_shift_and_only_reassign_queues_hand_work_to_it() -> None:
     schedule = _weekly()
     change = change_of(_catalog(schedule), schedule, None, T0)
     assert change is not None
     assert [(type(e).__name__, e.person) for e in change.announcements()] == [("OncallShiftStarted", "ann")]
-    assert change.reassigning() == []
+    # whatever off-call members hold in a reassign queue goes to whoever is on call now
+    assert [q.name for q in change.moving()] == ["ops"]
 
 
-def test_a_gap_only_ends_the_shift_and_the_queue_still_reassigns_into_waiting() -> None:
+def test_a_gap_only_ends_the_shift_and_held_work_stays_even_in_a_reassign_queue() -> None:
     office = Schedule("office", BERLIN, (OFFICE,))
     catalog = Catalog(
         agents={},
@@ -158,4 +159,4 @@ def test_a_gap_only_ends_the_shift_and_the_queue_still_reassigns_into_waiting() 
     assert change is not None
     assert change.incoming is None
     assert [(type(e).__name__, e.person) for e in change.announcements()] == [("OncallShiftEnded", "cat")]
-    assert [q.name for q in change.reassigning()] == ["desk"]
+    assert change.moving() == []  # nobody comes on: nothing is torn away from cat

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import time as time_module
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,7 +14,7 @@ from hypothesis import strategies as st
 from icalendar.parser import unescape_backslash
 
 from tierline_router.adapters.ical import (
-    MAX_ICS_BYTES,
+    EXPANSION_DEADLINE_SECONDS,
     PRODID,
     calendar_of,
     layer_from_calendar,
@@ -265,8 +267,28 @@ def test_rules_repeating_more_often_than_hourly_are_refused_before_expansion(rul
     assert refused.field == "file" and "hourly" in refused.reason
 
 
-def test_the_size_limit_is_a_mebibyte() -> None:
-    assert MAX_ICS_BYTES == 1024 * 1024
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30",  # never matches: dateutil walks to the year 9999
+        "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30",
+        "FREQ=HOURLY",  # matches, but 1.1 million times before the window
+    ],
+)
+def test_a_rule_searching_long_without_an_occurrence_is_stopped_naming_the_file(rule: str) -> None:
+    data = _ics(f"DTSTART:19000101T090000Z\nDURATION:PT1H\nRRULE:{rule}\nSUMMARY:alice")
+    began = time_module.monotonic()
+    refused = _refusal(data)
+    assert time_module.monotonic() - began < EXPANSION_DEADLINE_SECONDS / 2  # stopped by the count
+    assert refused.field == "file" and "searches too long" in refused.reason
+    assert sys.getprofile() is None  # the hook is gone
+
+
+def test_a_long_running_daily_rota_from_decades_ago_is_still_read() -> None:
+    data = _ics("DTSTART:19900101T090000Z\nDURATION:PT1H\nRRULE:FREQ=DAILY\nSUMMARY:alice")
+    layer = _import(data)
+    assert len(layer.shifts) == 367  # a day before now to a year after, one an hour each
+    assert layer.shifts[0].start == _z(2026, 2, 28, 9)
 
 
 # -- the property ------------------------------------------------------------------------------

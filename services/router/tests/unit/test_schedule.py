@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tierline_router.domain.schedules import (
+    END_OF_TIME,
     OVERRIDE,
     CalendarLayer,
     InvalidSchedule,
@@ -21,6 +22,7 @@ from tierline_router.domain.schedules import (
     Rotation,
     Schedule,
     Shift,
+    model,
     oncall,
     parse_clock,
     parse_days,
@@ -28,6 +30,7 @@ from tierline_router.domain.schedules import (
     parse_zone,
     resolve,
     shifts,
+    until,
     validate,
 )
 
@@ -190,8 +193,8 @@ def test_a_night_restriction_as_shifts_including_the_short_night_of_spring_forwa
 
 
 def test_an_end_of_24_00_is_midnight_and_a_span_ending_where_it_starts_is_a_whole_day() -> None:
-    evening = Restriction(EVERY_DAY, time(18), parse_clock("24:00", "end"))
-    whole = Restriction(frozenset({0}), time(0), parse_clock("24:00", "end"))
+    evening = Restriction(EVERY_DAY, time(18), parse_clock("24:00", "end", end_of_day=True))
+    whole = Restriction(frozenset({0}), time(0), parse_clock("24:00", "end", end_of_day=True))
     layer = _layer("x", ("xi",), Rotation.daily(), time(0), date(2026, 1, 1), (evening, whole))
     schedule = Schedule("x", UTC_ZONE, (layer,))
     assert shifts(schedule, _z(2026, 1, 4), _z(2026, 1, 7)) == [
@@ -409,11 +412,142 @@ def test_an_override_of_exactly_a_leap_year_is_fine() -> None:
     assert validate(_weekly(Override("dan", _z(2028, 1, 1), _z(2028, 12, 31, 23, 59))))
 
 
-@pytest.mark.parametrize("name", ["Mars/Olympus_Mons", "../../etc/passwd", "", "Europe/"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Mars/Olympus_Mons",
+        "../../etc/passwd",
+        "",
+        "Europe/",
+        "Europe",  # a directory of zones, not a zone
+        "America",
+        "Etc",
+        "localtime",  # host files, not IANA keys: they differ between replicas
+        "right/UTC",
+        "posix/Europe/Berlin",
+    ],
+)
 def test_an_unknown_time_zone_is_refused_at_parse(name: str) -> None:
     with pytest.raises(InvalidSchedule) as caught:
-        parse_zone(name)
-    assert _field(caught.value) == "timezone"
+        parse_zone(name, "schedules.0.timezone")
+    assert _field(caught.value) == "schedules.0.timezone"
+
+
+@pytest.mark.parametrize("name", ["Europe/Berlin", "America/New_York", "UTC", "Etc/GMT+5"])
+def test_iana_keys_parse(name: str) -> None:
+    assert parse_zone(name).key == name
+
+
+def test_24_00_is_only_the_end_of_a_restriction() -> None:
+    assert parse_clock("24:00", "end", end_of_day=True) == time(0)
+    with pytest.raises(InvalidSchedule) as caught:
+        parse_clock("24:00", "layers.0.handoff")
+    assert _field(caught.value) == "layers.0.handoff"
+
+
+def test_an_empty_calendar_layer_is_refused() -> None:
+    with pytest.raises(InvalidSchedule) as caught:
+        validate(Schedule("s", BERLIN, (L2_WEEKLY, CalendarLayer("holidays", ()))))
+    assert (_field(caught.value), caught.value.reason) == (
+        "layers.1.shifts",
+        "a layer needs at least one shift",
+    )
+
+
+def test_a_schedule_is_validated_once_not_on_every_oncall(monkeypatch: pytest.MonkeyPatch) -> None:
+    checks: list[Schedule] = []
+    real = model._check
+    monkeypatch.setattr(model, "_check", lambda schedule: checks.append(schedule) or real(schedule))
+    schedule = _weekly(Override("dan", _z(2026, 1, 6), _z(2026, 1, 7)))
+    assert [oncall(schedule, _z(2026, 1, 6, hour)) for hour in (0, 12)] == ["dan", "dan"]
+    shifts(schedule, _z(2026, 1, 1), _z(2026, 1, 10))
+    assert checks == [schedule]
+
+
+@pytest.mark.parametrize(
+    ("at", "field"),
+    [
+        (datetime(1, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1))), "at"),  # before year 1 in UTC
+        (datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5))), "at"),  # after 9999 in UTC
+        (_z(9000, 1, 1), "at"),
+    ],
+)
+def test_instants_out_of_the_years_answered_are_refused_not_overflowed(at: datetime, field: str) -> None:
+    with pytest.raises(InvalidSchedule) as caught:
+        oncall(_weekly(), at)
+    assert _field(caught.value) == field
+    with pytest.raises(InvalidSchedule) as caught:
+        until(_weekly(), at, "ann")
+    assert _field(caught.value) == field
+
+
+def test_overrides_out_of_the_years_answered_are_refused_naming_the_field() -> None:
+    early = datetime(1, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1)))
+    with pytest.raises(InvalidSchedule) as caught:
+        validate(_weekly(Override("dan", early, _z(2026, 1, 1))))
+    assert _field(caught.value) == "overrides.0.start"
+
+
+def test_shifts_near_the_end_of_time_are_cut_there() -> None:
+    start = _z(8999, 12, 30)
+    got = shifts(_weekly(), start, start + timedelta(days=30))
+    assert got[0].start == start
+    assert got[-1].end == END_OF_TIME
+    last = _z(8999, 12, 31)  # a Sunday: the next handoff (Monday 09:00) is past the end of time
+    assert until(_weekly(), last, oncall(_weekly(), last) or "") is None
+    week_before = _z(8999, 12, 20)
+    ends = until(_weekly(), week_before, oncall(_weekly(), week_before) or "")
+    assert ends is not None
+    assert ends < END_OF_TIME
+    assert ends.astimezone(BERLIN).timetuple()[3:7] == (9, 0, 0, 0)  # Monday (0) at 09:00
+
+
+def test_overlapping_overrides_flatten_once_with_the_later_winning() -> None:
+    schedule = _weekly(
+        Override("dan", _z(2026, 2, 1), _z(2026, 2, 10)),
+        Override("eve", _z(2026, 2, 3), _z(2026, 2, 5)),
+        Override("dan", _z(2026, 2, 4), _z(2026, 2, 12)),  # later: wins over eve from the 4th
+        Override("fay", _z(2026, 1, 30), _z(2026, 2, 2)),  # later still: wins over the first dan
+    )
+    assert [(s.person, s.start, s.end) for s in schedule.override_timeline] == [
+        ("fay", _z(2026, 1, 30), _z(2026, 2, 2)),
+        ("dan", _z(2026, 2, 2), _z(2026, 2, 3)),
+        ("eve", _z(2026, 2, 3), _z(2026, 2, 4)),
+        ("dan", _z(2026, 2, 4), _z(2026, 2, 12)),
+    ]
+    assert [oncall(schedule, _z(2026, 2, d, 12)) for d in (1, 2, 3, 4, 11)] == [
+        "fay",
+        "dan",
+        "eve",
+        "dan",
+        "dan",
+    ]
+    got = [s for s in shifts(schedule, _z(2026, 1, 29), _z(2026, 2, 13)) if s.layer == OVERRIDE]
+    assert [(s.person, s.start, s.end) for s in got] == [
+        (p, s, e) for p, s, e in ((x.person, x.start, x.end) for x in schedule.override_timeline)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("at", "person", "expected"),
+    [
+        (_at(BERLIN, 2026, 1, 6, 12), "ann", _at(BERLIN, 2026, 1, 12, 9)),  # beyond the first window
+        (_at(BERLIN, 2026, 1, 12, 8, 59), "ann", _at(BERLIN, 2026, 1, 12, 9)),  # within it
+        (_at(BERLIN, 2026, 1, 6, 12), "bob", None),  # not on call
+        (_at(BERLIN, 2026, 1, 5, 8), "ann", None),  # nobody before the first handoff
+    ],
+)
+def test_until_is_the_end_of_the_persons_time_on_call(
+    at: datetime, person: str, expected: datetime | None
+) -> None:
+    assert until(_weekly(), at, person) == expected
+
+
+def test_until_runs_across_touching_shifts_of_the_person_and_is_none_past_the_range() -> None:
+    cover = _weekly(Override("ann", _at(BERLIN, 2026, 1, 12, 9), _at(BERLIN, 2026, 1, 13, 9)))
+    assert until(cover, _at(BERLIN, 2026, 1, 6), "ann") == _at(BERLIN, 2026, 1, 13, 9)
+    alone = Schedule("one", BERLIN, (_layer("solo", ("ann",), Rotation.weekly(), time(9), date(2026, 1, 5)),))
+    assert until(alone, _at(BERLIN, 2026, 1, 6), "ann") is None  # on call beyond 400 days
 
 
 @pytest.mark.parametrize(
@@ -509,7 +643,7 @@ def calendar_layers(draw: st.DrawFn, index: int) -> CalendarLayer:
     """Explicit pieces, as an import makes them: ordered by start, never overlapping."""
     at = draw(STARTS)
     pieces = []
-    for _ in range(draw(st.integers(0, 4))):
+    for _ in range(draw(st.integers(1, 4))):  # a calendar layer holds at least one piece
         start = at + draw(st.timedeltas(timedelta(0), timedelta(days=3)))
         end = start + draw(LENGTHS)
         pieces.append(Shift(draw(st.sampled_from(PEOPLE)), start, end, f"layer-{index}"))

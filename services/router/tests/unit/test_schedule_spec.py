@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from tierline_router.domain.catalog import Catalog
 from tierline_router.domain.model import RoutingConfig
 from tierline_router.domain.schedules import CalendarLayer, InvalidSchedule, Layer, Rotation, Shift, oncall
-from tierline_router.domain.schedules.spec import LayerSpec, OverrideSpec, ScheduleSpec
+from tierline_router.domain.schedules.spec import LayerSpec, OverrideSpec, ScheduleSpec, ShiftSpec
 
 WEEKLY: dict[str, Any] = {
     "name": "net",
@@ -100,6 +100,34 @@ def test_a_layer_of_shifts_becomes_a_calendar_layer_and_converts_back() -> None:
         ),
         ({"layers": [layer(), layer()]}, "layers.1.name"),
         ({"layers": [layer(shifts=[])]}, "layers.0"),
+        ({"timezone": "Europe"}, "timezone"),  # a directory of zones: no IsADirectoryError
+        ({"timezone": "America"}, "timezone"),
+        ({"timezone": "Etc"}, "timezone"),
+        ({"timezone": "localtime"}, "timezone"),
+        ({"timezone": "right/UTC"}, "timezone"),
+        ({"layers": [layer(handoff="24:00")]}, "layers.0.handoff"),
+        (
+            {"layers": [layer(restrictions=[{"days": ["mon"], "start": "24:00", "end": "17:00"}])]},
+            "layers.0.restrictions.0.start",
+        ),
+        ({"layers": [layer(), {"name": "holidays", "shifts": []}]}, "layers.1.shifts"),
+        (
+            {
+                "layers": [
+                    {
+                        "name": "h",
+                        "shifts": [
+                            {
+                                "person": "dave",
+                                "start": "0001-01-01T00:30:00+01:00",
+                                "end": "2026-01-01T00:00Z",
+                            }
+                        ],
+                    }
+                ]
+            },
+            "layers.0.shifts.0.start",
+        ),
     ],
 )
 def test_bad_schedules_are_refused_naming_the_dotted_field(changes: dict[str, Any], field: str) -> None:
@@ -139,12 +167,30 @@ def test_overrides_keep_to_the_domain_limits_and_need_offsets() -> None:
     assert invalid.value.errors()[0]["loc"] == ("start",)
 
 
+@pytest.mark.parametrize(
+    ("start", "end", "field"),
+    [
+        ("0001-01-01T00:30:00+01:00", "2026-01-01T00:00:00Z", "start"),  # before year 1 in UTC
+        ("2026-01-01T00:00:00Z", "9999-12-31T23:00:00-05:00", "end"),  # after year 9999 in UTC
+    ],
+)
+def test_override_instants_out_of_the_years_answered_are_refused_not_overflowed(
+    start: str, end: str, field: str
+) -> None:
+    with pytest.raises(InvalidSchedule) as caught:
+        OverrideSpec.model_validate({"person": "erin", "start": start, "end": end}).to_domain()
+    assert caught.value.field == field
+
+
 def test_with_layer_replaces_the_layer_of_that_name_or_puts_it_on_top() -> None:
-    holidays = LayerSpec(name="holidays", shifts=[])
+    piece = ShiftSpec(
+        person="dave", start=datetime(2026, 12, 24, tzinfo=UTC), end=datetime(2026, 12, 25, tzinfo=UTC)
+    )
+    holidays = LayerSpec(name="holidays", shifts=[piece])
     once = spec().with_layer(holidays)
     assert [x.name for x in once.layers] == ["weekly", "holidays"]
-    again = once.with_layer(LayerSpec(name="weekly", shifts=[]))
-    assert [(x.name, x.shifts) for x in again.layers] == [("weekly", []), ("holidays", [])]
+    again = once.with_layer(LayerSpec(name="weekly", shifts=[piece]))
+    assert [(x.name, x.shifts) for x in again.layers] == [("weekly", [piece]), ("holidays", [piece])]
     assert "name" not in spec().stored() and spec().stored()["timezone"] == "Europe/Berlin"
 
 
@@ -188,6 +234,7 @@ def test_the_policy_file_holds_schedules_and_queues_naming_them() -> None:
             "schedules.0.layers.0.members.1: 'ann' is not a member of queue 'net'",
         ),
         ({"schedules": [{**WEEKLY, "timezone": "Nowhere/Land"}]}, "schedules.0.timezone"),
+        ({"schedules": [{**WEEKLY, "timezone": "Europe"}]}, "schedules.0.timezone: 'Europe' is not"),
         ({"schedules": [WEEKLY, WEEKLY]}, "schedule 'net' appears twice"),
     ],
 )

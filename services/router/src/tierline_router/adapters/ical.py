@@ -7,16 +7,24 @@ recurrences over a window (``recurring-ical-events``) and makes an imported ``Ca
 
 Reading an upload is bounded: at most ``MAX_CALENDAR_SHIFTS`` occurrences are expanded (the
 expansion is lazy, per series), rules repeating more often than hourly are refused, and the
-whole expansion has a deadline. It is synchronous CPU work: run it off the event loop.
+whole expansion has a deadline. A rule can also spin without producing anything (dateutil walks
+``FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30`` day by day up to the year 9999, seconds of CPU, inside one
+call): while a series expands, a profile hook (this thread only) counts the function calls the
+expansion makes and stops a series that makes ``MAX_CALLS_WITHOUT_OCCURRENCE`` calls without
+producing an occurrence, or that runs past the deadline. It is synchronous CPU work: run it off
+the event loop.
 """
 
 from __future__ import annotations
 
+import sys
 import time as _time
 import uuid
 from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from types import FrameType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,6 +42,10 @@ CATEGORY = "on-call"
 UID_NAMESPACE = uuid.UUID("6f1c3c52-3d51-4b39-9a43-6d0c1f1e2a20")  # Tierline on-call shifts
 REFRESH = timedelta(hours=1)  # how often subscribed apps are asked to read the feed again
 EXPANSION_DEADLINE_SECONDS = 10.0
+# calls one series may make between two occurrences (dateutil makes ~3.4 per candidate day: a daily
+# rule from 1900 makes ~155,000 before a window in 2026; the cap is about a second of CPU)
+MAX_CALLS_WITHOUT_OCCURRENCE = 400_000
+_CLOCK_EVERY = 1024  # calls between two looks at the deadline
 _TOO_FREQUENT = {"SECONDLY", "MINUTELY"}
 _REASON_CHARS = 200
 
@@ -151,32 +163,92 @@ def _too_frequent(rule: Any) -> bool:
     return many or any(f in _TOO_FREQUENT for f in frequency)
 
 
+class _Spinning(Exception):
+    """Raised inside the expansion by the profile hook."""
+
+
+class _Budget:
+    """Counts the calls an expansion makes since its last occurrence, against the deadline."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.calls = 0
+        self.late = False
+
+    def hook(self, frame: FrameType, event: str, arg: object) -> None:
+        if event != "call":
+            return
+        self.calls += 1
+        if self.calls > MAX_CALLS_WITHOUT_OCCURRENCE:
+            raise _Spinning
+        if self.calls % _CLOCK_EVERY == 0 and _time.monotonic() > self.deadline:
+            self.late = True
+            raise _Spinning
+
+    @contextmanager
+    def watching(self) -> Iterator[None]:
+        previous = sys.getprofile()
+        sys.setprofile(self.hook)
+        try:
+            yield
+        finally:
+            sys.setprofile(previous)
+
+
 def _expand(
     calendar: icalendar.Calendar, zone: ZoneInfo, window: tuple[datetime, datetime]
 ) -> Iterator[_Occurrence]:
     """The occurrences (not cancelled) overlapping ``window``, unordered; bounded in count and time."""
     start, end = as_utc(window[0]), as_utc(window[1])
-    deadline = _time.monotonic() + EXPANSION_DEADLINE_SECONDS
+    budget = _Budget(_time.monotonic() + EXPANSION_DEADLINE_SECONDS)
     seen = 0
     try:
         query = recurring_ical_events.of(calendar)
         for series in query.series:
-            for found in series.between(start, end):
+            found = _series_between(series, start, end, budget)
+            for event in found:
                 seen += 1
-                if seen > 2 * MAX_CALENDAR_SHIFTS or _time.monotonic() > deadline:
+                if seen > 2 * MAX_CALENDAR_SHIFTS:
                     raise InvalidSchedule("file", _too_many())
-                event = found.as_component(False)
                 if str(event.get("STATUS", "")).upper() == "CANCELLED":
                     continue
                 occurrence = _occurrence(event, zone)
                 if occurrence.end > start and occurrence.start < end:
                     yield occurrence
-            if _time.monotonic() > deadline:
-                raise InvalidSchedule("file", _too_many())
     except InvalidSchedule:
         raise
     except Exception as exc:  # noqa: BLE001 - a broken property, rule or zone in the upload
         raise InvalidSchedule("file", f"its events cannot be read: {_short(exc)}") from None
+
+
+def _series_between(series: Any, start: datetime, end: datetime, budget: _Budget) -> list[icalendar.Event]:
+    """One series' occurrences in [start, end) as events, expanded under the budget's watch."""
+    found: list[icalendar.Event] = []
+    budget.calls = 0
+    try:
+        with budget.watching():
+            for occurrence in series.between(start, end):
+                budget.calls = 0  # it produced one: the count starts again
+                found.append(occurrence.as_component(False))
+                if len(found) > 2 * MAX_CALENDAR_SHIFTS:
+                    break
+    except _Spinning:
+        label = _series_label(series)
+        if budget.late:
+            raise InvalidSchedule("file", _too_many()) from None
+        raise InvalidSchedule(
+            "file",
+            f"event {label!r} repeats by a rule that searches too long without an occurrence"
+            " (one that never or very rarely matches, or starts long before the next year)",
+        ) from None
+    return found
+
+
+def _series_label(series: Any) -> str:
+    try:
+        return _label(series.components[0].as_component(False))
+    except Exception:  # noqa: BLE001 - only for the message
+        return str(getattr(series, "uid", "untitled"))[:100]
 
 
 def _too_many() -> str:

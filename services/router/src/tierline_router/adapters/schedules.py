@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
+from pydantic import ValidationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_router.adapters.orm import ScheduleOverrideRow, ScheduleRow, ScheduleWatchRow
-from tierline_router.domain.schedules import Override, Schedule
+from tierline_router.domain.schedules import MAX_RANGE, InvalidSchedule, Override, Schedule
 from tierline_router.domain.schedules.spec import ScheduleSpec
 from tierline_shared.catalog import repository, resource
 from tierline_shared.errors import NotFound
+from tierline_shared.logging import get_logger
+
+_log = get_logger(__name__)
 
 
 def spec_of(row: ScheduleRow) -> ScheduleSpec:
@@ -160,10 +164,32 @@ class ScheduleStore:
         )
 
 
-async def load_schedules(session: AsyncSession) -> dict[str, Schedule]:
-    """Every schedule as the domain sees it, each with its overrides (a later one wins)."""
+OVERRIDES_KEPT = MAX_RANGE  # overrides ended longer ago than this are not loaded
+
+
+async def load_schedules(session: AsyncSession, now: datetime | None = None) -> dict[str, Schedule]:
+    """Every schedule as the domain sees it, each with its overrides (a later one wins), validated.
+
+    Only overrides ending after ``now - MAX_RANGE`` (400 days; ``now``: the wall clock when unsaid)
+    are loaded: ``shifts`` refuses ranges longer than that, so older ones answer nothing asked of a
+    catalog. A stored schedule that no longer validates (say, its zone is gone) is left out with an
+    error log instead of stopping all routing: the queues naming it have nobody on call until it is
+    fixed.
+    """
     rows = (await session.scalars(select(ScheduleRow).order_by(ScheduleRow.name))).all()
+    since = (now or datetime.now(UTC)) - OVERRIDES_KEPT
     overrides: dict[str, list[Override]] = {}
-    for override in await ScheduleStore(session).overrides():
+    for override in await ScheduleStore(session).overrides(start=since):
         overrides.setdefault(override.schedule, []).append(override.to_domain())
-    return {row.name: spec_of(row).to_domain(overrides.get(row.name, ())) for row in rows}
+    loaded: dict[str, Schedule] = {}
+    for row in rows:
+        try:
+            loaded[row.name] = spec_of(row).to_domain(overrides.get(row.name, ()))
+        except (InvalidSchedule, ValidationError) as error:
+            _log.error(
+                "schedule_left_out",
+                schedule=row.name,
+                reason=str(error),
+                consequence="the queues naming this schedule have nobody eligible until it is fixed",
+            )
+    return loaded

@@ -1,13 +1,14 @@
 """The router's calendar API: schedules as iCalendar feeds, and layers imported from them.
 
 ``GET /v1/schedules/{name}.ics`` and ``GET /v1/people/{name}/shifts.ics`` answer RFC 5545
-calendars of the final shifts. Calendar apps cannot send an API key, so both also take
-``?token=``: a signed, non-expiring feed token (itsdangerous, keyed by TIERLINE_LINK_SECRET, the
-secret the notifier and intake use for links; rotating it revokes every feed) naming what it
-opens (``schedule:{name}`` or ``person:{name}``). ``GET …/feed`` hands a reader the feed's URL.
-``POST /v1/schedules/{name}/import`` (admin) reads an .ics file (at most 1 MiB, refused before
-parsing) into a calendar layer: recurrences expanded over the next year, people matched to
-agents; a refusal writes nothing.
+calendars of the final shifts overlapping the range, each whole (not cut at the range's edges,
+so an event keeps its bounds and UID from one read to the next). Calendar apps cannot send an
+API key, so both also take ``?token=``: a signed, non-expiring feed token (itsdangerous, keyed
+by TIERLINE_LINK_SECRET, the secret the notifier and intake use for links; rotating it revokes
+every feed) naming what it opens (``schedule:{name}`` or ``person:{name}``). ``GET …/feed``
+hands a reader the feed's URL. ``POST /v1/schedules/{name}/import`` (admin) reads an .ics file
+(at most 1 MiB, refused before parsing) into a calendar layer: recurrences expanded over the
+next year, people matched to agents; a refusal writes nothing.
 """
 
 from __future__ import annotations
@@ -195,7 +196,7 @@ async def schedule_calendar(
     now = rt.clock.now()
     start, end = _range(now, from_, to)
     async with WORK.reading(rt) as uow:
-        found = await schedules.shifts_of(uow, name, start, end)
+        found = await schedules.exported_shifts_of(uow, name, start, end)
     data = calendar_of(f"On call: {name}", [(name, shift) for shift in found], now=now)
     return _calendar(data, f"{name}.ics")
 
@@ -299,7 +300,7 @@ async def import_calendar(
     async with WORK.reading(rt) as uow:
         schedule = await schedules.schedule_of(uow, name)
         people = sorted((await uow.catalog.load()).agents)
-    if any(
+    if any(  # checked again with the write (replace_layer): the schedule may change meanwhile
         existing.name == layer and not isinstance(existing, CalendarLayer) for existing in schedule.layers
     ):
         raise InvalidSchedule("layer", f"{layer!r} is a rotating layer; an import fills only calendar layers")
@@ -314,7 +315,9 @@ async def import_calendar(
     )
     imported: CalendarLayer = await run_in_threadpool(read)  # CPU work: off the event loop
     async with WORK.changing(rt) as uow:
-        await schedules.replace_layer(uow, rt.state["deps"], name, imported)
+        await schedules.replace_layer(
+            uow, rt.state["deps"], name, imported, timezone=schedule.timezone.key, from_file=True
+        )
     return ImportOut(
         schedule=name,
         layer=layer,

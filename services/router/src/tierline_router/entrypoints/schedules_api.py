@@ -15,7 +15,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from starlette.convertors import Convertor, register_url_convertor
 
 from tierline_router.adapters.schedules import StoredOverride
-from tierline_router.domain.schedules import Shift
+from tierline_router.domain.schedules import END_OF_TIME, Shift, instant
 from tierline_router.domain.schedules.localtime import as_utc
 from tierline_router.domain.schedules.spec import LayerSpec, OverrideSpec, ScheduleFields, ScheduleSpec
 from tierline_router.entrypoints.configuration import PROBLEMS, WORK
@@ -156,9 +156,16 @@ def _shift_out(shift: Shift) -> ShiftOut:
 
 
 def _range(start: datetime | None, end: datetime | None, now: datetime) -> tuple[datetime, datetime]:
-    """The range asked for, in UTC (unsaid: from now, for 14 days)."""
-    start = as_utc(start or now)
-    return start, as_utc(end) if end is not None else start + SHIFTS_AHEAD
+    """The range asked for, in UTC (unsaid: from now, for 14 days); a bound outside the years
+    answered is refused naming ``from`` or ``to`` before it is converted (no overflow)."""
+    start = instant(start, "from") if start is not None else as_utc(now)
+    if end is None:
+        return start, min(start + SHIFTS_AHEAD, END_OF_TIME)
+    return start, instant(end, "to")
+
+
+def _at(at: datetime | None, now: datetime) -> datetime:
+    return instant(at, "at") if at is not None else as_utc(now)
 
 
 @router.get("/v1/schedules", response_model=list[ScheduleOut], responses=PROBLEMS, summary="Every schedule")
@@ -230,6 +237,8 @@ async def list_overrides(
             f"{field}: give both from and to, or neither",
             errors=[{"field": field, "reason": "give both from and to, or neither", "pointer": f"/{field}"}],
         )
+    if start is not None and end is not None:
+        start, end = _range(start, end, rt.clock.now())
     async with WORK.reading(rt) as uow:
         return [_override_out(o) for o in await schedules.list_overrides(uow, name, start, end)]
 
@@ -248,7 +257,7 @@ async def delete_override(name: str, override_id: uuid.UUID, rt: RuntimeDep, pri
 )
 async def oncall(name: str, rt: RuntimeDep, principal: Reader, at: At = None) -> OnCallOut:
     async with WORK.reading(rt) as uow:
-        answer = await schedules.oncall_at(uow, name, as_utc(at or rt.clock.now()))
+        answer = await schedules.oncall_at(uow, name, _at(at, rt.clock.now()))
     return OnCallOut(**vars(answer))
 
 
@@ -281,5 +290,5 @@ async def queue_oncall(
     at: At = None,
 ) -> QueueOnCallOut:
     async with WORK.reading(rt) as uow:
-        answer = await schedules.queue_oncall(uow, queue, as_utc(at or rt.clock.now()))
+        answer = await schedules.queue_oncall(uow, queue, _at(at, rt.clock.now()))
     return QueueOnCallOut(**vars(answer))

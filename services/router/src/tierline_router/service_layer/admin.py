@@ -12,10 +12,13 @@ whoever can now take them, and an agent who leaves has their incidents reassigne
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from tierline_router.domain.catalog import Catalog
 from tierline_router.domain.model import Agent, RoutingConfig, coverage_problem, stranger_in
+from tierline_router.domain.schedules.spec import ScheduleSpec
+from tierline_router.service_layer.handover import reconcile_queue
 from tierline_router.service_layer.placement import hand_out_waiting, reassign_held
 from tierline_router.service_layer.unit_of_work import RouterDeps, RouterUnitOfWork
 from tierline_shared.catalog import resource
@@ -39,10 +42,13 @@ async def apply_config(uow: RouterUnitOfWork, deps: RouterDeps, config: RoutingC
     """Make the database hold what the policy file declares (objects made through the API stay).
 
     The file's queues and policies take the file's order; those made through the API keep their
-    place relative to the file's entries (see ``ranking.reapply``).
+    place relative to the file's entries (see ``ranking.reapply``). A queue the file gives a
+    schedule, another schedule or ``reassign`` is reconciled with who is on call now
+    (``handover.reconcile_queue``).
     """
     await uow.lock_routing()
     now = deps.clock.now()
+    before = await uow.catalog.load()
     await uow.agents.apply_config(config.agents, now)
     await _apply_schedules(uow, deps, config)
     await uow.queues.apply_config(config.queues, now)
@@ -56,6 +62,10 @@ async def apply_config(uow: RouterUnitOfWork, deps: RouterDeps, config: RoutingC
     for agent in config.agents:
         if not catalog.agents[agent.name].available:
             await reassign_held(uow, deps, catalog, agent.name)
+    for spec in config.queues:
+        queue = catalog.queue(spec.name)
+        if queue is not None:
+            await reconcile_queue(uow, deps, catalog, queue, before.queue(spec.name))
     for queue in catalog.queues:
         await hand_out_waiting(uow, deps, catalog, queue)
     _log.info(
@@ -67,11 +77,18 @@ async def apply_config(uow: RouterUnitOfWork, deps: RouterDeps, config: RoutingC
 
 
 async def _apply_schedules(uow: RouterUnitOfWork, deps: RouterDeps, config: RoutingConfig) -> None:
-    """The file's schedules, each announced when it is new or changed; every one looked at again."""
+    """The file's schedules, each announced when it is new or changed; every one looked at again.
+
+    Calendar layers imported through the API (``POST …/import``) into a schedule the file
+    declares stay: the file's layers, then the stored calendar layers it does not name, in their
+    stored order (a layer the file names is the file's).
+    """
     now = deps.clock.now()
-    before = {listed.item.name: listed.item.stored() for listed in await uow.schedules.list_all()}
-    await uow.schedules.apply_config(config.schedules, now)
-    for spec in config.schedules:
+    stored = {listed.item.name: listed.item for listed in await uow.schedules.list_all()}
+    before = {name: item.stored() for name, item in stored.items()}
+    specs = [_keeping_imports(spec, stored.get(spec.name)) for spec in config.schedules]
+    await uow.schedules.apply_config(specs, now)
+    for spec in specs:
         await uow.schedule_store.watch_now(spec.name, now)
         change: ScheduleChange | None = (
             "created"
@@ -84,16 +101,29 @@ async def _apply_schedules(uow: RouterUnitOfWork, deps: RouterDeps, config: Rout
             await uow.announce(ScheduleChanged(schedule=spec.name, change=change, at=now))
 
 
+def _keeping_imports(spec: ScheduleSpec, stored: ScheduleSpec | None) -> ScheduleSpec:
+    """``spec`` with the calendar layers of ``stored`` it does not name on top, in their order."""
+    if stored is None:
+        return spec
+    declared = {layer.name for layer in spec.layers}
+    kept = [layer for layer in stored.layers if layer.shifts is not None and layer.name not in declared]
+    if not kept:
+        return spec
+    _log.info("schedule_imported_layers_kept", schedule=spec.name, layers=[layer.name for layer in kept])
+    return spec.model_copy(update={"layers": [*spec.layers, *kept]})
+
+
 async def checked_catalog(uow: RouterUnitOfWork) -> Catalog:
     await uow.flush()
     catalog = await uow.catalog.load()
     resource.refuse(coverage_problem(catalog.queues, catalog.policies))
-    resource.refuse(schedule_problem(catalog))
+    resource.refuse(schedule_problem(catalog, uow.now()))
     return catalog
 
 
-def schedule_problem(catalog: Catalog) -> str | None:
-    """Why a queue could not follow its schedule (it is gone, or it puts strangers on call), or None."""
+def schedule_problem(catalog: Catalog, now: datetime) -> str | None:
+    """Why a queue could not follow its schedule (it is gone, or it puts strangers on call: by a
+    layer, or by an override that has not ended at ``now``), or None."""
     for queue in catalog.queues:
         if queue.schedule is None:
             continue
@@ -106,6 +136,14 @@ def schedule_problem(catalog: Catalog) -> str | None:
                 f"schedule {schedule.name!r} puts {gap[1]!r} on call ({gap[0]}),"
                 f" who is not in queue {queue.name!r}"
             )
+        for override in schedule.overrides:
+            if override.end > now and override.person not in queue.agents:
+                return (
+                    f"an override of schedule {schedule.name!r} puts {override.person!r} on call"
+                    f" from {override.start.isoformat()} to {override.end.isoformat()},"
+                    f" who is not in queue {queue.name!r}'s agents ({', '.join(queue.agents) or 'none'});"
+                    " add them to the queue or delete the override"
+                )
     return None
 
 

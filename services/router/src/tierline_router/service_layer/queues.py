@@ -8,6 +8,7 @@ from __future__ import annotations
 from tierline_router.domain.catalog import Catalog
 from tierline_router.domain.model import Queue
 from tierline_router.service_layer import admin, schedules
+from tierline_router.service_layer.handover import reconcile_queue
 from tierline_router.service_layer.placement import hand_out_waiting, reassign_held
 from tierline_router.service_layer.unit_of_work import RouterDeps, RouterUnitOfWork
 from tierline_shared import ranking
@@ -41,6 +42,7 @@ async def create(
     schedules.check_queue(catalog, queue, deps.clock.now())
     row = await uow.queues.add(queue, deps.clock.now(), placement)
     catalog = await admin.checked_catalog(uow)
+    await reconcile_queue(uow, deps, catalog, queue, None)
     await hand_out_waiting(uow, deps, catalog, queue)
     return uow.queues.view(
         row, uow.queues.warnings(catalog.queues, queue.name, is_placed_last=not placement.is_given)
@@ -53,10 +55,13 @@ async def replace(
     """Replace a queue; members taken out hand their incidents in it to the rest.
 
     Unplaced, it keeps its rank; moved to another tier, it goes last there (with a warning).
+    Given a schedule, another schedule or ``reassign``, it is reconciled with who is on call
+    now (``handover.reconcile_queue``).
     """
     await uow.lock_routing()
     row = await uow.queues.found(queue.name)
     catalog = await uow.catalog.load()
+    before = catalog.queue(queue.name)
     _check_members(catalog, queue)
     schedules.check_queue(catalog, queue, deps.clock.now())
     if queue.tier != row.tier and await uow.assignments.open_in(queue.name):
@@ -69,6 +74,7 @@ async def replace(
     catalog = await admin.checked_catalog(uow)
     for agent in removed:
         await reassign_held(uow, deps, catalog, agent, queue.name)
+    await reconcile_queue(uow, deps, catalog, queue, before)
     await hand_out_waiting(uow, deps, catalog, queue)
     is_placed_last = is_moved and not placement.is_given
     return uow.queues.view(

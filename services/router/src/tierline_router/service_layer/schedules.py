@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from tierline_router.adapters.schedules import StoredOverride
 from tierline_router.domain.catalog import Catalog
@@ -24,18 +24,21 @@ from tierline_router.domain.schedules import (
     Shift,
     oncall,
     shifts,
+    until,
 )
 from tierline_router.domain.schedules.spec import LayerSpec, OverrideSpec, ScheduleSpec
 from tierline_router.service_layer import admin
+from tierline_router.service_layer.feeds import whole_shifts
 from tierline_router.service_layer.placement import hand_out_waiting
 from tierline_router.service_layer.unit_of_work import RouterDeps, RouterUnitOfWork
 from tierline_shared.catalog.resource import Listed
-from tierline_shared.errors import NotFound
-from tierline_shared.events import ScheduleChanged
+from tierline_shared.errors import Conflict, NotFound
+from tierline_shared.events import OncallShiftEnded, ScheduleChanged
 from tierline_shared.events.routing import ScheduleChange
 from tierline_shared.logging import get_logger
 
 _log = get_logger(__name__)
+_INSTANT = timedelta(microseconds=1)
 
 
 # --- reading ----------------------------------------------------------------------------------------
@@ -64,14 +67,22 @@ async def shifts_of(uow: RouterUnitOfWork, name: str, start: datetime, end: date
     return shifts(schedule, start, end)
 
 
+async def exported_shifts_of(uow: RouterUnitOfWork, name: str, start: datetime, end: datetime) -> list[Shift]:
+    """The shifts of schedule ``name`` overlapping [start, end), whole (``feeds.whole_shifts``)."""
+    schedule = await schedule_of(uow, name)
+    _check_range(start, end)
+    return whole_shifts(schedule, start, end)
+
+
 async def people_shifts(
     uow: RouterUnitOfWork, person: str, start: datetime, end: datetime
 ) -> list[tuple[str, Shift]]:
-    """``person``'s shifts in [start, end) across every schedule: (schedule name, shift), by start."""
+    """``person``'s shifts overlapping [start, end) across every schedule, with their whole bounds:
+    (schedule name, shift), by start."""
     found = [
         (name, shift)
         for name, schedule in sorted((await uow.catalog.load()).schedules.items())
-        for shift in shifts(schedule, start, end)
+        for shift in whole_shifts(schedule, start, end)
         if shift.person == person
     ]
     return sorted(found, key=lambda pair: (pair[1].start, pair[0]))
@@ -90,20 +101,13 @@ class OnCall:
 
 def on_call(schedule: Schedule, at: datetime) -> OnCall:
     """``until``: the end of the person's shift, across adjacent shifts of theirs (None: none within
-    the longest range, or nobody on call)."""
+    the longest range, or nobody on call); found by the domain's ``until`` in growing windows."""
     person = oncall(schedule, at)
     if person is None:
         return OnCall(schedule.name, at, None, None, None)
-    ahead = shifts(schedule, at, at + MAX_RANGE)
-    layer, until = None, None
-    for shift in ahead:
-        if shift.person != person or (until is not None and shift.start != until):
-            break
-        layer = layer or shift.layer
-        until = shift.end
-    if until is not None and until >= at + MAX_RANGE:
-        until = None  # on call beyond anything the range can tell
-    return OnCall(schedule.name, at, person, layer, until)
+    now = shifts(schedule, at, at + _INSTANT)  # the piece running at ``at`` names the layer
+    layer = now[0].layer if now else None
+    return OnCall(schedule.name, at, person, layer, until(schedule, at, person))
 
 
 async def oncall_at(uow: RouterUnitOfWork, name: str, at: datetime) -> OnCall:
@@ -195,6 +199,18 @@ def _check_person(catalog: Catalog, name: str, person: str) -> None:
             )
 
 
+def _check_events(catalog: Catalog, name: str, layer: CalendarLayer) -> None:
+    """Every piece's person is in every queue naming the schedule; refusals name the piece as the
+    file's event (``events.N.person``: an import numbers its pieces as its events, by start)."""
+    for queue in catalog.queues_naming(name):
+        for number, piece in enumerate(layer.shifts):
+            if piece.person not in queue.agents:
+                raise InvalidSchedule(
+                    f"events.{number}.person",
+                    f"{piece.person!r} is not a member of queue {queue.name!r}, which names this schedule",
+                )
+
+
 async def _overrides(uow: RouterUnitOfWork, name: str) -> list[Override]:
     return [o.to_domain() for o in await uow.schedule_store.overrides(name)]
 
@@ -239,19 +255,59 @@ async def delete(uow: RouterUnitOfWork, deps: RouterDeps, name: str) -> None:
             f"Schedule {name!r} is named by queues {', '.join(naming)}; take it out of them first.",
             queues=naming,
         )
+    watched = await uow.schedule_store.watch(name)
+    person = watched.person if watched is not None else None
     await uow.schedules.remove(row)
     await uow.schedule_store.unwatch(name)
-    await uow.announce(ScheduleChanged(schedule=name, change="deleted", at=deps.clock.now()))
+    now = deps.clock.now()
+    await uow.announce(ScheduleChanged(schedule=name, change="deleted", at=now))
+    if person is not None:  # whoever was on call is not any more (no queue names it: none to tell)
+        await uow.announce(OncallShiftEnded(schedule=name, person=person, queues=[], at=now))
     await uow.flush()
+    _log.info("schedule_deleted", schedule=name, oncall_ended=person)
 
 
-async def replace_layer(uow: RouterUnitOfWork, deps: RouterDeps, name: str, layer: CalendarLayer) -> Schedule:
-    """Put calendar ``layer`` in place of the layer of its name, or on top; the schedule as it now is."""
+class ScheduleChangedMeanwhile(Conflict):
+    type_slug = "schedule-changed"
+    title = "The schedule changed while the file was read"
+
+
+async def replace_layer(
+    uow: RouterUnitOfWork,
+    deps: RouterDeps,
+    name: str,
+    layer: CalendarLayer,
+    *,
+    timezone: str | None = None,
+    from_file: bool = False,
+) -> Schedule:
+    """Put calendar ``layer`` in place of the layer of its name, or on top; the schedule as it now is.
+
+    Checked and written in one transaction under the routing lock: a layer of that name that is
+    a rotating one is refused (422 naming ``layer``); ``timezone`` (the zone the file was read in)
+    must still be the schedule's (409 otherwise: import again). ``from_file``: the layer's pieces
+    are a file's events in their order, and a person who is not a member of a queue naming the
+    schedule is refused naming the event (``events.N.person``), not the stored layer's piece.
+    """
     await uow.lock_routing()
     row = await uow.schedules.found(name)
-    spec = uow.schedules.view(row).item.with_layer(LayerSpec.of_calendar(layer))
+    stored = uow.schedules.view(row).item
+    if any(existing.name == layer.name and existing.shifts is None for existing in stored.layers):
+        raise InvalidSchedule(
+            "layer", f"{layer.name!r} is a rotating layer; an import fills only calendar layers"
+        )
+    if timezone is not None and stored.timezone != timezone:
+        raise ScheduleChangedMeanwhile(
+            f"Schedule {name!r} moved to time zone {stored.timezone} while the file was read in"
+            f" {timezone}; import it again.",
+            timezone=stored.timezone,
+        )
+    catalog = await uow.catalog.load()
+    if from_file:
+        _check_events(catalog, name, layer)
+    spec = stored.with_layer(LayerSpec.of_calendar(layer))
     schedule = spec.to_domain(await _overrides(uow, name))
-    _check_members(await uow.catalog.load(), schedule)
+    _check_members(catalog, schedule)
     await uow.schedules.replace(row, spec, deps.clock.now())
     await uow.flush()
     await _changed(uow, deps, name, "imported")

@@ -2,6 +2,7 @@
 
 from tierline_router.domain.schedules.localtime import resolve
 from tierline_router.domain.schedules.model import (
+    END_OF_TIME,
     MAX_CALENDAR_SHIFTS,
     MAX_OVERRIDE,
     MAX_RANGE,
@@ -15,15 +16,19 @@ from tierline_router.domain.schedules.model import (
     Rotation,
     Schedule,
     Shift,
+    instant,
     parse_clock,
     parse_days,
     parse_rotation,
     parse_zone,
     validate,
+    validate_override,
+    zone_keys,
 )
-from tierline_router.domain.schedules.timeline import oncall, shifts
+from tierline_router.domain.schedules.timeline import oncall, shifts, until
 
 __all__ = [
+    "END_OF_TIME",
     "MAX_CALENDAR_SHIFTS",
     "MAX_OVERRIDE",
     "MAX_RANGE",
@@ -37,6 +42,7 @@ __all__ = [
     "Rotation",
     "Schedule",
     "Shift",
+    "instant",
     "oncall",
     "parse_clock",
     "parse_days",
@@ -44,5 +50,8 @@ __all__ = [
     "parse_zone",
     "resolve",
     "shifts",
+    "until",
     "validate",
+    "validate_override",
+    "zone_keys",
 ]

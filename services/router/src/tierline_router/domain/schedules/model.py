@@ -6,10 +6,14 @@ rule of ``localtime.resolve``; overrides and shifts are instants (aware datetime
 
 from __future__ import annotations
 
+import heapq
 import re
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache, cached_property
+from importlib import resources
 from itertools import pairwise
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -26,6 +30,7 @@ MAX_CALENDAR_SHIFTS = 5000  # pieces one imported layer may hold
 MIDNIGHT = time(0)
 MAX_TURN = {"days": 366, "hours": 366 * 24}
 EARLIEST, LATEST = date(1900, 1, 1), date(9000, 1, 1)  # beyond: date arithmetic would overflow
+END_OF_TIME = datetime.combine(LATEST, MIDNIGHT, UTC)  # nothing is answered from here on
 
 
 class InvalidSchedule(InvalidInput):
@@ -106,6 +111,20 @@ class CalendarLayer:
     name: str
     shifts: tuple[Shift, ...]
 
+    @cached_property
+    def ordered(self) -> tuple[Shift, ...]:
+        """The pieces in UTC, by start (sorted once; ``validate`` makes sure they never overlap)."""
+        return tuple(sorted((_utc_shift(s) for s in self.shifts), key=lambda s: s.start))
+
+    @cached_property
+    def starts(self) -> list[datetime]:
+        """The starts of ``ordered``, for binary search."""
+        return [s.start for s in self.ordered]
+
+    def covering(self, at: datetime) -> Shift | None:
+        """The piece covering the UTC instant ``at``, if any."""
+        return _covering(self.ordered, self.starts, at)
+
 
 @dataclass(frozen=True)
 class Override:
@@ -125,6 +144,26 @@ class Schedule:
     layers: tuple[Layer | CalendarLayer, ...]
     overrides: tuple[Override, ...] = field(default=())
 
+    @cached_property
+    def validated(self) -> Schedule:
+        """This schedule, checked once (``validate``): a refusal is raised again on every ask."""
+        _check(self)
+        return self
+
+    @cached_property
+    def override_timeline(self) -> tuple[Shift, ...]:
+        """The overrides flattened once into UTC pieces by start, never overlapping: where overrides
+        overlap, the later one wins; a person's touching pieces are one."""
+        return _flatten(self.overrides)
+
+    @cached_property
+    def override_starts(self) -> list[datetime]:
+        return [s.start for s in self.override_timeline]
+
+    def override_at(self, at: datetime) -> Shift | None:
+        """The override piece covering the UTC instant ``at``, if any."""
+        return _covering(self.override_timeline, self.override_starts, at)
+
 
 @dataclass(frozen=True)
 class Shift:
@@ -136,12 +175,57 @@ class Shift:
     layer: str
 
 
+def _utc_shift(shift: Shift) -> Shift:
+    return Shift(shift.person, as_utc(shift.start), as_utc(shift.end), shift.layer)
+
+
+def _covering(ordered: Sequence[Shift], starts: Sequence[datetime], at: datetime) -> Shift | None:
+    index = bisect_right(starts, at) - 1
+    return ordered[index] if index >= 0 and at < ordered[index].end else None
+
+
+def _flatten(overrides: Sequence[Override]) -> tuple[Shift, ...]:
+    """One sweep over the overrides' boundaries; a heap holds those running, the latest on top."""
+    spans = sorted((as_utc(o.start), as_utc(o.end), -number, o.person) for number, o in enumerate(overrides))
+    cuts = sorted({t for start, end, _, _ in spans for t in (start, end)})
+    running: list[tuple[int, datetime, str]] = []  # (-number, end, person)
+    pieces: list[Shift] = []
+    following = 0
+    for lo, hi in pairwise(cuts):
+        while following < len(spans) and spans[following][0] <= lo:
+            _, end, rank, person = spans[following]
+            heapq.heappush(running, (rank, end, person))
+            following += 1
+        while running and running[0][1] <= lo:  # the latest has ended: the next latest shows
+            heapq.heappop(running)
+        if not running:
+            continue
+        person = running[0][2]
+        last = pieces[-1] if pieces else None
+        if last is not None and last.end == lo and last.person == person:
+            pieces[-1] = Shift(person, last.start, hi, OVERRIDE)
+        else:
+            pieces.append(Shift(person, lo, hi, OVERRIDE))
+    return tuple(pieces)
+
+
+@cache
+def zone_keys() -> frozenset[str]:
+    """Every IANA key the pinned ``tzdata`` package lists: the same on every host, and only real
+    zones (no 'localtime', 'posix/…', 'right/…' or directories such as 'Europe')."""
+    return frozenset(resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8").split())
+
+
 def parse_zone(name: str, field: str = "timezone") -> ZoneInfo:
-    """The IANA zone ``name`` (e.g. Europe/Berlin); an unknown one is an error naming ``field``."""
+    """The IANA zone ``name`` (e.g. Europe/Berlin); a key ``tzdata`` does not list is refused naming
+    ``field``."""
+    refusal = InvalidSchedule(field, f"{name!r} is not a known IANA time zone (such as Europe/Berlin)")
+    if name not in zone_keys():
+        raise refusal
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):  # ValueError: a malformed key such as '../x'
-        raise InvalidSchedule(field, f"{name!r} is not a known IANA time zone") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # listed but unreadable: still the input's
+        raise refusal from None
 
 
 _EVERY = re.compile(r"every ([0-9]{1,5}) (hours?|days?)")
@@ -160,16 +244,20 @@ def parse_rotation(text: str, field: str = "rotation") -> Rotation:
     return Rotation(int(match[1]), unit)
 
 
-def parse_clock(text: str, field: str) -> time:
-    """'HH:MM' local time; '24:00' is the end of the day (midnight)."""
+def parse_clock(text: str, field: str, *, end_of_day: bool = False) -> time:
+    """'HH:MM' local time; '24:00' is the end of the day (midnight), only where ``end_of_day`` allows it
+    (a restriction's end)."""
     if text == "24:00":
-        return MIDNIGHT
+        if end_of_day:
+            return MIDNIGHT
+        raise InvalidSchedule(field, "24:00 only ends a restriction: write 00:00 for midnight")
     try:
         if len(text) != 5:
             raise ValueError(text)
         return time.fromisoformat(text)
     except ValueError:
-        raise InvalidSchedule(field, "must be a time of day as HH:MM (24:00 for the end of a day)") from None
+        hint = " (24:00 for the end of a day)" if end_of_day else ""
+        raise InvalidSchedule(field, f"must be a time of day as HH:MM{hint}") from None
 
 
 def parse_days(names: Sequence[str], field: str = "days") -> frozenset[int]:
@@ -182,8 +270,26 @@ def parse_days(names: Sequence[str], field: str = "days") -> frozenset[int]:
     return frozenset(days)
 
 
+def instant(at: datetime, field: str) -> datetime:
+    """``at`` in UTC; InvalidSchedule naming ``field`` without an offset or outside the years
+    answered (checked on the local date, before converting: year 1 or 9999 would overflow)."""
+    if at.utcoffset() is None:
+        raise InvalidSchedule(field, "must carry a UTC offset or zone")
+    if not EARLIEST <= at.date() < LATEST:
+        raise InvalidSchedule(field, f"must be between {EARLIEST} and {LATEST}")
+    return as_utc(at)
+
+
 def validate(schedule: Schedule) -> Schedule:
-    """``schedule`` when it can answer who is on call; else InvalidSchedule naming the first bad field."""
+    """``schedule`` when it can answer who is on call; else InvalidSchedule naming the first bad field.
+
+    The check runs once per schedule object (``Schedule.validated``): ``oncall`` and ``shifts`` ask
+    it on every call for the price of an attribute read.
+    """
+    return schedule.validated
+
+
+def _check(schedule: Schedule) -> None:
     if not schedule.layers:
         raise InvalidSchedule("layers", "a schedule needs at least one layer")
     names: set[str] = set()
@@ -210,11 +316,13 @@ def validate(schedule: Schedule) -> Schedule:
                 )
             if not restriction.days <= EVERY_DAY:
                 raise InvalidSchedule(f"{where}.restrictions.{number}.days", "days are 0 (Monday) to 6")
-    _validate_overrides(schedule)
-    return schedule
+    for index, override in enumerate(schedule.overrides):
+        validate_override(override, f"overrides.{index}")
 
 
 def _validate_calendar(layer: CalendarLayer, where: str) -> None:
+    if not layer.shifts:
+        raise InvalidSchedule(f"{where}.shifts", "a layer needs at least one shift")
     if len(layer.shifts) > MAX_CALENDAR_SHIFTS:
         raise InvalidSchedule(
             f"{where}.shifts", f"a calendar layer holds at most {MAX_CALENDAR_SHIFTS} shifts"
@@ -236,16 +344,15 @@ def _validate_calendar(layer: CalendarLayer, where: str) -> None:
             raise InvalidSchedule(f"{where}.shifts.{after}", f"overlaps shift {before} of the same layer")
 
 
-def _validate_overrides(schedule: Schedule) -> None:
-    for index, override in enumerate(schedule.overrides):
-        where = f"overrides.{index}"
-        if not override.person:
-            raise InvalidSchedule(f"{where}.person", "an override names who covers")
-        for name, moment in (("start", override.start), ("end", override.end)):
-            if moment.utcoffset() is None:
-                raise InvalidSchedule(f"{where}.{name}", "must carry a UTC offset or zone")
-        length = as_utc(override.end) - as_utc(override.start)  # same-zone arithmetic ignores DST
-        if length <= timedelta(0):
-            raise InvalidSchedule(f"{where}.end", "must be after the start")
-        if length > MAX_OVERRIDE:
-            raise InvalidSchedule(f"{where}.end", "an override lasts at most a year (366 days)")
+def validate_override(override: Override, where: str) -> None:
+    """The override's own limits; fields named under ``where`` (``overrides.0``; "" for none)."""
+    at = f"{where}." if where else ""
+    if not override.person:
+        raise InvalidSchedule(f"{at}person", "an override names who covers")
+    for name, moment in (("start", override.start), ("end", override.end)):
+        instant(moment, f"{at}{name}")
+    length = as_utc(override.end) - as_utc(override.start)  # same-zone arithmetic ignores DST
+    if length <= timedelta(0):
+        raise InvalidSchedule(f"{at}end", "must be after the start")
+    if length > MAX_OVERRIDE:
+        raise InvalidSchedule(f"{at}end", "an override lasts at most a year (366 days)")

@@ -14,7 +14,6 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from tierline_router.domain.schedules.localtime import as_utc
 from tierline_router.domain.schedules.model import (
     MAX_CALENDAR_SHIFTS,
     CalendarLayer,
@@ -24,11 +23,13 @@ from tierline_router.domain.schedules.model import (
     Restriction,
     Schedule,
     Shift,
+    instant,
     parse_clock,
     parse_days,
     parse_rotation,
     parse_zone,
     validate,
+    validate_override,
 )
 
 ScheduleName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
@@ -88,7 +89,7 @@ class LayerSpec(_Strict):
             Restriction(
                 days=parse_days(r.days, f"{where}.restrictions.{n}.days"),
                 start=parse_clock(r.start, f"{where}.restrictions.{n}.start"),
-                end=parse_clock(r.end, f"{where}.restrictions.{n}.end"),
+                end=parse_clock(r.end, f"{where}.restrictions.{n}.end", end_of_day=True),
             )
             for n, r in enumerate(self.restrictions)
         )
@@ -150,10 +151,7 @@ class OverrideSpec(_Strict):
     note: str | None = Field(default=None, max_length=500)
 
     def to_domain(self) -> Override:
-        override = Override(self.person, as_utc(self.start), as_utc(self.end))
-        alone = Schedule("check", parse_zone("UTC"), (CalendarLayer("check", ()),), (override,))
-        try:  # the domain's limits, on this override alone (fields named without the index)
-            validate(alone)
-        except InvalidSchedule as error:
-            raise InvalidSchedule(error.field.removeprefix("overrides.0."), error.reason) from None
-        return override
+        """The override in UTC; InvalidSchedule naming ``start``, ``end`` or ``person`` (the years
+        are checked before converting, so year 1 or 9999 is a refusal, not an overflow)."""
+        validate_override(Override(self.person, self.start, self.end), "")
+        return Override(self.person, instant(self.start, "start"), instant(self.end, "end"))

@@ -2,10 +2,15 @@
 
 ``oncall`` answers for one instant straight from the rules; ``shifts`` paints a whole range.
 The two are computed independently, so the tests can hold one against the other.
+
+``oncall`` runs for every routing decision: it costs a binary search per calendar layer and one in
+the overrides, which a schedule flattens once (``Schedule.override_timeline``); a schedule is
+validated once, not per call (``Schedule.validated``).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta
 from itertools import pairwise
@@ -13,32 +18,33 @@ from zoneinfo import ZoneInfo
 
 from tierline_router.domain.schedules.localtime import as_utc, local_date, resolve
 from tierline_router.domain.schedules.model import (
-    EARLIEST,
+    END_OF_TIME,
     LATEST,
     MAX_RANGE,
-    OVERRIDE,
     CalendarLayer,
     InvalidSchedule,
     Layer,
     Restriction,
     Schedule,
     Shift,
-    validate,
+    instant,
 )
 
 DAY = timedelta(days=1)
+# ``until`` looks this far ahead, a window at a time: most shifts end within a day
+UNTIL_WINDOWS = (timedelta(days=1), timedelta(days=31), MAX_RANGE)
 
 
 def oncall(schedule: Schedule, at: datetime) -> str | None:
     """Who is on call at ``at``: the last override covering it, else the last layer with someone."""
-    validate(schedule)
-    at = _instant(at, "at")
-    for override in reversed(schedule.overrides):
-        if as_utc(override.start) <= at < as_utc(override.end):
-            return override.person
+    schedule = schedule.validated  # checked once per schedule object
+    at = instant(at, "at")
+    override = schedule.override_at(at)
+    if override is not None:
+        return override.person
     for layer in reversed(schedule.layers):
         if isinstance(layer, CalendarLayer):
-            covering = next((s for s in layer.shifts if as_utc(s.start) <= at < as_utc(s.end)), None)
+            covering = layer.covering(at)
             if covering is not None:
                 return covering.person
         elif _is_restricted_in(layer, schedule.timezone, at):
@@ -52,29 +58,58 @@ def shifts(schedule: Schedule, start: datetime, end: datetime) -> list[Shift]:
     """The final shifts in [start, end) (UTC), in order, without gaps filled or overlaps.
 
     A person's adjacent pieces from the same layer (or both from overrides) are one shift; a
-    range longer than ``MAX_RANGE`` is refused.
+    range longer than ``MAX_RANGE`` is refused. Nothing is listed from ``END_OF_TIME`` (9000-01-01)
+    on: an ``end`` beyond it is cut there.
     """
-    validate(schedule)
-    start, end = _instant(start, "start"), _instant(end, "end")
-    if end <= start:
+    schedule = schedule.validated
+    start = instant(start, "start")
+    if end.utcoffset() is None:
+        raise InvalidSchedule("end", "must carry a UTC offset or zone")
+    if end <= start:  # aware datetimes compare (and subtract) without converting: no overflow
         raise InvalidSchedule("end", "must be after the start")
     if end - start > MAX_RANGE:
         raise InvalidSchedule("end", f"a range spans at most {MAX_RANGE.days} days")
+    end = END_OF_TIME if end.date() >= LATEST else min(as_utc(end), END_OF_TIME)
+    if end <= start:
+        return []
     sources = [_layer_pieces(layer, schedule.timezone, start, end) for layer in schedule.layers]
-    for override in schedule.overrides:  # each its own source: a later override wins over an earlier
-        clipped = _clip(
-            Shift(override.person, as_utc(override.start), as_utc(override.end), OVERRIDE), start, end
-        )
-        sources.append([clipped] if clipped else [])
+    sources.append(_within(schedule.override_timeline, schedule.override_starts, start, end))
     return _merged(_paint(sources, start, end))
 
 
-def _instant(at: datetime, field: str) -> datetime:
-    if at.utcoffset() is None:
-        raise InvalidSchedule(field, "must carry a UTC offset or zone")
-    if not EARLIEST <= at.date() < LATEST:
-        raise InvalidSchedule(field, f"must be between {EARLIEST} and {LATEST}")
-    return as_utc(at)
+def until(schedule: Schedule, at: datetime, person: str) -> datetime | None:
+    """When ``person``'s time on call that runs at ``at`` ends, across touching shifts of theirs
+    (from any layer or override); None when it reaches past ``at + MAX_RANGE`` (or the end of
+    time), or when ``person`` is not on call at ``at``.
+
+    Looks a day ahead, then 31 days, then ``MAX_RANGE``: only a shift that long paints 400 days.
+    """
+    at = instant(at, "at")
+    for window in UNTIL_WINDOWS:
+        horizon = min(at + window, END_OF_TIME)
+        if horizon <= at:
+            return None
+        reached = at
+        for shift in shifts(schedule, at, horizon):
+            if shift.person != person or shift.start != reached:
+                break
+            reached = shift.end
+        if reached == at:
+            return None  # not on call at ``at``
+        if reached < horizon:
+            return reached
+        if horizon == END_OF_TIME:
+            return None
+    return None
+
+
+def _within(
+    ordered: Sequence[Shift], starts: Sequence[datetime], start: datetime, end: datetime
+) -> list[Shift]:
+    """The pieces of an ordered, disjoint timeline overlapping [start, end), clipped to it."""
+    first = max(bisect_right(starts, start) - 1, 0)
+    last = bisect_left(starts, end)
+    return [c for piece in ordered[first:last] if (c := _clip(piece, start, end)) is not None]
 
 
 # -- one layer ---------------------------------------------------------------------------------
@@ -128,11 +163,10 @@ def _layer_pieces(
 ) -> list[Shift]:
     """The layer's turns in [start, end), cut to its restrictions; ordered and disjoint."""
     if isinstance(layer, CalendarLayer):
-        pieces = (
-            _clip(Shift(s.person, as_utc(s.start), as_utc(s.end), layer.name), start, end)
-            for s in layer.shifts
-        )
-        return sorted((p for p in pieces if p is not None), key=lambda p: p.start)
+        return [
+            Shift(p.person, p.start, p.end, layer.name)
+            for p in _within(layer.ordered, layer.starts, start, end)
+        ]
     turn = max(_turn_at(layer, zone, start) or 0, 0)
     turns: list[Shift] = []
     while (begins := _turn_start(layer, zone, turn)) < end:
