@@ -88,40 +88,37 @@ class IncidentRenotified(IncidentEvent):
     at: datetime
 
 
+class ScheduleEvent(Event):
+    """An event about one on-call schedule: keyed by its name, so its events stay ordered."""
+
+    schedule: str
+
+    def subject(self) -> str:
+        return self.schedule
+
+
 @contract("tierline.schedule.changed.v1", topics.ROUTING)
-class ScheduleChanged(Event):
+class ScheduleChanged(ScheduleEvent):
     """An on-call schedule was made, replaced, deleted, given or rid of an override, or had a
     calendar layer imported: who is on call may have changed (ask the router's API)."""
 
-    schedule: str
     change: ScheduleChange
     at: datetime
 
-    def subject(self) -> str:
-        return self.schedule
+
+class ShiftEvent(ScheduleEvent):
+    """A person's on-call shift in a schedule, for the queues naming it."""
+
+    person: str
+    queues: list[str] = Field(default_factory=list)
+    at: datetime
 
 
 @contract("tierline.oncall.shift_started.v1", topics.ROUTING)
-class OncallShiftStarted(Event):
+class OncallShiftStarted(ShiftEvent):
     """``person`` went on call in ``schedule``, for the queues naming it."""
-
-    schedule: str
-    person: str
-    queues: list[str] = Field(default_factory=list)
-    at: datetime
-
-    def subject(self) -> str:
-        return self.schedule
 
 
 @contract("tierline.oncall.shift_ended.v1", topics.ROUTING)
-class OncallShiftEnded(Event):
+class OncallShiftEnded(ShiftEvent):
     """``person`` went off call in ``schedule``, for the queues naming it."""
-
-    schedule: str
-    person: str
-    queues: list[str] = Field(default_factory=list)
-    at: datetime
-
-    def subject(self) -> str:
-        return self.schedule

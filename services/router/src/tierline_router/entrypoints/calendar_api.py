@@ -13,6 +13,8 @@ next year, people matched to agents; a refusal writes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Annotated, Any
@@ -173,6 +175,33 @@ def _calendar(data: bytes, filename: str) -> Response:
     )
 
 
+@dataclass(frozen=True)
+class Feed:
+    """A calendar feed: the subject its tokens are signed for, its title's name and its file name."""
+
+    subject: str
+    name: str
+    filename: str
+
+
+async def _feed(
+    rt: Runtime,
+    feed: Feed,
+    token: str | None,
+    credentials: HTTPAuthorizationCredentials | None,
+    from_: datetime | None,
+    to: datetime | None,
+    shifts_of: Callable[[RouterUnitOfWork, datetime, datetime], Awaitable[list[tuple[str, Shift]]]],
+) -> Response:
+    """The feed as text/calendar, for a key or a token signed for ``feed.subject``."""
+    await _admit(rt, token, credentials, feed.subject)
+    now = rt.clock.now()
+    start, end = _range(now, from_, to)
+    async with WORK.reading(rt) as uow:
+        found = await shifts_of(uow, start, end)
+    return _calendar(calendar_of(f"On call: {feed.name}", found, now=now), feed.filename)
+
+
 async def _agent(uow: RouterUnitOfWork, name: str) -> None:
     if name not in (await uow.catalog.load()).agents:
         raise NotFound(f"There is no agent {name!r}.", person=name)
@@ -192,13 +221,12 @@ async def schedule_calendar(
     to: To = None,
     token: Token = None,
 ) -> Response:
-    await _admit(rt, token, credentials, f"schedule:{name}")
-    now = rt.clock.now()
-    start, end = _range(now, from_, to)
-    async with WORK.reading(rt) as uow:
-        found = await schedules.exported_shifts_of(uow, name, start, end)
-    data = calendar_of(f"On call: {name}", [(name, shift) for shift in found], now=now)
-    return _calendar(data, f"{name}.ics")
+    async def shifts_of(uow: RouterUnitOfWork, start: datetime, end: datetime) -> list[tuple[str, Shift]]:
+        return [(name, shift) for shift in await schedules.exported_shifts_of(uow, name, start, end)]
+
+    return await _feed(
+        rt, Feed(f"schedule:{name}", name, f"{name}.ics"), token, credentials, from_, to, shifts_of
+    )
 
 
 @router.get(
@@ -215,14 +243,13 @@ async def person_calendar(
     to: To = None,
     token: Token = None,
 ) -> Response:
-    await _admit(rt, token, credentials, f"person:{name}")
-    now = rt.clock.now()
-    start, end = _range(now, from_, to)
-    async with WORK.reading(rt) as uow:
+    async def shifts_of(uow: RouterUnitOfWork, start: datetime, end: datetime) -> list[tuple[str, Shift]]:
         await _agent(uow, name)
-        found: list[tuple[str, Shift]] = await schedules.people_shifts(uow, name, start, end)
-    data = calendar_of(f"On call: {name}", found, now=now)
-    return _calendar(data, f"{name}-shifts.ics")
+        return await schedules.people_shifts(uow, name, start, end)
+
+    return await _feed(
+        rt, Feed(f"person:{name}", name, f"{name}-shifts.ics"), token, credentials, from_, to, shifts_of
+    )
 
 
 @router.get(
