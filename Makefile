@@ -102,6 +102,7 @@ bench: kafka
 	@$(BIN)/python -m tests.bench.sla_timers $(SLA_BENCH_ARGS)
 	@$(BIN)/python -m tests.bench.vendor_deliveries $(VENDOR_BENCH_ARGS)
 	@$(BIN)/python -m tests.bench.reports $(REPORTS_BENCH_ARGS)
+	@$(BIN)/python -m tests.bench.mail_parse
 	@$(BIN)/python -m tests.bench.pipeline $(PIPELINE_BENCH_ARGS)
 
 # The whole system under load while faults strike (SIGKILL of each service and of the broker, a

@@ -1,5 +1,7 @@
 """The email channel: every mail taken in, the attachments of mails on incidents, and which
-incident each notification the notifier sent was about (for replies naming its Message-ID).
+incident each notification the notifier sent was about and to whom (for replies naming its Message-ID,
+and for who may add to an incident by mail). A held mail's row (outcome held) is not final: a later
+delivery of its Message-ID takes it over.
 
 Revision ID: 0011
 Revises: 0010
@@ -52,11 +54,14 @@ def upgrade() -> None:
         "notification_threads",
         sa.Column("notification_id", sa.Uuid, nullable=False),
         sa.Column("incident_id", sa.Uuid, nullable=False),
+        sa.Column("recipient", sa.Text, nullable=False),
         sa.PrimaryKeyConstraint("notification_id", name="pk_notification_threads"),
     )
+    op.create_index("ix_notification_threads_incident_id", "notification_threads", ["incident_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_notification_threads_incident_id", table_name="notification_threads")
     op.drop_table("notification_threads")
     op.drop_index("ix_mail_attachments_incident_id", table_name="mail_attachments")
     op.drop_table("mail_attachments")

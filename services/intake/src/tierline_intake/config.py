@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import ipaddress
 import os
 from dataclasses import dataclass
 from typing import Literal
@@ -73,6 +74,11 @@ class Settings(ServiceSettings):
         "hash of the password), comma-separated; set: AUTH is required, and offered only after STARTTLS "
         "when a certificate is set. Unset: no AUTH.",
     )
+    mail_max_connections: int = Field(
+        default=20,
+        gt=0,
+        description="SMTP connections at once; more are answered 421 4.3.2 and closed.",
+    )
 
     # -- IMAP fetching, the alternative to the SMTP receiver (see mail/imap.py)
     imap_host: str = Field(
@@ -101,6 +107,15 @@ class Settings(ServiceSettings):
     imap_poll_seconds: float = Field(
         default=60, gt=0, description="How often the folder is searched when the server has no IDLE."
     )
+    imap_mailbox: str = Field(
+        default="",
+        description="The mailboxes.yaml address the IMAP account receives mail for: every mail fetched is "
+        "for it, whatever its To or Delivered-To say (required with imap_host).",
+    )
+    imap_allow_plain: bool = Field(
+        default=False,
+        description="Allow imap_tls=none for a server that is not on this host (the password in clear).",
+    )
 
     @field_validator("mail_listen")
     @classmethod
@@ -120,8 +135,24 @@ class Settings(ServiceSettings):
 
     @model_validator(mode="after")
     def _imap_login(self) -> Settings:
-        if self.imap_host and not (self.imap_username and self.imap_password):
+        if not self.imap_host:
+            return self
+        if not (self.imap_username and self.imap_password):
             raise ValueError("imap_host is set: imap_username and imap_password are required too")
+        if self.imap_tls == "none" and not self.imap_allow_plain and not is_loopback(self.imap_host):
+            raise ValueError(
+                f"imap_tls=none sends the IMAP password in clear to {self.imap_host!r}, which is not this "
+                "host: use imaps or starttls (or set imap_allow_plain=true to accept that)"
+            )
+        if not self.imap_mailbox:
+            raise ValueError(
+                "imap_host is set: imap_mailbox (the mailboxes.yaml address it receives) is required"
+            )
+        from tierline_intake.mail.mailboxes import load_mailboxes  # it reads these settings
+
+        if load_mailboxes(self).find(self.imap_mailbox) is None:
+            path = self.config_dir / self.mail_mailboxes_file
+            raise ValueError(f"imap_mailbox {self.imap_mailbox!r} is not one of the addresses of {path}")
         return self
 
     @field_validator("mail_rate")
@@ -139,6 +170,17 @@ class Settings(ServiceSettings):
         if isinstance(raw, str):
             mail_auth_users(raw)
         return value
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine (localhost, 127.0.0.0/8, ::1) without asking DNS."""
+    name = host.strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def mail_rate(value: str) -> tuple[int, float]:

@@ -31,6 +31,10 @@ def mail(body: str = "The VPN drops every 5 minutes.", **headers: str) -> EmailM
     return message
 
 
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def hand_written(*header_lines: str, subject: str = "test", body: bytes = b"Hello.\r\n") -> bytes:
     head = "\r\n".join(("From: alice@example.com", f"Subject: {subject}", *header_lines))
     return head.encode("ascii") + b"\r\n\r\n" + body
@@ -109,8 +113,8 @@ def test_multipart_mixed_keeps_the_pdf_and_refuses_the_exe() -> None:
 
     assert parsed.text == "see attached"
     assert parsed.attachments == (
-        Attachment("report.pdf", "application/pdf", len(PDF), PDF, None),
-        Attachment("setup.exe", "application/octet-stream", len(PE), b"", "executable type .exe"),
+        Attachment("report.pdf", "application/pdf", len(PDF), PDF, None, sha256(PDF)),
+        Attachment("setup.exe", "application/octet-stream", len(PE), b"", "executable type .exe", sha256(PE)),
     )
 
 
@@ -129,6 +133,31 @@ def test_multipart_mixed_keeps_the_pdf_and_refuses_the_exe() -> None:
         ("notes.pdf", "application/pdf", b"\x7fELF\x02\x01", "executable content"),
         ("MZ-report.txt", "text/plain", b"MZ is our team's name", None),
         ("archive.zip", "application/zip", b"PK\x03\x04", None),
+        *(
+            (f"file{ext}", "application/octet-stream", b"x", f"executable type {ext}")
+            for ext in (
+                ".iso",
+                ".img",
+                ".vhd",
+                ".vhdx",
+                ".one",
+                ".lnk",
+                ".hta",
+                ".cpl",
+                ".msc",
+                ".reg",
+                ".wsf",
+            )
+        ),
+        ("disk.bin", "application/x-iso9660-image", b"x", "executable type application/x-iso9660-image"),
+        ("notes.one.pdf", "application/onenote", b"x", "executable type application/onenote"),
+        *(
+            ("tool.pdf", "application/pdf", bytes.fromhex(magic) + b"\x00" * 28, "executable content")
+            for magic in ("feedface", "cefaedfe", "feedfacf", "cffaedfe", "cafebabe", "bebafeca")
+        ),
+        ("fix.txt", "text/plain", b"#!/bin/sh\nrm -rf ~\n", "executable content"),
+        ("notes.txt", "text/plain", b"# heading #!\n", None),
+        ("photo.jpg", "image/jpeg", b"\xff\xd8\xff\xe0 feedface", None),
     ],
 )
 def test_executable_types_are_refused_by_extension_type_or_content(

@@ -74,7 +74,7 @@ def test_smtp_answers_name_the_outcome_on_one_ascii_line() -> None:
     incident = uuid.UUID("1a2b3c4d-0000-4000-8000-000000000000")
     assert reply(Outcome("created", incident)) == "250 2.0.0 created TL-1A2B3C4D"
     assert reply(Outcome("noted", incident)) == "250 2.0.0 noted on TL-1A2B3C4D"
-    assert reply(Outcome("held", reason="over 20")) == "250 2.0.0 held: over 20"
+    assert reply(Outcome("held", reason="over 20")) == "451 4.7.1 over 20, try again later"
     assert reply(Outcome("rejected", reason="bad\r\nMIME é")) == "550 5.6.0 Rejected: bad MIME ?"
 
 

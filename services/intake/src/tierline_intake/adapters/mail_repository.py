@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,14 +31,22 @@ class MailRepository:
     async def claim(self, message_id: str, *, received_at: datetime, sender: str, **values: Any) -> bool:
         """Record the mail as taken in; False when its Message-ID was taken in before (a duplicate).
 
+        A mail only held before (over its sender's rate) is not taken in: its row is taken over, so
+        that the sending server's retry (or the next IMAP round) gets through once the rate allows.
         A concurrent delivery of the same mail waits here for the first one's transaction.
         """
-        statement = (
-            insert(MailMessage)
-            .values(message_id=message_id, received_at=received_at, sender=sender, **values)
-            .on_conflict_do_nothing(index_elements=["message_id"])
-            .returning(MailMessage.message_id)
+        insert_row = insert(MailMessage).values(
+            message_id=message_id, received_at=received_at, sender=sender, **values
         )
+        statement = insert_row.on_conflict_do_update(
+            index_elements=["message_id"],
+            set_={
+                c.name: insert_row.excluded[c.name]
+                for c in MailMessage.__table__.columns
+                if not c.primary_key
+            },
+            where=MailMessage.outcome == "held",
+        ).returning(MailMessage.message_id)
         return (await self.session.execute(statement)).scalar_one_or_none() is not None
 
     async def settle(
@@ -56,12 +64,20 @@ class MailRepository:
             .values(outcome=outcome, reason=reason, incident_id=incident_id)
         )
 
+    async def lock_sender(self, sender: str) -> None:
+        """Until this transaction ends, other deliveries from ``sender`` wait here: counting then
+        sees the mails committed before, so parallel deliveries cannot all pass the rate."""
+        statement = text("SELECT pg_advisory_xact_lock(hashtextextended('mail-rate:' || :sender, 0))")
+        await self.session.execute(statement, {"sender": sender})
+
     async def count_from(self, sender: str, *, since: datetime, besides: str) -> int:
-        """Mails taken in from ``sender`` since ``since``, other than ``besides``."""
+        """Mails taken in from ``sender`` since ``since``, other than ``besides``; held ones are not
+        taken in, so a sender's held mail gets through once the sender keeps to the rate."""
         statement = select(func.count()).where(
             MailMessage.sender == sender,
             MailMessage.received_at >= since,
             MailMessage.message_id != besides,
+            MailMessage.outcome != "held",
         )
         return int((await self.session.execute(statement)).scalar_one())
 
@@ -82,12 +98,28 @@ class MailRepository:
         row = await self.session.get(MailAttachment, attachment_id)
         return row if row is not None and row.incident_id == incident_id else None
 
-    async def remember_thread(self, notification_id: uuid.UUID, incident_id: uuid.UUID) -> None:
+    async def remember_thread(
+        self, notification_id: uuid.UUID, incident_id: uuid.UUID, recipient: str
+    ) -> None:
         await self.session.execute(
             insert(NotificationThread)
-            .values(notification_id=notification_id, incident_id=incident_id)
+            .values(notification_id=notification_id, incident_id=incident_id, recipient=recipient)
             .on_conflict_do_nothing(index_elements=["notification_id"])
         )
+
+    async def mailed(self, incident_id: uuid.UUID, address: str) -> bool:
+        """Whether a notification about the incident was sent to ``address`` (an email address,
+        compared as :func:`~tierline_intake.mail.mailboxes.normalise` does; a person's name or a
+        queue never matches)."""
+        if "@" not in address:
+            return False
+        statement = select(
+            exists().where(
+                NotificationThread.incident_id == incident_id,
+                func.lower(func.trim(NotificationThread.recipient)) == address,
+            )
+        )
+        return bool((await self.session.execute(statement)).scalar_one())
 
     async def thread_of(self, notification_ids: Sequence[uuid.UUID]) -> uuid.UUID | None:
         """The incident of the first of ``notification_ids`` intake knows, or None."""

@@ -324,7 +324,7 @@ class MailMessage(Base):
     sender: Mapped[str] = mapped_column(Text)  # the From address (the envelope's when it had none)
     recipients: Mapped[list[str]] = mapped_column(JSONB, default=list)
     subject: Mapped[str] = mapped_column(Text, default="")
-    outcome: Mapped[str] = mapped_column(Text)  # created, noted, ignored, held, rejected
+    outcome: Mapped[str] = mapped_column(Text)  # created, noted, ignored, held (not final), rejected
     reason: Mapped[str | None] = mapped_column(Text)
     incident_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 
@@ -351,9 +351,11 @@ class MailAttachment(Base):
 
 class NotificationThread(Base):
     """Which incident a notification the notifier sent was about: a reply naming its Message-ID
-    (``<notification_id@tierline>``) is a note on that incident."""
+    (``<notification_id@tierline>``) is a note on that incident — when it comes from the incident's
+    reporter or from an address a notification about it was mailed to (``recipient``)."""
 
     __tablename__ = "notification_threads"
 
     notification_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    incident_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    incident_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    recipient: Mapped[str] = mapped_column(Text)  # an address, a person's name or a queue, as sent

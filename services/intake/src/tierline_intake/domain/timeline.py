@@ -272,9 +272,14 @@ _tells(notifications.NotificationSent, "notified", lambda e: (e.sent_at, _notifi
 _tells(notifications.NotificationFailed, "notification_failed", lambda e: (e.failed_at, _not_notified(e)))
 
 
-def mail_received(sender: str, attachments: int, *, reply: bool) -> str:
-    """The line a mail taken in puts on its incident's timeline (intake's own, kind ``email``)."""
+def mail_received(sender: str, attachments: int, *, reply: bool, follow_up_to: str | None = None) -> str:
+    """The line a mail taken in puts on its incident's timeline (intake's own, kind ``email``);
+    ``follow_up_to``: the reference of the incident the mail answered, when its sender may not add
+    to that one (neither its reporter nor mailed about it)."""
     what = f"Reply by email from {sender}" if reply else f"Received by email from {sender}"
+    if follow_up_to is not None:
+        what += f" as a follow-up to {follow_up_to}"
+        what += f" (not its reporter or a notified address: {follow_up_to} unchanged)"
     if attachments:
         what += f" with {attachments} attachment" + ("" if attachments == 1 else "s")
     return what

@@ -172,8 +172,9 @@ async def on_delivery_failed(event: VendorDeliveryFailed, c: Consumed[IntakeDeps
 @handlers.handles(NotificationSent)
 async def on_notification_sent(event: NotificationSent, c: Consumed[IntakeDeps]) -> None:
     """The timeline: who was told, by which channel, and why; and which incident the notification
-    was about, so that a mail answering it (In-Reply-To its Message-ID) becomes a note there."""
-    await MailRepository(c.session).remember_thread(event.notification_id, event.incident_id)
+    was about and to whom, so that a mail answering it (In-Reply-To its Message-ID) becomes a note
+    there, and so that the address it was mailed to may add to the incident by mail."""
+    await MailRepository(c.session).remember_thread(event.notification_id, event.incident_id, event.recipient)
     await _project(c, event)
 
 

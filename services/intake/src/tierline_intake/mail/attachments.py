@@ -16,6 +16,9 @@ EXECUTABLE_EXTENSIONS = frozenset(
         ".ws", ".msi", ".msp", ".mst", ".ps1", ".psm1", ".psd1", ".jar", ".jnlp", ".dll", ".sys", ".cpl",
         ".pif", ".hta", ".lnk", ".reg", ".scf", ".msc", ".gadget", ".application", ".appx", ".msix",
         ".sh", ".bash", ".csh", ".ksh", ".command", ".apk", ".app", ".deb", ".rpm", ".run", ".elf",
+        # disk images and OneNote files: containers that carry a program past the checks (and past
+        # Windows' mark of the web) to a double-click
+        ".iso", ".img", ".vhd", ".vhdx", ".dmg", ".one", ".onepkg",
     }
 )  # fmt: skip
 EXECUTABLE_TYPES = frozenset(
@@ -46,7 +49,23 @@ EXECUTABLE_TYPES = frozenset(
         "application/vnd.debian.binary-package",
         "application/x-rpm",
         "application/x-redhat-package-manager",
+        "application/x-mach-binary",
+        "application/x-iso9660-image",
+        "application/x-cd-image",
+        "application/x-raw-disk-image",
+        "application/x-apple-diskimage",
+        "application/x-virtualbox-vhd",
+        "application/x-virtualbox-vhdx",
+        "application/onenote",
+        "application/x-ms-application",
     }
+)
+# Mach-O (32- and 64-bit) and universal ("fat") binaries, in both byte orders. CAFEBABE is also a Java
+# class file's magic: a program too.
+_MACH_O_MAGIC = tuple(
+    magic
+    for word in ("feedface", "feedfacf", "cafebabe", "cafebabf")
+    for magic in (bytes.fromhex(word), bytes.fromhex(word)[::-1])
 )
 # Path separators, characters Windows forbids in names, and everything unprintable.
 _UNSAFE = re.compile(r'[/\\<>:"|?*\x00-\x1f\x7f-\x9f]')
@@ -84,8 +103,8 @@ def refusal(filenames: list[str], content_type: str, data: bytes) -> str | None:
 
 
 def _is_program(data: bytes) -> bool:
-    """A Windows PE or an ELF program, whatever its name and type say."""
-    if data.startswith(b"\x7fELF"):
+    """A Windows PE, ELF or Mach-O program or a `#!` script, whatever its name and type say."""
+    if data.startswith((b"\x7fELF", b"#!", *_MACH_O_MAGIC)):
         return True
     if not data.startswith(b"MZ") or len(data) < 0x40:
         return False
@@ -93,9 +112,9 @@ def _is_program(data: bytes) -> bool:
     return data[pe_offset : pe_offset + 4] == b"PE\x00\x00"
 
 
-def part_filenames(part: MIMEPart) -> list[str]:
+def part_filenames(part: MIMEPart, content_type: str | None = None) -> list[str]:
     """Every name the part gives itself (Content-Disposition filename, Content-Type name), sanitised."""
-    content_type = part.get_content_type()
+    content_type = content_type or part.get_content_type()
     names = [part.get_filename(), part.get_param("name", header="content-type")]
     found: list[str] = []
     for name in names:

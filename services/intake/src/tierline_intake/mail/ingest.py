@@ -4,6 +4,22 @@ One transaction: the ``mail_messages`` row (its Message-ID makes a redelivery a 
 the incident (the same create path as POST /v1/incidents) or the note (with a reopen first when
 it answers a resolved incident within the reopen window), the attachments and a timeline line
 commit together, or nothing does.
+
+Who may add to an incident by mail: a reply (by the ``[TL-…]`` reference in its subject, or by
+In-Reply-To/References naming a notification's Message-ID) becomes a note on the incident — and
+reopens it when it was resolved within the reopen window — only when its From is the incident's
+reporter, or an email address a notification about the incident was mailed to (the notifier's
+NotificationSent names the recipient; a person's name or a queue authorises nobody: agents answer
+through the console). From anyone else it becomes a new incident whose description starts
+"Follow-up to TL-XXXXXXXX from <sender>:"; the old incident is left as it was. From can be forged,
+so this keeps strangers out of other people's incidents, not a determined impostor out of a
+reporter's: the usual helpdesk trade-off of taking replies by mail at all.
+
+The per-sender rate: deliveries from one sender are serialised by a transaction-scoped advisory
+lock before their recent mails are counted, so parallel deliveries cannot all pass. A mail over
+the rate is held: recorded with outcome ``held``, which is not final (its Message-ID is no
+duplicate: the sending server's retry, or the next IMAP round, takes its row over) and does not
+count towards the rate, so the mail gets through once its sender keeps to the rate.
 """
 
 from __future__ import annotations
@@ -14,6 +30,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 
 from tierline_intake.adapters.mail_repository import MailRepository
@@ -66,7 +83,7 @@ class Outcome:
 
 
 async def ingest_message(
-    rt: Runtime, raw: bytes, recipients: Sequence[str], *, mail_from: str = ""
+    rt: Runtime, raw: bytes, recipients: Sequence[str], *, mail_from: str | None = None
 ) -> Outcome:
     """:func:`ingest` in a transaction of its own: committed when this returns."""
     deps: IntakeDeps = rt.state["deps"]
@@ -83,6 +100,24 @@ async def ingest_message(
     return outcome
 
 
+async def record_rejected(
+    rt: Runtime, message_id: str, *, sender: str, recipients: Sequence[str], subject: str, reason: str
+) -> Outcome:
+    """Record a mail refused unread (e.g. over the size limit over IMAP), in a transaction of its own."""
+    deps: IntakeDeps = rt.state["deps"]
+    async with rt.unit_of_work() as session:
+        fresh = await MailRepository(session).claim(
+            message_id,
+            received_at=deps.clock.now(),
+            sender=sender,
+            recipients=list(recipients),
+            subject=subject,
+            outcome="rejected",
+            reason=reason,
+        )
+    return Outcome("rejected", reason=reason) if fresh else Outcome("ignored", reason="duplicate Message-ID")
+
+
 async def ingest(
     uow: IntakeUnitOfWork,
     deps: IntakeDeps,
@@ -90,20 +125,22 @@ async def ingest(
     raw: bytes,
     recipients: Sequence[str],
     *,
-    mail_from: str = "",
+    mail_from: str | None = None,
 ) -> Outcome:
     """Take one mail in, in the caller's transaction (see the module's docstring)."""
     repo = MailRepository(uow.session)
     now = deps.clock.now()
     to = [_clean(normalise(r))[:PERSON_MAX] for r in recipients]
     try:
-        mail = await asyncio.to_thread(parse, raw)  # CPU-bound (~0.5 s for 10 MiB): off the loop
+        # CPU-bound (up to ~0.3 s for 10 MiB): off the loop. The envelope sender is "" for SMTP's
+        # MAIL FROM:<> (a bounce or auto-reply), None when unknown (IMAP)
+        mail = await asyncio.to_thread(partial(parse, raw, envelope_sender=mail_from))
     except Rejected as exc:
         reason = _clean(exc.reason)
         await repo.claim(
             _raw_id(raw),
             received_at=now,
-            sender=_clean(normalise(mail_from))[:PERSON_MAX],
+            sender=_clean(normalise(mail_from or ""))[:PERSON_MAX],
             recipients=to,
             subject="",
             outcome="rejected",
@@ -142,15 +179,20 @@ async def _decide(
 ) -> Outcome:
     if mail.auto is not None:
         return Outcome("ignored", reason=_clean(mail.auto))
+    await repo.lock_sender(sender)
     if await repo.count_from(sender, since=now - policy.rate_window, besides=message_id) >= policy.rate_count:
         return Outcome(
             "held", reason=f"over {policy.rate_count} mails from the sender in {policy.rate_window}"
         )
     target = await _thread(repo, mail, sender)
     follow_up: str | None = None
+    stranger = False
     incident = await _load(uow, target)
     if target is not None and incident is not None:
-        if incident.status == Status.RESOLVED:
+        if not (normalise(incident.reporter) == sender or await repo.mailed(target, sender)):
+            stranger = True  # neither its reporter nor told about it by mail: a new incident
+            follow_up = f"{_reference(target)} from {sender}:"
+        elif incident.status == Status.RESOLVED:
             try:
                 await lifecycle.reopen(uow, deps, target, reason=f"Reply by email from {sender}", by=sender)
             except Conflict:  # outside the reopen window, or a newer incident holds its dedup key
@@ -169,7 +211,7 @@ async def _decide(
     _, mailbox = box
     description = _clean(mail.text)
     if follow_up is not None:
-        description = f"Follow-up to {follow_up}.\n\n{description}"
+        description = f"Follow-up to {follow_up}" + ("" if stranger else ".") + f"\n\n{description}"
     cmd = CreateIncident(
         title=_clean(" ".join(mail.subject.split()))[:TITLE_MAX] or "(no subject)",
         description=description[:TEXT_MAX],
@@ -182,7 +224,18 @@ async def _decide(
         type=mailbox.type,
     )
     incident, _ = await incidents.create_incident(uow, deps, cmd)
-    await _attach(uow, repo, policy, mail, message_id, incident.id, sender, now, reply=False)
+    await _attach(
+        uow,
+        repo,
+        policy,
+        mail,
+        message_id,
+        incident.id,
+        sender,
+        now,
+        reply=False,
+        follow_up_to=target if stranger else None,
+    )
     return Outcome("created", incident.id)
 
 
@@ -196,7 +249,8 @@ async def _load(uow: IntakeUnitOfWork, incident_id: uuid.UUID | None) -> Inciden
 
 
 async def _thread(repo: MailRepository, mail: InboundMail, sender: str) -> uuid.UUID | None:
-    """The incident the mail answers: a notification it replies to, else its subject's reference."""
+    """The incident the mail answers: a notification it replies to, else its subject's reference
+    (of several incidents with those 8 hex digits, the newest the sender reported, else the newest)."""
     found = await repo.thread_of(mail.notification_ids())
     if found is not None or mail.reference is None:
         return found
@@ -204,10 +258,9 @@ async def _thread(repo: MailRepository, mail: InboundMail, sender: str) -> uuid.
     if len(prefix) != 8 or any(c not in "0123456789abcdef" for c in prefix):
         return None
     candidates = await repo.referenced(prefix)
-    if len(candidates) == 1:
-        return candidates[0].id
     theirs = [c for c in candidates if normalise(c.reporter) == sender]
-    return theirs[0].id if theirs else None
+    picked = theirs or candidates
+    return picked[0].id if picked else None
 
 
 async def _attach(
@@ -221,6 +274,7 @@ async def _attach(
     now: datetime,
     *,
     reply: bool,
+    follow_up_to: uuid.UUID | None = None,
 ) -> None:
     """The mail's attachments on the incident (content while the per-mail budget lasts) and its line."""
     budget = policy.attachment_max_bytes
@@ -240,7 +294,7 @@ async def _attach(
             filename=filename,
             content_type=_clean(attachment.content_type)[:255] or "application/octet-stream",
             size=attachment.size,
-            sha256=hashlib.sha256(attachment.data).hexdigest(),
+            sha256=attachment.sha256 or hashlib.sha256(attachment.data).hexdigest(),
             stored=stored,
             data=attachment.data if stored else None,
             refused=refused,
@@ -251,10 +305,16 @@ async def _attach(
         incident_id,
         at=now,
         kind="email",
-        summary=mail_received(sender, len(listed), reply=reply),
+        summary=mail_received(
+            sender,
+            len(listed),
+            reply=reply,
+            follow_up_to=None if follow_up_to is None else _reference(follow_up_to),
+        ),
         source=SOURCE,
         event_id=None,
-        data={"message_id": message_id, "from": sender, "attachments": listed},
+        data={"message_id": message_id, "from": sender, "attachments": listed}
+        | ({} if follow_up_to is None else {"follow_up_to": str(follow_up_to)}),
     )
 
 

@@ -17,8 +17,21 @@ Header = Callable[[str], str | None]
 """Reads a header's decoded value by name (None when absent)."""
 
 
-def auto_reason(header: Header, from_local: str, content_type: str, report_type: str | None) -> str | None:
-    """Why this mail is automatic, or None for mail a person wrote."""
+NULL_SENDER = "null sender (bounce or auto-reply)"
+
+
+def auto_reason(
+    header: Header,
+    from_local: str,
+    content_type: str,
+    report_type: str | None,
+    envelope_sender: str | None = None,
+) -> str | None:
+    """Why this mail is automatic, or None for mail a person wrote.
+
+    `envelope_sender` is SMTP's MAIL FROM when known: "" (`<>`) is the null sender that RFC 5321 §4.5.5
+    and RFC 3834 §3.3 require of bounces and auto-replies. None (IMAP) leaves it to `Return-Path: <>`.
+    """
     submitted = _token(header("Auto-Submitted"))
     if submitted is not None and submitted != "no":
         return f"auto-submitted: {submitted or '(empty)'}"
@@ -37,6 +50,8 @@ def auto_reason(header: Header, from_local: str, content_type: str, report_type:
         return f"bounce: sent by {from_local.lower()}"
     if content_type == "multipart/report":
         return f"report: {report_type or 'unknown'}"
+    if envelope_sender is not None and envelope_sender.strip() in ("", "<>"):
+        return NULL_SENDER
     return_path = header("Return-Path")
     if return_path is not None and return_path.replace(" ", "") == "<>":
         return "bounce: null sender"
