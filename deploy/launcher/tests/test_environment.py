@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tierline_launcher.__main__ import BANNER, _where_mail_goes, console_secret, dev_api_key, link_secret
+from tierline_launcher.__main__ import (
+    BANNER,
+    _where_mail_comes_in,
+    _where_mail_goes,
+    console_secret,
+    dev_api_key,
+    link_secret,
+)
 from tierline_launcher.mail_catcher import MailCatcher
 from tierline_launcher.procs import free_port
 from tierline_launcher.system import (
@@ -143,8 +150,11 @@ def test_the_banner_names_every_service_and_where_mail_goes(tmp_path: Path) -> N
             api_key="tl_dev_x",
             key_file="dev-api-key",
             mail=_where_mail_goes(catcher, mail_log),
+            mail_in=_where_mail_comes_in({}),
         )
     assert "notifier        http://127.0.0.1:8005" in banner
+    assert "Mail in         smtp://127.0.0.1:2525: mail to support@" in banner
+    assert "TIERLINE_MAIL_LISTEN" in _where_mail_comes_in({"TIERLINE_MAIL_LISTEN": ""})
     # the console is what people open: its URL comes first
     urls = [line.split()[1] for line in banner.splitlines() if "http://127.0.0.1:" in line.split(" (")[0]]
     assert urls[0] == "http://127.0.0.1:8000", banner

@@ -9,7 +9,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import FrameType
 
@@ -21,6 +21,7 @@ from tierline_launcher.postgres import reachable_data_root
 from tierline_launcher.postgres import run_as as postgres_account
 from tierline_launcher.procs import ManagedProcess, Supervisor, port_is_free, say
 from tierline_launcher.system import (
+    MAIL_LISTEN,
     MAIL_PORT,
     RUN_PORTS,
     SERVICES,
@@ -44,6 +45,7 @@ Tierline is running (Ctrl-C stops everything).
   Kafka           {kafka}
   PostgreSQL      {postgres}
   Mail            {mail}
+  Mail in         {mail_in}
 
 Development API key (admin; kept in {key_file}):
   {api_key}
@@ -172,6 +174,7 @@ def run(*, demo: bool = False, exit_when_done: bool = False) -> int:
                 key_file=key_file,
                 postgres=infra.server_url(),
                 mail=_where_mail_goes(catcher, mail_log),
+                mail_in=_where_mail_comes_in(os.environ),
             ),
             flush=True,
         )
@@ -206,6 +209,12 @@ def _where_mail_goes(catcher: MailCatcher | None, mail_log: Path) -> str:
     if catcher is None:
         return "sent through TIERLINE_SMTP_HOST (your SMTP server)"
     return f"caught at smtp://{catcher.address}, nothing is delivered: read it in {mail_log}"
+
+
+def _where_mail_comes_in(environ: Mapping[str, str]) -> str:
+    if user_sets(environ, "intake", "TIERLINE_MAIL_LISTEN"):
+        return "where TIERLINE_MAIL_LISTEN says (empty: off)"
+    return f"smtp://{MAIL_LISTEN}: mail to support@ or vpn@tierline.localhost becomes an incident"
 
 
 def _tell_the_story(intake: str, api_key: str, *, keeps_running: bool) -> None:
