@@ -21,6 +21,7 @@ import pytest
 
 from tests.e2e.conftest import ADMIN_KEY, System
 from tests.support.mailbox import Mail
+from tierline_launcher.procs import accepts_connections
 from tierline_shared.testing import eventually
 
 pytestmark = pytest.mark.e2e
@@ -59,14 +60,6 @@ async def _send(system: System, sender: str, message: EmailMessage) -> tuple[int
     return await asyncio.to_thread(_send_now, system.mail_port, sender, message)
 
 
-def _listening(port: int) -> bool:
-    try:
-        with smtplib.SMTP("127.0.0.1", port, timeout=5) as smtp:
-            return smtp.noop()[0] == 250
-    except OSError:
-        return False
-
-
 def _reporter_mail(incident_id: str):
     return lambda m: (
         m.message["X-Tierline-Kind"] == "reporter_created" and m.message["X-Tierline-Incident"] == incident_id
@@ -80,7 +73,7 @@ async def test_a_mail_opens_an_incident_and_replies_to_its_reference_mail_become
     sender = f"rita-{uuid.uuid4().hex[:8]}@example.com"
     subject = f"VPN drops every ten minutes {uuid.uuid4().hex[:6]}"
     await eventually(
-        lambda: asyncio.to_thread(_listening, system.mail_port),
+        lambda: asyncio.to_thread(accepts_connections, system.mail_port),
         timeout=DEADLINE_S,
         what="intake's SMTP receiver",
     )

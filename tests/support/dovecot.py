@@ -29,7 +29,6 @@ import getpass
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -42,24 +41,11 @@ from aioimaplib import aioimaplib  # type: ignore[import-untyped]  # no py.typed
 
 from tests.support.binaries import find
 from tests.support.tls import Pki
+from tierline_launcher.procs import accepts_connections, free_port
 
 USER, PASSWORD = "desk", "desk-imap-password"
 START_SECONDS = 15.0
 INSTALL = "make system-packages (Debian: apt-get install dovecot-imapd)"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def _ssl(pki: Pki | None) -> str:
@@ -210,8 +196,8 @@ def start(pki: Pki | None = None, capability: str = "") -> Dovecot:
         pytest.skip(f"Dovecot is not installed (/usr/sbin/dovecot); install it with `{INSTALL}`")
     root = Path(tempfile.mkdtemp(prefix="tl-dovecot-"))
     os.chmod(root, 0o755)  # Dovecot's unprivileged processes must reach their files
-    port = _free_port()
-    imaps_port = _free_port() if pki is not None else 0
+    port = free_port()
+    imaps_port = free_port() if pki is not None else 0
     dovecot = Dovecot(root, port, imaps_port=imaps_port, pki=pki)
     (root / "home").mkdir()
     dovecot.config.write_text(_config(root, port, imaps_port=imaps_port, pki=pki, capability=capability))
@@ -224,7 +210,7 @@ def start(pki: Pki | None = None, capability: str = "") -> Dovecot:
             [binary, "-F", "-c", str(dovecot.config)], stdout=subprocess.DEVNULL, stderr=stderr
         )
     deadline = time.monotonic() + START_SECONDS
-    while not all(_listening(p) for p in (port, imaps_port) if p):
+    while not all(accepts_connections(p) for p in (port, imaps_port) if p):
         if dovecot.process.poll() is not None or time.monotonic() > deadline:
             err = (root / "master.err").read_text(errors="replace")[-2000:]
             log = dovecot.log()

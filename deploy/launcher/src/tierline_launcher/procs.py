@@ -43,6 +43,15 @@ def port_is_free(port: int) -> bool:
     return True
 
 
+def accepts_connections(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something listens on ``host:port`` (a TCP connection is taken, then closed)."""
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def wait_until(
     predicate: Callable[[], bool],
     *,

@@ -10,8 +10,6 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from email.message import EmailMessage
-from email.utils import make_msgid
 from typing import Any
 
 import pytest
@@ -20,6 +18,8 @@ from prometheus_client import REGISTRY
 from pydantic import ValidationError
 
 from tests.support.dovecot import Dovecot, dovecot, start_dovecot  # noqa: F401 - the fixtures
+from tests.support.mails import ALICE, SUPPORT, wire
+from tests.support.mails import mail as person_mail
 from tierline_intake.bootstrap import create_app
 from tierline_intake.config import Settings
 from tierline_intake.mail import imap
@@ -30,23 +30,13 @@ from tierline_shared.testing import eventually, query_value
 from .conftest import ADMIN_KEY, CONFIG_DIR, MIGRATIONS
 
 pytestmark = pytest.mark.integration
-SUPPORT = "support@tierline.localhost"
-ALICE = "alice@example.com"
 POLL_SECONDS = 60.0  # far longer than any wait below: what arrives in time came by IDLE
 # Dovecot's defaults without IDLE and MOVE (and without CHILDREN, NAMESPACE… which the fetcher ignores)
 NO_IDLE_NO_MOVE = "IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE UIDPLUS"
 
 
 def mail(subject: str = "Printer on fire", body: str = "Third floor.", **headers: str) -> bytes:
-    message = EmailMessage()
-    message["From"] = headers.pop("From", f"Alice <{ALICE}>")
-    message["To"] = headers.pop("To", SUPPORT)
-    message["Subject"] = subject
-    message["Message-ID"] = headers.pop("Message_ID", make_msgid(domain="example.com"))
-    for name, value in headers.items():
-        message[name.replace("_", "-")] = value
-    message.set_content(body)
-    return message.as_bytes().replace(b"\n", b"\r\n")
+    return wire(person_mail(subject, body, **headers))
 
 
 def received(outcome: str) -> float:

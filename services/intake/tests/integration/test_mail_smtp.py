@@ -8,12 +8,9 @@ import asyncio
 import hashlib
 import re
 import smtplib
-import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import make_msgid
 from typing import Any
 
 import pytest
@@ -21,31 +18,16 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.support.mails import ALICE, SUPPORT, VPN, mail
 from tierline_intake.config import Settings, hash_password, mail_auth_users
 from tierline_intake.entrypoints import handlers
 from tierline_intake.service_layer.incidents import IntakeDeps
+from tierline_launcher.procs import accepts_connections, free_port
 from tierline_shared import db
 from tierline_shared.events import Envelope, NotificationSent
 from tierline_shared.testing import eventually, query_value
 
 pytestmark = pytest.mark.integration
-SUPPORT = "support@tierline.localhost"
-VPN = "vpn@tierline.localhost"
-ALICE = "alice@example.com"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 @dataclass
@@ -88,9 +70,9 @@ class Mailer:
 @pytest.fixture
 def make_mailer(make_client: Callable[..., TestClient]) -> Callable[..., Mailer]:
     def make(**overrides: Any) -> Mailer:
-        port = _free_port()
+        port = free_port()
         client = make_client(mail_listen=f"127.0.0.1:{port}", **overrides)
-        asyncio.run(eventually(lambda: _listening(port), what=f"the SMTP receiver on {port}"))
+        asyncio.run(eventually(lambda: accepts_connections(port), what=f"the SMTP receiver on {port}"))
         return Mailer(client, port)
 
     return make
@@ -99,20 +81,6 @@ def make_mailer(make_client: Callable[..., TestClient]) -> Callable[..., Mailer]
 @pytest.fixture
 def mailer(make_mailer: Callable[..., Mailer]) -> Mailer:
     return make_mailer()
-
-
-def mail(
-    subject: str = "Printer on fire", body: str = "Third floor, the big one.", **headers: str
-) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = headers.pop("From", f"Alice <{ALICE}>")
-    message["To"] = headers.pop("To", SUPPORT)
-    message["Subject"] = subject
-    message["Message-ID"] = headers.pop("Message_ID", make_msgid(domain="example.com"))
-    for name, value in headers.items():
-        message[name.replace("_", "-")] = value
-    message.set_content(body)
-    return message
 
 
 def _created(answer: tuple[int, str]) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from tests.support.dovecot import dovecot  # noqa: F401 - the fixture
 from tierline_intake.config import Settings
 from tierline_intake.mail import imap
 from tierline_intake.mail.ingest import Outcome
+from tierline_launcher.procs import free_port
 
 from .conftest import ADMIN_KEY, CONFIG_DIR
 from .test_mail_imap import SUPPORT, Intake, intake, mail, received  # noqa: F401 - the fixture
@@ -133,12 +133,6 @@ def test_a_held_mail_stays_in_the_folder_until_its_sender_is_under_the_rate(
 # -- a real crash between the commit and the move ----------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
@@ -162,7 +156,7 @@ def test_sigkill_between_commit_and_move_neither_loses_nor_doubles_the_incident(
         "TIERLINE_BOOTSTRAP_API_KEY": ADMIN_KEY,
         "TIERLINE_CONFIG_DIR": str(CONFIG_DIR),
         "TIERLINE_HOST": "127.0.0.1",
-        "TIERLINE_PORT": str(_free_port()),
+        "TIERLINE_PORT": str(free_port()),
         "TIERLINE_LOG_LEVEL": "WARNING",
         "TIERLINE_IMAP_HOST": server.host,
         "TIERLINE_IMAP_PORT": str(server.port),
