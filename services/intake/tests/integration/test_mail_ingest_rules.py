@@ -18,13 +18,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_intake.entrypoints import handlers
 from tierline_intake.mail.ingest import MailPolicy, Outcome, ingest
 from tierline_intake.mail.mailboxes import Mailbox, Mailboxes
 from tierline_intake.service_layer.incidents import IntakeDeps
-from tierline_shared import db
 from tierline_shared.clock import FixedClock
-from tierline_shared.events import Envelope, NotificationSent
 
 from . import test_mail_smtp
 from .test_mail_smtp import ALICE, SUPPORT, Mailer, _created, mail
@@ -36,26 +33,10 @@ make_mailer, mailer = test_mail_smtp.make_mailer, test_mail_smtp.mailer  # the S
 
 async def _sent(mailer: Mailer, deps: IntakeDeps, incident_id: str, recipient: str) -> uuid.UUID:
     """The notifier's NotificationSent to ``recipient`` for the incident, applied as intake applies it."""
-    event = NotificationSent(
-        incident_id=uuid.UUID(incident_id),
-        notification_id=uuid.uuid4(),
-        kind="assigned",
-        recipient=recipient,
-        role="reporter" if "@" in recipient else "assignee",
-        channel="email",
-        attempts=1,
-        sent_at=deps.clock.now(),
+    url = mailer.client.database_url  # type: ignore[attr-defined]
+    return await test_mail_smtp._notification_sent(
+        url, deps, uuid.UUID(incident_id), recipient, kind="assigned"
     )
-    engine = db.create_engine(mailer.client.database_url)  # type: ignore[attr-defined]
-    try:
-        session: AsyncSession
-        async with db.session_factory(engine)() as session, session.begin():
-            await handlers.bind(deps)[NotificationSent](
-                session, Envelope(data=event, source="/tierline/notifier")
-            )
-    finally:
-        await engine.dispose()
-    return event.notification_id
 
 
 def _notes(incident: dict[str, Any]) -> list[str]:

@@ -192,14 +192,17 @@ def test_attachments_beyond_the_per_mail_limit_are_listed_not_stored(
 # -- replies ------------------------------------------------------------------------------
 
 
-async def _notification_sent(url: str, deps: IntakeDeps, incident_id: uuid.UUID) -> uuid.UUID:
-    """The notifier's NotificationSent for the incident, applied as intake's consumer applies it."""
+async def _notification_sent(
+    url: str, deps: IntakeDeps, incident_id: uuid.UUID, recipient: str = ALICE, *, kind: str = "created"
+) -> uuid.UUID:
+    """The notifier's NotificationSent to ``recipient`` (an address: the reporter; else a person) for
+    the incident, applied as intake's consumer applies it."""
     event = NotificationSent(
         incident_id=incident_id,
         notification_id=uuid.uuid4(),
-        kind="created",
-        recipient=ALICE,
-        role="reporter",
+        kind=kind,
+        recipient=recipient,
+        role="reporter" if "@" in recipient else "assignee",
         channel="email",
         attempts=1,
         sent_at=deps.clock.now(),

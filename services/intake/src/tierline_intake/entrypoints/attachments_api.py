@@ -42,19 +42,7 @@ async def list_attachments(incident_id: uuid.UUID, rt: RuntimeDep, principal: Re
     async with rt.sessions() as session:
         await deps(rt).unit_of_work(session).incidents.load(incident_id)  # 404 for no such incident
         rows = await MailRepository(session).attachments_of(incident_id)
-    return [
-        AttachmentOut(
-            id=row.id,
-            message_id=row.message_id,
-            filename=row.filename,
-            content_type=row.content_type,
-            size=row.size,
-            sha256=row.sha256,
-            stored=row.stored,
-            refused=row.refused,
-        )
-        for row in rows
-    ]
+    return [AttachmentOut.model_validate(row, from_attributes=True) for row in rows]
 
 
 @router.get(
